@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+from zenml import step
+from zenml.config import CachePolicy
+
+from steps._common import log_ledger
+from tuneline import generate as core
+from tuneline.llm import make_llm
+from tuneline.params import GenerateParams, LLMParams
+from tuneline.records import Chunk, Pair, dropped_frame, from_frame, to_frame
+
+
+@step(cache_policy=CachePolicy(source_dependencies=[core]))
+def generate_pairs(
+    chunks: pd.DataFrame, llm: LLMParams, generation: GenerateParams
+) -> tuple[Annotated[pd.DataFrame, "generated_pairs"], Annotated[pd.DataFrame, "generate_rejected"]]:
+    """Ask the LLM for a question each chunk answers, then for the answer."""
+    items = from_frame(chunks, Chunk)
+    pairs, dropped = core.generate_pairs(items, make_llm(llm), generation)
+    log_ledger("generate", len(items), len(pairs), dropped)
+    return to_frame(pairs, Pair), dropped_frame(dropped)

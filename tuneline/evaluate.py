@@ -1,0 +1,53 @@
+"""Evaluation on the held-out split: completion loss and judge score, same data for every model."""
+
+from __future__ import annotations
+
+import math
+from statistics import mean
+
+from tuneline import judge
+from tuneline.formats import assistant, user_chat
+from tuneline.llm import LLM
+from tuneline.params import EvalParams
+from tuneline.records import Pair
+
+
+def completion_loss(model, tok, pairs: list[Pair]) -> float:
+    """Token-weighted cross-entropy of the reference answers given their instructions."""
+    import torch
+
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for p in pairs:
+            prompt = tok.apply_chat_template(user_chat(p.instruction), add_generation_prompt=True,
+                                             tokenize=False)
+            full = tok.apply_chat_template(user_chat(p.instruction) + assistant(p.answer), tokenize=False)
+            prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+            ids = tok(full, add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)
+            labels = ids.clone()
+            labels[:, : len(prompt_ids)] = -100  # score the answer only
+            n = int((labels[:, 1:] != -100).sum())
+            total += float(model(input_ids=ids, labels=labels).loss) * n
+            count += n
+    return total / count if count else math.nan
+
+
+def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], judge_llm: LLM,
+                   params: EvalParams, label: str) -> tuple[dict, list[dict]]:
+    """Metrics for one model, and its answers (for inspection next to the reference)."""
+    test = test[: params.max_examples]
+    answers = model_llm.generate([user_chat(p.instruction) for p in test],
+                                 max_new_tokens=params.max_new_tokens, temperature=0.0,
+                                 desc=f"answers ({label})")
+    scored = judge.score(judge_llm, [(p.instruction, a) for p, a in zip(test, answers)],
+                         desc=f"judge ({label})")
+    valid = [s for s, _ in scored if s is not None]
+    metrics = {
+        "eval_loss": round(completion_loss(model, tok, test), 4),
+        "judge_score": round(mean(valid), 4) if valid else math.nan,
+        "judged": len(valid),
+        "examples": len(test),
+    }
+    rows = [{"model": label, "pair_id": p.pair_id, "instruction": p.instruction, "answer": a,
+             "reference": p.answer, "judge_score": s} for p, a, (s, _) in zip(test, answers, scored)]
+    return metrics, rows

@@ -1,0 +1,32 @@
+"""LLM backends behind one small protocol; `make_llm` is the single dispatch point."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from tuneline.params import LLMParams
+
+Chat = list[dict[str, str]]  # OpenAI-style messages: [{"role": "user", "content": "..."}]
+
+
+class LLM(Protocol):
+    name: str
+
+    def generate(
+        self, chats: Sequence[Chat], *, max_new_tokens: int, temperature: float = 0.0,
+        top_p: float = 1.0, desc: str = "generate",
+    ) -> list[str]:
+        """One completion per chat, in input order."""
+
+    def choice_probs(
+        self, chats: Sequence[Chat], prefix: str, choices: Sequence[str], *, desc: str = "score",
+    ) -> list[list[float]]:
+        """For each chat, P(next token = choice) after the assistant turn starts with `prefix`."""
+
+
+def make_llm(params: LLMParams) -> LLM:
+    if params.backend == "transformers":
+        from tuneline.llm.transformers_backend import load
+
+        return load(params)
+    raise ValueError(f"unknown llm.backend {params.backend!r}; expected one of: transformers")

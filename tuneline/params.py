@@ -1,0 +1,126 @@
+"""Parameter groups. Each knob is declared once, here, with its default and unit.
+
+Steps take these groups as parameters, so YAML `steps.<name>.parameters.<group>` and
+pipeline `parameters:` validate against them; an unknown key is an error (extra="forbid").
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestParams(Params):
+    extensions: list[str] = [".txt", ".md", ".jsonl"]
+    jsonl_text_field: str = "text"
+    chunk_words: int = Field(180, gt=0, description="target words per chunk")
+    min_chunk_words: int = Field(40, ge=0, description="shorter trailing chunks merge backwards")
+    max_file_mb: float = Field(20.0, gt=0, description="larger files are quarantined, not read")
+
+
+class LLMParams(Params):
+    # One dispatch point (tuneline.llm.make_llm) chooses the backend by this value.
+    backend: Literal["transformers"] = "transformers"
+    model: str = Field("bundled:smollm2-135m-instruct", description="bundled:NAME, path or hub id")
+    batch_size: int = Field(8, gt=0, description="prompts per forward pass")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    threads: int | None = Field(None, description="CPU threads for torch; None = torch default")
+    seed: int = 0
+
+
+class GenerateParams(Params):
+    question_max_tokens: int = 48
+    answer_max_tokens: int = 160
+    temperature: float = Field(0.3, ge=0, description="0 = greedy")
+    top_p: float = 0.9
+
+
+class FilterParams(Params):
+    min_instruction_words: int = 4
+    max_instruction_words: int = 60
+    min_answer_words: int = 8
+    max_answer_words: int = 400
+    min_alpha_ratio: float = Field(0.6, description="share of letters among non-space characters")
+    max_copy_ratio: float = Field(0.9, description="answer tokens found in the instruction")
+    max_duplicate_line_ratio: float = 0.3
+    banned_phrases: list[str] = [
+        "as an ai language model",
+        "i'm sorry, but i cannot",
+        "i cannot answer",
+        "i'm not able to",
+        "i don't have access",
+    ]
+
+
+class DedupParams(Params):
+    minhash_threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity")
+    num_perm: int = Field(128, gt=0, description="MinHash permutations")
+    shingle_chars: int = Field(5, gt=0, description="character shingle size")
+    embedding_model: str = "bundled:all-minilm-l6-v2"
+    embedding_threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity")
+    embedding_batch_size: int = 64
+
+
+class JudgeParams(Params):
+    min_score: float = Field(2.5, ge=1, le=5, description="judge score (1-5) needed to keep a pair")
+
+
+class PreferenceParams(Params):
+    extra_candidates: int = Field(1, ge=1, description="answers sampled besides the kept one")
+    candidate_temperature: float = Field(0.9, gt=0, description="diverse candidates need sampling")
+    min_margin: float = Field(0.2, ge=0, description="chosen - rejected judge score")
+
+
+class SplitParams(Params):
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 42
+
+
+class LoRAParams(Params):
+    r: int = 16
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: str | list[str] = "all-linear"
+
+
+class TrainParams(Params):
+    """Hyperparameters shared by SFT and DPO; every one is passed to the trainer explicitly."""
+
+    backend: Literal["auto", "trl"] = "auto"
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int = Field(-1, description="-1 = run the full epochs")
+    batch_size: int = 4
+    grad_accum: int = 1
+    max_length: int = Field(512, description="tokens; longer examples are truncated")
+    warmup: float = Field(0.05, ge=0, description="steps, or a share of all steps when < 1")
+    weight_decay: float = 0.0
+    lr_scheduler: str = "linear"
+    optimizer: str = "adamw_torch"
+    seed: int = 42
+    logging_steps: int = 1
+    lora: LoRAParams = LoRAParams()
+
+
+class SFTParams(TrainParams):
+    pass
+
+
+class DPOParams(TrainParams):
+    learning_rate: float = 5e-5
+    beta: float = Field(0.1, gt=0, description="KL penalty strength")
+
+
+class EvalParams(Params):
+    max_examples: int = Field(32, gt=0, description="test pairs scored per model")
+    max_new_tokens: int = 128
+
+
+class PromotionParams(Params):
+    metric: Literal["eval_loss", "judge_score"] = "eval_loss"
+    min_improvement: float = Field(0.0, ge=0, description="absolute margin over the incumbent")

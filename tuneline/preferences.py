@@ -1,0 +1,42 @@
+"""Preference pairs for DPO: candidates ranked by the judge, chosen/rejected with a margin.
+
+The kept (context-grounded) answer competes with answers the model gives without the
+source text; the judge ranks them all, so "chosen" is not assumed, it is scored.
+"""
+
+from __future__ import annotations
+
+from tuneline import judge
+from tuneline.formats import user_chat
+from tuneline.llm import LLM
+from tuneline.params import GenerateParams, PreferenceParams
+from tuneline.records import Dropped, Pair, Preference, drop
+
+STAGE = "preferences"
+
+
+def build_preferences(
+    pairs: list[Pair], llm: LLM, gen: GenerateParams, params: PreferenceParams
+) -> tuple[list[Preference], list[Dropped]]:
+    k = params.extra_candidates
+    prompts = [user_chat(p.instruction) for p in pairs for _ in range(k)]
+    extra = llm.generate(prompts, max_new_tokens=gen.answer_max_tokens,
+                         temperature=params.candidate_temperature, top_p=gen.top_p,
+                         desc="candidates")
+    scores = judge.score(llm, [(q[0]["content"], a) for q, a in zip(prompts, extra)],
+                         desc="judge candidates")
+    prefs, dropped = [], []
+    for n, pair in enumerate(pairs):
+        candidates = [(pair.score, pair.answer)] + [
+            (s, a) for a, (s, _) in zip(extra[n * k:(n + 1) * k], scores[n * k:(n + 1) * k])
+            if s is not None and a.strip()
+        ]
+        candidates.sort(key=lambda c: c[0], reverse=True)
+        (best, chosen), (worst, rejected) = candidates[0], candidates[-1]
+        if len(candidates) < 2 or best - worst < params.min_margin:
+            dropped.append(drop(STAGE, "no_clear_preference", pair,
+                                f"{len(candidates)} scored candidates, margin {best - worst:.2f}"))
+            continue
+        prefs.append(Preference(pair.pair_id, pair.instruction, chosen, rejected,
+                                round(best, 4), round(worst, 4)))
+    return prefs, dropped

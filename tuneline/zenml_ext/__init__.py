@@ -1,0 +1,1 @@
+"""The one subpackage that extends ZenML (materializers; later the step operator and lineage)."""
