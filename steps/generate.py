@@ -20,5 +20,5 @@ def generate_pairs(
     """Ask the LLM for a question each chunk answers, then for the answer."""
     items = from_frame(chunks, Chunk)
     pairs, dropped = core.generate_pairs(items, make_llm(llm), generation)
-    log_ledger("generate", len(items), len(pairs), dropped)
+    log_ledger("generate", len(items) * generation.questions_per_chunk, len(pairs), dropped)
     return to_frame(pairs, Pair), dropped_frame(dropped)

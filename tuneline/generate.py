@@ -72,14 +72,16 @@ def trim_answer(text: str) -> str:
 def generate_pairs(
     chunks: list[Chunk], llm: LLM, params: GenerateParams
 ) -> tuple[list[Pair], list[Dropped]]:
-    """One pair per chunk; a chunk whose question or answer is unusable is dropped with the reply."""
-    replies = llm.generate([question_chat(c.text) for c in chunks],
+    """`questions_per_chunk` attempts per chunk; an attempt whose question or answer is unusable
+    is dropped with the reply (ledger unit: attempts)."""
+    attempts = [c for c in chunks for _ in range(params.questions_per_chunk)]
+    replies = llm.generate([question_chat(c.text) for c in attempts],
                            max_new_tokens=params.question_max_tokens,
                            temperature=params.temperature, top_p=params.top_p,
                            desc="questions")
     dropped: list[Dropped] = []
     asked: list[tuple[Chunk, str]] = []
-    for chunk, reply in zip(chunks, replies):
+    for chunk, reply in zip(attempts, replies):
         question = parse_question(reply)
         if question is None:
             dropped.append(drop(STAGE, "no_question_in_reply", chunk, reply[:500]))

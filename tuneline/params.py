@@ -34,6 +34,7 @@ class LLMParams(Params):
 
 
 class GenerateParams(Params):
+    questions_per_chunk: int = Field(1, ge=1, description="sampled questions asked of each chunk")
     question_max_tokens: int = 48
     answer_max_tokens: int = 160
     temperature: float = Field(0.3, ge=0, description="0 = greedy")

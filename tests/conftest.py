@@ -1,0 +1,46 @@
+"""Test setup: an isolated ZenML store per session, offline, no telemetry.
+
+The environment is set before anything imports zenml (conftest is imported first).
+"""
+
+import os
+import tempfile
+
+os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="tuneline-zenml-")
+os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
+os.environ["ZENML_LOGGING_VERBOSITY"] = "WARN"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+from tuneline.records import Pair  # noqa: E402
+
+
+class FakeLLM:
+    """Scripted replies for unit tests of parsing and control flow (never a feature test)."""
+
+    name = "fake"
+
+    def __init__(self, replies=None, probs=None):
+        self.replies = list(replies or [])
+        self.probs = list(probs or [])
+        self.calls = []
+
+    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc=""):
+        self.calls.append(("generate", len(chats)))
+        return [self.replies.pop(0) for _ in chats]
+
+    def choice_probs(self, chats, prefix, choices, *, desc=""):
+        self.calls.append(("choice_probs", len(chats)))
+        return [self.probs.pop(0) for _ in chats]
+
+
+@pytest.fixture
+def fake_llm():
+    return FakeLLM
+
+
+def make_pair(i, instruction, answer="An answer with enough words to pass the length filter here.",
+              score=None):
+    return Pair(f"p{i}", f"c{i}", "doc.md", instruction, answer, score)

@@ -1,0 +1,131 @@
+"""The real chain on a temporary ZenML store: bundled SmolLM2, MiniLM, TRL on CPU.
+
+Tiny settings (a few chunks, two optimizer steps) keep it to about a minute; the
+quickstart config runs the same code at full size.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tuneline.cli import main
+
+SAMPLE = Path(__file__).parents[2] / "data" / "sample"
+CURATION = ["generate", "filter", "exact_dedup", "minhash_dedup", "embedding_dedup", "judge"]
+
+TINY = {
+    "model": {"name": "tuneline-test"},
+    "parameters": {
+        "llm": {"batch_size": 8},
+        "generation": {"question_max_tokens": 32, "answer_max_tokens": 64},
+    },
+    "steps": {
+        "judge_pairs": {"parameters": {"judging": {"min_score": 1.0}}},
+        "build_preferences": {"parameters": {"preference": {"min_margin": 0.0}}},
+        "sft": {"parameters": {"sft": {"max_steps": 2, "max_length": 256}}},
+        "dpo": {"parameters": {"dpo": {"max_steps": 1, "batch_size": 2, "max_length": 256}}},
+        "evaluate": {"parameters": {"evaluation": {"max_examples": 3, "max_new_tokens": 24}}},
+    },
+}
+
+
+def write_config(path: Path, pipeline: str, **parameters) -> str:
+    cfg = json.loads(json.dumps(TINY))
+    cfg["extra"] = {"pipeline": pipeline}
+    cfg["parameters"].update(parameters)
+    if pipeline == "training":  # the training pipeline takes only the judge's LLM
+        cfg["parameters"] = {"judge_llm": cfg["parameters"]["llm"], **parameters}
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def latest_run(pipeline_name: str):
+    from zenml.client import Client
+
+    return Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created",
+                                       size=1).items[0]
+
+
+@pytest.fixture(scope="module")
+def raw_dir(tmp_path_factory):
+    raw = tmp_path_factory.mktemp("raw")
+    for name in ("02-lora.md", "03-qlora.txt", "11-dpo.md"):
+        shutil.copy(SAMPLE / name, raw / name)
+    (raw / "notes.jsonl").write_text(json.dumps({"text": (SAMPLE / "07-minhash.md").read_text()})
+                                     + "\n{not json\n")
+    (raw / "legacy.txt").write_bytes("na\xefve caf\xe9".encode("latin-1"))
+    return raw
+
+
+@pytest.fixture(scope="module")
+def first_run(raw_dir, tmp_path_factory):
+    cfg = write_config(tmp_path_factory.mktemp("cfg") / "e2e.yaml", "end_to_end", raw_dir=str(raw_dir))
+    assert main(["run", cfg]) == 0
+    return cfg, latest_run("end_to_end_pipeline")
+
+
+def test_every_curation_step_conserves_records_and_keeps_its_rejects(first_run):
+    _, run = first_run
+    steps = run.steps
+    ledgers = {}
+    for step in steps.values():
+        ledgers.update({k: v for k, v in step.run_metadata.items() if k in CURATION + ["ingest"]})
+    for stage in CURATION + ["ingest"]:
+        led = ledgers[stage]
+        assert led["inputs"] == led["kept"] + led["dropped"], stage
+        assert sum(led["dropped_by_reason"].values()) == led["dropped"], stage
+    # each stage's kept records are the next stage's inputs
+    for before, after in zip(CURATION, CURATION[1:]):
+        assert ledgers[before]["kept"] == ledgers[after]["inputs"], (before, after)
+
+    rejected = steps["ingest_documents"].outputs["ingest_rejected"][0].load()
+    assert set(rejected.reason) == {"not_utf8", "bad_json"}
+    assert rejected[rejected.reason == "bad_json"].detail.iloc[0].startswith("notes.jsonl:2:")
+    dropped = sum(led["dropped"] for led in ledgers.values())
+    loaded = sum(len(out[0].load()) for s in steps.values() for name, out in s.outputs.items()
+                 if name.endswith("_rejected") and name != "scan_rejected")
+    assert loaded == dropped  # every dropped record is in a rejected artifact
+
+    train = steps["split_dataset"].outputs["train_pairs"][0].load()
+    test = steps["split_dataset"].outputs["test_pairs"][0].load()
+    assert len(train) >= 1 and len(test) >= 1
+    assert len(train) + len(test) == ledgers["judge"]["kept"]
+    assert set(train.pair_id).isdisjoint(test.pair_id)
+
+
+def test_model_version_is_registered_with_metrics_and_a_stage(first_run):
+    from zenml.client import Client
+
+    _, run = first_run
+    version = Client().get_model_version("tuneline-test", run.model_version.number)
+    metrics = version.run_metadata["eval_metrics"]
+    assert {"eval_loss", "judge_score"} <= set(metrics) and metrics["eval_loss"] > 0
+    decision = version.run_metadata["promotion"]
+    assert version.stage == decision["stage"] and decision["reason"]
+    sft_meta = run.steps["sft"].run_metadata["sft"]
+    assert sft_meta["steps"] == 2 and sft_meta["hyperparameters"]["lora"]["r"] == 16
+
+
+def test_unchanged_rerun_reuses_every_step(first_run):
+    cfg, run = first_run
+    assert main(["run", cfg]) == 0
+    rerun = latest_run("end_to_end_pipeline")
+    assert rerun.id != run.id
+    status = {name: s.status.value for name, s in rerun.steps.items()}
+    # scan_raw must look at the disk and register_model at the registry; everything else is cached
+    executed = {name for name, value in status.items() if value != "cached"}
+    assert executed == {"scan_raw", "register_model"}, status
+
+
+def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_path):
+    _, run = first_run
+    cfg = write_config(tmp_path / "training.yaml", "training")
+    assert main(["run", cfg]) == 0
+    training = latest_run("training_pipeline")
+    used = training.steps["sft"].inputs["train_pairs"][0].id
+    assert used == run.steps["split_dataset"].outputs["train_pairs"][0].id
+    decision = training.steps["register_model"].outputs["promotion_decision"][0].load()
+    assert decision["metric"] == "eval_loss" and isinstance(decision["promoted"], bool)

@@ -1,0 +1,52 @@
+import pytest
+
+from tuneline.generate import generate_pairs, parse_question, question_chat, trim_answer
+from tuneline.params import GenerateParams
+from tuneline.records import Chunk
+
+
+@pytest.mark.parametrize("reply, question", [
+    ("What is LoRA?", "What is LoRA?"),
+    ('A student might ask: "What does the rank r control?"', "What does the rank r control?"),
+    ("Question: How is alpha used? It scales the update.", "How is alpha used?"),
+    ("Here is one question that the text answers: Why use QLoRA?", "Why use QLoRA?"),
+    ("Sure!\n1. What does packing remove from batches?", "What does packing remove from batches?"),
+    ("**What is DPO?**", "What is DPO?"),
+])
+def test_parse_question_strips_lead_ins(reply, question):
+    assert parse_question(reply) == question
+
+
+@pytest.mark.parametrize("reply", ["", "LoRA is a method.", "Why?", "This is a great text, thanks"])
+def test_parse_question_rejects_replies_without_a_real_question(reply):
+    assert parse_question(reply) is None
+
+
+def test_trim_answer_cuts_back_to_the_last_sentence():
+    assert trim_answer("It works. It also scales. And then the tok") == "It works. It also scales."
+    assert trim_answer("Complete answer.") == "Complete answer."
+    assert trim_answer("no sentence end at all") == "no sentence end at all"
+
+
+def test_question_prompt_has_a_worked_example_then_the_chunk():
+    chat = question_chat("CHUNK TEXT")
+    assert [m["role"] for m in chat] == ["user", "assistant", "user"]
+    assert chat[-1]["content"].endswith("CHUNK TEXT")
+
+
+def test_generate_pairs_keeps_good_attempts_and_drops_the_rest(fake_llm):
+    chunks = [Chunk("c1", "d", "a.md", "text one"), Chunk("c2", "d", "b.md", "text two")]
+    llm = fake_llm(replies=[
+        "What is text one about?", "I liked this text.",      # questions, 2 per chunk
+        "Which text is number two?", "What is the second text?",
+        "It is about one.", "", "It is the second.",          # answers for the 3 parsed questions
+    ])
+    pairs, dropped = generate_pairs(chunks, llm, GenerateParams(questions_per_chunk=2))
+    assert [(p.chunk_id, p.instruction, p.answer) for p in pairs] == [
+        ("c1", "What is text one about?", "It is about one."),
+        ("c2", "What is the second text?", "It is the second."),
+    ]
+    assert sorted((d.reason, d.record["chunk_id"]) for d in dropped) == [
+        ("empty_answer", "c2"), ("no_question_in_reply", "c1")]
+    assert len(pairs) + len(dropped) == 4
+    assert llm.calls == [("generate", 4), ("generate", 3)]  # one batched call per pass

@@ -1,0 +1,87 @@
+import json
+import os
+
+import pytest
+
+from tuneline.ingest import chunk_documents, read_documents, scan_folder
+from tuneline.params import IngestParams
+from tuneline.records import Document
+
+EXT = [".txt", ".md", ".jsonl"]
+
+
+def ingest(folder, **kw):
+    params = IngestParams(**kw)
+    files, skipped = scan_folder(folder, params.extensions)
+    docs, dropped = read_documents(folder, files, params)
+    return files, skipped, docs, dropped
+
+
+def test_reads_txt_md_and_one_document_per_jsonl_line(tmp_path):
+    (tmp_path / "a.md").write_text("# Title\n\nSome text.")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("Plain text.")
+    (tmp_path / "c.jsonl").write_text(json.dumps({"text": "one"}) + "\n\n" + json.dumps({"text": "two"}) + "\n")
+    files, skipped, docs, dropped = ingest(tmp_path)
+    assert [f.path for f in files] == ["a.md", "c.jsonl", "sub/b.txt"]
+    assert all(len(f.sha256) == 64 and f.size > 0 for f in files)
+    assert [d.source for d in docs] == ["a.md", "c.jsonl:1", "c.jsonl:3", "sub/b.txt"]
+    assert not skipped and not dropped
+
+
+def test_bad_files_and_lines_are_quarantined_with_where_and_why(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (tmp_path / "blob.md").write_bytes(b"\x89PNG\x00\x00binary")
+    (tmp_path / "empty.txt").write_text("   \n")
+    (tmp_path / "d.jsonl").write_text('{"text": "fine"}\n{"text": broken\n{"body": "no text"}\n')
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    files, skipped, docs, dropped = ingest(tmp_path)
+    assert [d.source for d in docs] == ["d.jsonl:1"]
+    reasons = {(d.reason, d.detail.split(":")[0] if d.reason in ("bad_json", "no_text_field") else d.record["path"])
+               for d in dropped}
+    assert reasons == {("not_utf8", "latin1.txt"), ("binary_file", "blob.md"), ("empty_file", "empty.txt"),
+                       ("bad_json", "d.jsonl"), ("no_text_field", "d.jsonl")}
+    bad = next(d for d in dropped if d.reason == "bad_json")
+    assert bad.detail.startswith("d.jsonl:2: ")
+    assert [(s.reason, s.record["path"]) for s in skipped] == [("unsupported_extension", "image.png")]
+    # nothing lost: every JSONL line and file is a document or a dropped record
+    assert len(files) - 1 + 3 == len(docs) + len(dropped)
+
+
+def test_oversized_file_is_quarantined_not_read(tmp_path):
+    (tmp_path / "big.txt").write_text("word " * 1000)
+    _, _, docs, dropped = ingest(tmp_path, max_file_mb=0.001)
+    assert not docs and dropped[0].reason == "file_too_large"
+
+
+def test_missing_and_empty_folders_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        scan_folder(tmp_path / "nope", EXT)
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    with pytest.raises(ValueError, match="holds no .txt/.md/.jsonl files"):
+        scan_folder(tmp_path, EXT)
+
+
+def test_symlink_loop_does_not_hang(tmp_path):
+    (tmp_path / "a.txt").write_text("text")
+    os.symlink(tmp_path, tmp_path / "loop")
+    os.symlink(tmp_path / "missing", tmp_path / "dangling.txt")
+    files, skipped, _, _ = ingest(tmp_path)
+    assert [f.path for f in files] == ["a.txt"]
+    assert [s.reason for s in skipped] == ["not_a_regular_file"]
+
+
+def test_chunks_pack_paragraphs_and_merge_short_tails():
+    para = " ".join(["word"] * 50)
+    doc = Document("d", "f.md", "\n\n".join([para] * 5) + "\n\nshort tail")
+    chunks = chunk_documents([doc], IngestParams(chunk_words=120, min_chunk_words=20))
+    sizes = [len(c.text.split()) for c in chunks]
+    assert sizes == [100, 100, 52]  # the 2-word tail joined the last chunk
+    assert len({c.chunk_id for c in chunks}) == 3 and all(c.doc_id == "d" for c in chunks)
+
+
+def test_long_paragraph_is_split_at_sentences():
+    text = " ".join(f"Sentence number {i} has six words." for i in range(60))
+    chunks = chunk_documents([Document("d", "f.txt", text)], IngestParams(chunk_words=60, min_chunk_words=10))
+    assert len(chunks) == 6
+    assert all(c.text.endswith(".") and len(c.text.split()) <= 60 for c in chunks)
