@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, TypeVar
 
@@ -100,8 +101,6 @@ DROPPED_COLUMNS = ["stage", "reason", "detail", "record_id", "record"]
 
 def dropped_frame(dropped: Iterable[Dropped]) -> pd.DataFrame:
     """Dropped records as a table; the record itself is kept whole as JSON."""
-    import json
-
     rows = [
         {
             "stage": d.stage,
