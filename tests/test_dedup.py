@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_pair
-from tuneline.dedup import (embedding_dedup, exact_dedup, load_encoder, minhash_dedup, normalize,
-                            shingles)
+from tuneline.dedup import embedding_dedup, exact_dedup, load_encoder, minhash_dedup, normalize
 from tuneline.params import DedupParams
 
 
@@ -16,11 +15,6 @@ def test_exact_dedup_keeps_first_and_names_it():
     kept, dropped = exact_dedup(pairs)
     assert [p.pair_id for p in kept] == ["p1", "p3"]
     assert dropped[0].reason == "exact_duplicate" and dropped[0].detail == "duplicate_of=p1"
-
-
-def test_char_shingles_work_for_short_text():
-    assert shingles("LoRA?", 5) == {b"lora"}
-    assert len(shingles("What is the rank", 5)) == len("what is the rank") - 4
 
 
 def test_minhash_catches_near_duplicates_of_short_instructions():

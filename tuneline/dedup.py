@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from tuneline import minhash as mh
 from tuneline.params import DedupParams
 from tuneline.records import Dropped, Pair, drop
 
@@ -39,32 +40,54 @@ def exact_dedup(pairs: list[Pair]) -> tuple[list[Pair], list[Dropped]]:
     return kept, dropped
 
 
-def shingles(text: str, k: int) -> set[bytes]:
-    # Character shingles: short instructions have too few word 5-grams for MinHash to work.
-    t = normalize(text)
-    if len(t) <= k:
-        return {t.encode()}
-    return {t[i:i + k].encode() for i in range(len(t) - k + 1)}
+def keep_order(pairs: list[Pair]) -> np.ndarray:
+    """Rank of each pair for "which duplicate survives": highest judge score first when
+    scores are known, then input order (files and chunks in order: the earliest copy)."""
+    key = sorted(range(len(pairs)), key=lambda i: (-(pairs[i].score or 0.0), i))
+    rank = np.empty(len(pairs), dtype=np.int64)
+    rank[key] = np.arange(len(pairs))
+    return rank
+
+
+def minhash_signatures(texts: list[str], params: DedupParams, chunk: int = 20_000) -> np.ndarray:
+    """Character shingles for short texts, word n-grams for long ones (a one-line instruction
+    has too few word 5-grams for MinHash to estimate anything). Records are processed
+    `chunk` at a time, so memory stays flat however many there are."""
+    sig = np.empty((len(texts), params.num_perm), dtype=np.uint32)
+    for lo in range(0, len(texts), chunk):
+        part = texts[lo:lo + chunk]
+        long = np.array([len(t.split()) >= params.long_text_words for t in part])
+        hashes, owners = [], []
+        for mask, shingle in ((~long, lambda ts: mh.char_shingle_hashes(ts, params.shingle_chars)),
+                              (long, lambda ts: mh.word_shingle_hashes(ts, params.shingle_words))):
+            idx = np.nonzero(mask)[0]
+            if len(idx):
+                h, o = shingle([part[i] for i in idx])
+                hashes.append(h)
+                owners.append(idx[o])
+        h, o = np.concatenate(hashes), np.concatenate(owners)
+        order = np.argsort(o, kind="stable")
+        sig[lo:lo + len(part)] = mh.signatures(h[order], o[order], len(part), params.num_perm)
+    return sig
 
 
 def minhash_dedup(pairs: list[Pair], params: DedupParams) -> tuple[list[Pair], list[Dropped]]:
-    from datasketch import MinHash, MinHashLSH
-
-    lsh = MinHashLSH(threshold=params.minhash_threshold, num_perm=params.num_perm)
-    signatures: dict[str, MinHash] = {}
+    """Near-duplicate instructions by MinHash LSH; one survivor per connected cluster."""
+    if not pairs:
+        return [], []
+    sig = minhash_signatures([normalize(p.instruction) for p in pairs], params)
+    rank = keep_order(pairs)
+    members, leaders, _ = mh.duplicate_edges(sig, rank, params.minhash_threshold)
+    rep = mh.clusters(len(pairs), members, leaders, rank)
     kept, dropped = [], []
-    for pair in pairs:
-        mh = MinHash(num_perm=params.num_perm, seed=1)
-        mh.update_batch(list(shingles(pair.instruction, params.shingle_chars)))  # vectorised hashing
-        # LSH candidates are probable; confirm with the estimated Jaccard before dropping.
-        best = max(((mh.jaccard(signatures[c]), c) for c in lsh.query(mh)), default=None)
-        if best and best[0] >= params.minhash_threshold:
-            dropped.append(drop("minhash_dedup", "near_duplicate", pair,
-                                f"duplicate_of={best[1]} jaccard={best[0]:.3f}"))
-        else:
-            lsh.insert(pair.pair_id, mh)
-            signatures[pair.pair_id] = mh
+    for i, pair in enumerate(pairs):
+        r = int(rep[i])
+        if r == i:
             kept.append(pair)
+        else:
+            jaccard = float((sig[i] == sig[r]).mean())
+            dropped.append(drop("minhash_dedup", "near_duplicate", pair,
+                                f"duplicate_of={pairs[r].pair_id} jaccard={jaccard:.3f}"))
     return kept, dropped
 
 

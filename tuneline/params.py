@@ -61,7 +61,9 @@ class FilterParams(Params):
 class DedupParams(Params):
     minhash_threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity")
     num_perm: int = Field(128, gt=0, description="MinHash permutations")
-    shingle_chars: int = Field(5, gt=0, description="character shingle size")
+    shingle_chars: int = Field(5, gt=0, description="character shingle size (short texts)")
+    shingle_words: int = Field(5, gt=0, description="word n-gram size (long texts)")
+    long_text_words: int = Field(30, gt=0, description="texts with this many words use word n-grams")
     embedding_model: str = "bundled:all-minilm-l6-v2"
     embedding_threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity")
     embedding_batch_size: int = 64
