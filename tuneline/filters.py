@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import re
+from collections import Counter
+from functools import lru_cache
 from typing import Callable
 
 from tuneline.params import FilterParams
@@ -12,13 +16,14 @@ STAGE = "filter"
 Filter = Callable[[Pair, FilterParams], "str | None"]
 
 _WORD = re.compile(r"\w+")
+_FENCE = re.compile(r"```([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 
 
 def instruction_length(pair: Pair, p: FilterParams) -> str | None:
     n = len(pair.instruction.split())
     if n < p.min_instruction_words:
         return "instruction_too_short"
-    if n > p.max_instruction_words:
+    if n > p.max_instruction_words or len(pair.instruction) > p.max_instruction_chars:
         return "instruction_too_long"
     return None
 
@@ -27,19 +32,72 @@ def answer_length(pair: Pair, p: FilterParams) -> str | None:
     n = len(pair.answer.split())
     if n < p.min_answer_words:
         return "answer_too_short"
-    if n > p.max_answer_words:
+    if n > p.max_answer_words or len(pair.answer) > p.max_answer_chars:
         return "answer_too_long"
     return None
 
 
-def banned_phrase(pair: Pair, p: FilterParams) -> str | None:
-    text = f"{pair.instruction}\n{pair.answer}".lower()
-    return "banned_phrase" if any(b in text for b in p.banned_phrases) else None
+def refusal(pair: Pair, p: FilterParams) -> str | None:
+    """Refusals and "as an AI" boilerplate teach a model to refuse what it could answer."""
+    text = pair.answer.lower().replace("’", "'")
+    return "refusal_or_boilerplate" if any(b in text for b in p.refusal_phrases) else None
+
+
+@lru_cache(maxsize=8)
+def _word_set_pattern(words: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b", re.IGNORECASE)
+
+
+def profanity(pair: Pair, p: FilterParams) -> str | None:
+    if not p.profanity:
+        return None
+    pattern = _word_set_pattern(tuple(p.profanity))
+    return "profanity" if pattern.search(f"{pair.instruction}\n{pair.answer}") else None
+
+
+@lru_cache(maxsize=8)
+def _any_pattern(patterns: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(f"(?:{x})" for x in patterns), re.IGNORECASE)
+
+
+def spam(pair: Pair, p: FilterParams) -> str | None:
+    if not p.spam_patterns:
+        return None
+    return "spam_pattern" if _any_pattern(tuple(p.spam_patterns)).search(pair.answer) else None
+
+
+def invalid_python(pair: Pair, p: FilterParams) -> str | None:
+    """A fenced ```python block must at least parse."""
+    for lang, code in _FENCE.findall(pair.answer):
+        if lang.lower() in ("python", "py", "python3"):
+            try:
+                ast.parse(code)
+            except SyntaxError:
+                return "python_block_does_not_parse"
+    return None
+
+
+def invalid_json(pair: Pair, p: FilterParams) -> str | None:
+    """An answer that claims to be JSON (a ```json block, or a bare {...} / [...]) must parse."""
+    blocks = [code for lang, code in _FENCE.findall(pair.answer) if lang.lower() == "json"]
+    bare = pair.answer.strip()
+    if not blocks and bare[:1] in "{[" and bare[-1:] in "}]":
+        blocks = [bare]
+    for block in blocks:
+        try:
+            json.loads(block)
+        except ValueError:
+            return "json_does_not_parse"
+    return None
 
 
 def mostly_non_alpha(pair: Pair, p: FilterParams) -> str | None:
-    chars = [c for c in pair.answer if not c.isspace()]
-    if chars and sum(c.isalpha() for c in chars) / len(chars) < p.min_alpha_ratio:
+    """Junk of digits and symbols; code blocks and JSON answers are judged by their own rules."""
+    prose = _FENCE.sub("", pair.answer).strip()
+    if prose[:1] in "{[" and prose[-1:] in "}]":
+        return None
+    visible = len(prose) - sum(map(str.isspace, prose))
+    if visible and sum(map(str.isalpha, prose)) / visible < p.min_alpha_ratio:
         return "mostly_non_alphabetic"
     return None
 
@@ -54,16 +112,57 @@ def copies_instruction(pair: Pair, p: FilterParams) -> str | None:
 
 
 def repeated_lines(pair: Pair, p: FilterParams) -> str | None:
-    """Gopher-style: a large share of duplicate lines marks degenerate, looping output."""
+    """Gopher: a large share of duplicate lines marks degenerate, looping output."""
     lines = [ln.strip() for ln in pair.answer.splitlines() if ln.strip()]
     if len(lines) >= 3 and 1 - len(set(lines)) / len(lines) > p.max_duplicate_line_ratio:
         return "repeated_lines"
     return None
 
 
+def _ngrams(words: list[str], n: int):
+    return zip(*(words[i:] for i in range(n)))
+
+
+def top_ngram_char_ratio(words: list[str], n: int) -> float:
+    """Gopher: characters in all occurrences of the most frequent n-gram / all characters."""
+    grams = Counter(_ngrams(words, n))
+    if not grams:
+        return 0.0
+    gram, count = grams.most_common(1)[0]
+    return count * sum(map(len, gram)) / sum(map(len, words))
+
+
+def dup_ngram_char_ratio(words: list[str], n: int) -> float:
+    """Gopher: characters of words covered by a repeated occurrence of an n-gram / all characters."""
+    seen: set[tuple[str, ...]] = set()
+    covered = bytearray(len(words))
+    for i, gram in enumerate(_ngrams(words, n)):
+        if gram in seen:
+            covered[i:i + n] = b"\x01" * n
+        else:
+            seen.add(gram)
+    if not any(covered):
+        return 0.0
+    return sum(len(w) for w, c in zip(words, covered) if c) / max(1, sum(map(len, words)))
+
+
+def repeated_ngrams(pair: Pair, p: FilterParams) -> str | None:
+    words = _WORD.findall(pair.answer.lower())
+    if len(words) < p.repetition_min_words:  # the ratios are noise on short texts
+        return None
+    for n, limit in p.max_top_ngram_char_ratio.items():
+        if top_ngram_char_ratio(words, n) > limit:
+            return f"top_{n}gram_repetition"
+    for n, limit in p.max_dup_ngram_char_ratio.items():
+        if dup_ngram_char_ratio(words, n) > limit:
+            return f"duplicate_{n}gram_repetition"
+    return None
+
+
+# Cheap checks first: a pair is dropped with the first reason that applies.
 FILTERS: tuple[Filter, ...] = (
-    instruction_length, answer_length, banned_phrase, mostly_non_alpha, copies_instruction,
-    repeated_lines,
+    instruction_length, answer_length, refusal, profanity, spam, invalid_python, invalid_json,
+    mostly_non_alpha, copies_instruction, repeated_lines, repeated_ngrams,
 )
 
 

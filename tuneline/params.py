@@ -42,19 +42,34 @@ class GenerateParams(Params):
 
 
 class FilterParams(Params):
+    """Rule-filter thresholds. Defaults follow common practice (Gopher quality rules for
+    repetition, datatrove/NeMo Curator style lists); every rule names itself when it drops."""
+
     min_instruction_words: int = 4
     max_instruction_words: int = 60
+    max_instruction_chars: int = 600
     min_answer_words: int = 8
     max_answer_words: int = 400
+    max_answer_chars: int = 4000
     min_alpha_ratio: float = Field(0.6, description="share of letters among non-space characters")
-    max_copy_ratio: float = Field(0.9, description="answer tokens found in the instruction")
-    max_duplicate_line_ratio: float = 0.3
-    banned_phrases: list[str] = [
-        "as an ai language model",
-        "i'm sorry, but i cannot",
-        "i cannot answer",
-        "i'm not able to",
-        "i don't have access",
+    max_copy_ratio: float = Field(0.9, description="answer words found in the instruction")
+    max_duplicate_line_ratio: float = Field(0.3, description="Gopher: duplicate lines / lines")
+    # Gopher: chars in the most frequent n-gram / all chars, for n = 2, 3, 4
+    max_top_ngram_char_ratio: dict[int, float] = {2: 0.20, 3: 0.18, 4: 0.16}
+    # Gopher: chars in repeated n-grams / all chars, for n = 5..10
+    max_dup_ngram_char_ratio: dict[int, float] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11,
+                                                  10: 0.10}
+    repetition_min_words: int = Field(30, description="n-gram repetition rules apply from here")
+    refusal_phrases: list[str] = [
+        "as an ai language model", "as an ai assistant", "i'm sorry, but i cannot",
+        "i cannot answer", "i'm not able to", "i am not able to", "i don't have access",
+        "i do not have access", "i cannot provide", "my knowledge cutoff",
+    ]
+    profanity: list[str] = ["fuck", "fucking", "shit", "bullshit", "asshole", "bitch", "cunt",
+                            "dickhead", "motherfucker", "bastard"]
+    spam_patterns: list[str] = [
+        r"\bclick here\b", r"\bbuy now\b", r"\bsubscribe (?:to|now)\b", r"\bfollow us\b",
+        r"\blimited[- ]time offer\b", r"\bfree trial\b", r"\bcasino\b", r"\bviagra\b",
     ]
 
 
