@@ -5,25 +5,33 @@ from zenml import pipeline
 from steps.curate import build_preferences, dedup_pairs, filter_pairs, judge_pairs
 from steps.generate import generate_pairs
 from steps.ingest import ingest_documents, scan_raw
+from steps.report import quality_report
 from steps.split import split_dataset
-from tuneline.params import GenerateParams, LLMParams
+from tuneline.params import GenerateParams, JudgeParams, LLMParams
 
 
-def curate(raw_dir: str, llm: LLMParams, judge_llm: LLMParams, generation: GenerateParams):
-    """Raw folder -> train/test pairs and preferences (shared by the dataset and end-to-end pipelines)."""
+def curate(raw_dir: str, llm: LLMParams, judge_llm: LLMParams, generation: GenerateParams,
+           judging: JudgeParams):
+    """Raw folder -> train/test pairs and preferences, plus the data-quality report
+    (shared by the dataset and end-to-end pipelines)."""
     raw_files, _ = scan_raw(raw_dir)
-    _, chunks, _ = ingest_documents(raw_files, raw_dir)
-    pairs, _ = generate_pairs(chunks, llm, generation)
-    pairs, _ = filter_pairs(pairs)
-    pairs, _ = dedup_pairs(pairs)
-    pairs, _ = judge_pairs(pairs, judge_llm)
-    prefs, _ = build_preferences(pairs, llm, generation)
-    return split_dataset(pairs, prefs)
+    documents, chunks, ingest_rej = ingest_documents(raw_files, raw_dir)
+    generated, generate_rej = generate_pairs(chunks, llm, generation)
+    filtered, filter_rej = filter_pairs(generated)
+    unique, dedup_rej = dedup_pairs(filtered)
+    judged, judge_rej = judge_pairs(unique, judge_llm, judging)
+    prefs, pref_rej = build_preferences(judged, llm, generation, judging)
+    train, test, train_prefs, test_prefs, decontam_rej = split_dataset(judged, prefs)
+    quality_report(raw_files, documents, chunks, generated, filtered, unique, judged, prefs, train, test,
+                   ingest_rej, generate_rej, filter_rej, dedup_rej, judge_rej, pref_rej,
+                   decontam_rej)
+    return train, test, train_prefs, test_prefs
 
 
 @pipeline
 def dataset_pipeline(raw_dir: str = "data/sample", llm: LLMParams = LLMParams(),
                      judge_llm: LLMParams | None = None,
-                     generation: GenerateParams = GenerateParams()) -> None:
+                     generation: GenerateParams = GenerateParams(),
+                     judging: JudgeParams = JudgeParams()) -> None:
     """Build the instruction and preference datasets from a folder of raw text."""
-    curate(raw_dir, llm, judge_llm or llm, generation)
+    curate(raw_dir, llm, judge_llm or llm, generation, judging)

@@ -4,15 +4,16 @@ from zenml import pipeline
 
 from pipelines.dataset import curate
 from pipelines.training import BUNDLED_BASE, train_and_register
-from tuneline.params import GenerateParams, LLMParams
+from tuneline.params import GenerateParams, JudgeParams, LLMParams
 
 
 @pipeline
 def end_to_end_pipeline(raw_dir: str = "data/sample", llm: LLMParams = LLMParams(),
                         judge_llm: LLMParams | None = None,
                         generation: GenerateParams = GenerateParams(),
+                        judging: JudgeParams = JudgeParams(),
                         base_model: str = BUNDLED_BASE) -> None:
     """Raw text to a registered model: curate the data, then SFT, DPO, evaluate, register."""
     judge_llm = judge_llm or llm
-    train_pairs, test_pairs, train_prefs, _ = curate(raw_dir, llm, judge_llm, generation)
-    train_and_register(train_pairs, test_pairs, train_prefs, base_model, judge_llm)
+    train_pairs, test_pairs, train_prefs, _ = curate(raw_dir, llm, judge_llm, generation, judging)
+    train_and_register(train_pairs, test_pairs, train_prefs, base_model, judge_llm, judging)

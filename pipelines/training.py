@@ -5,25 +5,25 @@ from zenml import pipeline
 from steps.evaluate import evaluate
 from steps.register import register_model
 from steps.train import dpo, sft
-from tuneline.params import LLMParams
+from tuneline.params import JudgeParams, LLMParams
 from tuneline.zenml_ext.lineage import dataset_artifacts
 
 BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 
 
 def train_and_register(train_pairs, test_pairs, train_preferences, base_model: str,
-                       judge_llm: LLMParams) -> None:
+                       judge_llm: LLMParams, judging: JudgeParams) -> None:
     """SFT -> DPO -> evaluate against the base model -> register and maybe promote."""
     sft_adapter = sft(train_pairs, base_model)
     dpo_adapter = dpo(train_preferences, sft_adapter, base_model)
-    metrics, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm)
+    metrics, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm, judging)
     register_model(metrics)
 
 
 @pipeline
 def training_pipeline(base_model: str = BUNDLED_BASE, judge_llm: LLMParams = LLMParams(),
-                      dataset_run: str | None = None) -> None:
+                      judging: JudgeParams = JudgeParams(), dataset_run: str | None = None) -> None:
     """Fine-tune on a dataset run's artifacts (the latest successful one unless named)."""
     data = dataset_artifacts(dataset_run)
     train_and_register(data["train_pairs"], data["test_pairs"], data["train_preferences"],
-                       base_model, judge_llm)
+                       base_model, judge_llm, judging)

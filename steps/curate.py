@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
-from zenml import step
+from zenml import log_metadata, step
 from zenml.config import CachePolicy
 
 from steps._common import log_ledger
@@ -44,22 +44,26 @@ def dedup_pairs(
 
 @step(cache_policy=CachePolicy(source_dependencies=[judge]))
 def judge_pairs(
-    pairs: pd.DataFrame, llm: LLMParams, judging: JudgeParams = JudgeParams()
+    pairs: pd.DataFrame, llm: LLMParams, judging: JudgeParams
 ) -> tuple[Annotated[pd.DataFrame, "judged_pairs"], Annotated[pd.DataFrame, "judge_rejected"]]:
-    """Score each pair 1-5 with the LLM judge's rubric and keep those above the threshold."""
+    """Score each pair 1-5 with the LLM judge (or jury) and keep those above the threshold."""
     items = from_frame(pairs, Pair)
-    kept, dropped = judge.judge_pairs(items, make_llm(llm), judging)
+    judges = [make_llm(llm)] + [make_llm(j) for j in judging.jury]
+    kept, dropped, jury = judge.judge_pairs(items, judges, judging)
     log_ledger("judge", len(items), len(kept), dropped)
+    if jury:
+        log_metadata(metadata={"jury": jury})
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
 @step(cache_policy=CachePolicy(source_dependencies=[preferences, judge]))
 def build_preferences(
-    pairs: pd.DataFrame, llm: LLMParams, generation: GenerateParams,
+    pairs: pd.DataFrame, llm: LLMParams, generation: GenerateParams, judging: JudgeParams,
     preference: PreferenceParams = PreferenceParams(),
 ) -> tuple[Annotated[pd.DataFrame, "preferences"], Annotated[pd.DataFrame, "preference_rejected"]]:
     """Sample more answers per instruction, rank them with the judge, keep clear winners."""
     items = from_frame(pairs, Pair)
-    prefs, dropped = preferences.build_preferences(items, make_llm(llm), generation, preference)
+    prefs, dropped = preferences.build_preferences(items, make_llm(llm), generation, judging,
+                                                   preference)
     log_ledger("preferences", len(items), len(prefs), dropped)
     return to_frame(prefs, Preference), dropped_frame(dropped)

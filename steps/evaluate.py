@@ -11,7 +11,7 @@ from tuneline import evaluate as core
 from tuneline import judge
 from tuneline.llm import make_llm
 from tuneline.llm.transformers_backend import wrap
-from tuneline.params import EvalParams, LLMParams
+from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair, from_frame
 from tuneline.train import trl_backend
 
@@ -19,7 +19,7 @@ from tuneline.train import trl_backend
 @step(cache_policy=CachePolicy(source_dependencies=[core, judge]))
 def evaluate(
     test_pairs: pd.DataFrame, sft_adapter: Path, dpo_adapter: Path, base_model: str,
-    llm: LLMParams, evaluation: EvalParams = EvalParams(),
+    llm: LLMParams, judging: JudgeParams, evaluation: EvalParams = EvalParams(),
 ) -> tuple[Annotated[dict, "eval_metrics"], Annotated[pd.DataFrame, "eval_answers"]]:
     """Base vs tuned model on the test split: completion loss and judge score (judge = `llm`)."""
     test = from_frame(test_pairs, Pair)
@@ -29,7 +29,7 @@ def evaluate(
         model, tok = trl_backend.load_model(base_model, adapters)
         as_llm = wrap(model, tok, f"{base_model} ({label})", llm.batch_size, llm.seed)
         metrics[label], answers = core.evaluate_model(as_llm, model, tok, test, judge_llm,
-                                                      evaluation, label)
+                                                      judging, evaluation, label)
         rows += answers
     log_metadata(metadata={"eval": metrics})
     return metrics, pd.DataFrame(rows)

@@ -6,25 +6,38 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.config import CachePolicy
 
+from steps._common import log_ledger
+from tuneline import decontaminate as decontam
 from tuneline import split as core
-from tuneline.params import SplitParams
-from tuneline.records import Pair, Preference, from_frame, to_frame
+from tuneline.params import DecontamParams, SplitParams
+from tuneline.records import Pair, Preference, drop, dropped_frame, from_frame, to_frame
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[core]))
+@step(cache_policy=CachePolicy(source_dependencies=[core, decontam]))
 def split_dataset(
-    pairs: pd.DataFrame, preferences: pd.DataFrame, split: SplitParams = SplitParams()
+    pairs: pd.DataFrame, preferences: pd.DataFrame, split: SplitParams = SplitParams(),
+    decontamination: DecontamParams = DecontamParams(),
 ) -> tuple[
     Annotated[pd.DataFrame, "train_pairs"],
     Annotated[pd.DataFrame, "test_pairs"],
     Annotated[pd.DataFrame, "train_preferences"],
     Annotated[pd.DataFrame, "test_preferences"],
+    Annotated[pd.DataFrame, "decontaminate_rejected"],
 ]:
-    """Hold out a stable test share; preferences follow their pair's side."""
-    train, test = core.split_pairs(from_frame(pairs, Pair), split)
+    """Hold out a stable test share, then drop train pairs that overlap test or benchmark text."""
+    candidates, test = core.split_pairs(from_frame(pairs, Pair), split)
+    train, dropped = decontam.decontaminate(candidates, test, decontamination)
+    log_ledger("decontaminate", len(candidates), len(train), dropped)
     train_p, test_p = core.split_preferences(from_frame(preferences, Preference), test)
+    # DPO must not see a contaminated instruction either
+    train_ids = {p.pair_id for p in train}
+    orphans = [drop("decontaminate", "pair_overlaps_evaluation_data", p, f"pair {p.pair_id} dropped")
+               for p in train_p if p.pair_id not in train_ids]
+    log_ledger("decontaminate_preferences", len(train_p), len(train_p) - len(orphans), orphans)
+    train_p = [p for p in train_p if p.pair_id in train_ids]
+    dropped += orphans
     log_metadata(metadata={"split": {"train_pairs": len(train), "test_pairs": len(test),
                                      "train_preferences": len(train_p),
                                      "test_preferences": len(test_p)}})
     return (to_frame(train, Pair), to_frame(test, Pair), to_frame(train_p, Preference),
-            to_frame(test_p, Preference))
+            to_frame(test_p, Preference), dropped_frame(dropped))

@@ -1,29 +1,80 @@
 import pytest
 
 from tests.conftest import make_pair
-from tuneline.judge import expected_score, judge_chat, judge_pairs
+from tuneline.judge import agreement, combine, expected_score, judge_chat, judge_pairs, parse_score, score
 from tuneline.params import JudgeParams
 
 
 def test_expected_score_normalises_over_the_digits():
     assert expected_score([0, 0, 0, 0, 1.0]) == (5.0, 1.0)
-    score, mass = expected_score([0.1, 0.1, 0.2, 0.2, 0.2])
-    assert mass == pytest.approx(0.8) and score == pytest.approx((0.1 + 0.2 + 0.6 + 0.8 + 1.0) / 0.8)
+    value, mass = expected_score([0.1, 0.1, 0.2, 0.2, 0.2])
+    assert mass == pytest.approx(0.8) and value == pytest.approx((0.1 + 0.2 + 0.6 + 0.8 + 1.0) / 0.8)
 
 
 def test_a_judge_that_does_not_answer_with_a_digit_gives_no_score():
     assert expected_score([0.05, 0.05, 0.05, 0.05, 0.05]) == (None, pytest.approx(0.25))
 
 
+@pytest.mark.parametrize("reply, value", [
+    ("Score: 4", 4.0),
+    ("score = 3.5 because it is partly right", 3.5),
+    ('{"score": 2, "reason": "off topic"}', 2.0),
+    ('Here you go: {"reason": "fine", "score": "5"}', 5.0),
+    ("I would rate it 4/5.", 4.0),
+    ("4 out of 5", 4.0),
+    ("3", 3.0),
+    ("2.", 2.0),
+    ("The rating is 1.", 1.0),
+])
+def test_parse_score_accepts_the_usual_formats(reply, value):
+    assert parse_score(reply) == value
+
+
+@pytest.mark.parametrize("reply", ["", "Great answer!", "Score: excellent", "Score: 9", "10/5",
+                                   '{"score": "high"}', "It covers 3 points."])
+def test_parse_score_refuses_what_is_not_a_1_to_5_score(reply):
+    assert parse_score(reply) is None
+
+
+def test_text_judge_retries_unparseable_replies_then_gives_up(fake_llm):
+    llm = fake_llm(replies=["Score: 4", "Nice.", "Hmm", "Score: 2", "still no"])
+    items = [("Q1?", "A1"), ("Q2?", "A2"), ("Q3?", "A3")]
+    verdicts = score(llm, items, JudgeParams(method="text", retries=1))
+    assert [v for v, _ in verdicts] == [4.0, 2.0, None]
+    assert verdicts[2][1] == "still no"  # the reply is kept for the quarantine record
+    assert llm.calls == [("generate", 3), ("generate", 2)]
+
+
 def test_judge_pairs_keeps_scores_drops_low_and_quarantines_non_answers(fake_llm):
     pairs = [make_pair(1, "Q one?"), make_pair(2, "Q two?"), make_pair(3, "Q three?")]
     llm = fake_llm(probs=[[0, 0, 0, 0.5, 0.5], [0.9, 0.1, 0, 0, 0], [0.01, 0, 0, 0, 0.01]])
-    kept, dropped = judge_pairs(pairs, llm, JudgeParams(min_score=2.5))
+    kept, dropped, jury = judge_pairs(pairs, [llm], JudgeParams(min_score=2.5))
     assert [(p.pair_id, p.score) for p in kept] == [("p1", 4.5)]
     assert [(d.record["pair_id"], d.reason) for d in dropped] == [
         ("p2", "low_judge_score"), ("p3", "judge_gave_no_score")]
     assert dropped[0].record["score"] == pytest.approx(1.1)  # the score travels with the drop
-    assert llm.calls == [("choice_probs", 3)]
+    assert "digit probability 0.02" in dropped[1].detail
+    assert llm.calls == [("choice_probs", 3)] and jury == {}
+
+
+def test_a_jury_combines_scores_and_reports_agreement(fake_llm):
+    pairs = [make_pair(1, "Q one?"), make_pair(2, "Q two?")]
+    a = fake_llm(replies=["Score: 4", "Score: 2"])
+    b = fake_llm(replies=["Score: 5", "no idea"])
+    c = fake_llm(replies=["Score: 4", "Score: 2"])
+    kept, dropped, jury = judge_pairs(pairs, [a, b, c], JudgeParams(method="text", retries=0,
+                                                                    aggregate="majority"))
+    assert [(p.pair_id, p.score) for p in kept] == [("p1", 4.0)]
+    assert dropped[0].reason == "low_judge_score"
+    assert jury["exact_agreement"] == 0.5 and jury["items_with_two_or_more_scores"] == 2
+    assert jury["judge_means"] == [3.0, 5.0, 3.0]
+
+
+def test_combine():
+    assert combine([4.0, 5.0, None], "mean") == 4.5
+    assert combine([4.2, 3.9, 1.0], "majority") == 4.0
+    assert combine([None, None], "mean") is None
+    assert agreement([[1.0], [None]]) == {"items_with_two_or_more_scores": 0}
 
 
 def test_rubric_prompt_carries_the_pair():

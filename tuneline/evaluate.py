@@ -8,7 +8,7 @@ from statistics import mean
 from tuneline import judge
 from tuneline.formats import assistant, user_chat
 from tuneline.llm import LLM
-from tuneline.params import EvalParams
+from tuneline.params import EvalParams, JudgeParams
 from tuneline.records import Pair
 
 
@@ -33,13 +33,13 @@ def completion_loss(model, tok, pairs: list[Pair]) -> float:
 
 
 def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], judge_llm: LLM,
-                   params: EvalParams, label: str) -> tuple[dict, list[dict]]:
+                   judging: JudgeParams, params: EvalParams, label: str) -> tuple[dict, list[dict]]:
     """Metrics for one model, and its answers (for inspection next to the reference)."""
     test = test[: params.max_examples]
     answers = model_llm.generate([user_chat(p.instruction) for p in test],
                                  max_new_tokens=params.max_new_tokens, temperature=0.0,
                                  desc=f"answers ({label})")
-    scored = judge.score(judge_llm, [(p.instruction, a) for p, a in zip(test, answers)],
+    scored = judge.score(judge_llm, [(p.instruction, a) for p, a in zip(test, answers)], judging,
                          desc=f"judge ({label})")
     valid = [s for s, _ in scored if s is not None]
     metrics = {

@@ -1,14 +1,19 @@
-"""LLM judge: a 1-5 rubric score for an instruction/answer pair.
+"""LLM judge: a 1-5 rubric score for an instruction/answer pair, alone or as a jury.
 
-The score is read from the judge's next-token probabilities over "1".."5" after the
-assistant turn opens with "Score: " (G-Eval style): the expected value is a finer, never
-unparseable score, and the probability mass on the digits says whether the judge is
-answering the rubric at all. A pair whose mass is too low is quarantined, not guessed.
+Two ways to read a judge:
+- `logprobs`: the next-token probabilities over "1".."5" after the assistant turn opens with
+  "Score: " (G-Eval style). The expected value is a finer score that never fails to parse,
+  and the probability mass on the digits says whether the judge is answering the rubric.
+- `text`: the judge writes its verdict; "Score: N", {"score": N}, "N/5" or a lone digit are
+  accepted; an unparseable reply is asked again (sampled), then quarantined with the reply.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
+from statistics import mean, median
 
 from tuneline.llm import LLM, Chat
 from tuneline.params import JudgeParams
@@ -24,10 +29,13 @@ RUBRIC = (
     "4 = correct and helpful, 5 = correct, complete, clear and well written.\n"
     "Judge accuracy, helpfulness and style."
 )
+TEXT_FORMAT = "\nReply with one line: Score: N"
+
+Verdict = tuple["float | None", str]  # (score on 1-5 or None, what the judge said)
 
 
-def judge_chat(instruction: str, answer: str) -> Chat:
-    return [{"role": "system", "content": RUBRIC},
+def judge_chat(instruction: str, answer: str, rubric: str = RUBRIC) -> Chat:
+    return [{"role": "system", "content": rubric},
             {"role": "user", "content": f"Question: {instruction}\n\nAnswer: {answer}"}]
 
 
@@ -39,19 +47,95 @@ def expected_score(probs: list[float]) -> tuple[float | None, float]:
     return sum((k + 1) * p for k, p in enumerate(probs)) / mass, mass
 
 
-def score(llm: LLM, items: list[tuple[str, str]], desc: str = "judge") -> list[tuple[float | None, float]]:
-    probs = llm.choice_probs([judge_chat(q, a) for q, a in items], "Score: ", SCALE, desc=desc)
-    return [expected_score(p) for p in probs]
+_JSON_OBJ = re.compile(r"\{[^{}]*\}")
+_SCORE_WORD = re.compile(r"\b(?:score|rating)\b\W{0,3}(?:is|of|=)?\W{0,3}(\d+(?:\.\d+)?)", re.I)
+_OUT_OF_5 = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:/|out of)\s*5\b", re.I)
 
 
-def judge_pairs(pairs: list[Pair], llm: LLM, params: JudgeParams) -> tuple[list[Pair], list[Dropped]]:
+def parse_score(reply: str) -> float | None:
+    """A 1-5 score from a judge's reply, or None; numbers outside 1-5 are not scores."""
+    candidates: list[str] = []
+    for obj in _JSON_OBJ.findall(reply):
+        try:
+            value = json.loads(obj)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and isinstance(value.get("score"), (int, float, str)):
+            candidates.append(str(value["score"]))
+    candidates += _SCORE_WORD.findall(reply) + _OUT_OF_5.findall(reply)
+    if re.fullmatch(r"\s*\d(?:\.\d+)?\s*\.?\s*", reply):
+        candidates.append(reply.strip().rstrip("."))
+    for c in candidates:
+        try:
+            value = float(c)
+        except ValueError:
+            continue
+        if 1 <= value <= 5:
+            return value
+    return None
+
+
+def score(llm: LLM, items: list[tuple[str, str]], params: JudgeParams = JudgeParams(),
+          desc: str = "judge") -> list[Verdict]:
+    """One verdict per (instruction, answer) from one judge."""
+    if params.method == "logprobs":
+        probs = llm.choice_probs([judge_chat(q, a) for q, a in items], "Score: ", SCALE, desc=desc)
+        return [(s, f"digit probability {m:.2f}") for s, m in map(expected_score, probs)]
+    chats = [judge_chat(q, a, RUBRIC + TEXT_FORMAT) for q, a in items]
+    replies = llm.generate(chats, max_new_tokens=48, temperature=0.0, desc=desc)
+    verdicts: list[Verdict] = [(parse_score(r), r) for r in replies]
+    for attempt in range(params.retries):
+        todo = [i for i, (s, _) in enumerate(verdicts) if s is None]
+        if not todo:
+            break
+        # a sampled second try: greedy decoding would repeat the same unparseable reply
+        again = llm.generate([chats[i] for i in todo], max_new_tokens=48, temperature=0.7,
+                             desc=f"{desc} retry {attempt + 1}")
+        for i, reply in zip(todo, again):
+            verdicts[i] = (parse_score(reply), reply)
+    return verdicts
+
+
+def combine(votes: list[float | None], how: str) -> float | None:
+    """A jury's score: the mean, or the majority (median of rounded votes) of those who scored."""
+    given = [v for v in votes if v is not None]
+    if not given:
+        return None
+    return mean(given) if how == "mean" else float(median(round(v) for v in given))
+
+
+def agreement(per_judge: list[list[float | None]]) -> dict:
+    """How much a jury agrees: exact agreement of rounded scores and mean absolute gap."""
+    rows = [[v for v in votes if v is not None] for votes in zip(*per_judge)]
+    rows = [r for r in rows if len(r) >= 2]
+    if not rows:
+        return {"items_with_two_or_more_scores": 0}
+    gaps = [abs(a - b) for r in rows for i, a in enumerate(r) for b in r[i + 1:]]
+    return {
+        "items_with_two_or_more_scores": len(rows),
+        "exact_agreement": round(mean(len({round(v) for v in r}) == 1 for r in rows), 4),
+        "mean_abs_gap": round(mean(gaps), 4),
+        "judge_means": [round(mean(v for v in votes if v is not None), 4)
+                        if any(v is not None for v in votes) else None for votes in per_judge],
+    }
+
+
+def judge_pairs(pairs: list[Pair], judges: list[LLM], params: JudgeParams
+                ) -> tuple[list[Pair], list[Dropped], dict]:
+    """Score every pair with every judge; keep those whose (combined) score reaches min_score."""
+    items = [(p.instruction, p.answer) for p in pairs]
+    verdicts = [score(j, items, params, desc=f"judge {n + 1}/{len(judges)}") for n, j in enumerate(judges)]
+    per_judge = [[s for s, _ in v] for v in verdicts]
     kept, dropped = [], []
-    for pair, (value, mass) in zip(pairs, score(llm, [(p.instruction, p.answer) for p in pairs])):
+    for i, pair in enumerate(pairs):
+        value = combine([votes[i] for votes in per_judge], params.aggregate)
         if value is None:
-            dropped.append(drop(STAGE, "judge_gave_no_score", pair, f"digit probability {mass:.2f}"))
+            said = " | ".join(v[i][1][:200] for v in verdicts)
+            dropped.append(drop(STAGE, "judge_gave_no_score", pair, said))
         elif value < params.min_score:
-            dropped.append(drop(STAGE, "low_judge_score", replace(pair, score=value),
+            dropped.append(drop(STAGE, "low_judge_score", replace(pair, score=round(value, 4)),
                                 f"{value:.2f} < {params.min_score}"))
         else:
             kept.append(replace(pair, score=round(value, 4)))
-    return kept, dropped
+    stats = agreement(per_judge) if len(judges) > 1 else {}
+    return kept, dropped, stats

@@ -86,6 +86,12 @@ class DedupParams(Params):
 
 class JudgeParams(Params):
     min_score: float = Field(2.5, ge=1, le=5, description="judge score (1-5) needed to keep a pair")
+    # logprobs: expected score from P("1".."5") (needs token probabilities: local models);
+    # text: parse "Score: N" / {"score": N} from the reply, for any chat endpoint.
+    method: Literal["logprobs", "text"] = "logprobs"
+    retries: int = Field(1, ge=0, description="text method: re-asks for an unparseable reply")
+    jury: list[LLMParams] = Field([], description="extra judges; scores are then aggregated")
+    aggregate: Literal["mean", "majority"] = "mean"
 
 
 class PreferenceParams(Params):
@@ -97,6 +103,11 @@ class PreferenceParams(Params):
 class SplitParams(Params):
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 42
+
+
+class DecontamParams(Params):
+    ngram: int = Field(8, ge=3, description="words in a shared n-gram that marks contamination")
+    benchmark_files: list[str] = Field([], description="JSONL files whose string fields are held out")
 
 
 class LoRAParams(Params):

@@ -9,21 +9,21 @@ from __future__ import annotations
 from tuneline import judge
 from tuneline.formats import user_chat
 from tuneline.llm import LLM
-from tuneline.params import GenerateParams, PreferenceParams
+from tuneline.params import GenerateParams, JudgeParams, PreferenceParams
 from tuneline.records import Dropped, Pair, Preference, drop
 
 STAGE = "preferences"
 
 
 def build_preferences(
-    pairs: list[Pair], llm: LLM, gen: GenerateParams, params: PreferenceParams
+    pairs: list[Pair], llm: LLM, gen: GenerateParams, judging: JudgeParams, params: PreferenceParams
 ) -> tuple[list[Preference], list[Dropped]]:
     k = params.extra_candidates
     prompts = [user_chat(p.instruction) for p in pairs for _ in range(k)]
     extra = llm.generate(prompts, max_new_tokens=gen.answer_max_tokens,
                          temperature=params.candidate_temperature, top_p=gen.top_p,
                          desc="candidates")
-    scores = judge.score(llm, [(q[0]["content"], a) for q, a in zip(prompts, extra)],
+    scores = judge.score(llm, [(q[0]["content"], a) for q, a in zip(prompts, extra)], judging,
                          desc="judge candidates")
     prefs, dropped = [], []
     for n, pair in enumerate(pairs):

@@ -21,9 +21,9 @@ TINY = {
     "parameters": {
         "llm": {"batch_size": 8},
         "generation": {"question_max_tokens": 32, "answer_max_tokens": 64},
+        "judging": {"min_score": 1.0},
     },
     "steps": {
-        "judge_pairs": {"parameters": {"judging": {"min_score": 1.0}}},
         "build_preferences": {"parameters": {"preference": {"min_margin": 0.0}}},
         "sft": {"parameters": {"sft": {"max_steps": 2, "max_length": 256}}},
         "dpo": {"parameters": {"dpo": {"max_steps": 1, "batch_size": 2, "max_length": 256}}},
@@ -37,7 +37,8 @@ def write_config(path: Path, pipeline: str, **parameters) -> str:
     cfg["extra"] = {"pipeline": pipeline}
     cfg["parameters"].update(parameters)
     if pipeline == "training":  # the training pipeline takes only the judge's LLM
-        cfg["parameters"] = {"judge_llm": cfg["parameters"]["llm"], **parameters}
+        cfg["parameters"] = {"judge_llm": cfg["parameters"]["llm"],
+                             "judging": cfg["parameters"]["judging"], **parameters}
     path.write_text(yaml.safe_dump(cfg))
     return str(path)
 
@@ -70,11 +71,10 @@ def first_run(raw_dir, tmp_path_factory):
 def test_every_curation_step_conserves_records_and_keeps_its_rejects(first_run):
     _, run = first_run
     steps = run.steps
-    ledgers = {}
-    for step in steps.values():
-        ledgers.update({k: v for k, v in step.run_metadata.items() if k in CURATION + ["ingest"]})
-    for stage in CURATION + ["ingest"]:
-        led = ledgers[stage]
+    ledgers = {k: v for step in steps.values() for k, v in step.run_metadata.items()
+               if isinstance(v, dict) and {"inputs", "kept", "dropped"} <= set(v)}
+    assert set(CURATION) | {"scan", "ingest", "preferences", "decontaminate"} <= set(ledgers)
+    for stage, led in ledgers.items():
         assert led["inputs"] == led["kept"] + led["dropped"], stage
         assert sum(led["dropped_by_reason"].values()) == led["dropped"], stage
     # each stage's kept records are the next stage's inputs
@@ -84,7 +84,7 @@ def test_every_curation_step_conserves_records_and_keeps_its_rejects(first_run):
     rejected = steps["ingest_documents"].outputs["ingest_rejected"][0].load()
     assert set(rejected.reason) == {"not_utf8", "bad_json"}
     assert rejected[rejected.reason == "bad_json"].detail.iloc[0].startswith("notes.jsonl:2:")
-    dropped = sum(led["dropped"] for led in ledgers.values())
+    dropped = sum(led["dropped"] for stage, led in ledgers.items() if stage != "scan")
     loaded = sum(len(out[0].load()) for s in steps.values() for name, out in s.outputs.items()
                  if name.endswith("_rejected") and name != "scan_rejected")
     assert loaded == dropped  # every dropped record is in a rejected artifact
@@ -92,8 +92,16 @@ def test_every_curation_step_conserves_records_and_keeps_its_rejects(first_run):
     train = steps["split_dataset"].outputs["train_pairs"][0].load()
     test = steps["split_dataset"].outputs["test_pairs"][0].load()
     assert len(train) >= 1 and len(test) >= 1
-    assert len(train) + len(test) == ledgers["judge"]["kept"]
+    assert len(train) + len(test) + ledgers["decontaminate"]["dropped"] == ledgers["judge"]["kept"]
     assert set(train.pair_id).isdisjoint(test.pair_id)
+
+
+def test_data_quality_report_is_a_dashboard_visualization(first_run):
+    _, run = first_run
+    report = run.steps["quality_report"].outputs["data_quality_report"][0]
+    page = str(report.load())
+    assert "Funnel" in page and "not_utf8" in page and "Judge scores" in page
+    assert [v.type.value for v in report.visualizations] == ["html"]
 
 
 def test_model_version_is_registered_with_metrics_and_a_stage(first_run):
@@ -117,6 +125,7 @@ def test_unchanged_rerun_reuses_every_step(first_run):
     status = {name: s.status.value for name, s in rerun.steps.items()}
     # scan_raw must look at the disk and register_model at the registry; everything else is cached
     executed = {name for name, value in status.items() if value != "cached"}
+    assert "quality_report" in status
     assert executed == {"scan_raw", "register_model"}, status
 
 

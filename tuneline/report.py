@@ -1,0 +1,84 @@
+"""A self-contained HTML data-quality report: funnel, drops by reason with examples, judge
+score histogram and duplicate clusters. Plain HTML/CSS (no scripts) so the ZenML dashboard
+renders it as an artifact visualization."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter
+
+import pandas as pd
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:4px 8px;
+text-align:left;vertical-align:top;font-size:.9em}th{background:#f3f3f3}
+.bar{background:#4a7bd1;height:14px}.num{text-align:right}
+.muted{color:#777}
+"""
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _bar_rows(rows: list[tuple[str, int]], total: int) -> str:
+    top = max([n for _, n in rows] + [1])
+    out = []
+    for label, n in rows:
+        share = f"{n / total:.0%}" if total else ""
+        out.append(f"<tr><td>{_e(label)}</td><td class=num>{n}</td><td class=num>{share}</td>"
+                   f"<td><div class=bar style='width:{300 * n / top:.0f}px'></div></td></tr>")
+    return "<table>" + "".join(out) + "</table>"
+
+
+def _record_text(record_json: str) -> str:
+    record = json.loads(record_json)
+    if "instruction" in record:
+        return f"Q: {record['instruction']}\nA: {str(record.get('answer', record.get('chosen', '')))[:300]}"
+    return str(record.get("text") or record.get("line") or record.get("path") or record)[:300]
+
+
+def histogram(scores: list[float], bins: int = 8) -> list[tuple[str, int]]:
+    counts = Counter(min(bins - 1, int((s - 1) / 4 * bins)) for s in scores)
+    return [(f"{1 + 4 * i / bins:.1f}–{1 + 4 * (i + 1) / bins:.1f}", counts.get(i, 0)) for i in range(bins)]
+
+
+def duplicate_clusters(rejected: pd.DataFrame, kept_text: dict[str, str], limit: int) -> str:
+    dups = rejected[rejected.detail.str.startswith("duplicate_of=", na=False)]
+    if dups.empty:
+        return "<p class=muted>No duplicates were found.</p>"
+    groups = dups.assign(kept=dups.detail.map(lambda d: re.match(r"duplicate_of=(\S+)", d).group(1)))
+    rows = []
+    for kept_id, group in list(groups.groupby("kept", sort=False))[:limit]:
+        members = "".join(f"<li>{_e(json.loads(r)['instruction'])} <span class=muted>"
+                          f"({_e(reason)}, {_e(detail.split(' ', 1)[-1])})</span></li>"
+                          for r, reason, detail in zip(group.record, group.reason, group.detail))
+        rows.append(f"<tr><td>{_e(kept_text.get(kept_id, kept_id))}</td><td><ul>{members}</ul></td></tr>")
+    return "<table><tr><th>kept</th><th>dropped as its duplicates</th></tr>" + "".join(rows) + "</table>"
+
+
+def render(funnel: list[tuple[str, int]], rejected: pd.DataFrame, scores: list[float],
+           kept_text: dict[str, str], examples_per_reason: int = 3, clusters: int = 15) -> str:
+    """The report; `rejected` is every stage's dropped records (stage, reason, detail, record)."""
+    by_reason = rejected.groupby(["stage", "reason"], sort=False).size()
+    reason_rows = [(f"{stage}: {reason}", int(n)) for (stage, reason), n in by_reason.items()]
+    examples = []
+    for (stage, reason), group in rejected.groupby(["stage", "reason"], sort=False):
+        for _, row in group.head(examples_per_reason).iterrows():
+            examples.append(f"<tr><td>{_e(stage)}</td><td>{_e(reason)}</td>"
+                            f"<td><pre>{_e(_record_text(row.record))}</pre></td><td>{_e(row.detail)}</td></tr>")
+    return f"""<!doctype html><html><head><meta charset=utf-8><title>tuneline data quality</title>
+<style>{_CSS}</style></head><body>
+<h1>Data-quality report</h1>
+<h2>Funnel</h2>{_bar_rows(funnel, funnel[0][1] if funnel else 0)}
+<h2>Dropped, by stage and reason ({len(rejected)} records)</h2>{_bar_rows(reason_rows, len(rejected))}
+<h2>Judge scores of kept pairs (n={len(scores)}, mean {sum(scores) / max(1, len(scores)):.2f})</h2>
+{_bar_rows(histogram(scores), len(scores))}
+<h2>Examples per drop reason</h2>
+<table><tr><th>stage</th><th>reason</th><th>record</th><th>detail</th></tr>{''.join(examples)}</table>
+<h2>Duplicate clusters</h2>{duplicate_clusters(rejected, kept_text, clusters)}
+</body></html>"""
