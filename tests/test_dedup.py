@@ -65,3 +65,11 @@ def test_real_minilm_finds_paraphrases_but_keeps_distinct_questions(minilm):
     kept, dropped = embedding_dedup(pairs, minilm, threshold=0.95)
     assert [p.pair_id for p in kept] == ["p1", "p3", "p4"]
     assert dropped[0].record["pair_id"] == "p2"
+
+
+def test_embedding_dedup_keeps_the_best_scored_duplicate():
+    vecs = unit([1, 0], [1, 0.01], [0, 1])
+    pairs = [make_pair(0, "a", score=2.0), make_pair(1, "b", score=4.0), make_pair(2, "c", score=1.0)]
+    kept, dropped = embedding_dedup(pairs, lambda t: vecs, 0.95)
+    assert [p.pair_id for p in kept] == ["p1", "p2"]
+    assert dropped[0].detail.startswith("duplicate_of=p1 ")

@@ -108,32 +108,32 @@ def load_encoder(name: str, batch_size: int) -> Encoder:
 def embedding_dedup(
     pairs: list[Pair], encode: Encoder, threshold: float, block: int = 2048
 ) -> tuple[list[Pair], list[Dropped]]:
-    """Drop a pair whose instruction is within `threshold` cosine of an earlier kept one.
-
-    Similarities are computed block by block (block x block tiles), never as an n x n matrix.
-    """
+    """Drop a pair whose instruction is within `threshold` cosine of a better-ranked kept one
+    (rank: `keep_order`). Similarities are computed in block x block tiles, never as an
+    n x n matrix, and only the pairs above the threshold are kept from each tile."""
     n = len(pairs)
     if n == 0:
         return [], []
-    emb = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)
+    order = np.argsort(keep_order(pairs), kind="stable")  # position p holds the p-th best pair
+    emb = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)[order]
     neighbours: list[list[tuple[int, float]]] = [[] for _ in range(n)]
     for i0 in range(0, n, block):
         for j0 in range(0, i0 + block, block):
             tile = emb[i0:i0 + block] @ emb[j0:j0 + block].T
             for r, c in zip(*np.nonzero(tile >= threshold)):
                 i, j = i0 + int(r), j0 + int(c)
-                if j < i:  # only earlier records can make a later one a duplicate
+                if j < i:  # only better-ranked records can make one a duplicate
                     neighbours[i].append((j, float(tile[r, c])))
     kept_mask = np.ones(n, dtype=bool)
-    kept, dropped = [], []
-    for i, pair in enumerate(pairs):
+    dropped_at: dict[int, Dropped] = {}
+    for i in range(n):
         # Only a kept neighbour counts: two duplicates of each other are never both dropped.
         live = [(s, j) for j, s in neighbours[i] if kept_mask[j]]
         if live:
             sim, j = max(live)
             kept_mask[i] = False
-            dropped.append(drop("embedding_dedup", "semantic_duplicate", pair,
-                                f"duplicate_of={pairs[j].pair_id} cosine={sim:.3f}"))
-        else:
-            kept.append(pair)
-    return kept, dropped
+            dropped_at[int(order[i])] = drop(
+                "embedding_dedup", "semantic_duplicate", pairs[order[i]],
+                f"duplicate_of={pairs[order[j]].pair_id} cosine={sim:.3f}")
+    kept = [p for k, p in enumerate(pairs) if k not in dropped_at]
+    return kept, [dropped_at[k] for k in sorted(dropped_at)]

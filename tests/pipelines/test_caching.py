@@ -1,0 +1,89 @@
+"""Caching is correct, not just fast: content-hashed inputs and declared core dependencies."""
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.pipelines.test_end_to_end import SAMPLE, latest_run, write_config
+from tuneline.cli import main
+from tuneline.zenml_ext.config import all_steps
+
+
+def test_each_step_declares_the_core_modules_it_calls():
+    expected = {
+        "ingest_documents": "tuneline.ingest", "generate_pairs": "tuneline.generate",
+        "filter_pairs": "tuneline.filters", "dedup_pairs": "tuneline.dedup",
+        "judge_pairs": "tuneline.judge", "build_preferences": "tuneline.preferences",
+        "split_dataset": "tuneline.decontaminate", "quality_report": "tuneline.report",
+        "sft": "tuneline.train.trl_backend", "dpo": "tuneline.train.trl_backend",
+        "evaluate": "tuneline.evaluate",
+    }
+    steps = all_steps()
+    for name, module in expected.items():
+        deps = steps[name].configuration.cache_policy.source_dependencies or []
+        assert module in {d.module for d in deps}, (name, [d.module for d in deps])
+
+
+def test_editing_a_declared_core_module_invalidates_the_step(tmp_path, monkeypatch):
+    (tmp_path / "cachedep_core.py").write_text("def f(x):\n    return x + 1\n")
+    (tmp_path / "cachedep_steps.py").write_text(textwrap.dedent("""
+        from zenml import pipeline, step
+        from zenml.config import CachePolicy
+
+        import cachedep_core
+
+
+        @step(cache_policy=CachePolicy(source_dependencies=[cachedep_core]))
+        def use_core(x: int) -> int:
+            return cachedep_core.f(x)
+
+
+        @pipeline
+        def cachedep_pipeline(x: int = 1) -> None:
+            use_core(x)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import cachedep_steps
+
+    def status():
+        return cachedep_steps.cachedep_pipeline().steps["use_core"].status.value
+
+    assert status() == "completed"
+    assert status() == "cached"
+    (tmp_path / "cachedep_core.py").write_text("def f(x):\n    return x + 2  # changed\n")
+    assert status() == "completed"
+
+
+@pytest.fixture
+def small_raw(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("02-lora.md", "11-dpo.md"):
+        shutil.copy(SAMPLE / name, raw / name)
+    return raw
+
+
+def test_identical_upstream_data_keeps_downstream_cached_and_new_data_does_not(small_raw, tmp_path):
+    cfg = write_config(tmp_path / "dataset.yaml", "dataset", raw_dir=str(small_raw),
+                       generation={"questions_per_chunk": 2, "question_max_tokens": 32,
+                                   "answer_max_tokens": 64})
+    assert main(["run", cfg]) == 0
+
+    def statuses():
+        assert main(["run", cfg]) == 0
+        return {n: s.status.value for n, s in latest_run("dataset_pipeline").steps.items()}
+
+    # A file ingest ignores: scan_raw reruns, but its raw_files manifest hashes the same.
+    (small_raw / "diagram.png").write_bytes(b"\x89PNG")
+    after_png = statuses()
+    assert after_png["scan_raw"] == "completed"
+    assert {s for n, s in after_png.items() if n != "scan_raw"} == {"cached"}
+
+    # A new document: ingest and generation run again.
+    shutil.copy(SAMPLE / "03-qlora.txt", small_raw / "03-qlora.txt")
+    after_new = statuses()
+    assert after_new["ingest_documents"] == after_new["generate_pairs"] == "completed"
+    raw_files = latest_run("dataset_pipeline").steps["scan_raw"].outputs["raw_files"][0].load()
+    assert sorted(raw_files.path) == ["02-lora.md", "03-qlora.txt", "11-dpo.md"]
