@@ -8,7 +8,7 @@ from zenml.config import CachePolicy
 
 from steps._common import log_ledger
 from tuneline import dedup as dedup_core
-from tuneline import filters, judge, preferences
+from tuneline import filters, judge, minhash, preferences
 from tuneline.llm import make_llm
 from tuneline.params import (DedupParams, FilterParams, GenerateParams, JudgeParams, LLMParams,
                              PreferenceParams)
@@ -26,7 +26,7 @@ def filter_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[dedup_core]))
+@step(cache_policy=CachePolicy(source_dependencies=[dedup_core, minhash]))
 def dedup_pairs(
     pairs: pd.DataFrame, dedup: DedupParams = DedupParams()
 ) -> tuple[Annotated[pd.DataFrame, "unique_pairs"], Annotated[pd.DataFrame, "dedup_rejected"]]:
