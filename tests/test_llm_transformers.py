@@ -33,6 +33,7 @@ def test_judge_ranks_a_correct_answer_above_a_non_answer(smollm):
     q = "What does gradient checkpointing trade?"
     good = ("Gradient checkpointing trades compute for memory: it stores only some activations "
             "and recomputes the rest during the backward pass.")
-    (good_score, good_mass), (bad_score, _) = judge.score(smollm, [(q, good), (q, "no")])
-    assert good_mass > judge.MIN_DIGIT_MASS
+    (good_score, said), (bad_score, _) = judge.score(smollm, [(q, good), (q, "no")])
+    assert said.startswith("digit probability")
+    assert good_score is not None and bad_score is not None  # mass on "1".."5" was >= 0.5
     assert 1 <= bad_score < good_score <= 5
