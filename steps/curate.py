@@ -6,7 +6,7 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.config import CachePolicy
 
-from steps._common import log_ledger
+from steps._common import log_ledger, log_usage
 from tuneline import dedup as dedup_core
 from tuneline import filters, judge, minhash, preferences
 from tuneline.llm import make_llm
@@ -50,6 +50,7 @@ def judge_pairs(
     items = from_frame(pairs, Pair)
     judges = [make_llm(llm)] + [make_llm(j) for j in judging.jury]
     kept, dropped, jury = judge.judge_pairs(items, judges, judging)
+    log_usage(*judges)
     log_ledger("judge", len(items), len(kept), dropped)
     if jury:
         log_metadata(metadata={"jury": jury})
@@ -63,7 +64,8 @@ def build_preferences(
 ) -> tuple[Annotated[pd.DataFrame, "preferences"], Annotated[pd.DataFrame, "preference_rejected"]]:
     """Sample more answers per instruction, rank them with the judge, keep clear winners."""
     items = from_frame(pairs, Pair)
-    prefs, dropped = preferences.build_preferences(items, make_llm(llm), generation, judging,
-                                                   preference)
+    model = make_llm(llm)
+    prefs, dropped = preferences.build_preferences(items, model, generation, judging, preference)
+    log_usage(model)
     log_ledger("preferences", len(items), len(prefs), dropped)
     return to_frame(prefs, Preference), dropped_frame(dropped)

@@ -6,7 +6,7 @@ import pandas as pd
 from zenml import step
 from zenml.config import CachePolicy
 
-from steps._common import log_ledger
+from steps._common import log_ledger, log_usage
 from tuneline import generate as core
 from tuneline.llm import make_llm
 from tuneline.params import GenerateParams, LLMParams
@@ -19,6 +19,8 @@ def generate_pairs(
 ) -> tuple[Annotated[pd.DataFrame, "generated_pairs"], Annotated[pd.DataFrame, "generate_rejected"]]:
     """Ask the LLM for a question each chunk answers, then for the answer."""
     items = from_frame(chunks, Chunk)
-    pairs, dropped = core.generate_pairs(items, make_llm(llm), generation)
+    model = make_llm(llm)
+    pairs, dropped = core.generate_pairs(items, model, generation)
+    log_usage(model)
     log_ledger("generate", len(items) * generation.questions_per_chunk, len(pairs), dropped)
     return to_frame(pairs, Pair), dropped_frame(dropped)

@@ -7,6 +7,9 @@ import os
 import tempfile
 
 os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="tuneline-zenml-")
+# a fresh LLM call cache per session: tests see real generations, not an earlier run's
+os.environ["TUNELINE_CALL_CACHE"] = os.path.join(tempfile.mkdtemp(prefix="tuneline-calls-"),
+                                                 "calls.sqlite")
 os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["ZENML_LOGGING_VERBOSITY"] = "WARN"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,8 +29,9 @@ class FakeLLM:
         self.replies = list(replies or [])
         self.probs = list(probs or [])
         self.calls = []
+        self.usage = {}
 
-    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc=""):
+    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="", schema=None):
         self.calls.append(("generate", len(chats)))
         return [self.replies.pop(0) for _ in chats]
 

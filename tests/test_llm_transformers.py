@@ -10,7 +10,7 @@ from tuneline.params import LLMParams
 
 @pytest.fixture(scope="module")
 def smollm():
-    return make_llm(LLMParams(batch_size=4))
+    return make_llm(LLMParams(batch_size=4, cache=False))  # compare real generations, not stored ones
 
 
 def test_batched_greedy_generation_matches_one_at_a_time_in_input_order(smollm):

@@ -30,6 +30,9 @@ RUBRIC = (
     "Judge accuracy, helpfulness and style."
 )
 TEXT_FORMAT = "\nReply with one line: Score: N"
+# where the server enforces JSON schemas, the reply is {"score": N}; parse_score reads both
+SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}},
+                "required": ["score"], "additionalProperties": False}
 
 Verdict = tuple["float | None", str]  # (score on 1-5 or None, what the judge said)
 
@@ -82,7 +85,7 @@ def score(llm: LLM, items: list[tuple[str, str]], params: JudgeParams = JudgePar
         probs = llm.choice_probs([judge_chat(q, a) for q, a in items], "Score: ", SCALE, desc=desc)
         return [(s, f"digit probability {m:.2f}") for s, m in map(expected_score, probs)]
     chats = [judge_chat(q, a, RUBRIC + TEXT_FORMAT) for q, a in items]
-    replies = llm.generate(chats, max_new_tokens=48, temperature=0.0, desc=desc)
+    replies = llm.generate(chats, max_new_tokens=48, temperature=0.0, desc=desc, schema=SCORE_SCHEMA)
     verdicts: list[Verdict] = [(parse_score(r), r) for r in replies]
     for attempt in range(params.retries):
         todo = [i for i, (s, _) in enumerate(verdicts) if s is None]
@@ -90,7 +93,7 @@ def score(llm: LLM, items: list[tuple[str, str]], params: JudgeParams = JudgePar
             break
         # a sampled second try: greedy decoding would repeat the same unparseable reply
         again = llm.generate([chats[i] for i in todo], max_new_tokens=48, temperature=0.7,
-                             desc=f"{desc} retry {attempt + 1}")
+                             desc=f"{desc} retry {attempt + 1}", schema=SCORE_SCHEMA)
         for i, reply in zip(todo, again):
             verdicts[i] = (parse_score(reply), reply)
     return verdicts

@@ -25,12 +25,22 @@ class IngestParams(Params):
 
 class LLMParams(Params):
     # One dispatch point (tuneline.llm.make_llm) chooses the backend by this value.
-    backend: Literal["transformers"] = "transformers"
-    model: str = Field("bundled:smollm2-135m-instruct", description="bundled:NAME, path or hub id")
-    batch_size: int = Field(8, gt=0, description="prompts per forward pass")
-    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    threads: int | None = Field(None, description="CPU threads for torch; None = torch default")
+    backend: Literal["transformers", "openai"] = "transformers"
+    model: str = Field("bundled:smollm2-135m-instruct",
+                       description="transformers: bundled:NAME, path or hub id; openai: served model name")
+    batch_size: int = Field(8, gt=0, description="transformers: prompts per forward pass")
+    device: str = Field("auto", description="transformers: auto | cpu | cuda | cuda:N")
+    threads: int | None = Field(None, description="transformers: CPU threads; None = torch default")
     seed: int = 0
+    cache: bool = Field(True, description="persistent call cache (resume after a crash, no repaid calls)")
+    # openai: any OpenAI-compatible server (OpenAI, vLLM, Ollama, TGI, llama.cpp)
+    base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8080/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: NAME of the env var with the key")
+    concurrency: int = Field(8, gt=0, description="openai: requests in flight")
+    timeout_s: float = Field(60.0, gt=0, description="openai: per request")
+    max_retries: int = Field(5, ge=0, description="openai: on 408/409/429/5xx/timeouts, backoff+jitter")
+    price_input_per_mtok: float | None = Field(None, description="USD per 1M prompt tokens")
+    price_output_per_mtok: float | None = Field(None, description="USD per 1M completion tokens")
 
 
 class GenerateParams(Params):

@@ -11,12 +11,14 @@ Chat = list[dict[str, str]]  # OpenAI-style messages: [{"role": "user", "content
 
 class LLM(Protocol):
     name: str
+    usage: dict  # calls, cached_calls, prompt_tokens, completion_tokens[, cost_usd]
 
     def generate(
         self, chats: Sequence[Chat], *, max_new_tokens: int, temperature: float = 0.0,
-        top_p: float = 1.0, desc: str = "generate",
+        top_p: float = 1.0, desc: str = "generate", schema: dict | None = None,
     ) -> list[str]:
-        """One completion per chat, in input order."""
+        """One completion per chat, in input order; `schema` asks for JSON of that shape
+        where the backend can enforce it (callers still parse)."""
 
     def choice_probs(
         self, chats: Sequence[Chat], prefix: str, choices: Sequence[str], *, desc: str = "score",
@@ -29,4 +31,8 @@ def make_llm(params: LLMParams) -> LLM:
         from tuneline.llm.transformers_backend import load
 
         return load(params)
-    raise ValueError(f"unknown llm.backend {params.backend!r}; expected one of: transformers")
+    if params.backend == "openai":
+        from tuneline.llm.openai_backend import load
+
+        return load(params)
+    raise ValueError(f"unknown llm.backend {params.backend!r}; expected transformers or openai")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from tuneline import models
+from tuneline.llm.cache import CallCache, cached_calls, open_cache
 from tuneline.params import LLMParams
 
 
@@ -17,6 +18,12 @@ class TransformersLLM:
     tokenizer: Any
     batch_size: int
     seed: int
+    cache: CallCache | None = None
+    usage: dict = field(default_factory=dict)
+
+    @property
+    def identity(self) -> dict:
+        return {"backend": "transformers", "model": self.name}
 
     def _prompts(self, chats: Sequence[list[dict[str, str]]], prefix: str = "") -> list[str]:
         return [
@@ -25,7 +32,7 @@ class TransformersLLM:
         ]
 
     def _batches(self, texts: list[str], desc: str):
-        """Yield (indices, encoded batch), similar lengths together so batches carry little padding."""
+        """Yield (positions, encoded batch), similar lengths together so batches carry little padding."""
         from tqdm.auto import tqdm
 
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -34,25 +41,36 @@ class TransformersLLM:
                 idx = order[start:start + self.batch_size]
                 enc = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
                                      add_special_tokens=False).to(self.model.device)
+                self._count("prompt_tokens", int(enc["attention_mask"].sum()))
                 yield idx, enc
                 bar.update(len(idx))
 
-    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate"):
+    def _count(self, key: str, n: int) -> None:
+        self.usage[key] = self.usage.get(key, 0) + n
+
+    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate",
+                 schema=None):
+        """`schema` is accepted for interface parity; local replies are parsed, not constrained."""
         import torch
 
-        texts = self._prompts(chats)
-        out: list[str] = [""] * len(texts)
-        torch.manual_seed(self.seed)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} \
             if temperature > 0 else {"do_sample": False}
-        with torch.inference_mode():
-            for idx, enc in self._batches(texts, desc):
-                gen = self.model.generate(**enc, max_new_tokens=max_new_tokens,
-                                          pad_token_id=self.tokenizer.pad_token_id, **sampling)
-                new = gen[:, enc["input_ids"].shape[1]:]
-                for i, row in zip(idx, new):
-                    out[i] = self.tokenizer.decode(row, skip_special_tokens=True).strip()
-        return out
+
+        def run(todo: list[int]):
+            texts = self._prompts([chats[i] for i in todo])
+            torch.manual_seed(self.seed)
+            with torch.inference_mode():
+                for idx, enc in self._batches(texts, desc):
+                    gen = self.model.generate(**enc, max_new_tokens=max_new_tokens,
+                                              pad_token_id=self.tokenizer.pad_token_id, **sampling)
+                    new = gen[:, enc["input_ids"].shape[1]:]
+                    self._count("completion_tokens", int((new != self.tokenizer.pad_token_id).sum()))
+                    yield [todo[i] for i in idx], [
+                        self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
+
+        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+                  "seed": self.seed}
+        return cached_calls(self.cache, self.identity, "generate", chats, params, run, self.usage)
 
     def choice_probs(self, chats, prefix, choices, *, desc="score"):
         import torch
@@ -61,28 +79,32 @@ class TransformersLLM:
         if any(len(i) != 1 for i in ids):
             raise ValueError(f"choices must each be one token for {self.name}: {list(choices)}")
         choice_ids = [i[0] for i in ids]
-        texts = self._prompts(chats, prefix)
-        out: list[list[float]] = [[] for _ in texts]
-        with torch.inference_mode():
-            for idx, enc in self._batches(texts, desc):
-                # left padding: the last position is every row's next-token position
-                logits = self.model(**enc).logits[:, -1, :].float()
-                probs = torch.softmax(logits, dim=-1)[:, choice_ids]
-                for i, row in zip(idx, probs.tolist()):
-                    out[i] = row
-        return out
+
+        def run(todo: list[int]):
+            texts = self._prompts([chats[i] for i in todo], prefix)
+            with torch.inference_mode():
+                for idx, enc in self._batches(texts, desc):
+                    # left padding: the last position is every row's next-token position
+                    logits = self.model(**enc).logits[:, -1, :].float()
+                    probs = torch.softmax(logits, dim=-1)[:, choice_ids]
+                    yield [todo[i] for i in idx], probs.tolist()
+
+        params = {"prefix": prefix, "choices": list(choices)}
+        return cached_calls(self.cache, self.identity, "choice_probs", chats, params, run, self.usage)
 
 
 def load(params: LLMParams) -> TransformersLLM:
-    return _load(models.resolve(params.model), params.device, params.threads, params.batch_size,
-                 params.seed)
+    # a fresh handle on the shared loaded model: its own usage counters, this config's cache
+    return replace(_load(params.model, params.device, params.threads, params.batch_size, params.seed),
+                   cache=open_cache(params.cache), usage={})
 
 
 @functools.lru_cache(maxsize=2)  # steps in one process share a loaded model
-def _load(path: str, device: str, threads: int | None, batch_size: int, seed: int) -> TransformersLLM:
+def _load(name: str, device: str, threads: int | None, batch_size: int, seed: int) -> TransformersLLM:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    path = models.resolve(name)
     if threads:
         torch.set_num_threads(threads)
     if device == "auto":
@@ -93,11 +115,12 @@ def _load(path: str, device: str, threads: int | None, batch_size: int, seed: in
         tok.pad_token = tok.eos_token
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
-    return TransformersLLM(name=path, model=model, tokenizer=tok, batch_size=batch_size, seed=seed)
+    return TransformersLLM(name=name, model=model, tokenizer=tok, batch_size=batch_size, seed=seed)
 
 
 def wrap(model, tokenizer, name: str, batch_size: int, seed: int = 0) -> TransformersLLM:
-    """An in-memory model (e.g. base + merged adapters) as an LLM, for evaluation."""
+    """An in-memory model (e.g. base + merged adapters) as an LLM, for evaluation; not cached,
+    since its weights have no stable name."""
     tokenizer.padding_side = "left"
     return TransformersLLM(name=name, model=model.eval(), tokenizer=tokenizer,
                            batch_size=batch_size, seed=seed)

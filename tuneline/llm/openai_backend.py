@@ -1,0 +1,131 @@
+"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, TGI, llama.cpp's server).
+
+Requests run `concurrency` at a time on threads. Retries with exponential backoff and
+jitter on 408/409/429/5xx, connection errors and timeouts are the official SDK's own
+(`max_retries`); a request that still fails stops the step with an error naming the server
+and model, and every call that had finished is already in the call cache.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuneline.llm.cache import CallCache, cached_calls, open_cache
+from tuneline.params import LLMParams
+
+
+class LLMUnavailable(RuntimeError):
+    pass
+
+
+@dataclass
+class OpenAILLM:
+    name: str
+    base_url: str | None
+    client: Any
+    concurrency: int
+    seed: int
+    prices: tuple[float | None, float | None]
+    cache: CallCache | None = None
+    usage: dict = field(default_factory=dict)
+    _schema_ok: bool = True  # set False once the server rejects response_format
+
+    @property
+    def identity(self) -> dict:
+        return {"backend": "openai", "base_url": self.base_url, "model": self.name}
+
+    def _create(self, **kwargs):
+        import openai
+
+        try:
+            response = self.client.chat.completions.create(model=self.name, **kwargs)
+        except openai.APIError as e:
+            raise LLMUnavailable(f"LLM server {self.base_url or 'api.openai.com'} "
+                                 f"(model {self.name!r}) failed after retries: {e}") from e
+        if response.usage:
+            self._add_usage(response.usage.prompt_tokens, response.usage.completion_tokens)
+        return response
+
+    def _add_usage(self, prompt: int, completion: int) -> None:
+        u = self.usage
+        u["prompt_tokens"] = u.get("prompt_tokens", 0) + prompt
+        u["completion_tokens"] = u.get("completion_tokens", 0) + completion
+        price_in, price_out = self.prices
+        if price_in is not None and price_out is not None:
+            u["cost_usd"] = round(u.get("cost_usd", 0.0) + (prompt * price_in + completion * price_out) / 1e6, 6)
+
+    def _pool(self, todo: list[int], one, desc: str):
+        """Run `one(i)` for every index, `concurrency` at a time; yield results as they finish."""
+        from tqdm.auto import tqdm
+
+        with ThreadPoolExecutor(self.concurrency) as pool, \
+                tqdm(total=len(todo), desc=desc, unit="call") as bar:
+            futures = {pool.submit(one, i): i for i in todo}
+            for future in as_completed(futures):
+                bar.update(1)
+                yield [futures[future]], [future.result()]
+
+    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate",
+                 schema=None):
+        def one(i: int) -> str:
+            kwargs = dict(messages=chats[i], max_tokens=max_new_tokens, temperature=temperature,
+                          top_p=top_p, seed=self.seed)
+            if schema is not None and self._schema_ok:
+                try:
+                    return self._text(self._create(**kwargs, response_format={
+                        "type": "json_schema",
+                        "json_schema": {"name": "reply", "schema": schema, "strict": True}}))
+                except LLMUnavailable as e:
+                    if "response_format" not in str(e) and "json_schema" not in str(e):
+                        raise
+                    self._schema_ok = False  # server lacks structured output: parse instead
+            return self._text(self._create(**kwargs))
+
+        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+                  "seed": self.seed, "schema": schema}
+        return cached_calls(self.cache, self.identity, "generate", chats, params,
+                            lambda todo: self._pool(todo, one, desc), self.usage)
+
+    @staticmethod
+    def _text(response) -> str:
+        return (response.choices[0].message.content or "").strip()
+
+    def choice_probs(self, chats, prefix, choices, *, desc="score"):
+        """Chat APIs can't prefill the assistant turn, so the request asks for the reply to be
+        just the choice, and reads P(choice) from the first token's top logprobs."""
+        import math
+
+        def one(i: int) -> list[float]:
+            messages = [dict(m) for m in chats[i]]
+            messages[-1]["content"] += (f"\n\nReply with only one of: {', '.join(choices)}"
+                                        f" (as in '{prefix}{choices[-1]}', without '{prefix.strip()}').")
+            response = self._create(messages=messages, max_tokens=1, temperature=0.0,
+                                    logprobs=True, top_logprobs=20, seed=self.seed)
+            content = response.choices[0].logprobs.content if response.choices[0].logprobs else None
+            if not content:
+                raise LLMUnavailable(f"LLM server {self.base_url} (model {self.name!r}) returned no "
+                                     "logprobs; use judging.method: text for this endpoint")
+            top = {t.token.strip(): math.exp(t.logprob) for t in content[0].top_logprobs}
+            return [top.get(c, 0.0) for c in choices]
+
+        params = {"prefix": prefix, "choices": list(choices)}
+        return cached_calls(self.cache, self.identity, "choice_probs", chats, params,
+                            lambda todo: self._pool(todo, one, desc), self.usage)
+
+
+def load(params: LLMParams) -> OpenAILLM:
+    from openai import OpenAI
+
+    key = os.environ.get(params.api_key_env)
+    if key is None and params.base_url is None:
+        raise LLMUnavailable(f"llm.backend openai: set the environment variable {params.api_key_env} "
+                             "(llm.api_key_env names it) or a base_url of a local server")
+    client = OpenAI(base_url=params.base_url, api_key=key or "not-needed",
+                    timeout=params.timeout_s, max_retries=params.max_retries)
+    return OpenAILLM(name=params.model, base_url=params.base_url, client=client,
+                     concurrency=params.concurrency, seed=params.seed,
+                     prices=(params.price_input_per_mtok, params.price_output_per_mtok),
+                     cache=open_cache(params.cache))
