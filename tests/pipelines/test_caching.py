@@ -66,9 +66,7 @@ def small_raw(tmp_path):
 
 
 def test_identical_upstream_data_keeps_downstream_cached_and_new_data_does_not(small_raw, tmp_path):
-    cfg = write_config(tmp_path / "dataset.yaml", "dataset", raw_dir=str(small_raw),
-                       generation={"questions_per_chunk": 2, "question_max_tokens": 32,
-                                   "answer_max_tokens": 64})
+    cfg = write_config(tmp_path / "dataset.yaml", "dataset", raw_dir=str(small_raw))
     assert main(["run", cfg]) == 0
 
     def statuses():

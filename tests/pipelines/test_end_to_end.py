@@ -20,10 +20,12 @@ TINY = {
     "model": {"name": "tuneline-test"},
     "parameters": {
         "llm": {"batch_size": 8},
-        "generation": {"question_max_tokens": 32, "answer_max_tokens": 64},
+        "generation": {"questions_per_chunk": 2, "question_max_tokens": 32, "answer_max_tokens": 64},
         "judging": {"min_score": 1.0},
     },
     "steps": {
+        # the tiny corpus must leave a few pairs; the n-gram rules are unit-tested on their own
+        "filter_pairs": {"parameters": {"filtering": {"repetition_min_words": 1000}}},
         "build_preferences": {"parameters": {"preference": {"min_margin": 0.0}}},
         "sft": {"parameters": {"sft": {"max_steps": 2, "max_length": 256}}},
         "dpo": {"parameters": {"dpo": {"max_steps": 1, "batch_size": 2, "max_length": 256}}},
