@@ -9,7 +9,7 @@ from zenml.config import CachePolicy
 from steps._common import log_ledger, log_usage
 from tuneline import dedup as dedup_core
 from tuneline import filters, judge, minhash, preferences
-from tuneline.llm import make_llm
+from tuneline.llm import backend_modules, make_llm
 from tuneline.params import (DedupParams, FilterParams, GenerateParams, JudgeParams, LLMParams,
                              PreferenceParams)
 from tuneline.records import Pair, Preference, dropped_frame, from_frame, to_frame
@@ -42,7 +42,7 @@ def dedup_pairs(
     return to_frame(kept, Pair), dropped_frame(d1 + d2 + d3)
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[judge]))
+@step(cache_policy=CachePolicy(source_dependencies=[judge, *backend_modules()]))
 def judge_pairs(
     pairs: pd.DataFrame, llm: LLMParams, judging: JudgeParams
 ) -> tuple[Annotated[pd.DataFrame, "judged_pairs"], Annotated[pd.DataFrame, "judge_rejected"]]:
@@ -57,7 +57,7 @@ def judge_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[preferences, judge]))
+@step(cache_policy=CachePolicy(source_dependencies=[preferences, judge, *backend_modules()]))
 def build_preferences(
     pairs: pd.DataFrame, llm: LLMParams, generation: GenerateParams, judging: JudgeParams,
     preference: PreferenceParams = PreferenceParams(),

@@ -7,16 +7,17 @@ import pandas as pd
 from zenml import log_metadata, step
 from zenml.config import CachePolicy
 
+from steps._common import log_usage
 from tuneline import evaluate as core
 from tuneline import judge
-from tuneline.llm import make_llm
+from tuneline.llm import backend_modules, make_llm
 from tuneline.llm.transformers_backend import wrap
 from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair, from_frame
 from tuneline.train import trl_backend
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[core, judge]))
+@step(cache_policy=CachePolicy(source_dependencies=[core, judge, *backend_modules()]))
 def evaluate(
     test_pairs: pd.DataFrame, sft_adapter: Path, dpo_adapter: Path, base_model: str,
     llm: LLMParams, judging: JudgeParams, evaluation: EvalParams = EvalParams(),
@@ -32,4 +33,5 @@ def evaluate(
                                                       judging, evaluation, label)
         rows += answers
     log_metadata(metadata={"eval": metrics})
+    log_usage(judge_llm)
     return metrics, pd.DataFrame(rows)

@@ -8,12 +8,12 @@ from zenml.config import CachePolicy
 
 from steps._common import log_ledger, log_usage
 from tuneline import generate as core
-from tuneline.llm import make_llm
+from tuneline.llm import backend_modules, make_llm
 from tuneline.params import GenerateParams, LLMParams
 from tuneline.records import Chunk, Pair, dropped_frame, from_frame, to_frame
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[core]))
+@step(cache_policy=CachePolicy(source_dependencies=[core, *backend_modules()]))
 def generate_pairs(
     chunks: pd.DataFrame, llm: LLMParams, generation: GenerateParams
 ) -> tuple[Annotated[pd.DataFrame, "generated_pairs"], Annotated[pd.DataFrame, "generate_rejected"]]:

@@ -26,6 +26,15 @@ class LLM(Protocol):
         """For each chat, P(next token = choice) after the assistant turn starts with `prefix`."""
 
 
+def backend_modules() -> list:
+    """Modules whose code decides what an LLM step returns: steps list them as cache
+    dependencies (re-executing such a step is cheap: unchanged calls come from the call cache)."""
+    from tuneline.llm import cache, openai_backend, transformers_backend
+
+    return [cache, openai_backend, transformers_backend]
+
+
+
 def make_llm(params: LLMParams) -> LLM:
     if params.backend == "transformers":
         from tuneline.llm.transformers_backend import load

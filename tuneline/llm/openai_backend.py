@@ -78,12 +78,14 @@ class OpenAILLM:
     def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate",
                  schema=None):
         def one(i: int) -> str:
+            # one seed per position: with a shared seed, servers return the same "sample" for
+            # repeated prompts (e.g. several questions asked of one chunk)
             kwargs = dict(messages=chats[i], max_tokens=max_new_tokens, temperature=temperature,
-                          top_p=top_p, seed=self.seed)
+                          top_p=top_p, seed=self.seed + i)
             return self._text(self._structured(kwargs, schema) if schema else self._create(**kwargs))
 
         params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-                  "seed": self.seed, "schema": schema}
+                  "seed": self.seed, "seeding": "per-position", "schema": schema}
         return cached_calls(self.cache, self.identity, "generate", chats, params,
                             lambda todo: self._pool(todo, one, desc), self.usage)
 
