@@ -73,3 +73,9 @@ def test_embedding_dedup_keeps_the_best_scored_duplicate():
     kept, dropped = embedding_dedup(pairs, lambda t: vecs, 0.95)
     assert [p.pair_id for p in kept] == ["p1", "p2"]
     assert dropped[0].detail.startswith("duplicate_of=p1 ")
+
+
+def test_exact_dedup_keeps_the_best_scored_copy():
+    pairs = [make_pair(1, "What is LoRA?", score=2.0), make_pair(2, "what is lora", score=4.0)]
+    kept, dropped = exact_dedup(pairs)
+    assert [p.pair_id for p in kept] == ["p2"] and dropped[0].detail == "duplicate_of=p2"

@@ -1,7 +1,8 @@
 """Deduplication of pairs on their instruction: exact, MinHash LSH, then embeddings.
 
-Each stage keeps the first member of a duplicate group in input order (the order is
-deterministic: chunks in file order) and drops the others with `duplicate_of=<pair_id>`.
+Each stage keeps one member of every duplicate group — the best-ranked by `keep_order`
+(highest judge score when known, else the earliest in input order, i.e. files and chunks in
+order) — and drops the others with `duplicate_of=<kept pair_id>`.
 """
 
 from __future__ import annotations
@@ -29,15 +30,15 @@ def normalize(text: str) -> str:
 
 def exact_dedup(pairs: list[Pair]) -> tuple[list[Pair], list[Dropped]]:
     seen: dict[str, str] = {}
-    kept, dropped = [], []
-    for pair in pairs:
-        key = hashlib.sha1(normalize(pair.instruction).encode()).hexdigest()
+    dropped_at: dict[int, Dropped] = {}
+    for i in np.argsort(keep_order(pairs), kind="stable").tolist():
+        key = hashlib.sha1(normalize(pairs[i].instruction).encode()).hexdigest()
         if key in seen:
-            dropped.append(drop("exact_dedup", "exact_duplicate", pair, f"duplicate_of={seen[key]}"))
+            dropped_at[i] = drop("exact_dedup", "exact_duplicate", pairs[i], f"duplicate_of={seen[key]}")
         else:
-            seen[key] = pair.pair_id
-            kept.append(pair)
-    return kept, dropped
+            seen[key] = pairs[i].pair_id
+    kept = [p for i, p in enumerate(pairs) if i not in dropped_at]
+    return kept, [dropped_at[i] for i in sorted(dropped_at)]
 
 
 def keep_order(pairs: list[Pair]) -> np.ndarray:
