@@ -13,8 +13,11 @@ from tuneline.params import DPOParams, SFTParams
 from tuneline.records import Pair, Preference, from_frame
 from tuneline.train import trl_backend, trl_compat
 
+# Both training steps rerun when the training core they call changes.
+TRAINING_CODE = CachePolicy(source_dependencies=[train.backend_for, trl_backend, trl_compat, formats])
 
-@step(cache_policy=CachePolicy(source_dependencies=[train.backend_for, trl_backend, trl_compat, formats]))
+
+@step(cache_policy=TRAINING_CODE)
 def sft(
     train_pairs: pd.DataFrame, base_model: str, sft: SFTParams = SFTParams()
 ) -> Annotated[Path, "sft_adapter"]:
@@ -28,7 +31,7 @@ def sft(
     return out / "adapter"
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[train.backend_for, trl_backend, trl_compat, formats]))
+@step(cache_policy=TRAINING_CODE)
 def dpo(
     train_preferences: pd.DataFrame, sft_adapter: Path, base_model: str, dpo: DPOParams = DPOParams()
 ) -> Annotated[Path, "dpo_adapter"]:
