@@ -3,6 +3,7 @@ from __future__ import annotations
 from zenml import pipeline
 
 from steps.evaluate import evaluate
+from steps.publish import push_to_hub
 from steps.register import register_model
 from steps.train import dpo, sft
 from tuneline.params import JudgeParams, LLMParams
@@ -13,11 +14,12 @@ BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 
 def train_and_register(train_pairs, test_pairs, train_preferences, base_model: str,
                        judge_llm: LLMParams, judging: JudgeParams) -> None:
-    """SFT -> DPO -> evaluate against the base model -> register and maybe promote."""
+    """SFT -> DPO -> evaluate against the base model -> register, maybe promote, maybe publish."""
     sft_adapter = sft(train_pairs, base_model)
     dpo_adapter = dpo(train_preferences, sft_adapter, base_model)
     metrics, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm, judging)
-    register_model(metrics)
+    decision = register_model(metrics, train_pairs, test_pairs, train_preferences, base_model)
+    push_to_hub(decision, sft_adapter, dpo_adapter, base_model)
 
 
 @pipeline

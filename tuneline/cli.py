@@ -1,10 +1,12 @@
-"""`tuneline` command line: run a pipeline from a YAML run config."""
+"""`tuneline` command line: run pipelines, inspect the registry and lineage, schedule retraining."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -15,6 +17,10 @@ def _run(args: argparse.Namespace) -> int:
         name = validate(args.config)
     except (ConfigError, FileNotFoundError) as e:
         print(f"tuneline: {e}", file=sys.stderr)
+        return 2
+    hub_problem = _hub_token_missing(args.config)
+    if hub_problem:
+        print(f"tuneline: {hub_problem}", file=sys.stderr)
         return 2
     options = {"config_path": args.config}
     if args.no_cache:
@@ -34,6 +40,120 @@ def _llm_server(args: argparse.Namespace) -> int:
     return subprocess.call(local_server.command(args.port))
 
 
+def _hub_token_missing(config: str) -> str | None:
+    """A Hub push configured without its token would fail only after training: say so now."""
+    from tuneline.params import HubParams
+    from tuneline.zenml_ext.config import load
+
+    given = ((load(config).get("steps") or {}).get("push_to_hub") or {}).get("parameters") or {}
+    hub = HubParams(**given.get("hub", {}))
+    if hub.repo_id and not os.environ.get(hub.token_env, "").strip():
+        return (f"{config}: steps.push_to_hub.parameters.hub.repo_id is {hub.repo_id!r} but the "
+                f"environment variable {hub.token_env} is empty; export a Hugging Face write token")
+    return None
+
+
+def _print(obj, as_json: bool, render) -> None:
+    import json
+
+    print(json.dumps(obj, indent=2, default=str) if as_json else render(obj))
+
+
+def _models(args: argparse.Namespace) -> int:
+    from tuneline.lineage import render_versions
+    from tuneline.zenml_ext.registry import version_rows
+
+    _print(version_rows(args.model), args.json, render_versions)
+    return 0
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    from tuneline.lineage import render_lineage
+    from tuneline.zenml_ext.lineage import model_lineage
+
+    try:
+        lineage = model_lineage(args.model)
+    except LookupError as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 1
+    _print(lineage, args.json, render_lineage)
+    return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from tuneline import schedule as sched
+
+    try:
+        if args.action == "add":
+            return _schedule_add(args, sched)
+        if args.action == "list":
+            entries = sched.list_entries(sched.read_crontab()) if shutil.which("crontab") else []
+            entries += _zenml_schedules()
+            _print(entries, args.json, lambda es: "\n".join(
+                f"{e['name']:<24} {e['via']:<6} {e['cron']:<16} {e['config']}" for e in es)
+                or "no schedules")
+            return 0
+        # remove
+        text = sched.read_crontab() if shutil.which("crontab") else ""
+        if any(e["name"] == args.name for e in sched.list_entries(text)):
+            sched.write_crontab(sched.remove_entry(text, args.name))
+        else:
+            from zenml.client import Client
+
+            try:
+                Client().delete_schedule(args.name)
+            except KeyError:
+                raise sched.ScheduleError(f"no schedule named {args.name!r} in the crontab or "
+                                          "in ZenML") from None
+        print(f"tuneline: removed schedule {args.name}")
+        return 0
+    except sched.ScheduleError as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 2
+
+
+def _schedule_add(args: argparse.Namespace, sched) -> int:
+    from zenml.client import Client
+
+    from tuneline.zenml_ext.config import ConfigError, validate
+
+    try:
+        pipeline = validate(args.config)
+    except (ConfigError, FileNotFoundError) as e:
+        raise sched.ScheduleError(str(e)) from None
+    cron = sched.check_cron(args.cron)
+    name = args.name or Path(args.config).stem
+    orchestrator = Client().active_stack.orchestrator
+    via = args.via
+    if via == "auto":
+        via = "zenml" if orchestrator.config.is_schedulable else "cron"
+    if via == "zenml":
+        if not orchestrator.config.is_schedulable:
+            raise sched.ScheduleError(
+                f"orchestrator {orchestrator.name!r} ({orchestrator.flavor}) has no schedules; "
+                "use --via cron on this machine or a stack with a scheduling orchestrator")
+        from zenml.config.schedule import Schedule
+
+        from pipelines import PIPELINES
+
+        PIPELINES[pipeline].with_options(
+            config_path=args.config, schedule=Schedule(name=name, cron_expression=cron))()
+        print(f"tuneline: ZenML schedule {name!r} ({cron}) on orchestrator {orchestrator.name!r}")
+        return 0
+    config, command = sched.default_job(args.config, name, args.env_file, args.log_dir)
+    sched.write_crontab(sched.add_entry(sched.read_crontab(), name, cron, command, config))
+    print(f"tuneline: crontab entry {name!r} ({cron}): {command}")
+    return 0
+
+
+def _zenml_schedules() -> list[dict]:
+    from zenml.client import Client
+
+    return [{"name": s.name, "cron": s.cron_expression or f"every {s.interval_second}",
+             "config": None, "command": None, "via": "zenml"}
+            for s in Client().list_schedules(size=1000).items]
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
     parser = argparse.ArgumentParser(prog="tuneline", description=__doc__)
@@ -46,6 +166,33 @@ def main(argv: list[str] | None = None) -> int:
                                               "API (llama.cpp), for configs/quickstart-openai.yaml")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(func=_llm_server)
+    models = sub.add_parser("models", help="model versions, stages, metrics, promotion decisions")
+    models.add_argument("model", nargs="?", help="one model's versions (default: all models)")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=_models)
+    lineage = sub.add_parser("lineage", help="model version -> training run -> dataset -> curation "
+                                             "steps and ledgers -> raw files")
+    lineage.add_argument("model", nargs="?", metavar="MODEL[:VERSION|STAGE]",
+                         help="default: the latest model, its production version (else latest)")
+    lineage.add_argument("--json", action="store_true")
+    lineage.set_defaults(func=_lineage)
+    schedule = sub.add_parser("schedule", help="scheduled runs: crontab on this machine, or a "
+                                               "ZenML Schedule on an orchestrator that has them")
+    ssub = schedule.add_subparsers(dest="action", required=True)
+    add = ssub.add_parser("add", help="run CONFIG on a cron schedule")
+    add.add_argument("config")
+    add.add_argument("--cron", required=True, help='e.g. "0 3 * * 1" (Mondays 03:00)')
+    add.add_argument("--name", help="default: the config's file name without .yaml")
+    add.add_argument("--via", choices=["auto", "cron", "zenml"], default="auto",
+                     help="auto: a ZenML Schedule if the active orchestrator has schedules, else cron")
+    add.add_argument("--env-file", help="KEY=VALUE file read when the job starts (for secrets: "
+                                        "they are never written into the crontab)")
+    add.add_argument("--log-dir", help="where the job appends its output (default: ./logs)")
+    lst = ssub.add_parser("list")
+    lst.add_argument("--json", action="store_true")
+    rm = ssub.add_parser("remove")
+    rm.add_argument("name")
+    schedule.set_defaults(func=_schedule)
     args = parser.parse_args(argv)
     return args.func(args)
 

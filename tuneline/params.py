@@ -163,3 +163,18 @@ class EvalParams(Params):
 class PromotionParams(Params):
     metric: Literal["eval_loss", "judge_score"] = "eval_loss"
     min_improvement: float = Field(0.0, ge=0, description="absolute margin over the incumbent")
+
+
+class HubParams(Params):
+    repo_id: str | None = Field(None, description="e.g. my-org/support-bot; None = no push")
+    mode: Literal["merged", "adapter"] = Field(
+        "merged", description="merged: full 16-bit weights; adapter: one LoRA adapter on the base")
+    private: bool = True
+    only_if_promoted: bool = Field(True, description="push only versions promoted to production")
+    token_env: str = Field("HF_TOKEN", description="NAME of the env var holding the write token")
+    endpoint: str | None = Field(None, description="None = HF_ENDPOINT or https://huggingface.co")
+    license: str | None = Field(None, description="SPDX id for the model card, e.g. apache-2.0")
+    intended_use: str = Field(
+        "Answering questions about the documents it was tuned on. Not evaluated for safety, "
+        "factuality outside that corpus, or other languages.",
+        description="the model card's intended-use paragraph")

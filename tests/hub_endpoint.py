@@ -1,0 +1,84 @@
+"""A local HTTP endpoint speaking the part of the Hugging Face Hub API an upload uses.
+
+It records every request (method, path, headers, body) and decodes committed files, so a test
+can check what the real `huggingface_hub` client would have sent to the Hub: repo creation,
+the model card check, the pre-upload negotiation and the commit with each file's bytes.
+Every file is answered "regular" (inline base64 in the commit), as the Hub does for small files.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class HubRecorder:
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.files: dict[str, bytes] = {}
+        self.repos: dict[str, dict] = {}
+        self.commits: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # quiet
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.requests.append({"method": "POST", "path": self.path,
+                                        "headers": dict(self.headers), "body": body})
+                status, reply = server.handle(self.path.split("?")[0], body)
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                server.requests.append({"method": "GET", "path": self.path,
+                                        "headers": dict(self.headers), "body": b""})
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def handle(self, path: str, body: bytes) -> tuple[int, dict]:
+        if path == "/api/repos/create":
+            req = json.loads(body)
+            repo = f"{req['organization']}/{req['name']}" if req.get("organization") else req["name"]
+            self.repos[repo] = req
+            return 200, {"url": f"{self.url}/{repo}", "name": repo}
+        if path == "/api/validate-yaml":
+            return 200, {}
+        parts = path.split("/")  # /api/models/<org>/<name>/<action>/<revision>
+        if len(parts) >= 7 and parts[1:3] == ["api", "models"]:
+            repo, action = f"{parts[3]}/{parts[4]}", parts[5]
+            if action == "preupload":
+                files = json.loads(body)["files"]
+                return 200, {"files": [{"path": f["path"], "uploadMode": "regular",
+                                        "shouldIgnore": False} for f in files]}
+            if action == "commit":
+                lines = [json.loads(x) for x in body.decode().splitlines() if x.strip()]
+                header = next(x["value"] for x in lines if x["key"] == "header")
+                for x in lines:
+                    if x["key"] == "file":
+                        self.files[x["value"]["path"]] = base64.b64decode(x["value"]["content"])
+                oid = hashlib.sha1(body).hexdigest()
+                self.commits.append({"repo": repo, "summary": header.get("summary"), "oid": oid})
+                return 200, {"commitUrl": f"{self.url}/{repo}/commit/{oid}", "commitOid": oid}
+        return 404, {"error": f"unknown endpoint {path}"}
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()

@@ -1,0 +1,185 @@
+"""Publishing a registered model to the Hugging Face Hub: the folder, its model card, the upload.
+
+The token is read from the environment at upload time and passed only to the HTTP client: it
+is never written to the folder, the card, a log line or a return value.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tuneline import models
+
+# Hub ids of the bundled models, for the card's `base_model` (the Hub links the two).
+BUNDLED_HUB_IDS = {
+    f"bundled:{models.SMOLLM2}": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    f"bundled:{models.MINILM}": "sentence-transformers/all-MiniLM-L6-v2",
+}
+
+
+def hub_id(base_model: str) -> str | None:
+    """The base model's Hub id, when it has one (a local path has none)."""
+    if base_model in BUNDLED_HUB_IDS:
+        return BUNDLED_HUB_IDS[base_model]
+    if not Path(base_model).expanduser().exists() and base_model.count("/") == 1:
+        return base_model
+    return None
+
+
+def read_token(token_env: str) -> str:
+    token = os.environ.get(token_env, "").strip()
+    if not token:
+        raise PermissionError(f"hub.repo_id is set but the environment variable {token_env} is "
+                              "empty: export a Hugging Face write token under that name")
+    return token
+
+
+def model_card(repo_id: str, record: dict, mode: str, intended_use: str,
+               license: str | None = None) -> str:
+    """README.md for the Hub: YAML metadata, then what the model is, its data, training and eval.
+
+    `record` is the model version's registry metadata (see steps/register.py): base_model,
+    datasets, hyperparameters, eval_metrics, base_eval_metrics, promotion, model, version, run.
+    """
+    from huggingface_hub import ModelCardData
+
+    base = record["base_model"]
+    base_id = hub_id(base)
+    data = ModelCardData(
+        base_model=base_id, license=license, pipeline_tag="text-generation",
+        library_name="peft" if mode == "adapter" else "transformers",
+        tags=["tuneline", "zenml", "sft", "dpo", "lora", "trl"],
+    )
+    tuned, basem = record.get("eval_metrics", {}), record.get("base_eval_metrics", {})
+    lines = [
+        "---", data.to_yaml(), "---", "",
+        f"# {repo_id}", "",
+        f"Fine-tuned from `{base_id or base}` by tuneline pipelines on ZenML: "
+        "LoRA supervised fine-tuning on instruction/answer pairs generated from a document corpus "
+        "and curated (rule filters, exact/MinHash/embedding dedup, LLM-judge scoring), then DPO on "
+        "judge-ranked preference pairs. "
+        + ("This repository holds one LoRA adapter (the SFT and DPO adapters concatenated, which "
+           "is exact) to load on the base model." if mode == "adapter"
+           else "This repository holds the merged model in 16-bit."),
+        "", "## Intended use", "", intended_use, "",
+        "## Training data", "",
+        ("Versions of the ZenML artifacts this model was trained and evaluated on; the content "
+        "hash is sha256 over the data, so the same hash means the same records."), "",
+        "| artifact | ZenML version | records | content sha256 |", "|---|---|---|---|",
+    ]
+    for name, d in sorted(record.get("datasets", {}).items()):
+        lines.append(f"| {name} | {d.get('version')} | {d.get('rows')} | `{d.get('content_hash')}` |")
+    lines += ["", "## Training procedure", ""]
+    for stage, hp in record.get("hyperparameters", {}).items():
+        flat = _flatten(hp)
+        lines += [f"**{stage.upper()}**", "", "| hyperparameter | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in flat.items()] + [""]
+    lines += ["## Evaluation", "",
+              (f"On the held-out test split, base model vs this model "
+              f"({tuned.get('examples', '?')} examples; lower eval_loss is better, judge_score 1-5)."), "",
+              "| metric | base | tuned |", "|---|---|---|"]
+    for metric in sorted(set(tuned) | set(basem)):
+        if metric != "examples":
+            lines.append(f"| {metric} | {_fmt(basem.get(metric))} | {_fmt(tuned.get(metric))} |")
+    promo = record.get("promotion", {})
+    lines += ["", "## Provenance", "",
+              (f"- ZenML model `{record.get('model')}` version {record.get('version')}, "
+              f"stage `{promo.get('stage')}`: {promo.get('reason')}"),
+              f"- training run `{record.get('run')}`",
+              ("- `tuneline lineage` on that version lists every curation step, its ledger, and "
+              "the raw files (path, size, sha256)."), "",
+              "## How to use", "", "```python", *_usage(repo_id, base_id or base, mode), "```", ""]
+    return "\n".join(lines)
+
+
+def _usage(repo_id: str, base: str, mode: str) -> list[str]:
+    if mode == "adapter":
+        return ["from peft import AutoPeftModelForCausalLM",
+                "from transformers import AutoTokenizer",
+                f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_id}")',
+                f'tokenizer = AutoTokenizer.from_pretrained("{base}")']
+    return ["from transformers import AutoModelForCausalLM, AutoTokenizer",
+            f'model = AutoModelForCausalLM.from_pretrained("{repo_id}")',
+            f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")']
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+
+def build_folder(out: Path, base_model: str, adapters: list[Path], mode: str, card: str) -> Path:
+    """Write what would be uploaded: merged 16-bit weights + tokenizer, or one adapter; README.md."""
+    import torch
+
+    from tuneline.train import trl_backend
+
+    out.mkdir(parents=True, exist_ok=True)
+    if mode == "merged":
+        model, tok = trl_backend.load_model(base_model, adapters)
+        model.to(torch.bfloat16).save_pretrained(str(out))
+        tok.save_pretrained(str(out))
+    else:
+        combine_adapters(base_model, adapters, out)
+    (out / "README.md").write_text(card)
+    return out
+
+
+def combine_adapters(base_model: str, adapters: list[Path], out: Path) -> None:
+    """One LoRA adapter equal to applying `adapters` in order.
+
+    Each adapter adds scale_i * B_i A_i to a weight, and the sum of these is the low-rank product
+    of the concatenated factors, so PEFT's "cat" combination is exact (rank = sum of ranks).
+    The DPO adapter was trained on the SFT-merged model, but its update is the same additive term.
+    """
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(models.resolve(base_model))
+    names = [f"a{i}" for i in range(len(adapters))]
+    model = PeftModel.from_pretrained(base, str(adapters[0]), adapter_name=names[0])
+    for name, path in zip(names[1:], adapters[1:]):
+        model.load_adapter(str(path), adapter_name=name)
+    model.add_weighted_adapter(names, [1.0] * len(names), "combined", combination_type="cat")
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, selected_adapters=["combined"])
+        # PEFT saves a non-default adapter in a subfolder named after it
+        for f in (Path(tmp) / "combined").iterdir():
+            if f.name != "README.md":  # PEFT's placeholder card; ours is written after
+                shutil.move(str(f), out / f.name)
+    config = json.loads((out / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = hub_id(base_model) or base_model
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=2))
+
+
+def upload(folder: Path, repo_id: str, token: str, private: bool, endpoint: str | None,
+           message: str) -> dict:
+    """Create the repo if needed and commit the folder; returns the commit's URL and id."""
+    from huggingface_hub import HfApi
+
+    from huggingface_hub import constants
+
+    api = HfApi(endpoint=endpoint, token=token)
+    # HF_HUB_OFFLINE (tuneline's default) keeps model *loading* off the network; a configured
+    # push is an explicit request to reach the Hub, so it is allowed for these calls only.
+    offline, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, False
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message)
+    finally:
+        constants.HF_HUB_OFFLINE = offline
+    return {"repo_id": repo_id, "commit_url": info.commit_url, "commit": info.oid,
+            "endpoint": api.endpoint}

@@ -1,0 +1,79 @@
+"""Text views of the registry: a model version's lineage and the list of versions.
+
+Pure formatting over the dicts built in tuneline/zenml_ext (lineage.model_lineage and
+registry.version_rows), so `--json` and the text show the same facts.
+"""
+
+from __future__ import annotations
+
+
+def _num(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "-" if v is None else str(v)
+
+
+def _hash(h: str | None) -> str:
+    return (h or "-")[:12]
+
+
+def _metrics(tuned: dict, base: dict) -> str:
+    keys = [k for k in ("eval_loss", "judge_score") if k in tuned or k in base]
+    return ", ".join(f"{k} {_num(tuned.get(k))} (base {_num(base.get(k))})" for k in keys)
+
+
+def _ledger(name: str, led: dict) -> str:
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(led.get("dropped_by_reason", {}).items(),
+                                                         key=lambda x: -x[1]))
+    return (f"{name}: {led['inputs']} in, {led['kept']} kept, {led['dropped']} dropped"
+            + (f" ({reasons})" if reasons else ""))
+
+
+def render_lineage(lin: dict) -> str:
+    out = [f"model {lin['model']} version {lin['version']} [{lin['stage']}]",
+           f"  base model   {lin['base_model']}",
+           f"  metrics      {_metrics(lin['eval_metrics'], lin['base_eval_metrics'])}"]
+    if lin["promotion"]:
+        out.append(f"  promotion    {lin['promotion'].get('reason')}")
+    if lin.get("hub"):
+        out.append(f"  hub          {lin['hub'].get('commit_url')}")
+    tr = lin["training_run"]
+    out += ["", f"training run {tr.get('name')} ({tr.get('pipeline')})"]
+    for stage, hp in lin["hyperparameters"].items():
+        lora = hp.get("lora", {})
+        out.append(f"  {stage:<9} lr {hp.get('learning_rate')}, epochs {hp.get('epochs')}, "
+                   f"max_steps {hp.get('max_steps')}, batch {hp.get('batch_size')}, "
+                   f"LoRA r={lora.get('r')} alpha={lora.get('alpha')}"
+                   + (f", beta {hp['beta']}" if "beta" in hp else ""))
+    out += ["", "dataset artifacts"]
+    for name, d in sorted(lin["datasets"].items()):
+        out.append(f"  {name:<18} version {d['version']:<4} {d['rows']:>6} records  "
+                   f"sha256 {_hash(d['content_hash'])}")
+    out += ["", "curation steps (oldest first; run = the run that computed the step)"]
+    for s in lin["steps"]:
+        out.append(f"  {s['step']:<18} run {s['run']}")
+        for name, led in s["ledgers"].items():
+            out.append(f"      {_ledger(name, led)}")
+        outs = ", ".join(f"{n} v{a['version']} ({_num(a['rows'])} rows, {_hash(a['content_hash'])})"
+                         for n, a in s["outputs"].items() if not n.endswith("_rejected"))
+        out.append(f"      -> {outs}")
+    raw = lin["raw"]
+    out += ["", f"raw files: {raw['dir']} ({len(raw['files'])} files)"]
+    for f in raw["files"]:
+        out.append(f"  {f['path']:<40} {f['size']:>10,} B  sha256 {_hash(f['sha256'])}")
+    return "\n".join(out)
+
+
+def render_versions(rows: list[dict]) -> str:
+    if not rows:
+        return "no model versions yet"
+    header = (f"{'model':<24} {'ver':>4} {'stage':<11} {'created':<20} {'eval_loss':>10} "
+              f"{'base':>8} {'judge':>7}  decision")
+    out = [header]
+    for r in rows:
+        m, b = r["metrics"], r["base_metrics"]
+        out.append(f"{r['model']:<24} {r['version']:>4} {_num(r['stage']):<11} {r['created']:<20} "
+                   f"{_num(m.get('eval_loss')):>10} {_num(b.get('eval_loss')):>8} "
+                   f"{_num(m.get('judge_score')):>7}  {r['reason'] or '-'}"
+                   + (f"  hub: {r['hub']}" if r["hub"] else ""))
+    return "\n".join(out)

@@ -1,0 +1,89 @@
+"""The ZenML Model Control Plane side of the registry: what a model version records, and finding one."""
+
+from __future__ import annotations
+
+from zenml.client import Client
+from zenml.enums import ModelStages
+
+# The training steps whose configured parameters are the version's hyperparameters.
+TRAINING_STEPS = {"sft": "sft", "dpo": "dpo"}
+
+
+def artifact_summary(artifact_version, rows: int | None = None) -> dict:
+    """How a model version names one of its dataset artifacts: enough to find it and compare it."""
+    return {"artifact": artifact_version.artifact.name, "version": artifact_version.version,
+            "id": str(artifact_version.id), "content_hash": artifact_version.content_hash,
+            "rows": rows}
+
+
+def hyperparameters(run) -> dict:
+    """Each training step's parameter group as it ran (defaults filled in by ZenML's config)."""
+    return {group: run.steps[step].config.parameters.get(group, {})
+            for step, group in TRAINING_STEPS.items() if step in run.steps}
+
+
+def link_artifacts(artifact_versions, model_version) -> None:
+    """Link artifact versions (e.g. a dataset made by another pipeline) to the model version."""
+    from zenml.model.utils import link_artifact_version_to_model_version
+
+    linked = {a.id for a in Client().list_artifact_versions(model_version_id=model_version.id,
+                                                             size=1000).items}
+    for av in artifact_versions:
+        if av.id not in linked:
+            link_artifact_version_to_model_version(av, model_version)
+
+
+def parse_spec(spec: str | None) -> tuple[str | None, str | None]:
+    """`MODEL[:VERSION|STAGE]` -> (model, version); either may be None."""
+    if not spec:
+        return None, None
+    name, _, version = spec.partition(":")
+    return name or None, version or None
+
+
+def find_model_version(spec: str | None):
+    """The model version `spec` names. No model: the most recently updated one. No version: its
+    production version if there is one, else its latest."""
+    client = Client()
+    name, version = parse_spec(spec)
+    if name is None:
+        found = client.list_models(sort_by="desc:updated", size=1).items
+        if not found:
+            raise LookupError("no model in the registry yet: run a training pipeline first")
+        name = found[0].name
+    if version is None:
+        try:
+            return client.get_model_version(name, ModelStages.PRODUCTION)
+        except KeyError:
+            version = ModelStages.LATEST
+    elif version.isdigit():
+        version = int(version)
+    elif version in {s.value for s in ModelStages}:
+        version = ModelStages(version)
+    try:
+        return client.get_model_version(name, version)
+    except KeyError as e:
+        raise LookupError(f"no model version {name}:{version} in the registry") from e
+
+
+def version_rows(model: str | None = None) -> list[dict]:
+    """One row per model version: stage, metrics, promotion decision, Hub push."""
+    client = Client()
+    names = [model] if model else [m.name for m in client.list_models(size=1000).items]
+    rows = []
+    for name in names:
+        versions = client.list_model_versions(model_name_or_id=name, sort_by="desc:number",
+                                              size=1000, hydrate=True).items
+        for mv in versions:
+            meta = mv.run_metadata
+            promo = meta.get("promotion", {})
+            rows.append({
+                "model": name, "version": mv.number, "name": mv.name,
+                "stage": getattr(mv.stage, "value", mv.stage),
+                "created": mv.created.isoformat(timespec="seconds"),
+                "base_model": meta.get("base_model"),
+                "metrics": meta.get("eval_metrics", {}), "base_metrics": meta.get("base_eval_metrics", {}),
+                "promoted": promo.get("promoted"), "reason": promo.get("reason"),
+                "hub": (meta.get("hub") or {}).get("commit_url"),
+            })
+    return rows
