@@ -10,8 +10,14 @@ from steps._common import log_ledger, log_usage
 from tuneline import dedup as dedup_core
 from tuneline import filters, judge, minhash, preferences
 from tuneline.llm import backend_modules, make_llm
-from tuneline.params import (DedupParams, FilterParams, GenerateParams, JudgeParams, LLMParams,
-                             PreferenceParams)
+from tuneline.params import (
+    DedupParams,
+    FilterParams,
+    GenerateParams,
+    JudgeParams,
+    LLMParams,
+    PreferenceParams,
+)
 from tuneline.records import Pair, Preference, dropped_frame, from_frame, to_frame
 
 

@@ -30,7 +30,8 @@ class HubRecorder:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 server.requests.append({"method": "POST", "path": self.path,
-                                        "headers": dict(self.headers), "body": body})
+                                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                                        "body": body})
                 status, reply = server.handle(self.path.split("?")[0], body)
                 data = json.dumps(reply).encode()
                 self.send_response(status)
@@ -41,7 +42,8 @@ class HubRecorder:
 
             def do_GET(self):
                 server.requests.append({"method": "GET", "path": self.path,
-                                        "headers": dict(self.headers), "body": b""})
+                                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                                        "body": b""})
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -53,7 +55,8 @@ class HubRecorder:
     def handle(self, path: str, body: bytes) -> tuple[int, dict]:
         if path == "/api/repos/create":
             req = json.loads(body)
-            repo = f"{req['organization']}/{req['name']}" if req.get("organization") else req["name"]
+            org = req.get("organization")
+            repo = f"{org}/{req['name']}" if org else req["name"]
             self.repos[repo] = req
             return 200, {"url": f"{self.url}/{repo}", "name": repo}
         if path == "/api/validate-yaml":

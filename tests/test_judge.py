@@ -1,7 +1,15 @@
 import pytest
 
 from tests.conftest import make_pair
-from tuneline.judge import agreement, combine, expected_score, judge_chat, judge_pairs, parse_score, score
+from tuneline.judge import (
+    agreement,
+    combine,
+    expected_score,
+    judge_chat,
+    judge_pairs,
+    parse_score,
+    score,
+)
 from tuneline.params import JudgeParams
 
 

@@ -12,8 +12,7 @@ import pytest
 
 from tuneline import judge
 from tuneline.formats import user_chat
-from tuneline.llm import make_llm
-from tuneline.llm import local_server
+from tuneline.llm import local_server, make_llm
 from tuneline.llm.openai_backend import LLMUnavailable
 from tuneline.params import JudgeParams, LLMParams
 

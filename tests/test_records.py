@@ -3,8 +3,16 @@ import math
 import pandas as pd
 import pytest
 
-from tuneline.records import (Chunk, Pair, drop, dropped_frame, from_frame, ledger, stable_id,
-                              to_frame)
+from tuneline.records import (
+    Chunk,
+    Pair,
+    drop,
+    dropped_frame,
+    from_frame,
+    ledger,
+    stable_id,
+    to_frame,
+)
 
 
 def test_frame_round_trip_keeps_records_and_none():

@@ -154,6 +154,26 @@ def _zenml_schedules() -> list[dict]:
             for s in Client().list_schedules(size=1000).items]
 
 
+def _stack(args: argparse.Namespace) -> int:
+    from tuneline.zenml_ext import stacks
+
+    try:
+        if args.action == "check":
+            for path in args.recipes:
+                recipe = stacks.check(path)
+                unchecked = recipe.get("_unchecked")
+                extra = f" (unchecked: {'; '.join(unchecked)})" if unchecked else ""
+                print(f"tuneline: {path}: stack {recipe['stack_name']!r} ok{extra}")
+            return 0
+        name = stacks.register(args.recipe, activate=args.activate)
+        active = " and made it active" if args.activate else ""
+        print(f"tuneline: registered stack {name!r}{active}")
+        return 0
+    except stacks.RecipeError as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
     parser = argparse.ArgumentParser(prog="tuneline", description=__doc__)
@@ -184,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--cron", required=True, help='e.g. "0 3 * * 1" (Mondays 03:00)')
     add.add_argument("--name", help="default: the config's file name without .yaml")
     add.add_argument("--via", choices=["auto", "cron", "zenml"], default="auto",
-                     help="auto: a ZenML Schedule if the active orchestrator has schedules, else cron")
+                     help="auto: a ZenML Schedule if the active orchestrator has them, else cron")
     add.add_argument("--env-file", help="KEY=VALUE file read when the job starts (for secrets: "
                                         "they are never written into the crontab)")
     add.add_argument("--log-dir", help="where the job appends its output (default: ./logs)")
@@ -193,6 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     rm = ssub.add_parser("remove")
     rm.add_argument("name")
     schedule.set_defaults(func=_schedule)
+    stack = sub.add_parser("stack", help="stack recipes in configs/stacks/: check or register")
+    stsub = stack.add_subparsers(dest="action", required=True)
+    chk = stsub.add_parser("check", help="validate recipes against ZenML's flavors")
+    chk.add_argument("recipes", nargs="+")
+    reg = stsub.add_parser("register", help="register a recipe's flavors, components and stack")
+    reg.add_argument("recipe")
+    reg.add_argument("--activate", action="store_true")
+    stack.set_defaults(func=_stack)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -148,6 +148,7 @@ def combine_adapters(base_model: str, adapters: list[Path], out: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
+    out.mkdir(parents=True, exist_ok=True)
     base = AutoModelForCausalLM.from_pretrained(models.resolve(base_model))
     names = [f"a{i}" for i in range(len(adapters))]
     model = PeftModel.from_pretrained(base, str(adapters[0]), adapter_name=names[0])
@@ -168,9 +169,7 @@ def combine_adapters(base_model: str, adapters: list[Path], out: Path) -> None:
 def upload(folder: Path, repo_id: str, token: str, private: bool, endpoint: str | None,
            message: str) -> dict:
     """Create the repo if needed and commit the folder; returns the commit's URL and id."""
-    from huggingface_hub import HfApi
-
-    from huggingface_hub import constants
+    from huggingface_hub import HfApi, constants
 
     api = HfApi(endpoint=endpoint, token=token)
     # HF_HUB_OFFLINE (tuneline's default) keeps model *loading* off the network; a configured

@@ -52,7 +52,8 @@ def render_lineage(lin: dict) -> str:
     out += ["", "curation steps (oldest first; run = the run that computed the step)"]
     for s in lin["steps"]:
         out.append(f"  {s['step']:<18} run {s['run']}")
-        for name, led in s["ledgers"].items():
+        # stages in the order they ran: each one's inputs are the previous one's kept
+        for name, led in sorted(s["ledgers"].items(), key=lambda kv: -kv[1]["inputs"]):
             out.append(f"      {_ledger(name, led)}")
         outs = ", ".join(f"{n} v{a['version']} ({_num(a['rows'])} rows, {_hash(a['content_hash'])})"
                          for n, a in s["outputs"].items() if not n.endswith("_rejected"))

@@ -14,7 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 MARK = "# tuneline-schedule:"

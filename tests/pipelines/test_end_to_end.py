@@ -125,10 +125,11 @@ def test_unchanged_rerun_reuses_every_step(first_run):
     rerun = latest_run("end_to_end_pipeline")
     assert rerun.id != run.id
     status = {name: s.status.value for name, s in rerun.steps.items()}
-    # scan_raw must look at the disk and register_model at the registry; everything else is cached
+    # scan_raw looks at the disk, register_model at the registry, push_to_hub is a side effect
+    # (a no-op here: no repo configured); everything else is cached
     executed = {name for name, value in status.items() if value != "cached"}
     assert "quality_report" in status
-    assert executed == {"scan_raw", "register_model"}, status
+    assert executed == {"scan_raw", "register_model", "push_to_hub"}, status
 
 
 def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_path):
@@ -140,3 +141,15 @@ def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_p
     assert used == run.steps["split_dataset"].outputs["train_pairs"][0].id
     decision = training.steps["register_model"].outputs["promotion_decision"][0].load()
     assert decision["metric"] == "eval_loss" and isinstance(decision["promoted"], bool)
+    # the dataset came from another pipeline's run: it is linked to, and named by, the version
+    from zenml.client import Client
+
+    version = Client().get_model_version("tuneline-test", training.model_version.number)
+    linked = {a.id for a in Client().list_artifact_versions(model_version_id=version.id,
+                                                                size=100).items}
+    for name in ("train_pairs", "test_pairs", "train_preferences"):
+        produced = run.steps["split_dataset"].outputs[name][0]
+        assert produced.id in linked
+        assert version.run_metadata["datasets"][name]["id"] == str(produced.id)
+        assert version.run_metadata["datasets"][name]["content_hash"] == produced.content_hash
+    assert version.run_metadata["training_run"]["name"] == training.name

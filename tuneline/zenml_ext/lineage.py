@@ -40,6 +40,23 @@ def _artifact(av) -> dict:
             "content_hash": av.content_hash, "rows": shape[0] if shape else None}
 
 
+def _producers_first(deps: dict) -> list:
+    """Step runs ordered so that each comes after the steps that produced its inputs."""
+    order, done = [], set()
+
+    def visit(node) -> None:
+        if node in done or node not in deps:
+            return
+        done.add(node)
+        for parent in sorted(deps[node], key=str):
+            visit(parent)
+        order.append(node)
+
+    for node in deps:
+        visit(node)
+    return order
+
+
 def model_lineage(spec: str | None = None) -> dict:
     """Model version -> training run -> dataset artifact versions -> every step that produced
     them, back to the raw files. Follows artifacts, so steps served from the cache lead to the
@@ -59,7 +76,7 @@ def model_lineage(spec: str | None = None) -> dict:
             run_names[run_id] = client.get_pipeline_run(run_id).name
         return run_names[run_id]
 
-    steps, raw = {}, {"dir": None, "files": []}
+    steps, deps, raw = {}, {}, {"dir": None, "files": []}
     queue = [client.get_artifact_version(d["id"]) for d in meta["datasets"].values()]
     seen = set()
     while queue:
@@ -70,9 +87,11 @@ def model_lineage(spec: str | None = None) -> dict:
         if av.producer_step_run_id in steps:
             continue
         sr = client.get_run_step(av.producer_step_run_id)
+        deps[sr.id] = {a.producer_step_run_id for versions in sr.inputs.values() for a in versions
+                       if a.producer_step_run_id is not None}
         steps[sr.id] = {
             "step": sr.name, "run": run_name(sr.pipeline_run_id), "step_run_id": str(sr.id),
-            "started": sr.start_time.isoformat(timespec="seconds") if sr.start_time else None,
+            "started": sr.start_time.isoformat() if sr.start_time else None,
             "ledgers": {k: v for k, v in sr.run_metadata.items() if _is_ledger(v)},
             "inputs": {n: _artifact(a[0]) for n, a in sr.inputs.items()},
             "outputs": {n: _artifact(a[0]) for n, a in sr.outputs.items()},
@@ -94,10 +113,11 @@ def model_lineage(spec: str | None = None) -> dict:
     return {
         "model": mv.model.name, "version": mv.number, "stage": getattr(mv.stage, "value", mv.stage),
         "base_model": meta.get("base_model"), "eval_metrics": meta.get("eval_metrics", {}),
-        "base_eval_metrics": meta.get("base_eval_metrics", {}), "promotion": meta.get("promotion", {}),
+        "base_eval_metrics": meta.get("base_eval_metrics", {}),
+        "promotion": meta.get("promotion", {}),
         "hyperparameters": meta.get("hyperparameters", {}), "hub": meta.get("hub"),
         "training_run": {**training, "steps": train_steps},
         "datasets": meta["datasets"],
-        "steps": sorted(steps.values(), key=lambda s: s["started"] or ""),
+        "steps": [steps[i] for i in _producers_first(deps)],
         "raw": raw,
     }

@@ -1,4 +1,4 @@
-"""The ZenML Model Control Plane side of the registry: what a model version records, and finding one."""
+"""The ZenML Model Control Plane side of the registry: what a version records; finding one."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ def version_rows(model: str | None = None) -> list[dict]:
                 "stage": getattr(mv.stage, "value", mv.stage),
                 "created": mv.created.isoformat(timespec="seconds"),
                 "base_model": meta.get("base_model"),
-                "metrics": meta.get("eval_metrics", {}), "base_metrics": meta.get("base_eval_metrics", {}),
+                "metrics": meta.get("eval_metrics", {}),
+                "base_metrics": meta.get("base_eval_metrics", {}),
                 "promoted": promo.get("promoted"), "reason": promo.get("reason"),
                 "hub": (meta.get("hub") or {}).get("commit_url"),
             })

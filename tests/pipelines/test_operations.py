@@ -1,0 +1,189 @@
+"""Operations on real pipelines: scheduled retraining from the crontab line, the registry,
+lineage back to the raw files, and the Hub push against a local recording endpoint.
+
+The schedule is installed with `tuneline schedule add` in the real crontab when the `crontab`
+program exists (CI installs cron; the user's own entries are restored afterwards), and its job
+line is run the way cron runs it: /bin/sh -c with cron's bare environment.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.hub_endpoint import HubRecorder
+from tests.pipelines.test_end_to_end import SAMPLE, write_config
+from tuneline import schedule
+from tuneline.cli import main
+
+MODEL = "tuneline-ops"
+TOKEN = "hf_tunelineTestTokenDoNotLeak0123456789"
+CURATION_STEPS = ["scan_raw", "ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
+                  "judge_pairs", "build_preferences", "split_dataset"]
+
+
+def run_like_cron(command: str, log: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "SHELL": "/bin/sh",
+           "LOGNAME": "tuneline-test"}
+    res = subprocess.run(["/bin/sh", "-c", command], env=env, timeout=1500)
+    assert res.returncode == 0, log.read_text()[-3000:] if log.exists() else res
+
+
+def versions():
+    from zenml.client import Client
+
+    return Client().list_model_versions(model_name_or_id=MODEL, sort_by="asc:number", size=50,
+                                        hydrate=True).items
+
+
+@pytest.fixture(scope="module")
+def ops(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ops")
+    raw = tmp / "raw"
+    raw.mkdir()
+    for name in ("02-lora.md", "11-dpo.md"):
+        shutil.copy(SAMPLE / name, raw / name)
+    cfg_path = Path(write_config(tmp / "retrain.yaml", "end_to_end", raw_dir=str(raw)))
+    with HubRecorder() as hub:
+        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg["model"] = {"name": MODEL}
+        cfg["steps"]["push_to_hub"] = {"parameters": {"hub": {
+            "repo_id": "acme/ops-model", "mode": "adapter", "endpoint": hub.url,
+            "only_if_promoted": False}}}
+        cfg_path.write_text(yaml.safe_dump(cfg))
+        env_file = tmp / "secrets.env"
+        env_file.write_text(f"HF_TOKEN={TOKEN}\n")
+        logs = tmp / "logs"
+        name = "ops-retrain"
+        installed = None
+        if shutil.which("crontab"):
+            before = schedule.read_crontab()
+            try:
+                assert main(["schedule", "add", str(cfg_path), "--cron", "0 3 * * 1",
+                             "--name", name, "--env-file", str(env_file),
+                             "--log-dir", str(logs)]) == 0
+                installed = schedule.read_crontab()
+                entry = next(e for e in schedule.list_entries(installed) if e["name"] == name)
+                assert main(["schedule", "remove", name]) == 0
+                assert schedule.read_crontab().strip() == before.strip()
+            finally:
+                schedule.write_crontab(before)
+            command = entry["command"]
+        else:  # the same line `schedule add` would install
+            _, command = schedule.default_job(str(cfg_path), name, str(env_file), str(logs))
+        log = logs / f"schedule-{name}.log"
+        run_like_cron(command, log)
+        first = versions()
+        (raw / "03-qlora.txt").write_text((SAMPLE / "03-qlora.txt").read_text())  # new raw data
+        run_like_cron(command, log)
+        yield {"raw": raw, "cfg": cfg_path, "hub": hub, "command": command, "installed": installed,
+               "first": first, "log": log, "tmp": tmp}
+
+
+def test_crontab_line_is_self_contained(ops):
+    cmd = ops["command"]
+    assert f"{Path(sys.executable).parent / 'tuneline'} run {ops['cfg']}" in cmd
+    # the store travels with the line, the secret does not
+    assert "ZENML_CONFIG_PATH=" in cmd and TOKEN not in cmd
+    if ops["installed"] is not None:
+        assert "0 3 * * 1 " in ops["installed"] and TOKEN not in ops["installed"]
+
+
+def test_scheduled_retraining_adds_a_version_and_decides_promotion(ops):
+    from zenml.client import Client
+
+    assert len(ops["first"]) == 1
+    all_versions = versions()
+    assert len(all_versions) == 2
+    latest = all_versions[-1]
+    decision = latest.run_metadata["promotion"]
+    production = Client().get_model_version(MODEL, "production")
+    if decision["promoted"]:
+        assert production.id == latest.id and latest.stage == "production"
+    else:
+        assert latest.stage == "staging" and "does not beat" in decision["reason"]
+    assert decision["metric"] == "eval_loss" and decision["candidate"] == latest.run_metadata[
+        "eval_metrics"]["eval_loss"] and decision["incumbent"] is not None
+    # the second run re-ingested the folder: the new file is in its manifest, and generation for
+    # the unchanged chunks came from the call cache
+    run = Client().get_pipeline_run(latest.run_metadata["training_run"]["id"])
+    manifest = run.steps["scan_raw"].outputs["raw_files"][0].load()
+    assert "03-qlora.txt" in set(manifest.path)
+    usage = next(iter(run.steps["generate_pairs"].run_metadata["llm_usage"].values()))
+    assert usage["cached_calls"] > 0 and usage["calls"] > 0
+
+
+def test_models_lists_versions_stages_and_metrics(ops, capsys):
+    capsys.readouterr()
+    assert main(["models", MODEL, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["version"] for r in rows] == [2, 1]
+    for r in rows:
+        assert r["metrics"]["eval_loss"] > 0 and r["base_metrics"]["eval_loss"] > 0 and r["reason"]
+    assert main(["models", MODEL]) == 0
+    text = capsys.readouterr().out
+    assert MODEL in text and "eval_loss" in text
+
+
+def test_lineage_walks_from_the_version_back_to_the_raw_files(ops, capsys):
+    from zenml.client import Client
+
+    capsys.readouterr()
+    assert main(["lineage", f"{MODEL}:2", "--json"]) == 0
+    lin = json.loads(capsys.readouterr().out)
+    assert lin["model"] == MODEL and lin["version"] == 2
+    run = Client().get_pipeline_run(lin["training_run"]["id"])
+    assert lin["training_run"]["name"] == run.name
+    assert lin["hyperparameters"]["sft"]["max_steps"] == 2
+    # the dataset artifact versions are the split outputs the training consumed
+    for name, d in lin["datasets"].items():
+        produced = run.steps["split_dataset"].outputs[name][0]
+        assert d["id"] == str(produced.id) and d["content_hash"] == produced.content_hash
+        assert d["rows"] == len(produced.load())
+    # every curation step, with a balanced ledger
+    assert [s["step"] for s in lin["steps"]] == CURATION_STEPS
+    for s in lin["steps"]:
+        for led in s["ledgers"].values():
+            assert led["inputs"] == led["kept"] + led["dropped"]
+    # the raw files, as they are on disk
+    on_disk = {p.name: (p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
+               for p in ops["raw"].iterdir()}
+    assert {f["path"]: (f["size"], f["sha256"]) for f in lin["raw"]["files"]} == on_disk
+    assert lin["raw"]["dir"] == str(ops["raw"])
+    # the text view says the same
+    assert main(["lineage", f"{MODEL}:2"]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in on_disk) and "split_dataset" in text
+
+
+def test_hub_push_sends_the_adapter_and_a_model_card_and_never_the_token(ops):
+    hub = ops["hub"]
+    assert len(hub.commits) == 2 and hub.repos["acme/ops-model"]["visibility"] == "private"
+    assert {"README.md", "adapter_config.json", "adapter_model.safetensors"} <= set(hub.files)
+    card = hub.files["README.md"].decode()
+    latest = versions()[-1]
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card
+    for name, d in latest.run_metadata["datasets"].items():
+        assert f"| {name} | {d['version']} | {d['rows']} | `{d['content_hash']}` |" in card
+    assert f"{latest.run_metadata['eval_metrics']['eval_loss']:.4f}" in card
+    assert "## Intended use" in card and "| lora.r | 16 |" in card
+    assert latest.run_metadata["hub"]["commit"] == hub.commits[-1]["oid"]
+    # the token went only into the Authorization header
+    assert all(r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in hub.requests)
+    assert not any(TOKEN.encode() in content for content in hub.files.values())
+    assert not any(TOKEN.encode() in r["body"] for r in hub.requests)
+    assert TOKEN not in ops["log"].read_text()
+
+
+def test_a_configured_push_without_its_token_fails_before_running(ops, capsys, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    capsys.readouterr()
+    assert main(["run", str(ops["cfg"])]) == 2
+    err = capsys.readouterr().err
+    assert "HF_TOKEN" in err and "acme/ops-model" in err

@@ -1,0 +1,91 @@
+import pytest
+
+from tests.hub_endpoint import HubRecorder
+from tuneline import hub
+
+RECORD = {
+    "base_model": "bundled:smollm2-135m-instruct", "model": "support-bot", "version": 3,
+    "run": "retrain-2026_11_23",
+    "datasets": {"train_pairs": {"version": "7", "rows": 30, "content_hash": "ab" * 32},
+                 "test_pairs": {"version": "7", "rows": 7, "content_hash": "cd" * 32}},
+    "hyperparameters": {"sft": {"learning_rate": 2e-4, "lora": {"r": 16, "alpha": 16}},
+                        "dpo": {"beta": 0.1}},
+    "eval_metrics": {"eval_loss": 2.651, "judge_score": 2.98, "examples": 7},
+    "base_eval_metrics": {"eval_loss": 2.761, "judge_score": 3.03, "examples": 7},
+    "promotion": {"stage": "production", "reason": "eval_loss 2.6510 beats the base model 2.7610"},
+}
+
+
+def test_hub_ids_of_base_models(tmp_path):
+    assert hub.hub_id("bundled:smollm2-135m-instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert hub.hub_id("meta-llama/Llama-3.1-8B") == "meta-llama/Llama-3.1-8B"
+    assert hub.hub_id(str(tmp_path)) is None  # a local folder has no Hub id
+
+
+def test_model_card_has_data_hashes_hyperparameters_and_eval_table():
+    card = hub.model_card("acme/bot", RECORD, "merged", "Answer support questions.", "apache-2.0")
+    front = card.split("---")[1]
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in front
+    assert "license: apache-2.0" in front and "library_name: transformers" in front
+    assert f"| train_pairs | 7 | 30 | `{'ab' * 32}` |" in card
+    assert "| lora.r | 16 |" in card and "| beta | 0.1 |" in card
+    assert "| eval_loss | 2.7610 | 2.6510 |" in card and "(7 examples" in card
+    assert "Answer support questions." in card and "support-bot` version 3" in card
+    assert 'AutoModelForCausalLM.from_pretrained("acme/bot")' in card
+    adapter_card = hub.model_card("acme/bot", RECORD, "adapter", "x")
+    assert "library_name: peft" in adapter_card and "AutoPeftModelForCausalLM" in adapter_card
+
+
+def test_missing_token_names_the_variable(monkeypatch):
+    monkeypatch.delenv("MY_HF_TOKEN", raising=False)
+    with pytest.raises(PermissionError, match="MY_HF_TOKEN"):
+        hub.read_token("MY_HF_TOKEN")
+
+
+def test_upload_commits_every_file_to_the_endpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a configured push still goes out
+    (tmp_path / "README.md").write_text("---\nlicense: mit\n---\n# card\n")
+    (tmp_path / "weights.bin").write_bytes(bytes(range(256)) * 40)
+    with HubRecorder() as rec:
+        out = hub.upload(tmp_path, "acme/bot", "hf_secret", True, rec.url, "tuneline: v1")
+    assert rec.files["weights.bin"] == bytes(range(256)) * 40
+    assert rec.files["README.md"].startswith(b"---\nlicense: mit")
+    assert rec.repos["acme/bot"]["visibility"] == "private"
+    assert rec.commits[0]["summary"] == "tuneline: v1" and out["commit"] == rec.commits[0]["oid"]
+    assert all(r["headers"]["authorization"] == "Bearer hf_secret" for r in rec.requests)
+    assert "hf_secret" not in str(out)
+
+
+def test_combined_adapter_equals_applying_the_adapters_in_order(tmp_path):
+    """The one adapter pushed in `adapter` mode must be the model that was evaluated."""
+    import torch
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tuneline import models
+    from tuneline.train import trl_backend
+
+    base = "bundled:smollm2-135m-instruct"
+    paths = []
+    for i, (r, alpha) in enumerate([(8, 16), (4, 4)]):
+        torch.manual_seed(i)
+        m = AutoModelForCausalLM.from_pretrained(models.resolve(base))
+        # init_lora_weights=False: random B too, so each adapter really changes the model
+        peft = get_peft_model(m, LoraConfig(r=r, lora_alpha=alpha, target_modules="all-linear",
+                                            init_lora_weights=False))
+        for n, p in peft.named_parameters():
+            if "lora_B" in n:
+                p.data *= 0.05
+        peft.save_pretrained(tmp_path / f"a{i}")
+        paths.append(tmp_path / f"a{i}")
+    hub.combine_adapters(base, paths, tmp_path / "combined")
+
+    ids = torch.tensor([[1, 504, 3458, 282, 253, 1345, 28, 2]])
+    sequential, _ = trl_backend.load_model(base, paths)
+    combined = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(models.resolve(base)), str(tmp_path / "combined"))
+    plain, _ = trl_backend.load_model(base, [])
+    with torch.no_grad():
+        want, got, before = (m(ids).logits for m in (sequential, combined, plain))
+    assert (want - before).abs().max() > 0.1  # the adapters matter...
+    assert torch.allclose(got, want, atol=2e-3, rtol=0)  # ...and the combination is exact
