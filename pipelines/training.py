@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from zenml import pipeline
+from zenml import get_pipeline_context, pipeline
 
 from steps.evaluate import evaluate
 from steps.publish import push_to_hub
@@ -8,6 +8,7 @@ from steps.register import register_model
 from steps.train import dpo, sft
 from tuneline.params import JudgeParams, LLMParams
 from tuneline.zenml_ext.lineage import dataset_artifacts
+from tuneline.zenml_ext.registry import production_adapters
 
 BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 
@@ -17,7 +18,14 @@ def train_and_register(train_pairs, test_pairs, train_preferences, base_model: s
     """SFT -> DPO -> evaluate against the base model -> register, maybe promote, maybe publish."""
     sft_adapter = sft(train_pairs, base_model)
     dpo_adapter = dpo(train_preferences, sft_adapter, base_model)
-    metrics, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm, judging)
+    # The production model is re-evaluated on this run's test split: metrics from different
+    # test splits are not comparable. Its adapters are inputs, so a new production version
+    # invalidates the cached evaluation.
+    incumbent = production_adapters(get_pipeline_context().model) or {}
+    metrics, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm, judging,
+                          production_sft=incumbent.get("sft_adapter"),
+                          production_dpo=incumbent.get("dpo_adapter"),
+                          production_version=incumbent.get("version"))
     decision = register_model(metrics, train_pairs, test_pairs, train_preferences, base_model)
     push_to_hub(decision, sft_adapter, dpo_adapter, base_model)
 

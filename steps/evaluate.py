@@ -21,17 +21,28 @@ from tuneline.train import trl_backend
 def evaluate(
     test_pairs: pd.DataFrame, sft_adapter: Path, dpo_adapter: Path, base_model: str,
     llm: LLMParams, judging: JudgeParams, evaluation: EvalParams = EvalParams(),
+    production_sft: Path | None = None, production_dpo: Path | None = None,
+    production_version: int | None = None,
 ) -> tuple[Annotated[dict, "eval_metrics"], Annotated[pd.DataFrame, "eval_answers"]]:
-    """Base vs tuned model on the test split: completion loss and judge score (judge = `llm`)."""
+    """Base, tuned (and current production) models on the test split: completion loss and
+    judge score (judge = `llm`)."""
     test = from_frame(test_pairs, Pair)
     judge_llm = make_llm(llm)
     metrics, rows = {}, []
-    for label, adapters in (("base", []), ("tuned", [sft_adapter, dpo_adapter])):
+    candidates = [("base", []), ("tuned", [sft_adapter, dpo_adapter])]
+    if production_sft is not None and production_dpo is not None:
+        candidates.append(("production", [production_sft, production_dpo]))
+    for label, adapters in candidates:
+        if label == "production" and core.same_adapters(adapters, candidates[1][1]):
+            metrics[label] = dict(metrics["tuned"])  # e.g. a rerun whose training was cached
+            continue
         model, tok = trl_backend.load_model(base_model, adapters)
         as_llm = wrap(model, tok, f"{base_model} ({label})", llm.batch_size, llm.seed)
         metrics[label], answers = core.evaluate_model(as_llm, model, tok, test, judge_llm,
                                                       judging, evaluation, label)
         rows += answers
+    if "production" in metrics:
+        metrics["production"]["version"] = production_version
     log_metadata(metadata={"eval": metrics})
     log_usage(judge_llm)
     return metrics, pd.DataFrame(rows)

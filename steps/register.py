@@ -38,10 +38,15 @@ def register_model(
     tuned = eval_metrics["tuned"][metric]
     try:
         prod = client.get_model_version(model.name, ModelStages.PRODUCTION)
-        incumbent = prod.run_metadata.get("eval_metrics", {}).get(metric)
-        label = f"production version {prod.number}"
     except KeyError:
         incumbent, label = eval_metrics["base"][metric], "the base model"
+    else:
+        rerun = eval_metrics.get("production", {})
+        if rerun.get("version") == prod.number:  # same test split as the candidate
+            incumbent, label = rerun[metric], f"production version {prod.number}"
+        else:  # production changed since evaluation: its own (different) test split
+            incumbent = prod.run_metadata.get("eval_metrics", {}).get(metric)
+            label = f"production version {prod.number} (on its own test split)"
     promote, reason = decide_promotion(metric, tuned, incumbent, label, promotion.min_improvement)
     stage = ModelStages.PRODUCTION if promote else ModelStages.STAGING
     model.set_stage(stage, force=True)
@@ -52,6 +57,7 @@ def register_model(
         "datasets": {n: registry.artifact_summary(inputs[n], len(frames[n])) for n in DATASET_INPUTS},
         "hyperparameters": registry.hyperparameters(run),
         "eval_metrics": eval_metrics["tuned"], "base_eval_metrics": eval_metrics["base"],
+        "production_eval_metrics": eval_metrics.get("production", {}),
         "promotion": decision,
         "training_run": {"name": run.name, "id": str(run.id), "pipeline": run.pipeline.name},
     }, infer_model=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 from statistics import mean
 
 from tuneline import judge
@@ -10,6 +12,14 @@ from tuneline.formats import assistant, user_chat
 from tuneline.llm import LLM
 from tuneline.params import EvalParams, JudgeParams
 from tuneline.records import Pair
+
+
+def same_adapters(a: list[Path], b: list[Path]) -> bool:
+    """True when two adapter chains hold byte-identical files (then they are the same model)."""
+    def digest(paths: list[Path]) -> list[tuple[str, str]]:
+        return [(f.relative_to(p).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest())
+                for p in paths for f in sorted(Path(p).rglob("*")) if f.is_file()]
+    return len(a) == len(b) and digest(a) == digest(b)
 
 
 def completion_loss(model, tok, pairs: list[Pair]) -> float:

@@ -126,10 +126,19 @@ def test_unchanged_rerun_reuses_every_step(first_run):
     assert rerun.id != run.id
     status = {name: s.status.value for name, s in rerun.steps.items()}
     # scan_raw looks at the disk, register_model at the registry, push_to_hub is a side effect
-    # (a no-op here: no repo configured); everything else is cached
+    # (a no-op here: no repo configured); everything else is cached, except evaluate when the
+    # first run became production: production is now an input (compared on the same test
+    # split), recognised as identical to the candidate and not evaluated again
     executed = {name for name, value in status.items() if value != "cached"}
     assert "quality_report" in status
-    assert executed == {"scan_raw", "register_model", "push_to_hub"}, status
+    promoted = run.steps["register_model"].outputs["promotion_decision"][0].load()["promoted"]
+    expected = {"scan_raw", "register_model", "push_to_hub"} | ({"evaluate"} if promoted else set())
+    assert executed == expected, status
+    metrics = rerun.steps["evaluate"].outputs["eval_metrics"][0].load()
+    if promoted:
+        assert metrics["production"] == {**metrics["tuned"], "version": run.model_version.number}
+    decision = rerun.steps["register_model"].outputs["promotion_decision"][0].load()
+    assert not decision["promoted"]  # an identical model does not beat itself
 
 
 def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_path):

@@ -108,8 +108,14 @@ def test_scheduled_retraining_adds_a_version_and_decides_promotion(ops):
         assert production.id == latest.id and latest.stage == "production"
     else:
         assert latest.stage == "staging" and "does not beat" in decision["reason"]
-    assert decision["metric"] == "eval_loss" and decision["candidate"] == latest.run_metadata[
-        "eval_metrics"]["eval_loss"] and decision["incumbent"] is not None
+    assert decision["candidate"] == latest.run_metadata["eval_metrics"]["eval_loss"]
+    first = ops["first"][0].run_metadata["promotion"]
+    if first["promoted"]:  # production was re-evaluated on the new version's test split
+        rerun = latest.run_metadata["production_eval_metrics"]
+        assert rerun["version"] == 1 and decision["incumbent"] == rerun["eval_loss"]
+        assert decision["reason"].endswith(")") and "production version 1 " in decision["reason"]
+    else:
+        assert decision["incumbent"] == latest.run_metadata["base_eval_metrics"]["eval_loss"]
     # the second run re-ingested the folder: the new file is in its manifest, and generation for
     # the unchanged chunks came from the call cache
     run = Client().get_pipeline_run(latest.run_metadata["training_run"]["id"])

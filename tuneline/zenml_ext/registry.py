@@ -33,6 +33,26 @@ def link_artifacts(artifact_versions, model_version) -> None:
             link_artifact_version_to_model_version(av, model_version)
 
 
+def production_adapters(model) -> dict | None:
+    """The model's production version and its adapters (the incumbent to re-evaluate on the
+    candidate's test split), or None when there is no production version yet."""
+    if model is None:
+        return None
+    client = Client()
+    try:
+        prod = client.get_model_version(model.name, ModelStages.PRODUCTION)
+    except KeyError:
+        return None
+    found = {"version": prod.number}
+    for name in ("sft_adapter", "dpo_adapter"):
+        versions = client.list_artifact_versions(model_version_id=prod.id, artifact=name,
+                                                 sort_by="desc:created", size=1).items
+        if not versions:
+            return None
+        found[name] = versions[0]
+    return found
+
+
 def parse_spec(spec: str | None) -> tuple[str | None, str | None]:
     """`MODEL[:VERSION|STAGE]` -> (model, version); either may be None."""
     if not spec:
