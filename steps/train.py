@@ -11,10 +11,11 @@ from zenml.config import CachePolicy
 from tuneline import formats, train
 from tuneline.params import DPOParams, SFTParams
 from tuneline.records import Pair, Preference, from_frame
-from tuneline.train import trl_backend, trl_compat
+from tuneline.train import common, tracking, trl_backend, trl_compat, unsloth_backend
 
 # Both training steps rerun when the training core they call changes.
-TRAINING_CODE = CachePolicy(source_dependencies=[train.backend_for, trl_backend, trl_compat, formats])
+TRAINING_CODE = CachePolicy(source_dependencies=[train.backend_for, common, tracking, trl_backend,
+                                                 trl_compat, unsloth_backend, formats])
 
 
 @step(cache_policy=TRAINING_CODE)

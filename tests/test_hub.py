@@ -3,6 +3,8 @@ import pytest
 from tests.hub_endpoint import HubRecorder
 from tuneline import hub
 
+BASE = "bundled:smollm2-135m-instruct"
+IDS = [[1, 504, 3458, 282, 253, 1345, 28, 2]]
 RECORD = {
     "base_model": "bundled:smollm2-135m-instruct", "model": "support-bot", "version": 3,
     "run": "retrain-2026_11_23",
@@ -56,36 +58,69 @@ def test_upload_commits_every_file_to_the_endpoint(tmp_path, monkeypatch):
     assert "hf_secret" not in str(out)
 
 
-def test_combined_adapter_equals_applying_the_adapters_in_order(tmp_path):
+@pytest.fixture(scope="module")
+def two_adapters(tmp_path_factory):
+    """Two random LoRA adapters (different ranks, alphas, scalings) on the bundled SmolLM2."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from tuneline import models
+
+    tmp = tmp_path_factory.mktemp("adapters")
+    paths = []
+    for i, (r, alpha, rslora) in enumerate([(8, 16, True), (4, 4, False)]):
+        torch.manual_seed(i)
+        m = AutoModelForCausalLM.from_pretrained(models.resolve(BASE))
+        # init_lora_weights=False: random B too, so each adapter really changes the model
+        peft = get_peft_model(m, LoraConfig(r=r, lora_alpha=alpha, target_modules="all-linear",
+                                            use_rslora=rslora, init_lora_weights=False))
+        for n, p in peft.named_parameters():
+            if "lora_B" in n:
+                p.data *= 0.05
+        peft.save_pretrained(tmp / f"a{i}")
+        paths.append(tmp / f"a{i}")
+    return paths
+
+
+def _logits(model):
+    import torch
+
+    with torch.no_grad():
+        return model(torch.tensor(IDS)).logits.float()
+
+
+def test_combined_adapter_equals_applying_the_adapters_in_order(two_adapters, tmp_path):
     """The one adapter pushed in `adapter` mode must be the model that was evaluated."""
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     from tuneline import models
     from tuneline.train import trl_backend
 
-    base = "bundled:smollm2-135m-instruct"
-    paths = []
-    for i, (r, alpha) in enumerate([(8, 16), (4, 4)]):
-        torch.manual_seed(i)
-        m = AutoModelForCausalLM.from_pretrained(models.resolve(base))
-        # init_lora_weights=False: random B too, so each adapter really changes the model
-        peft = get_peft_model(m, LoraConfig(r=r, lora_alpha=alpha, target_modules="all-linear",
-                                            init_lora_weights=False))
-        for n, p in peft.named_parameters():
-            if "lora_B" in n:
-                p.data *= 0.05
-        peft.save_pretrained(tmp_path / f"a{i}")
-        paths.append(tmp_path / f"a{i}")
-    hub.combine_adapters(base, paths, tmp_path / "combined")
-
-    ids = torch.tensor([[1, 504, 3458, 282, 253, 1345, 28, 2]])
-    sequential, _ = trl_backend.load_model(base, paths)
+    hub.combine_adapters(BASE, two_adapters, tmp_path / "combined")
+    sequential, _ = trl_backend.load_model(BASE, two_adapters)
     combined = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(models.resolve(base)), str(tmp_path / "combined"))
-    plain, _ = trl_backend.load_model(base, [])
-    with torch.no_grad():
-        want, got, before = (m(ids).logits for m in (sequential, combined, plain))
+        AutoModelForCausalLM.from_pretrained(models.resolve(BASE)), str(tmp_path / "combined"))
+    plain, _ = trl_backend.load_model(BASE, [])
+    want, got, before = _logits(sequential), _logits(combined), _logits(plain)
     assert (want - before).abs().max() > 0.1  # the adapters matter...
     assert torch.allclose(got, want, atol=2e-3, rtol=0)  # ...and the combination is exact
+
+
+def test_merged_folder_is_a_standalone_bf16_model_with_the_card(two_adapters, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tuneline.train import trl_backend
+
+    out = hub.build_folder(tmp_path / "up", BASE, two_adapters, "merged", "---\n---\n# card\n")
+    names = {p.name for p in out.iterdir()}
+    assert {"README.md", "config.json", "model.safetensors", "tokenizer.json"} <= names
+    assert (out / "README.md").read_text() == "---\n---\n# card\n"
+    merged = AutoModelForCausalLM.from_pretrained(str(out))
+    assert merged.dtype == torch.bfloat16
+    AutoTokenizer.from_pretrained(str(out))
+    want = _logits(trl_backend.load_model(BASE, two_adapters)[0])
+    assert (_logits(merged) - want).abs().max() < 0.1 * want.abs().max()  # bf16 rounding only

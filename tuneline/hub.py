@@ -123,15 +123,11 @@ def _fmt(v) -> str:
 
 def build_folder(out: Path, base_model: str, adapters: list[Path], mode: str, card: str) -> Path:
     """Write what would be uploaded: merged 16-bit weights + tokenizer, or one adapter; README.md."""
-    import torch
-
-    from tuneline.train import trl_backend
+    from tuneline import train
 
     out.mkdir(parents=True, exist_ok=True)
     if mode == "merged":
-        model, tok = trl_backend.load_model(base_model, adapters)
-        model.to(torch.bfloat16).save_pretrained(str(out))
-        tok.save_pretrained(str(out))
+        train.save_merged(base_model, adapters, out)
     else:
         combine_adapters(base_model, adapters, out)
     (out / "README.md").write_text(card)
@@ -163,6 +159,10 @@ def combine_adapters(base_model: str, adapters: list[Path], out: Path) -> None:
                 shutil.move(str(f), out / f.name)
     config = json.loads((out / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = hub_id(base_model) or base_model
+    # PEFT gives the combination the first adapter's settings with alpha = r; the source
+    # scalings are already inside the concatenated factors, so the combination's own scaling
+    # must be exactly 1, which rsLoRA (alpha / sqrt(r)) would break
+    config["use_rslora"], config["lora_alpha"] = False, config["r"]
     (out / "adapter_config.json").write_text(json.dumps(config, indent=2))
 
 

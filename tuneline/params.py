@@ -121,8 +121,10 @@ class DecontamParams(Params):
 
 
 class LoRAParams(Params):
+    # Unsloth's SFT guide: r=16, alpha=16, rsLoRA, every linear projection, no dropout
     r: int = 16
     alpha: int = 16
+    rslora: bool = Field(True, description="scale by alpha/sqrt(r) instead of alpha/r")
     dropout: float = 0.0
     target_modules: str | list[str] = "all-linear"
 
@@ -130,7 +132,8 @@ class LoRAParams(Params):
 class TrainParams(Params):
     """Hyperparameters shared by SFT and DPO; every one is passed to the trainer explicitly."""
 
-    backend: Literal["auto", "trl"] = "auto"
+    backend: Literal["auto", "trl", "unsloth"] = Field(
+        "auto", description="auto: unsloth when CUDA and unsloth are available, else trl")
     learning_rate: float = 2e-4
     epochs: float = 1.0
     max_steps: int = Field(-1, description="-1 = run the full epochs")
@@ -143,6 +146,11 @@ class TrainParams(Params):
     optimizer: str = "adamw_torch"
     seed: int = 42
     logging_steps: int = 1
+    packing: bool = Field(False, description="pack several examples per sequence (GPU throughput)")
+    load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (unsloth, CUDA only)")
+    gradient_checkpointing: bool = Field(True, description="unsloth: its offloaded checkpointing")
+    checkpoint_every: int = Field(50, ge=0, description="optimizer steps between checkpoints a "
+                                                       "re-run resumes from; 0 = none")
     lora: LoRAParams = LoRAParams()
 
 

@@ -2,30 +2,80 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
+import json
 from pathlib import Path
 
+from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
 
 
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def backend_for(params: TrainParams) -> str:
-    # "auto" resolves to the best backend this build has; TRL + PEFT runs everywhere.
-    if params.backend in ("auto", "trl"):
+    """auto: Unsloth on a CUDA GPU when it is installed, else TRL + PEFT (runs everywhere)."""
+    if params.backend == "trl":
         return "trl"
-    raise ValueError(f"unknown train backend {params.backend!r}; expected auto or trl")
+    if params.backend == "unsloth":
+        if not cuda_available():
+            raise RuntimeError("train backend 'unsloth' needs a CUDA GPU and none is visible: "
+                               "set backend: trl (CPU) or run the step on a GPU step operator")
+        if importlib.util.find_spec("unsloth") is None:
+            raise RuntimeError("train backend 'unsloth' is not installed: pip install -e '.[gpu]' "
+                               "and unsloth==2026.10.9 unsloth_zoo==2026.10.9 --no-deps (see Dockerfile)")
+        return "unsloth"
+    if params.backend == "auto":
+        usable = cuda_available() and importlib.util.find_spec("unsloth") is not None
+        return "unsloth" if usable else "trl"
+    raise ValueError(f"unknown train backend {params.backend!r}; expected auto, trl or unsloth")
 
 
 def _backend(params: TrainParams):
-    # imported on use: a backend pulls in torch/TRL (and, on GPU, patches them)
+    # imported on use: a backend pulls in torch/TRL (and unsloth patches them on import)
     return importlib.import_module(f"tuneline.train.{backend_for(params)}_backend")
+
+
+def run_dir(kind: str, base_model: str, rows: list[dict], params: TrainParams,
+            after: Path | None = None) -> Path:
+    """Where a training run keeps its checkpoints: the same folder for the same base model,
+    data, hyperparameters (and, for DPO, SFT adapter), so a re-run after a crash resumes."""
+    digest = hashlib.sha256(json.dumps([kind, base_model, rows, params.model_dump()],
+                                       sort_keys=True, default=str).encode())
+    if after is not None:
+        for f in sorted(Path(after).rglob("*")):
+            if f.is_file():
+                digest.update(f.read_bytes())
+    return models.cache_dir() / "runs" / f"{kind}-{digest.hexdigest()[:16]}"
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest complete `checkpoint-N` folder (the Trainer writes trainer_state.json last)."""
+    done = [p for p in folder.glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
 
 
 def train_sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path) -> dict:
     """LoRA SFT on prompt/completion rows; the adapter is saved in `out_dir`. Returns metrics."""
-    return _backend(params).sft(base_model, rows, params, out_dir)
+    work = run_dir("sft", base_model, rows, params)
+    return _backend(params).sft(base_model, rows, params, out_dir, work)
+
+
+def save_merged(base_model: str, adapters: list[Path], out: Path,
+                params: TrainParams | None = None) -> Path:
+    """Base + adapters (in order) merged into one 16-bit model folder with its tokenizer."""
+    params = params or TrainParams()
+    return _backend(params).save_merged(base_model, adapters, out, params)
 
 
 def train_dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
               out_dir: Path) -> dict:
     """DPO with a fresh LoRA on the SFT model (reference = the SFT model itself)."""
-    return _backend(params).dpo(base_model, sft_adapter, rows, params, out_dir)
+    work = run_dir("dpo", base_model, rows, params, after=sft_adapter)
+    return _backend(params).dpo(base_model, sft_adapter, rows, params, out_dir, work)

@@ -39,10 +39,13 @@ def production_adapters(model) -> dict | None:
     if model is None:
         return None
     client = Client()
-    try:
-        prod = client.get_model_version(model.name, ModelStages.PRODUCTION)
-    except KeyError:
+    # a list call: inside a pipeline definition, Client.get_model_version is lazy (a placeholder
+    # resolved at run time), and this lookup must happen when the pipeline is composed
+    prods = client.list_model_versions(model_name_or_id=model.name, stage=ModelStages.PRODUCTION,
+                                       size=1).items
+    if not prods:
         return None
+    prod = prods[0]
     found = {"version": prod.number}
     for name in ("sft_adapter", "dpo_adapter"):
         versions = client.list_artifact_versions(model_version_id=prod.id, artifact=name,

@@ -1,0 +1,94 @@
+"""Training dispatch, checkpoints and resume, and experiment tracking, on CPU (TRL + PEFT).
+
+The Unsloth backend needs a CUDA GPU; tests/gpu/ runs it on one (see README)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tuneline import train
+from tuneline.params import SFTParams
+
+BASE = "bundled:smollm2-135m-instruct"
+ROWS = [{"prompt": [{"role": "user", "content": f"What is step {i} of LoRA training?"}],
+         "completion": [{"role": "assistant", "content": f"Step {i} updates the low-rank "
+                                                         f"matrices A and B only, {i} times."}]}
+        for i in range(8)]
+
+
+def test_auto_is_trl_without_a_gpu_and_unsloth_says_why_it_cannot_run():
+    assert train.backend_for(SFTParams()) == "trl"
+    with pytest.raises(RuntimeError, match="needs a CUDA GPU and none is visible"):
+        train.backend_for(SFTParams(backend="unsloth"))
+
+
+def test_qlora_on_the_trl_backend_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="load_in_4bit .* needs the unsloth backend"):
+        train.train_sft(BASE, ROWS, SFTParams(load_in_4bit=True, max_steps=1), tmp_path)
+
+
+def test_run_dir_is_the_same_for_the_same_run_only():
+    p = SFTParams(max_steps=3)
+    assert train.run_dir("sft", BASE, ROWS, p) == train.run_dir("sft", BASE, ROWS, p)
+    assert train.run_dir("sft", BASE, ROWS, p) != train.run_dir("sft", BASE, ROWS[1:], p)
+    assert train.run_dir("sft", BASE, ROWS, p) != train.run_dir("sft", BASE, ROWS,
+                                                                SFTParams(max_steps=4))
+
+
+def test_last_checkpoint_ignores_incomplete_ones(tmp_path):
+    for n, complete in ((2, True), (4, True), (6, False)):
+        (tmp_path / f"checkpoint-{n}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{n}" / "trainer_state.json").write_text("{}")
+    assert train.last_checkpoint(tmp_path).endswith("checkpoint-4")
+    assert train.last_checkpoint(tmp_path / "none") is None
+
+
+SFT_SCRIPT = """
+import sys
+from pathlib import Path
+from tuneline import train
+from tuneline.params import SFTParams
+from tests.test_train import BASE, ROWS
+train.train_sft(BASE, ROWS, SFTParams(**eval(sys.argv[1])), Path(sys.argv[2]))
+"""
+
+
+def test_kill_9_during_sft_resumes_from_the_last_checkpoint(tmp_path):
+    params = {"max_steps": 12, "batch_size": 2, "checkpoint_every": 2, "max_length": 96,
+              "learning_rate": 1e-4, "seed": 7}
+    work = train.run_dir("sft", BASE, ROWS, SFTParams(**params))
+    proc = subprocess.Popen([sys.executable, "-c", SFT_SCRIPT, repr(params), str(tmp_path / "a")],
+                            cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while train.last_checkpoint(work / "checkpoints") is None or not train.last_checkpoint(
+            work / "checkpoints").endswith(("-4", "-6", "-8")):
+        assert proc.poll() is None, "training finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = Path(train.last_checkpoint(work / "checkpoints")).name
+    metrics = train.train_sft(BASE, ROWS, SFTParams(**params), tmp_path / "b")
+    assert metrics["resumed_from"] == saved and metrics["steps"] == 12
+    assert (tmp_path / "b" / "adapter" / "adapter_model.safetensors").exists()
+    assert not work.exists()  # finished: its checkpoints are gone
+
+
+def test_training_is_tracked_in_an_offline_comet_experiment(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMET_API_KEY", raising=False)
+    metrics = train.train_sft(BASE, ROWS[:4], SFTParams(max_steps=2, batch_size=2,
+                                                         max_length=96, seed=3), tmp_path)
+    tracking = metrics["tracking"]
+    assert tracking["mode"] == "offline" and tracking["experiment_key"]
+    archive = Path(tracking["archive"])
+    assert archive.exists() and zipfile.is_zipfile(archive)
+    with zipfile.ZipFile(archive) as z:
+        assert any("metrics" in n or "messages" in n for n in z.namelist())

@@ -1,0 +1,98 @@
+"""Unsloth LoRA / QLoRA training on a CUDA GPU: same rows, parameters and outputs as the TRL
+backend (an adapter folder), with Unsloth's kernels, packing and offloaded checkpointing.
+
+`import unsloth` patches transformers, PEFT and TRL, so it happens inside these functions,
+never at module import; after it, TRL's config defaults change (learning rate, gradient
+accumulation, optimizer), which is why every hyperparameter is passed explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuneline import models
+from tuneline.params import DPOParams, SFTParams, TrainParams
+from tuneline.train.common import train_and_save, trainer_args
+
+# "all-linear" for Llama-family models: every attention and MLP projection
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def chat_template(tok):
+    """The model's own template for instruct models; ChatML for base models that have none."""
+    if tok.chat_template:
+        return tok
+    from unsloth.chat_templates import get_chat_template
+
+    return get_chat_template(tok, chat_template="chatml")
+
+
+def load(base_model: str, params: TrainParams, adapter: Path | None = None):
+    """FastLanguageModel (16-bit, or 4-bit for QLoRA) with a fresh LoRA on top; with `adapter`,
+    that adapter is merged into the base first (DPO trains on the SFT model)."""
+    import unsloth  # noqa: F401  (first: it patches the libraries below)
+    from unsloth import FastLanguageModel
+
+    model, tok = FastLanguageModel.from_pretrained(
+        models.resolve(base_model), max_seq_length=params.max_length, dtype=None,
+        load_in_4bit=params.load_in_4bit, load_in_16bit=not params.load_in_4bit,
+        full_finetuning=False, random_state=params.seed,
+        use_gradient_checkpointing="unsloth" if params.gradient_checkpointing else False)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    lora = params.lora
+    model = FastLanguageModel.get_peft_model(
+        model, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias="none",
+        target_modules=ALL_LINEAR if lora.target_modules == "all-linear" else lora.target_modules,
+        use_rslora=lora.rslora, random_state=params.seed,
+        use_gradient_checkpointing="unsloth" if params.gradient_checkpointing else False)
+    tok = chat_template(tok)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return model, tok
+
+
+def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, work: Path) -> dict:
+    model, tok = load(base_model, params)
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=True)
+    config = SFTConfig(**args, packing=params.packing, completion_only_loss=True,
+                       gradient_checkpointing=False,  # Unsloth's own, set on the model
+                       dataset_num_proc=1)
+    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
+                         processing_class=tok)
+    return train_and_save(trainer, work, out_dir, len(rows), tracking)
+
+
+def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, out_dir: Path,
+        work: Path) -> dict:
+    model, tok = load(base_model, params, adapter=sft_adapter)
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    args, tracking = trainer_args(params, work, f"dpo-{work.name}", gpu=True)
+    config = DPOConfig(**args, beta=params.beta, gradient_checkpointing=False, dataset_num_proc=1)
+    # ref_model=None: the reference is the policy with the LoRA disabled = the merged SFT model
+    trainer = DPOTrainer(model=model, ref_model=None, args=config,
+                         train_dataset=Dataset.from_list(rows), processing_class=tok)
+    return train_and_save(trainer, work, out_dir, len(rows), tracking)
+
+
+def save_merged(base_model: str, adapters: list[Path], out: Path, params: TrainParams) -> Path:
+    """Base + adapters merged and saved in 16-bit (Unsloth's merged_16bit), with the tokenizer."""
+    import unsloth  # noqa: F401
+    from peft import PeftModel
+    from unsloth import FastLanguageModel
+
+    model, tok = FastLanguageModel.from_pretrained(
+        models.resolve(base_model), max_seq_length=params.max_length, dtype=None,
+        load_in_4bit=False, load_in_16bit=True, full_finetuning=False)
+    for adapter in adapters[:-1]:
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    model = PeftModel.from_pretrained(model, str(adapters[-1]))
+    model.save_pretrained_merged(str(out), chat_template(tok), save_method="merged_16bit")
+    return out
