@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> t
         save_steps=every or 500,
         save_total_limit=2,
         report_to=report_to,
+        gradient_checkpointing=params.gradient_checkpointing,
+        include_num_input_tokens_seen="non_padding",
         bf16=gpu,
         fp16=False,
         dataloader_pin_memory=gpu,
@@ -49,6 +52,8 @@ def train_and_save(trainer, work: Path, out_dir: Path, n_rows: int, tracking: di
     """Train (resuming from the newest checkpoint of an interrupted run), save the adapter in
     `out_dir`, drop the checkpoints, and return the metrics."""
     resume = last_checkpoint(work / "checkpoints")
+    speed = throughput_callback()
+    trainer.add_callback(speed)
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.model.save_pretrained(str(out_dir / "adapter"))
     history = [h for h in trainer.state.log_history if "loss" in h]
@@ -61,5 +66,47 @@ def train_and_save(trainer, work: Path, out_dir: Path, n_rows: int, tracking: di
         "runtime_s": round(float(result.metrics.get("train_runtime", 0.0)), 2),
         "examples": n_rows,
         "loss_curve": [round(float(h["loss"]), 4) for h in history],
+        **speed.measured(trainer.args),
         "tracking": comet_finish(tracking),
     }
+
+
+def throughput_callback(skip: int = 2):
+    """Tokens/s and examples/s after the first `skip` optimizer steps (kernel autotuning and
+    allocator warm-up are not throughput), and peak GPU memory."""
+    import torch
+    from transformers import TrainerCallback
+
+    cuda = torch.cuda.is_available()
+
+    def now() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    class Throughput(TrainerCallback):
+        start = end = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+
+        def on_step_end(self, args, state, control, **kw):
+            mark = (now(), state.global_step, state.num_input_tokens_seen)
+            if self.start is None and state.global_step >= skip:
+                self.start = mark
+            self.end = mark
+
+        def measured(self, args) -> dict:
+            if self.start is None or self.end[1] <= self.start[1]:
+                return {}
+            dt = self.end[0] - self.start[0]
+            steps = self.end[1] - self.start[1]
+            per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
+            out = {"tokens_per_s": round((self.end[2] - self.start[2]) / dt, 1),
+                   "examples_per_s": round(steps * per_step / dt, 3), "measured_steps": steps}
+            if cuda:
+                out["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            return out
+
+    return Throughput()
