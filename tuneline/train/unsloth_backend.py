@@ -60,8 +60,8 @@ def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, wor
     from trl import SFTConfig, SFTTrainer
 
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=True)
+    args["gradient_checkpointing"] = False  # Unsloth's own is set on the model
     config = SFTConfig(**args, packing=params.packing, completion_only_loss=True,
-                       gradient_checkpointing=False,  # Unsloth's own, set on the model
                        dataset_num_proc=1)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok)
@@ -75,7 +75,8 @@ def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
     from trl import DPOConfig, DPOTrainer
 
     args, tracking = trainer_args(params, work, f"dpo-{work.name}", gpu=True)
-    config = DPOConfig(**args, beta=params.beta, gradient_checkpointing=False, dataset_num_proc=1)
+    args["gradient_checkpointing"] = False  # Unsloth's own is set on the model
+    config = DPOConfig(**args, beta=params.beta, dataset_num_proc=1)
     # ref_model=None: the reference is the policy with the LoRA disabled = the merged SFT model
     trainer = DPOTrainer(model=model, ref_model=None, args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tok)
