@@ -153,6 +153,11 @@ SFT_CONFIGS = {
     "unsloth 2x8192 adamw_8bit": dict(SFT_BASE, backend="unsloth", batch_size=2, max_length=8192,
                                       optimizer="adamw_8bit"),
     "unsloth no packing": dict(SFT_BASE, backend="unsloth", packing=False),
+    "hf+peft wrapped": dict(SFT_BASE, backend="trl", packing_strategy="wrapped"),
+    "unsloth wrapped adamw_8bit": dict(SFT_BASE, backend="unsloth", packing_strategy="wrapped",
+                                       optimizer="adamw_8bit"),
+    "unsloth wrapped 8x2048 adamw_8bit": dict(SFT_BASE, backend="unsloth", batch_size=8,
+                                              packing_strategy="wrapped", optimizer="adamw_8bit"),
 }
 DPO_BASE = dict(max_steps=10, batch_size=4, max_length=1536, learning_rate=5e-6, beta=0.1,
                 optimizer="adamw_torch", checkpoint_every=0, logging_steps=1, warmup=0.0)

@@ -147,6 +147,9 @@ class TrainParams(Params):
     seed: int = 42
     logging_steps: int = 1
     packing: bool = Field(False, description="pack several examples per sequence (GPU throughput)")
+    packing_strategy: Literal["bfd", "wrapped"] = Field(
+        "bfd", description="bfd: whole examples, padding-free, attention stays inside each; "
+                           "wrapped: fixed max_length chunks across examples (fastest shapes)")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (unsloth, CUDA only)")
     gradient_checkpointing: bool = Field(True, description="unsloth: its offloaded checkpointing")
     checkpoint_every: int = Field(50, ge=0, description="optimizer steps between checkpoints a "

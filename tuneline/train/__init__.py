@@ -69,9 +69,13 @@ def train_sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Pat
 
 def save_merged(base_model: str, adapters: list[Path], out: Path,
                 params: TrainParams | None = None) -> Path:
-    """Base + adapters (in order) merged into one 16-bit model folder with its tokenizer."""
-    params = params or TrainParams()
-    return _backend(params).save_merged(base_model, adapters, out, params)
+    """Base + adapters (in order) merged into one 16-bit model folder with its tokenizer.
+
+    Always PEFT's exact merge into the 16-bit base weights, on any device: the same as
+    Unsloth's merged_16bit, also for adapters trained on a 4-bit (QLoRA) base."""
+    from tuneline.train import trl_backend
+
+    return trl_backend.save_merged(base_model, adapters, out, params or TrainParams())
 
 
 def train_dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,

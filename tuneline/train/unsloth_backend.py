@@ -61,7 +61,7 @@ def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, wor
 
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=True)
     args["gradient_checkpointing"] = False  # Unsloth's own is set on the model
-    config = SFTConfig(**args, packing=params.packing, completion_only_loss=True,
+    config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy, completion_only_loss=True,
                        dataset_num_proc=1)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok)
@@ -81,19 +81,3 @@ def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
     trainer = DPOTrainer(model=model, ref_model=None, args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tok)
     return train_and_save(trainer, work, out_dir, len(rows), tracking)
-
-
-def save_merged(base_model: str, adapters: list[Path], out: Path, params: TrainParams) -> Path:
-    """Base + adapters merged and saved in 16-bit (Unsloth's merged_16bit), with the tokenizer."""
-    import unsloth  # noqa: F401
-    from peft import PeftModel
-    from unsloth import FastLanguageModel
-
-    model, tok = FastLanguageModel.from_pretrained(
-        models.resolve(base_model), max_seq_length=params.max_length, dtype=None,
-        load_in_4bit=False, load_in_16bit=True, full_finetuning=False)
-    for adapter in adapters[:-1]:
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    model = PeftModel.from_pretrained(model, str(adapters[-1]))
-    model.save_pretrained_merged(str(out), chat_template(tok), save_method="merged_16bit")
-    return out
