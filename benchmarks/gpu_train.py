@@ -163,11 +163,10 @@ DPO_BASE = dict(max_steps=10, batch_size=4, max_length=1536, learning_rate=5e-6,
                 optimizer="adamw_torch", checkpoint_every=0, logging_steps=1, warmup=0.0)
 DPO_CONFIGS = {
     "hf+peft": dict(DPO_BASE, backend="trl"),
-    "unsloth": dict(DPO_BASE, backend="unsloth"),
-    "unsloth fused preference loss": dict(DPO_BASE, backend="unsloth",
-                                          env={"UNSLOTH_FUSED_PREFERENCE_LOSS": "1"}),
-    "unsloth adamw_8bit bs8": dict(DPO_BASE, backend="unsloth", batch_size=8,
-                                   optimizer="adamw_8bit"),
+    "unsloth": dict(DPO_BASE, backend="unsloth", fused_preference_loss=False),
+    "unsloth fused preference loss": dict(DPO_BASE, backend="unsloth", fused_preference_loss=True),
+    "unsloth fused adamw_8bit bs8": dict(DPO_BASE, backend="unsloth", batch_size=8,
+                                         optimizer="adamw_8bit"),
 }
 
 

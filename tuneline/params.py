@@ -164,6 +164,9 @@ class SFTParams(TrainParams):
 class DPOParams(TrainParams):
     learning_rate: float = 5e-5
     beta: float = Field(0.1, gt=0, description="KL penalty strength")
+    fused_preference_loss: bool = Field(
+        True, description="unsloth: score completions from hidden states in row chunks instead "
+                          "of full logits (falls back to TRL's loss where it cannot); 1.24x pairs/s")
 
 
 class EvalParams(Params):

@@ -5,7 +5,6 @@ On a GPU host (see README, "GPU"): python -m pytest -q tests/gpu
 """
 
 import os
-from pathlib import Path
 
 import pytest
 

@@ -55,7 +55,8 @@ def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, wor
     ensure_loss_kernel()
     model, tok = load_model(base_model)
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=_gpu())
-    config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy, completion_only_loss=True)
+    config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy,
+                       completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok, peft_config=_lora(params))
     return train_and_save(trainer, work, out_dir, len(rows), tracking)
