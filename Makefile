@@ -6,6 +6,7 @@ BIN    := $(VENV)/bin
 # Offline by default: bundled models only, no telemetry.
 export HF_HUB_OFFLINE ?= 1
 export ZENML_ANALYTICS_OPT_IN ?= false
+export COMET_ERROR_TRACKING_ENABLE ?= false
 export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: setup quickstart test clean

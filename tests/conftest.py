@@ -11,6 +11,7 @@ os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="tuneline-zenml-")
 os.environ["TUNELINE_CALL_CACHE"] = os.path.join(tempfile.mkdtemp(prefix="tuneline-calls-"),
                                                  "calls.sqlite")
 os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
+os.environ["COMET_ERROR_TRACKING_ENABLE"] = "false"  # comet_ml's own telemetry, on import
 os.environ["ZENML_LOGGING_VERBOSITY"] = "WARN"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

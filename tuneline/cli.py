@@ -176,6 +176,9 @@ def _stack(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+    # comet_ml starts its own error reporting to sentry.io when imported (transformers imports
+    # it): off unless asked for; experiment tracking itself is unaffected
+    os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
     parser = argparse.ArgumentParser(prog="tuneline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the pipeline a config names (extra.pipeline)")

@@ -49,9 +49,12 @@ def render_lineage(lin: dict) -> str:
     for name, d in sorted(lin["datasets"].items()):
         out.append(f"  {name:<18} version {d['version']:<4} {d['rows']:>6} records  "
                    f"sha256 {_hash(d['content_hash'])}")
-    out += ["", "curation steps (oldest first; run = the run that computed the step)"]
+    dr = lin["dataset_run"]
+    out += ["", f"dataset run {dr['name']} ({dr['pipeline']}): its curation steps, producers first"]
     for s in lin["steps"]:
-        out.append(f"  {s['step']:<18} run {s['run']}")
+        where = ("" if s["computed_in"] == dr["name"]
+                 else f", computed in {s['computed_in']}")
+        out.append(f"  {s['step']:<18} {s['status']}{where}")
         # stages in the order they ran: each one's inputs are the previous one's kept
         for name, led in sorted(s["ledgers"].items(), key=lambda kv: -kv[1]["inputs"]):
             out.append(f"      {_ledger(name, led)}")

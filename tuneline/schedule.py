@@ -21,7 +21,8 @@ MARK = "# tuneline-schedule:"
 # What the job needs from the environment it was added from. Secrets are never copied into the
 # crontab: they come from --env-file, read when the job starts.
 CARRIED_ENV = ("ZENML_CONFIG_PATH", "TUNELINE_CACHE", "TUNELINE_CALL_CACHE", "HF_HOME",
-               "HF_HUB_OFFLINE", "ZENML_ANALYTICS_OPT_IN", "TOKENIZERS_PARALLELISM")
+               "HF_HUB_OFFLINE", "ZENML_ANALYTICS_OPT_IN", "TOKENIZERS_PARALLELISM",
+               "COMET_PROJECT_NAME", "COMET_ERROR_TRACKING_ENABLE")
 _FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 _NAMES = re.compile(r"^[A-Za-z]{3}(-[A-Za-z]{3})?(,[A-Za-z]{3}(-[A-Za-z]{3})?)*$")
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")

@@ -27,7 +27,6 @@ def comet_setup(run_name: str) -> tuple[str, dict]:
     # transformers' CometCallback calls comet_ml.start(online=None): these settings decide
     os.environ["COMET_START_ONLINE"] = "false"
     os.environ["COMET_OFFLINE_DIRECTORY"] = str(offline)
-    os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")  # offline means no telemetry
     return "comet_ml", {"mode": "offline", "offline_directory": str(offline),
                         "project": os.environ["COMET_PROJECT_NAME"]}
 
