@@ -24,8 +24,7 @@ def evaluate(
     production_sft: Path | None = None, production_dpo: Path | None = None,
     production_version: int | None = None,
 ) -> tuple[Annotated[dict, "eval_metrics"], Annotated[pd.DataFrame, "eval_answers"]]:
-    """Base, tuned (and current production) models on the test split: completion loss and
-    judge score (judge = `llm`)."""
+    """Base, tuned and production models on this test split: answer loss and judge score."""
     test = from_frame(test_pairs, Pair)
     judge_llm = make_llm(llm)
     metrics, rows = {}, []

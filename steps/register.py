@@ -19,8 +19,7 @@ def register_model(
     eval_metrics: dict, train_pairs: pd.DataFrame, test_pairs: pd.DataFrame,
     train_preferences: pd.DataFrame, base_model: str, promotion: PromotionParams = PromotionParams(),
 ) -> Annotated[dict, "promotion_decision"]:
-    """Record on this model version what made it (base model, dataset artifact versions,
-    hyperparameters) and how it scored; promote it only if it beats production."""
+    """Record what made this model version and its scores; promote it only if it beats production."""
     context = get_step_context()
     model = context.model
     if model is None:
