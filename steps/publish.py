@@ -16,7 +16,7 @@ def push_to_hub(
     promotion_decision: dict, sft_adapter: Path, dpo_adapter: Path, base_model: str,
     hub: HubParams = HubParams(),
 ) -> Annotated[dict, "hub_push"]:
-    """Upload the model (merged 16-bit or one adapter) with a model card, when a repo is configured."""
+    """Upload the model (merged 16-bit or one adapter) and its card, when a repo is set."""
     if hub.repo_id is None:
         return {"pushed": False, "reason": "no hub.repo_id configured"}
     if hub.only_if_promoted and not promotion_decision["promoted"]:
@@ -24,7 +24,7 @@ def push_to_hub(
     token = hub_core.read_token(hub.token_env)  # before the slow part: fail fast
     model = get_step_context().model
     # read fresh: register_model wrote this version's metadata after the run started
-    version = Client().get_model_version(model.name, model._get_or_create_model_version().id)
+    version = Client().get_model_version(model.name, model.id)
     record = {**version.run_metadata, "model": model.name, "version": version.number,
               "run": version.run_metadata.get("training_run", {}).get("name")}
     card = hub_core.model_card(hub.repo_id, record, hub.mode, hub.intended_use, hub.license)

@@ -30,8 +30,7 @@ def register_model(
               "train_preferences": train_preferences}
     inputs = {name: context.inputs[name][0] for name in DATASET_INPUTS}
     # The dataset may come from another pipeline's run: link it so the version lists it.
-    model_version = model._get_or_create_model_version()
-    registry.link_artifacts(inputs.values(), model_version)
+    registry.link_artifacts(inputs.values(), client.get_model_version(model.name, model.id))
 
     metric = promotion.metric
     tuned = eval_metrics["tuned"][metric]

@@ -19,6 +19,9 @@ def comet_setup(run_name: str) -> tuple[str, dict]:
         return "none", {"comet": "comet_ml is not installed"}
     os.environ.setdefault("COMET_PROJECT_NAME", "tuneline")
     os.environ.setdefault("COMET_LOG_ASSETS", "FALSE")  # checkpoints stay out of the archive
+    # comet_ml also records the working tree's uncommitted diff by default: local edits (and
+    # whatever they contain) stay on this machine
+    os.environ.setdefault("COMET_AUTO_LOG_GIT_PATCH", "false")
     if os.environ.get("COMET_API_KEY"):
         os.environ["COMET_START_ONLINE"] = "true"
         return "comet_ml", {"mode": "online", "project": os.environ["COMET_PROJECT_NAME"]}
