@@ -85,3 +85,20 @@ def test_long_paragraph_is_split_at_sentences():
     chunks = chunk_documents([Document("d", "f.txt", text)], IngestParams(chunk_words=60, min_chunk_words=10))
     assert len(chunks) == 6
     assert all(c.text.endswith(".") and len(c.text.split()) <= 60 for c in chunks)
+
+
+def test_a_50_mb_document_is_quarantined_in_bounded_memory(tmp_path):
+    import tracemalloc
+
+    with open(tmp_path / "huge.txt", "w") as f:
+        for _ in range(50):
+            f.write(("LoRA adapters train fast. " * 40 + "\n") * 1000)  # ~1 MB per round
+    (tmp_path / "small.md").write_text("A small document that is read.")
+    tracemalloc.start()
+    files, _, docs, dropped = ingest(tmp_path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert (tmp_path / "huge.txt").stat().st_size > 50e6
+    assert [d.source for d in docs] == ["small.md"]
+    assert [(d.reason, d.record["path"]) for d in dropped] == [("file_too_large", "huge.txt")]
+    assert peak < 8 * 2**20  # hashed in 1 MiB blocks, never read whole

@@ -27,13 +27,17 @@ def build_preferences(
                          desc="judge candidates")
     prefs, dropped = [], []
     for n, pair in enumerate(pairs):
-        candidates = [(pair.score, pair.answer)] + [
-            (s, a) for a, (s, _) in zip(extra[n * k:(n + 1) * k], scores[n * k:(n + 1) * k])
-            if s is not None and a.strip()
-        ]
+        # only scored candidates can be ranked (an unjudged pair, or a judge that gave no score)
+        candidates = [(s, a) for s, a in [(pair.score, pair.answer)] + list(
+            zip((s for s, _ in scores[n * k:(n + 1) * k]), extra[n * k:(n + 1) * k]))
+            if s is not None and a.strip()]
         candidates.sort(key=lambda c: c[0], reverse=True)
+        if len(candidates) < 2:
+            dropped.append(drop(STAGE, "no_clear_preference", pair,
+                                f"{len(candidates)} scored candidates"))
+            continue
         (best, chosen), (worst, rejected) = candidates[0], candidates[-1]
-        if len(candidates) < 2 or best - worst < params.min_margin:
+        if best - worst < params.min_margin:
             dropped.append(drop(STAGE, "no_clear_preference", pair,
                                 f"{len(candidates)} scored candidates, margin {best - worst:.2f}"))
             continue

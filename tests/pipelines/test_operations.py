@@ -24,6 +24,7 @@ from tuneline.cli import main
 
 MODEL = "tuneline-ops"
 TOKEN = "hf_test-not-a-secret_tuneline-ops-0001"
+OPENAI_KEY = "sk-test-not-a-secret-tuneline-ops-0002"
 CURATION_STEPS = ["scan_raw", "ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
                   "judge_pairs", "build_preferences", "split_dataset"]
 
@@ -58,7 +59,7 @@ def ops(tmp_path_factory):
             "only_if_promoted": False}}}
         cfg_path.write_text(yaml.safe_dump(cfg))
         env_file = tmp / "secrets.env"
-        env_file.write_text(f"HF_TOKEN={TOKEN}\n")
+        env_file.write_text(f"HF_TOKEN={TOKEN}\nOPENAI_API_KEY={OPENAI_KEY}\n")
         logs = tmp / "logs"
         name = "ops-retrain"
         installed = None
@@ -196,3 +197,24 @@ def test_a_configured_push_without_its_token_fails_before_running(ops, capsys, m
     assert main(["run", str(ops["cfg"])]) == 2
     err = capsys.readouterr().err
     assert "HF_TOKEN" in err and "acme/ops-model" in err
+
+
+def test_planted_secrets_are_nowhere_on_disk(ops):
+    """The job ran with HF_TOKEN and OPENAI_API_KEY in its environment: neither may appear in the
+    artifact store, the ZenML database, the job's log, Comet's offline archives or the crontab."""
+    from zenml.client import Client
+
+    from tuneline import models
+
+    places = [Path(Client().active_stack.artifact_store.path),
+              Path(os.environ["ZENML_CONFIG_PATH"]), ops["log"], models.cache_dir() / "comet"]
+    scanned = 0
+    for place in places:
+        for f in ([place] if place.is_file() else place.rglob("*")):
+            if f.is_file():
+                data = f.read_bytes()
+                scanned += 1
+                assert TOKEN.encode() not in data and OPENAI_KEY.encode() not in data, f
+    assert scanned > 50  # the store, its database and artifacts were really read
+    if ops["installed"] is not None:
+        assert OPENAI_KEY not in ops["installed"]

@@ -51,6 +51,10 @@ class OpenAILLM:
         except openai.APIError as e:
             raise LLMUnavailable(f"LLM server {self.base_url or 'api.openai.com'} "
                                  f"(model {self.name!r}) failed after retries: {e}") from e
+        except ValueError as e:  # a 200 whose body is not JSON (a proxy's error page, say)
+            raise LLMUnavailable(f"LLM server {self.base_url or 'api.openai.com'} "
+                                 f"(model {self.name!r}) answered with a body that is not "
+                                 f"OpenAI JSON: {e}") from e
         if response.usage:
             self._add_usage(response.usage.prompt_tokens, response.usage.completion_tokens)
         return response
