@@ -25,6 +25,8 @@ from tuneline.cli import main
 MODEL = "tuneline-ops"
 TOKEN = "hf_test-not-a-secret_tuneline-ops-0001"
 OPENAI_KEY = "sk-test-not-a-secret-tuneline-ops-0002"
+# with a Comet key and no network comet_ml waits ~30 s per experiment, then logs nothing
+COMET_KEY = "comet-test-not-a-secret-tuneline-ops-0003"
 CURATION_STEPS = ["scan_raw", "ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
                   "judge_pairs", "build_preferences", "split_dataset"]
 
@@ -50,6 +52,13 @@ def ops(tmp_path_factory):
     raw.mkdir()
     for name in ("02-lora.md", "11-dpo.md"):
         shutil.copy(SAMPLE / name, raw / name)
+    # a document no other test has, so this folder's chunks are computed here, not taken from
+    # another test's cached steps
+    (raw / "ops-notes.md").write_text(
+        "Scheduled retraining runs every Monday at three in the morning. It scans the raw "
+        "folder again, reuses every unchanged step from the cache, trains a new adapter, "
+        "evaluates it against the production model on the same held-out questions and "
+        "promotes it only when it is better by the configured margin.\n")
     cfg_path = Path(write_config(tmp / "retrain.yaml", "end_to_end", raw_dir=str(raw)))
     with HubRecorder() as hub:
         cfg = yaml.safe_load(cfg_path.read_text())
@@ -59,7 +68,8 @@ def ops(tmp_path_factory):
             "only_if_promoted": False}}}
         cfg_path.write_text(yaml.safe_dump(cfg))
         env_file = tmp / "secrets.env"
-        env_file.write_text(f"HF_TOKEN={TOKEN}\nOPENAI_API_KEY={OPENAI_KEY}\n")
+        env_file.write_text(f"HF_TOKEN={TOKEN}\nOPENAI_API_KEY={OPENAI_KEY}\n"
+                            f"COMET_API_KEY={COMET_KEY}\n")
         logs = tmp / "logs"
         name = "ops-retrain"
         installed = None
@@ -200,8 +210,9 @@ def test_a_configured_push_without_its_token_fails_before_running(ops, capsys, m
 
 
 def test_planted_secrets_are_nowhere_on_disk(ops):
-    """The job ran with HF_TOKEN and OPENAI_API_KEY in its environment: neither may appear in the
-    artifact store, the ZenML database, the job's log, Comet's offline archives or the crontab."""
+    """The job ran with HF_TOKEN, OPENAI_API_KEY and COMET_API_KEY in its environment: none may
+    appear in the artifact store, the ZenML database, the job's log, Comet's folder or the
+    crontab."""
     from zenml.client import Client
 
     from tuneline import models
@@ -214,7 +225,13 @@ def test_planted_secrets_are_nowhere_on_disk(ops):
             if f.is_file():
                 data = f.read_bytes()
                 scanned += 1
-                assert TOKEN.encode() not in data and OPENAI_KEY.encode() not in data, f
+                for secret in (TOKEN, OPENAI_KEY, COMET_KEY):
+                    assert secret.encode() not in data, f
     assert scanned > 50  # the store, its database and artifacts were really read
     if ops["installed"] is not None:
-        assert OPENAI_KEY not in ops["installed"]
+        assert OPENAI_KEY not in ops["installed"] and COMET_KEY not in ops["installed"]
+    # the key was there: training tracked online (and, with no network, logged nothing)
+    from zenml.client import Client as C
+
+    run = C().get_pipeline_run(versions()[-1].run_metadata["training_run"]["id"])
+    assert run.steps["sft"].run_metadata["sft"]["tracking"]["mode"] == "online"
