@@ -151,7 +151,8 @@ class TrainParams(Params):
         "bfd", description="bfd: whole examples, padding-free, attention stays inside each; "
                            "wrapped: fixed max_length chunks across examples (fastest shapes)")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (unsloth, CUDA only)")
-    gradient_checkpointing: bool = Field(True, description="unsloth: its offloaded checkpointing")
+    gradient_checkpointing: bool = Field(
+        True, description="recompute activations in backward (unsloth: its offloaded variant)")
     checkpoint_every: int = Field(50, ge=0, description="optimizer steps between checkpoints a "
                                                        "re-run resumes from; 0 = none")
     lora: LoRAParams = LoRAParams()
