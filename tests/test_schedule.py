@@ -66,3 +66,15 @@ def test_default_job_refuses_missing_files(tmp_path):
     cfg.write_text("extra: {pipeline: dataset}\n")
     with pytest.raises(s.ScheduleError, match="env file"):
         s.default_job(str(cfg), "n", str(tmp_path / "missing.env"), str(tmp_path))
+
+
+def test_zenml_schedules_need_an_orchestrator_that_has_them(capsys):
+    from tuneline.cli import main
+
+    root = Path(__file__).parents[1]
+    assert main(["schedule", "add", str(root / "configs/dataset.yaml"), "--cron", "0 3 * * 1",
+                 "--via", "zenml"]) == 2
+    err = capsys.readouterr().err
+    assert "has no schedules" in err and "--via cron" in err
+    assert main(["schedule", "add", str(root / "configs/dataset.yaml"), "--cron", "0 3 * *"]) == 2
+    assert "needs 5 fields" in capsys.readouterr().err
