@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from tuneline import models
+from tuneline.lineage import fmt_number
 
 # Hub ids of the bundled models, for the card's `base_model` (the Hub links the two).
 BUNDLED_HUB_IDS = {
@@ -84,7 +85,7 @@ def model_card(repo_id: str, record: dict, mode: str, intended_use: str,
               "| metric | base | tuned |", "|---|---|---|"]
     for metric in sorted(set(tuned) | set(basem)):
         if metric != "examples":
-            lines.append(f"| {metric} | {_fmt(basem.get(metric))} | {_fmt(tuned.get(metric))} |")
+            lines.append(f"| {metric} | {fmt_number(basem.get(metric))} | {fmt_number(tuned.get(metric))} |")
     promo = record.get("promotion", {})
     lines += ["", "## Provenance", "",
               (f"- ZenML model `{record.get('model')}` version {record.get('version')}, "
@@ -115,10 +116,6 @@ def _flatten(d: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{k}"] = v
     return out
-
-
-def _fmt(v) -> str:
-    return f"{v:.4f}" if isinstance(v, float) else ("-" if v is None else str(v))
 
 
 def build_folder(out: Path, base_model: str, adapters: list[Path], mode: str, card: str) -> Path:

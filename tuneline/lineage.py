@@ -7,7 +7,7 @@ registry.version_rows), so `--json` and the text show the same facts.
 from __future__ import annotations
 
 
-def _num(v) -> str:
+def fmt_number(v) -> str:
     if isinstance(v, float):
         return f"{v:.4f}"
     return "-" if v is None else str(v)
@@ -19,7 +19,7 @@ def _hash(h: str | None) -> str:
 
 def _metrics(tuned: dict, base: dict) -> str:
     keys = [k for k in ("eval_loss", "judge_score") if k in tuned or k in base]
-    return ", ".join(f"{k} {_num(tuned.get(k))} (base {_num(base.get(k))})" for k in keys)
+    return ", ".join(f"{k} {fmt_number(tuned.get(k))} (base {fmt_number(base.get(k))})" for k in keys)
 
 
 def _ledger(name: str, led: dict) -> str:
@@ -58,7 +58,7 @@ def render_lineage(lin: dict) -> str:
         # stages in the order they ran: each one's inputs are the previous one's kept
         for name, led in sorted(s["ledgers"].items(), key=lambda kv: -kv[1]["inputs"]):
             out.append(f"      {_ledger(name, led)}")
-        outs = ", ".join(f"{n} v{a['version']} ({_num(a['rows'])} rows, {_hash(a['content_hash'])})"
+        outs = ", ".join(f"{n} v{a['version']} ({fmt_number(a['rows'])} rows, {_hash(a['content_hash'])})"
                          for n, a in s["outputs"].items() if not n.endswith("_rejected"))
         out.append(f"      -> {outs}")
     raw = lin["raw"]
@@ -76,8 +76,8 @@ def render_versions(rows: list[dict]) -> str:
     out = [header]
     for r in rows:
         m, b = r["metrics"], r["base_metrics"]
-        out.append(f"{r['model']:<24} {r['version']:>4} {_num(r['stage']):<11} {r['created']:<20} "
-                   f"{_num(m.get('eval_loss')):>10} {_num(b.get('eval_loss')):>8} "
-                   f"{_num(m.get('judge_score')):>7}  {r['reason'] or '-'}"
+        out.append(f"{r['model']:<24} {r['version']:>4} {fmt_number(r['stage']):<11} {r['created']:<20} "
+                   f"{fmt_number(m.get('eval_loss')):>10} {fmt_number(b.get('eval_loss')):>8} "
+                   f"{fmt_number(m.get('judge_score')):>7}  {r['reason'] or '-'}"
                    + (f"  hub: {r['hub']}" if r["hub"] else ""))
     return "\n".join(out)

@@ -6,14 +6,9 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
+from tuneline.train import cuda_available
 from tuneline.train.common import train_and_save, trainer_args
 from tuneline.train.trl_compat import ensure_loss_kernel
-
-
-def _gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def _check(params: TrainParams) -> None:
@@ -54,7 +49,7 @@ def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, wor
     _check(params)
     ensure_loss_kernel()
     model, tok = load_model(base_model)
-    args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=_gpu())
+    args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=cuda_available())
     config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy,
                        completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
@@ -70,7 +65,7 @@ def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
     _check(params)
     ensure_loss_kernel()
     model, tok = load_model(base_model, [sft_adapter])
-    args, tracking = trainer_args(params, work, f"dpo-{work.name}", gpu=_gpu())
+    args, tracking = trainer_args(params, work, f"dpo-{work.name}", gpu=cuda_available())
     config = DPOConfig(**args, beta=params.beta)
     # ref_model=None with a PEFT adapter: TRL scores the reference with the adapter disabled,
     # i.e. with the merged SFT model, so no second copy of the weights is held.

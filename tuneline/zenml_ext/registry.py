@@ -6,7 +6,7 @@ from zenml.client import Client
 from zenml.enums import ModelStages
 
 # The training steps whose configured parameters are the version's hyperparameters.
-TRAINING_STEPS = {"sft": "sft", "dpo": "dpo"}
+TRAINING_STEPS = ("sft", "dpo")  # each takes a parameter group of its own name
 
 
 def artifact_summary(artifact_version, rows: int | None = None) -> dict:
@@ -18,8 +18,8 @@ def artifact_summary(artifact_version, rows: int | None = None) -> dict:
 
 def hyperparameters(run) -> dict:
     """Each training step's parameter group as it ran (defaults filled in by ZenML's config)."""
-    return {group: run.steps[step].config.parameters.get(group, {})
-            for step, group in TRAINING_STEPS.items() if step in run.steps}
+    return {step: run.steps[step].config.parameters.get(step, {})
+            for step in TRAINING_STEPS if step in run.steps}
 
 
 def link_artifacts(artifact_versions, model_version) -> None:
