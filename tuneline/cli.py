@@ -8,6 +8,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from tuneline.zenml_ext.serve import DEFAULT_PORT as SERVE_PORT
+
 
 def _run(args: argparse.Namespace) -> int:
     from pipelines import PIPELINES
@@ -174,6 +176,32 @@ def _stack(args: argparse.Namespace) -> int:
         return 2
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from tuneline.zenml_ext import serve
+
+    try:
+        if args.action == "up":
+            info = serve.up(port=args.port, ip=args.ip, configs=args.configs)
+            print(f"tuneline: dashboard at {info['dashboard']} (stack {info['stack']})")
+            for name, d in info["deployments"].items():
+                print(f"tuneline: deployment {name}: {d['status']} at {d['url']}")
+            print("tuneline: open Deployments, pick one, fill in its Playground form and invoke "
+                  "it; the run it starts appears under Runs. `tuneline serve down` stops all this.")
+        elif args.action == "down":
+            stopped = serve.down(force=args.force)
+            print(f"tuneline: stopped {', '.join(stopped) or 'nothing'}; the local server is down"
+                  if stopped else "tuneline: no local server is running")
+        else:
+            _print(serve.status(), args.json, lambda s: "\n".join(
+                [f"dashboard: {s['dashboard'] or 'not running'}"]
+                + [f"deployment {n}: {d['status']} at {d['url']}" for n, d in s["deployments"].items()]
+                + [f"running (started from the dashboard): {r}" for r in s["running"]]))
+        return 0
+    except serve.ServeError as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
     # comet_ml starts its own error reporting to sentry.io when imported (transformers imports
@@ -216,6 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     rm = ssub.add_parser("remove")
     rm.add_argument("name")
     schedule.set_defaults(func=_schedule)
+    srv = sub.add_parser("serve", help="the ZenML dashboard with 'build dataset' and 'retrain' "
+                                       "forms: local server + deployments (up|down|status)")
+    srv.add_argument("action", choices=["up", "down", "status"])
+    srv.add_argument("--port", type=int, default=SERVE_PORT, help="dashboard port (up)")
+    srv.add_argument("--ip", default="127.0.0.1", help="address the dashboard listens on (up)")
+    srv.add_argument("--configs", type=Path, help="folder of run configs the forms offer "
+                                                  "(up; default: the project's configs/)")
+    srv.add_argument("--force", action="store_true",
+                     help="down even while runs started from the dashboard are running")
+    srv.add_argument("--json", action="store_true", help="status as JSON")
+    srv.set_defaults(func=_serve)
     stack = sub.add_parser("stack", help="stack recipes in configs/stacks/: check or register")
     stsub = stack.add_subparsers(dest="action", required=True)
     chk = stsub.add_parser("check", help="validate recipes against ZenML's flavors")

@@ -1,0 +1,154 @@
+"""Runs started from the ZenML dashboard, in a real browser (headless Debian chromium driven by
+Playwright): `tuneline serve up`, the "build dataset" deployment's Playground form, the run it
+starts shown to completion in the dashboard, and its status read back through the ZenML client.
+
+The server gets a ZenML store of its own (ZENML_CONFIG_PATH), so the session's store and every
+other test are untouched. `make test` installs chromium (Debian's package) and Playwright.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.pipelines.test_end_to_end import SAMPLE, TINY
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# what a root, network-less machine needs: no sandbox, no calls home
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+RUN_TIMEOUT_S = 900
+TUNELINE = str(Path(sys.executable).with_name("tuneline"))
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client_query(env: dict, code: str):
+    """Run `code` (which sets `out`) with the ZenML client of the dashboard's store."""
+    prog = f"import json\nfrom zenml.client import Client\nc = Client()\n{code}\nprint(json.dumps(out))"
+    res = subprocess.run([sys.executable, "-c", prog], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    tmp = tmp_path_factory.mktemp("dashboard")
+    configs = tmp / "configs"
+    configs.mkdir()
+    dataset = json.loads(json.dumps(TINY))
+    dataset.pop("model")
+    dataset["extra"] = {"pipeline": "dataset"}
+    dataset["parameters"]["raw_dir"] = str(SAMPLE)  # the form replaces it
+    (configs / "tiny-dataset.yaml").write_text(yaml.safe_dump(dataset))
+    raw = tmp / "raw"
+    raw.mkdir()
+    for name in ("02-lora.md", "11-dpo.md"):
+        shutil.copy(SAMPLE / name, raw / name)
+    port = free_port()
+    env = {**os.environ, "ZENML_CONFIG_PATH": str(tmp / "zenml")}
+    up = subprocess.run([TUNELINE, "serve", "up", "--port", str(port), "--configs", str(configs)],
+                        env=env, capture_output=True, text=True, timeout=600)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield {"url": f"http://127.0.0.1:{port}", "env": env, "raw": raw, "tmp": tmp,
+               "up": up.stdout}
+    finally:
+        down = subprocess.run([TUNELINE, "serve", "down", "--force"], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.fixture(scope="module")
+def page(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
+def submit_playground(page, base: str, deployment: str, form: dict) -> str:
+    """Open the deployment's Playground, replace the form's JSON, press Run; the answer's text."""
+    page.goto(f"{base}/projects/default/deployments")
+    page.get_by_text(deployment, exact=True).first.click()
+    page.get_by_role("tab", name="Playground").or_(page.get_by_text("Playground", exact=True)).first.click()
+    editor = page.locator(".monaco-editor").first
+    editor.wait_for()
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(json.dumps(form, indent=2))  # a paste: no auto-closed brackets
+    page.get_by_role("button", name="Run", exact=True).click()
+    answer = page.get_by_text(re.compile(r'"run_name"|run_name')).first
+    answer.wait_for(timeout=240_000)
+    return page.inner_text("body")
+
+
+def test_build_dataset_from_the_dashboard(served, page):
+    base, env = served["url"], served["env"]
+    assert "tuneline-build-dataset" in served["up"] and "tuneline-retrain" in served["up"]
+
+    body = submit_playground(page, base, "tuneline-build-dataset",
+                             {"config": "tiny-dataset", "raw_dir": str(served["raw"]),
+                              "questions_per_chunk": 1, "judge_min_score": None,
+                              "test_fraction": None, "no_cache": False})
+    page.screenshot(path=str(served["tmp"] / "playground.png"), full_page=True)
+    run_name = re.search(r"tiny-dataset-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d-[0-9a-f]{6}", body).group(0)
+    url = re.search(r"http://127\.0\.0\.1:\d+/projects/default/runs/[0-9a-f-]{36}", body).group(0)
+
+    # The answer came back while the run goes on in its own process: watch it in the dashboard.
+    page.goto(url)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = client_query(env, f"out = c.get_pipeline_run({run_name!r}).status.value")
+        if status in ("completed", "failed", "stopped"):
+            break
+        time.sleep(5)
+    page.reload()
+    page.get_by_text("split_dataset").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(served["tmp"] / "run.png"), full_page=True)
+    if shots := os.environ.get("TUNELINE_SCREENSHOTS"):  # to refresh the README's pictures
+        for name in ("playground.png", "run.png"):
+            shutil.copy(served["tmp"] / name, Path(shots) / f"dashboard-{name}")
+
+    run = client_query(env, f"""r = c.get_pipeline_run({run_name!r})
+out = {{"status": r.status.value, "pipeline": r.pipeline.name, "tags": [t.name for t in r.tags],
+        "raw_dir": r.config.parameters["raw_dir"],
+        "steps": {{n: s.status.value for n, s in r.steps.items()}},
+        "train": r.steps["split_dataset"].outputs["train_pairs"][0].load().shape[0]}}""")
+    assert run["status"] == "completed", run
+    assert run["pipeline"] == "dataset_pipeline"
+    assert "dashboard" in run["tags"]
+    assert run["raw_dir"] == str(served["raw"])  # the form's value, not the config's
+    assert set(run["steps"].values()) == {"completed"} and "quality_report" in run["steps"]
+    assert run["train"] > 0
+    # the page the browser shows is that run, finished
+    assert run_name in page.inner_text("body")
+
+
+def test_bad_form_value_is_a_clear_error_and_starts_nothing(served, page):
+    body = submit_playground(page, served["url"], "tuneline-build-dataset",
+                             {"config": "tiny-dataset", "questions_per_chunk": 0})
+    assert "questions_per_chunk" in body and "greater than or equal to 1" in body
+    runs = client_query(served["env"], "out = [r.name for r in c.list_pipeline_runs("
+                                       "pipeline_name='dataset_pipeline', size=50).items]")
+    assert len(runs) == 1  # only the run the first test started
