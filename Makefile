@@ -32,6 +32,15 @@ $(VENV)/.llama-server: $(VENV)/.installed
 	  $(BIN)/python -m pip install -q 'llama-cpp-python[server]==0.3.36'
 	touch $@
 
+# The dashboard test drives a real browser: Debian's chromium, through Playwright (a dev
+# dependency; it uses this chromium and downloads none of its own).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install chromium at $(CHROMIUM) (the dashboard test drives it)"; exit 1; }
+	$(SUDO) apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }
+
 # The repository root is ZenML's source root; the local SQLite store is created on first use.
 .zen: | $(VENV)/.installed
 	$(BIN)/zenml init
@@ -39,7 +48,7 @@ $(VENV)/.llama-server: $(VENV)/.installed
 quickstart: setup
 	$(BIN)/tuneline run configs/quickstart.yaml $(ARGS)
 
-test: setup $(VENV)/.llama-server
+test: setup $(VENV)/.llama-server $(CHROMIUM)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:

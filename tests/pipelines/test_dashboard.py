@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipelines.test_end_to_end import SAMPLE, TINY
+from tests.pipelines.test_end_to_end import SAMPLE, TINY, write_config
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # what a root, network-less machine needs: no sandbox, no calls home
@@ -58,6 +58,7 @@ def served(tmp_path_factory):
     dataset["extra"] = {"pipeline": "dataset"}
     dataset["parameters"]["raw_dir"] = str(SAMPLE)  # the form replaces it
     (configs / "tiny-dataset.yaml").write_text(yaml.safe_dump(dataset))
+    write_config(configs / "tiny-training.yaml", "training")
     raw = tmp / "raw"
     raw.mkdir()
     for name in ("02-lora.md", "11-dpo.md"):
@@ -87,19 +88,22 @@ def page(served):
 
 
 def submit_playground(page, base: str, deployment: str, form: dict) -> str:
-    """Open the deployment's Playground, replace the form's JSON, press Run; the answer's text."""
+    """Open the deployment's Playground, replace the form's JSON, press Run; the page's text
+    once the answer (or the form's complaint) is shown."""
     page.goto(f"{base}/projects/default/deployments")
     page.get_by_text(deployment, exact=True).first.click()
-    page.get_by_role("tab", name="Playground").or_(page.get_by_text("Playground", exact=True)).first.click()
+    page.get_by_text("Playground", exact=True).first.click()
     editor = page.locator(".monaco-editor").first
     editor.wait_for()
     editor.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
-    page.keyboard.insert_text(json.dumps(form, indent=2))  # a paste: no auto-closed brackets
+    # one line, inserted like a paste: typing would trigger the editor's auto-closing brackets
+    page.keyboard.insert_text(json.dumps(form))
+    page.keyboard.press("Shift+Alt+F")  # the editor's Format Document: one field per line
     page.get_by_role("button", name="Run", exact=True).click()
-    answer = page.get_by_text(re.compile(r'"run_name"|run_name')).first
-    answer.wait_for(timeout=240_000)
+    page.get_by_text(re.compile("started_run|Failed to invoke deployment|Input should be")).first \
+        .wait_for(timeout=240_000)
     return page.inner_text("body")
 
 
@@ -109,22 +113,13 @@ def test_build_dataset_from_the_dashboard(served, page):
 
     body = submit_playground(page, base, "tuneline-build-dataset",
                              {"config": "tiny-dataset", "raw_dir": str(served["raw"]),
-                              "questions_per_chunk": 1, "judge_min_score": None,
-                              "test_fraction": None, "no_cache": False})
+                              "questions_per_chunk": 1})
     page.screenshot(path=str(served["tmp"] / "playground.png"), full_page=True)
     run_name = re.search(r"tiny-dataset-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d-[0-9a-f]{6}", body).group(0)
     url = re.search(r"http://127\.0\.0\.1:\d+/projects/default/runs/[0-9a-f-]{36}", body).group(0)
 
-    # The answer came back while the run goes on in its own process: watch it in the dashboard.
-    page.goto(url)
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        status = client_query(env, f"out = c.get_pipeline_run({run_name!r}).status.value")
-        if status in ("completed", "failed", "stopped"):
-            break
-        time.sleep(5)
-    page.reload()
-    page.get_by_text("split_dataset").first.wait_for(timeout=60_000)
+    # The answer came while the run goes on in its own process: watch it in the dashboard.
+    watch(page, env, url, run_name)
     page.screenshot(path=str(served["tmp"] / "run.png"), full_page=True)
     if shots := os.environ.get("TUNELINE_SCREENSHOTS"):  # to refresh the README's pictures
         for name in ("playground.png", "run.png"):
@@ -141,14 +136,68 @@ out = {{"status": r.status.value, "pipeline": r.pipeline.name, "tags": [t.name f
     assert run["raw_dir"] == str(served["raw"])  # the form's value, not the config's
     assert set(run["steps"].values()) == {"completed"} and "quality_report" in run["steps"]
     assert run["train"] > 0
-    # the page the browser shows is that run, finished
-    assert run_name in page.inner_text("body")
+    # what the browser shows is that run, finished
+    text = page.inner_text("body")
+    assert run_name in text and "completed" in text
+    served["dataset_run"] = run_name
 
 
-def test_bad_form_value_is_a_clear_error_and_starts_nothing(served, page):
+def test_retrain_from_the_dashboard(served, page):
+    env = served["env"]
+    dataset_run = served.get("dataset_run")
+    assert dataset_run, "needs the dataset the first test built"
+    body = submit_playground(page, served["url"], "tuneline-retrain",
+                             {"config": "tiny-training", "dataset_run": dataset_run, "lora_r": 8,
+                              "dpo_beta": 0.2})
+    run_name = re.search(r"tiny-training-[0-9_-]+-[0-9a-f]{6}", body).group(0)
+    url = re.search(r"http://127\.0\.0\.1:\d+/projects/default/runs/[0-9a-f-]{36}", body).group(0)
+    watch(page, env, url, run_name)
+    run = client_query(env, f"""r = c.get_pipeline_run({run_name!r})
+sft, dpo = (r.steps[n].config.parameters[n] for n in ("sft", "dpo"))
+out = {{"status": r.status.value, "lora_r": [sft["lora"]["r"], dpo["lora"]["r"]],
+        "beta": dpo["beta"], "versions": c.list_model_versions("tuneline-test").total}}""")
+    assert run["status"] == "completed", run
+    assert run["lora_r"] == [8, 8] and run["beta"] == 0.2  # the form's values reached the steps
+    assert run["versions"] == 1
+
+
+def watch(page, env, url: str, run_name: str) -> None:
+    """Show the run's page until the run ends; reload once it has."""
+    page.goto(url)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status = client_query(env, f"out = c.get_pipeline_run({run_name!r}).status.value")
+        if status in ("completed", "failed", "stopped"):
+            break
+        time.sleep(5)
+    page.reload()
+    page.get_by_text("Run Insights").first.wait_for(timeout=60_000)
+    page.get_by_text("Calculating DAG Visualization").wait_for(state="hidden", timeout=60_000)
+    page.locator(".react-flow__controls-fitview").first.click()  # the whole DAG in view
+    page.wait_for_timeout(1000)
+
+
+def dataset_runs(env) -> list[str]:
+    return client_query(env, "out = [r.name for r in c.list_pipeline_runs("
+                             "pipeline_name='dataset_pipeline', size=50).items]")
+
+
+def test_out_of_range_value_is_refused_by_the_form(served, page):
+    before = dataset_runs(served["env"])
     body = submit_playground(page, served["url"], "tuneline-build-dataset",
                              {"config": "tiny-dataset", "questions_per_chunk": 0})
-    assert "questions_per_chunk" in body and "greater than or equal to 1" in body
-    runs = client_query(served["env"], "out = [r.name for r in c.list_pipeline_runs("
-                                       "pipeline_name='dataset_pipeline', size=50).items]")
-    assert len(runs) == 1  # only the run the first test started
+    assert "questions_per_chunk: Input should be greater than or equal to 1" in body
+    assert dataset_runs(served["env"]) == before
+
+
+def test_missing_raw_folder_fails_the_launch_with_its_reason(served, page):
+    before = dataset_runs(served["env"])
+    body = submit_playground(page, served["url"], "tuneline-build-dataset",
+                             {"config": "tiny-dataset", "raw_dir": "/nonexistent/docs"})
+    assert "Failed to invoke deployment" in body
+    # the reason is on the launcher's failed step, one click away ("Run Details")
+    reason = client_query(served["env"], """r = c.list_pipeline_runs(pipeline_name="build_dataset",
+    sort_by="desc:created", size=1, hydrate=True).items[0]
+out = [r.status.value, r.steps["start_dataset_build"].exception_info.message]""")
+    assert reason[0] == "failed" and "'/nonexistent/docs' is not a folder" in reason[1]
+    assert dataset_runs(served["env"]) == before
