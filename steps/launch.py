@@ -5,16 +5,23 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import Field
 from zenml import log_metadata, step
-from zenml.metadata.metadata_types import Uri
 from zenml.client import Client
+from zenml.metadata.metadata_types import Uri
 from zenml.utils import dashboard_utils, source_utils
 
 from tuneline import launch
-from tuneline.params import DPOParams, GenerateParams, JudgeParams, LoRAParams, SFTParams, SplitParams
+from tuneline.params import (
+    DPOParams,
+    GenerateParams,
+    JudgeParams,
+    LoRAParams,
+    SFTParams,
+    SplitParams,
+)
 
 # Where the form's configs come from: the project's configs/, or the folder given to
 # `tuneline serve up --configs` (passed down to the deployments in this variable).
@@ -33,8 +40,7 @@ def _like(model, name: str):
     """A form field typed, bounded and described like `model.name`, so the dashboard checks a
     value (and shows what it means) before anything runs; empty keeps the config's value."""
     info = model.model_fields[name]
-    return Optional[Annotated[(info.annotation, *info.metadata,
-                               Field(description=info.description))]]
+    return Annotated[(info.annotation, *info.metadata, Field(description=info.description))] | None
 
 
 QuestionsPerChunk = _like(GenerateParams, "questions_per_chunk")

@@ -25,7 +25,7 @@ class ServeError(RuntimeError):
 def _zenml(*args: str) -> None:
     env = {**os.environ, "ZENML_AUTO_OPEN_DASHBOARD": "false"}
     zenml_bin = Path(sys.executable).with_name("zenml")
-    proc = subprocess.run([str(zenml_bin), *args], env=env, capture_output=True, text=True)
+    proc = subprocess.run([str(zenml_bin), *args], env=env, capture_output=True, text=True, check=False)
     if proc.returncode:
         raise ServeError(f"`zenml {' '.join(args)}` failed:\n{proc.stdout}{proc.stderr}")
 
