@@ -10,7 +10,6 @@ all behave as they do from the CLI (a deployment's own run has caching and step 
 from __future__ import annotations
 
 import copy
-import os
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tuneline.runconfig import pipeline_name
 
 # What each form field sets in the run config. A field left empty keeps the config's value.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -45,8 +46,6 @@ class LaunchError(ValueError):
 
 def configs_for(action: str, config_dir: Path) -> list[str]:
     """Names (file stems) of the configs in `config_dir` that `action` can start, sorted."""
-    from tuneline.zenml_ext.config import pipeline_name
-
     names = []
     for path in sorted(config_dir.glob("*.yaml")):
         try:
@@ -101,8 +100,8 @@ def write_config(cfg: dict[str, Any], launch_dir: Path, run_name: str) -> Path:
     return path
 
 
-def start(config_path: Path, project_dir: Path, no_cache: bool = False,
-          env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
+def start(config_path: Path, project_dir: Path,
+          no_cache: bool = False) -> tuple[subprocess.Popen, Path]:
     """Start `tuneline run` in its own session: it outlives the HTTP request, the deployment
     process and a restart of either. Output goes to a log file beside the config."""
     log_path = config_path.with_suffix(".log")
@@ -111,8 +110,7 @@ def start(config_path: Path, project_dir: Path, no_cache: bool = False,
         cmd.append("--no-cache")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, cwd=project_dir, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     # reap it when it ends, so a long-lived deployment process collects no zombies
     threading.Thread(target=proc.wait, daemon=True).start()
     return proc, log_path

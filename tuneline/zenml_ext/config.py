@@ -13,28 +13,12 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 from zenml.steps import BaseStep
 
-DEFAULT_PIPELINE = "end_to_end"
+from tuneline.runconfig import ConfigError, load, pipeline_name
 
-
-class ConfigError(ValueError):
-    pass
-
-
-def load(path: str | Path) -> dict[str, Any]:
-    with open(path) as f:
-        cfg = yaml.safe_load(f) or {}
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"{path}: a run config is a YAML mapping")
-    return cfg
-
-
-def pipeline_name(cfg: dict[str, Any]) -> str:
-    return (cfg.get("extra") or {}).get("pipeline", DEFAULT_PIPELINE)
-
+__all__ = ["ConfigError", "load", "pipeline_name", "all_steps", "validate"]
 
 def all_steps() -> dict[str, BaseStep]:
     """Every step defined in the `steps` package, by name."""
