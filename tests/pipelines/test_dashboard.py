@@ -26,6 +26,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_TIMEOUT_S = 900
+# keys in the environment `serve up` starts in reach the runs, and must land nowhere on disk
+PLANTED = {"HF_TOKEN": "hf_test-not-a-secret_tuneline-dash-0001",
+           "OPENAI_API_KEY": "sk-test-not-a-secret-tuneline-dash-0002"}
 TUNELINE = str(Path(sys.executable).with_name("tuneline"))
 
 pytestmark = pytest.mark.slow
@@ -56,15 +59,16 @@ def served(tmp_path_factory):
     dataset = json.loads(json.dumps(TINY))
     dataset.pop("model")
     dataset["extra"] = {"pipeline": "dataset"}
-    dataset["parameters"]["raw_dir"] = str(SAMPLE)  # the form replaces it
+    dataset["parameters"]["raw_dir"] = str(SAMPLE)  # the form replaces these two
+    dataset["parameters"]["generation"]["questions_per_chunk"] = 1
     (configs / "tiny-dataset.yaml").write_text(yaml.safe_dump(dataset))
     write_config(configs / "tiny-training.yaml", "training")
     raw = tmp / "raw"
     raw.mkdir()
-    for name in ("02-lora.md", "11-dpo.md"):
+    for name in ("02-lora.md", "03-qlora.txt", "11-dpo.md"):
         shutil.copy(SAMPLE / name, raw / name)
     port = free_port()
-    env = {**os.environ, "ZENML_CONFIG_PATH": str(tmp / "zenml")}
+    env = {**os.environ, "ZENML_CONFIG_PATH": str(tmp / "zenml"), **PLANTED}
     up = subprocess.run([TUNELINE, "serve", "up", "--port", str(port), "--configs", str(configs)],
                         env=env, capture_output=True, text=True, check=False, timeout=600)
     try:
@@ -93,17 +97,22 @@ def page(served):
 def submit_playground(page, base: str, deployment: str, form: dict) -> str:
     """Open the deployment's Playground, replace the form's JSON, press Run; the page's text
     once the answer (or the form's complaint) is shown."""
+    from playwright.sync_api import expect
+
     page.goto(f"{base}/projects/default/deployments")
     page.get_by_text(deployment, exact=True).first.click()
     page.get_by_text("Playground", exact=True).first.click()
     editor = page.locator(".monaco-editor").first
-    editor.wait_for()
+    expect(editor).to_contain_text('"no_cache"')  # the form's defaults are in: now replace them
     editor.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     # one line, inserted like a paste: typing would trigger the editor's auto-closing brackets
     page.keyboard.insert_text(json.dumps(form))
     page.keyboard.press("Control+Shift+I")  # the editor's Format Document: one field per line
+    for key in form:
+        expect(editor).to_contain_text(f'"{key}"')
+    expect(editor).not_to_contain_text("null")  # the defaults (nulls) are gone; no form has one
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text(re.compile("started_run|Failed to invoke deployment|Input should be")).first \
         .wait_for(timeout=240_000)
@@ -116,7 +125,7 @@ def test_build_dataset_from_the_dashboard(served, page):
 
     body = submit_playground(page, base, "tuneline-build-dataset",
                              {"config": "tiny-dataset", "raw_dir": str(served["raw"]),
-                              "questions_per_chunk": 1})
+                              "questions_per_chunk": 2})
     page.screenshot(path=str(served["tmp"] / "playground.png"), full_page=True)
     run_name = re.search(r"tiny-dataset-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d-[0-9a-f]{6}", body).group(0)
     url = re.search(r"http://127\.0\.0\.1:\d+/projects/default/runs/[0-9a-f-]{36}", body).group(0)
@@ -131,12 +140,14 @@ def test_build_dataset_from_the_dashboard(served, page):
     run = client_query(env, f"""r = c.get_pipeline_run({run_name!r})
 out = {{"status": r.status.value, "pipeline": r.pipeline.name, "tags": [t.name for t in r.tags],
         "raw_dir": r.config.parameters["raw_dir"],
+        "questions": r.config.parameters["generation"]["questions_per_chunk"],
         "steps": {{n: s.status.value for n, s in r.steps.items()}},
         "train": r.steps["split_dataset"].outputs["train_pairs"][0].load().shape[0]}}""")
-    assert run["status"] == "completed", run
+    assert run["status"] == "completed", launch_log(run_name)
     assert run["pipeline"] == "dataset_pipeline"
     assert "dashboard" in run["tags"]
-    assert run["raw_dir"] == str(served["raw"])  # the form's value, not the config's
+    # the form's values, not the config's
+    assert run["raw_dir"] == str(served["raw"]) and run["questions"] == 2
     assert set(run["steps"].values()) == {"completed"} and "quality_report" in run["steps"]
     assert run["train"] > 0
     # what the browser shows is that run, finished
@@ -159,9 +170,15 @@ def test_retrain_from_the_dashboard(served, page):
 sft, dpo = (r.steps[n].config.parameters[n] for n in ("sft", "dpo"))
 out = {{"status": r.status.value, "lora_r": [sft["lora"]["r"], dpo["lora"]["r"]],
         "beta": dpo["beta"], "versions": c.list_model_versions("tuneline-test").total}}""")
-    assert run["status"] == "completed", run
+    assert run["status"] == "completed", launch_log(run_name)
     assert run["lora_r"] == [8, 8] and run["beta"] == 0.2  # the form's values reached the steps
     assert run["versions"] == 1
+
+
+def launch_log(run_name: str) -> str:
+    """The started run's own output, for a failure message."""
+    log = Path(__file__).parents[2] / "logs" / "launches" / f"{run_name}.log"
+    return log.read_text()[-4000:] if log.exists() else f"{log} is missing"
 
 
 def watch(page, env, url: str, run_name: str) -> None:
@@ -229,3 +246,18 @@ def test_down_refuses_while_a_started_run_is_running(served):
     while client_query(served["env"], f"out = c.get_pipeline_run({run_name!r}).status.value") \
             not in ("completed", "failed") and time.monotonic() < deadline:
         time.sleep(5)
+
+
+def test_keys_in_the_environment_are_nowhere_on_disk(served):
+    # after the runs above: the dashboard's whole store (database, artifacts, step and
+    # deployment logs) and the launch configs and logs of the runs started here
+    started = client_query(served["env"], "out = [r.name for r in c.list_pipeline_runs("
+                                          "tags=['dashboard'], size=100).items]")
+    launches = Path(__file__).parents[2] / "logs" / "launches"
+    files = [p for p in (served["tmp"] / "zenml").rglob("*") if p.is_file()]
+    files += [p for name in started for p in launches.glob(f"{name}.*")]
+    assert len(files) > 20 and any(p.suffix == ".log" for p in files)
+    for path in files:
+        data = path.read_bytes()
+        for key, value in PLANTED.items():
+            assert value.encode() not in data, f"{key} found in {path}"
