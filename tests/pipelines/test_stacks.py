@@ -82,6 +82,24 @@ def test_gpu_steps_run_in_a_subprocess_with_the_configured_gpus(gpu_stack):
     assert out["cuda_visible_devices"] == "0"
 
 
+def test_serve_deploys_on_the_active_stack_plus_a_deployer(gpu_stack):
+    from zenml.client import Client
+    from zenml.enums import StackComponentType as T
+
+    from tuneline.zenml_ext import serve
+
+    ids = {t: c[0].id for t, c in gpu_stack.components.items()}
+    assert T.DEPLOYER not in ids
+    first = serve.serve_stack(Client())
+    assert first.name == serve.SERVE_STACK
+    assert {t: c[0].id for t, c in first.components.items() if t != T.DEPLOYER} == ids
+    assert first.components[T.DEPLOYER][0].flavor_name == "local"
+    assert serve.serve_stack(Client()).id == first.id  # kept, not registered again
+    assert Client().active_stack_model.id == gpu_stack.id  # the user's stack stays active
+    Client().activate_stack("default")  # zenml 0.98's default stack has a local deployer
+    assert serve.serve_stack(Client()).name == "default"
+
+
 def test_local_recipe_registers_a_cpu_stack():
     from zenml.client import Client
 
