@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from zenml import pipeline
 
-from steps.curate import build_preferences, dedup_pairs, filter_pairs, judge_pairs
+from steps.curate import build_preferences, check_grounding, dedup_pairs, filter_pairs, judge_pairs
 from steps.generate import generate_pairs
 from steps.ingest import ingest_documents, scan_raw
 from steps.report import quality_report
@@ -19,12 +19,13 @@ def curate(raw_dir: str, llm: LLMParams, judge_llm: LLMParams, generation: Gener
     generated, generate_rej = generate_pairs(chunks, llm, generation)
     filtered, filter_rej = filter_pairs(generated)
     unique, dedup_rej = dedup_pairs(filtered)
-    judged, judge_rej = judge_pairs(unique, judge_llm, judging)
-    prefs, pref_rej = build_preferences(judged, llm, generation, judging)
+    grounded, grounding_rej = check_grounding(unique, chunks)
+    judged, judge_rej = judge_pairs(grounded, chunks, judge_llm, judging)
+    prefs, pref_rej = build_preferences(judged, chunks, llm, judge_llm, generation, judging)
     train, test, train_prefs, test_prefs, decontam_rej = split_dataset(judged, prefs)
-    quality_report(raw_files, documents, chunks, generated, filtered, unique, judged, prefs, train, test,
-                   ingest_rej, generate_rej, filter_rej, dedup_rej, judge_rej, pref_rej,
-                   decontam_rej)
+    quality_report(raw_files, documents, chunks, generated, filtered, unique, grounded, judged, prefs,
+                   train, test, ingest_rej, generate_rej, filter_rej, dedup_rej, grounding_rej,
+                   judge_rej, pref_rej, decontam_rej)
     return train, test, train_prefs, test_prefs
 
 

@@ -8,17 +8,23 @@ from zenml.config import CachePolicy
 
 from steps._common import log_ledger, log_usage
 from tuneline import dedup as dedup_core
-from tuneline import filters, judge, minhash, preferences
+from tuneline import filters, grounding, judge, minhash, preferences
 from tuneline.llm import backend_modules, make_llm
 from tuneline.params import (
     DedupParams,
+    EmbeddingParams,
     FilterParams,
     GenerateParams,
+    GroundingParams,
     JudgeParams,
     LLMParams,
     PreferenceParams,
 )
-from tuneline.records import Pair, Preference, dropped_frame, from_frame, to_frame
+from tuneline.records import Chunk, Pair, Preference, dropped_frame, from_frame, to_frame
+
+
+def _chunk_text(chunks: pd.DataFrame) -> dict[str, str]:
+    return {c.chunk_id: c.text for c in from_frame(chunks, Chunk)}
 
 
 @step(cache_policy=CachePolicy(source_dependencies=[filters]))
@@ -34,28 +40,41 @@ def filter_pairs(
 
 @step(cache_policy=CachePolicy(source_dependencies=[dedup_core, minhash]))
 def dedup_pairs(
-    pairs: pd.DataFrame, dedup: DedupParams = DedupParams()
+    pairs: pd.DataFrame, dedup: DedupParams = DedupParams(),
+    embedding: EmbeddingParams = EmbeddingParams(),
 ) -> tuple[Annotated[pd.DataFrame, "unique_pairs"], Annotated[pd.DataFrame, "dedup_rejected"]]:
-    """Remove exact, MinHash near- and embedding (semantic) duplicate instructions."""
+    """Remove exact, near (MinHash) and paraphrased (embedding) duplicate pairs."""
     items = from_frame(pairs, Pair)
-    exact, d1 = dedup_core.exact_dedup(items)
-    log_ledger("exact_dedup", len(items), len(exact), d1)
-    fuzzy, d2 = dedup_core.minhash_dedup(exact, dedup)
-    log_ledger("minhash_dedup", len(exact), len(fuzzy), d2)
-    encoder = dedup_core.load_encoder(dedup.embedding_model, dedup.embedding_batch_size)
-    kept, d3 = dedup_core.embedding_dedup(fuzzy, encoder, dedup.embedding_threshold)
-    log_ledger("embedding_dedup", len(fuzzy), len(kept), d3)
-    return to_frame(kept, Pair), dropped_frame(d1 + d2 + d3)
+    encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device)
+    dropped = []
+    for name, n_in, kept, stage_dropped in dedup_core.dedup(items, dedup, encoder):
+        log_ledger(name, n_in, len(kept), stage_dropped)
+        dropped += stage_dropped
+    return to_frame(kept, Pair), dropped_frame(dropped)
+
+
+@step(cache_policy=CachePolicy(source_dependencies=[grounding, dedup_core]))
+def check_grounding(
+    pairs: pd.DataFrame, chunks: pd.DataFrame, grounding_check: GroundingParams = GroundingParams(),
+    embedding: EmbeddingParams = EmbeddingParams(),
+) -> tuple[Annotated[pd.DataFrame, "grounded_pairs"], Annotated[pd.DataFrame, "grounding_rejected"]]:
+    """Drop answers clearly unsupported by their source chunk (embedding and word overlap)."""
+    items = from_frame(pairs, Pair)
+    encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device)
+    kept, dropped, stats = grounding.check_grounding(items, _chunk_text(chunks), encoder, grounding_check)
+    log_ledger("grounding", len(items), len(kept), dropped)
+    log_metadata(metadata={"grounding_stats": stats})
+    return to_frame(kept, Pair), dropped_frame(dropped)
 
 
 @step(cache_policy=CachePolicy(source_dependencies=[judge, *backend_modules()]))
 def judge_pairs(
-    pairs: pd.DataFrame, llm: LLMParams, judging: JudgeParams
+    pairs: pd.DataFrame, chunks: pd.DataFrame, llm: LLMParams, judging: JudgeParams
 ) -> tuple[Annotated[pd.DataFrame, "judged_pairs"], Annotated[pd.DataFrame, "judge_rejected"]]:
-    """Score each pair 1-5 with the LLM judge (or jury) and keep those above the threshold."""
+    """Score each pair 1-5 against its source chunk with the LLM judge (or jury); keep the good."""
     items = from_frame(pairs, Pair)
     judges = [make_llm(llm)] + [make_llm(j) for j in judging.jury]
-    kept, dropped, jury = judge.judge_pairs(items, judges, judging)
+    kept, dropped, jury = judge.judge_pairs(items, judges, judging, _chunk_text(chunks))
     log_usage(*judges)
     log_ledger("judge", len(items), len(kept), dropped)
     if jury:
@@ -65,13 +84,15 @@ def judge_pairs(
 
 @step(cache_policy=CachePolicy(source_dependencies=[preferences, judge, *backend_modules()]))
 def build_preferences(
-    pairs: pd.DataFrame, llm: LLMParams, generation: GenerateParams, judging: JudgeParams,
-    preference: PreferenceParams = PreferenceParams(),
+    pairs: pd.DataFrame, chunks: pd.DataFrame, llm: LLMParams, judge_llm: LLMParams,
+    generation: GenerateParams, judging: JudgeParams, preference: PreferenceParams = PreferenceParams(),
 ) -> tuple[Annotated[pd.DataFrame, "preferences"], Annotated[pd.DataFrame, "preference_rejected"]]:
-    """Sample more answers per instruction, rank them with the judge, keep clear winners."""
+    """Sample more answers per instruction; the same judge (or jury) as the kept answer ranks them."""
     items = from_frame(pairs, Pair)
     model = make_llm(llm)
-    prefs, dropped = preferences.build_preferences(items, model, generation, judging, preference)
-    log_usage(model)
+    judges = [make_llm(judge_llm)] + [make_llm(j) for j in judging.jury]
+    prefs, dropped = preferences.build_preferences(items, model, judges, generation, judging,
+                                                   preference, _chunk_text(chunks))
+    log_usage(model, *judges)
     log_ledger("preferences", len(items), len(prefs), dropped)
     return to_frame(prefs, Preference), dropped_frame(dropped)

@@ -13,20 +13,21 @@ from tuneline import report as core
 @step(cache_policy=CachePolicy(source_dependencies=[core]))
 def quality_report(
     raw_files: pd.DataFrame, documents: pd.DataFrame, chunks: pd.DataFrame,
-    generated: pd.DataFrame, filtered: pd.DataFrame, unique: pd.DataFrame, judged: pd.DataFrame,
+    generated: pd.DataFrame, filtered: pd.DataFrame, unique: pd.DataFrame, grounded: pd.DataFrame,
+    judged: pd.DataFrame,
     preferences: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame,
     ingest_rejected: pd.DataFrame, generate_rejected: pd.DataFrame, filter_rejected: pd.DataFrame,
-    dedup_rejected: pd.DataFrame, judge_rejected: pd.DataFrame,
+    dedup_rejected: pd.DataFrame, grounding_rejected: pd.DataFrame, judge_rejected: pd.DataFrame,
     preference_rejected: pd.DataFrame, decontaminate_rejected: pd.DataFrame,
 ) -> Annotated[HTMLString, "data_quality_report"]:
     """HTML report of the dataset build: funnel, drops by reason, scores, duplicate clusters."""
     funnel = [("raw files", len(raw_files)), ("documents", len(documents)), ("chunks", len(chunks)),
               ("generated pairs", len(generated)), ("after filters", len(filtered)),
-              ("after dedup", len(unique)),
+              ("after dedup", len(unique)), ("grounded in source", len(grounded)),
               ("after judge", len(judged)), ("preference pairs", len(preferences)),
               ("train pairs", len(train)), ("test pairs", len(test))]
     rejected = pd.concat([ingest_rejected, generate_rejected, filter_rejected, dedup_rejected,
-                          judge_rejected, preference_rejected, decontaminate_rejected],
+                          grounding_rejected, judge_rejected, preference_rejected, decontaminate_rejected],
                          ignore_index=True)
     kept_text = dict(zip(generated.pair_id, generated.instruction))
     return HTMLString(core.render(funnel, rejected, judged.score.dropna().tolist(), kept_text))

@@ -1,8 +1,17 @@
-"""Deduplication of pairs on their instruction: exact, MinHash LSH, then embeddings.
+"""Deduplication of pairs: exact, MinHash near-duplicates, then embeddings (paraphrases).
 
-Each stage keeps one member of every duplicate group — the best-ranked by `keep_order`
-(highest judge score when known, else the earliest in input order, i.e. files and chunks in
-order) — and drops the others with `duplicate_of=<kept pair_id>`.
+The unit is the pair, not the instruction. Two pairs are duplicates when they ask the same
+thing *and* answer it the same way: templated instructions that differ in one entity
+("What does `numpy.argmax` do?" / "... `numpy.argmin` ...") share most of their shingles and
+embed within 0.97 cosine, yet are distinct examples with different answers. So every stage
+requires the instructions and the answers to be similar, each on its own threshold, and a
+key term (identifier, number, code span, proper noun) of one instruction that the other pair
+never mentions vetoes the match (`entity_conflict`): near-identical templated answers
+(`str.lstrip` / `str.rstrip` docstrings) differ in exactly such a term.
+
+Each stage keeps the best-ranked member of a duplicate group (`keep_order`: highest judge
+score when known, else the earliest in input order) and drops a pair only as the direct
+duplicate of a better-ranked pair it keeps; the drop names that pair and the similarities.
 """
 
 from __future__ import annotations
@@ -21,6 +30,12 @@ from tuneline.records import Dropped, Pair, drop
 Encoder = Callable[[list[str]], np.ndarray]
 
 _PUNCT = str.maketrans("", "", string.punctuation)
+_ATOM = re.compile(r"\w+")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)$")
+# a token is a key term when it looks like an identifier or a name, not like a plain word
+_IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*")
+_CAPITALIZED = re.compile(r"[A-Z][a-z]+")
 
 
 def normalize(text: str) -> str:
@@ -28,17 +43,27 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower().translate(_PUNCT)).strip()
 
 
-def exact_dedup(pairs: list[Pair]) -> tuple[list[Pair], list[Dropped]]:
-    seen: dict[str, str] = {}
-    dropped_at: dict[int, Dropped] = {}
-    for i in np.argsort(keep_order(pairs), kind="stable").tolist():
-        key = hashlib.sha1(normalize(pairs[i].instruction).encode()).hexdigest()
-        if key in seen:
-            dropped_at[i] = drop("exact_dedup", "exact_duplicate", pairs[i], f"duplicate_of={seen[key]}")
-        else:
-            seen[key] = pairs[i].pair_id
-    kept = [p for i, p in enumerate(pairs) if i not in dropped_at]
-    return kept, [dropped_at[i] for i in sorted(dropped_at)]
+def key_terms(text: str) -> set[str]:
+    """Lower-cased atoms of the entities a text names: code spans, identifiers (dots,
+    underscores, digits, inner capitals, acronyms), numbers, and capitalised words that do
+    not start a sentence (product and platform names)."""
+    terms = {a.lower() for span in _CODE_SPAN.findall(text) for a in _ATOM.findall(span)}
+    rest = _CODE_SPAN.sub(" ", text)
+    for m in re.finditer(r"\S+", rest):
+        token = m.group().strip(".,;:!?\"'()[]{}")
+        if _IDENTIFIER.fullmatch(token) or (
+                _CAPITALIZED.fullmatch(token) and not _SENTENCE_START.search(rest[:m.start()])):
+            terms.update(a.lower() for a in _ATOM.findall(token))
+    return terms
+
+
+def entity_conflict(a: Pair, b: Pair) -> str | None:
+    """The key terms of one pair's instruction that the other pair never mentions, or None."""
+    missing = []
+    for x, y in ((a, b), (b, a)):
+        words = {w.lower() for w in _ATOM.findall(f"{y.instruction}\n{y.answer}")}
+        missing += sorted(key_terms(x.instruction) - words)
+    return ",".join(missing[:4]) if missing else None
 
 
 def keep_order(pairs: list[Pair]) -> np.ndarray:
@@ -50,91 +75,151 @@ def keep_order(pairs: list[Pair]) -> np.ndarray:
     return rank
 
 
-def minhash_signatures(texts: list[str], params: DedupParams, chunk: int = 20_000) -> np.ndarray:
-    """Character shingles for short texts, word n-grams for long ones (a one-line instruction
-    has too few word 5-grams for MinHash to estimate anything). Records are processed
-    `chunk` at a time, so memory stays flat however many there are."""
-    sig = np.empty((len(texts), params.num_perm), dtype=np.uint32)
-    for lo in range(0, len(texts), chunk):
-        part = texts[lo:lo + chunk]
-        long = np.array([len(t.split()) >= params.long_text_words for t in part])
-        hashes, owners = [], []
-        for mask, shingle in ((~long, lambda ts: mh.char_shingle_hashes(ts, params.shingle_chars)),
-                              (long, lambda ts: mh.word_shingle_hashes(ts, params.shingle_words))):
-            idx = np.nonzero(mask)[0]
-            if len(idx):
-                h, o = shingle([part[i] for i in idx])
-                hashes.append(h)
-                owners.append(idx[o])
-        h, o = np.concatenate(hashes), np.concatenate(owners)
-        order = np.argsort(o, kind="stable")
-        sig[lo:lo + len(part)] = mh.signatures(h[order], o[order], len(part), params.num_perm)
+def exact_dedup(pairs: list[Pair]) -> tuple[list[Pair], list[Dropped]]:
+    """Same instruction and same answer, up to case, punctuation and spacing."""
+    seen: dict[str, str] = {}
+    dropped_at: dict[int, Dropped] = {}
+    for i in np.argsort(keep_order(pairs), kind="stable").tolist():
+        p = pairs[i]
+        key = hashlib.sha1(f"{normalize(p.instruction)}\x1f{normalize(p.answer)}".encode()).hexdigest()
+        if key in seen:
+            dropped_at[i] = drop("exact_dedup", "exact_duplicate", p, f"duplicate_of={seen[key]}")
+        else:
+            seen[key] = p.pair_id
+    kept = [p for i, p in enumerate(pairs) if i not in dropped_at]
+    return kept, [dropped_at[i] for i in sorted(dropped_at)]
+
+
+def _greedy(pairs: list[Pair], edges: list[tuple[int, int, str]], stage: str, reason: str
+            ) -> tuple[list[Pair], list[Dropped]]:
+    """Walk pairs best-ranked first; a pair with an edge to an already kept, better-ranked
+    pair is dropped as its duplicate (the most similar one, the first edge given). Two
+    duplicates of each other are never both dropped, and chains do not merge: A~B, B~C
+    with A and C distinct keeps A and C."""
+    rank = keep_order(pairs)
+    better: dict[int, list[tuple[int, str]]] = {}
+    for i, j, detail in edges:
+        lo, hi = (i, j) if rank[i] < rank[j] else (j, i)
+        better.setdefault(hi, []).append((lo, detail))
+    kept_mask = np.ones(len(pairs), dtype=bool)
+    dropped_at: dict[int, Dropped] = {}
+    for i in np.argsort(rank, kind="stable").tolist():
+        live = [(j, d) for j, d in better.get(i, []) if kept_mask[j]]
+        if live:
+            j, detail = live[0]
+            kept_mask[i] = False
+            dropped_at[i] = drop(stage, reason, pairs[i], f"duplicate_of={pairs[j].pair_id} {detail}")
+    kept = [p for i, p in enumerate(pairs) if kept_mask[i]]
+    return kept, [dropped_at[i] for i in sorted(dropped_at)]
+
+
+def char_shingles(text: str, k: int) -> set[str]:
+    t = normalize(text)
+    return {t[i:i + k] for i in range(max(1, len(t) - k + 1))}
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 20_000) -> np.ndarray:
+    """Signatures of each whole pair (instruction and answer, word n-grams), `chunk`
+    records at a time so memory stays flat however many there are."""
+    sig = np.empty((len(pairs), params.num_perm), dtype=np.uint32)
+    for lo in range(0, len(pairs), chunk):
+        part = [f"{p.instruction}\n{p.answer}" for p in pairs[lo:lo + chunk]]
+        h, o = mh.shingle_hashes(part, params.shingle_words)
+        sig[lo:lo + len(part)] = mh.signatures(h, o, len(part), params.num_perm)
     return sig
 
 
 def minhash_dedup(pairs: list[Pair], params: DedupParams) -> tuple[list[Pair], list[Dropped]]:
-    """Near-duplicate instructions by MinHash LSH; one survivor per connected cluster."""
+    """Near duplicates: LSH on whole-pair MinHash proposes candidates; a candidate is a
+    duplicate when the exact character-shingle Jaccard of the instructions and of the
+    answers both reach their thresholds and no key term conflicts."""
     if not pairs:
         return [], []
-    sig = minhash_signatures([normalize(p.instruction) for p in pairs], params)
-    rank = keep_order(pairs)
-    members, leaders, _ = mh.duplicate_edges(sig, rank, params.minhash_threshold)
-    rep = mh.clusters(len(pairs), members, leaders, rank)
-    kept, dropped = [], []
-    for i, pair in enumerate(pairs):
-        r = int(rep[i])
-        if r == i:
-            kept.append(pair)
-        else:
-            jaccard = float((sig[i] == sig[r]).mean())
-            dropped.append(drop("minhash_dedup", "near_duplicate", pair,
-                                f"duplicate_of={pairs[r].pair_id} jaccard={jaccard:.3f}"))
-    return kept, dropped
+    cand = mh.candidate_pairs(minhash_signatures(pairs, params), params.minhash_threshold)
+    shingles: dict[int, tuple[set, set]] = {}
+
+    def sh(i: int) -> tuple[set, set]:
+        if i not in shingles:
+            k = params.shingle_chars
+            shingles[i] = (char_shingles(pairs[i].instruction, k), char_shingles(pairs[i].answer, k))
+        return shingles[i]
+
+    edges = []
+    for i, j in cand.tolist():
+        (qi, ai), (qj, aj) = sh(i), sh(j)
+        jq, ja = jaccard(qi, qj), jaccard(ai, aj)
+        if jq >= params.near_instruction_jaccard and ja >= params.near_answer_jaccard and not (
+                params.entity_check and entity_conflict(pairs[i], pairs[j])):
+            edges.append((ja + jq, i, j, f"instruction_jaccard={jq:.3f} answer_jaccard={ja:.3f}"))
+    edges.sort(key=lambda e: -e[0])  # a dropped pair names its most similar kept duplicate
+    return _greedy(pairs, [(i, j, d) for _, i, j, d in edges], "minhash_dedup", "near_duplicate")
 
 
-def load_encoder(name: str, batch_size: int) -> Encoder:
+def load_encoder(name: str, batch_size: int, device: str = "cpu") -> Encoder:
     from sentence_transformers import SentenceTransformer
 
     from tuneline import models
 
-    model = SentenceTransformer(models.resolve(name), device="cpu")
+    model = SentenceTransformer(models.resolve(name), device=device)
 
     def encode(texts: list[str]) -> np.ndarray:
         return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
-                            convert_to_numpy=True, show_progress_bar=len(texts) > batch_size)
+                            convert_to_numpy=True, show_progress_bar=len(texts) > 4 * batch_size)
 
     return encode
 
 
-def embedding_dedup(
-    pairs: list[Pair], encode: Encoder, threshold: float, block: int = 2048
-) -> tuple[list[Pair], list[Dropped]]:
-    """Drop a pair whose instruction is within `threshold` cosine of a better-ranked kept one
-    (rank: `keep_order`). Similarities are computed in block x block tiles, never as an
-    n x n matrix, and only the pairs above the threshold are kept from each tile."""
-    n = len(pairs)
-    if n == 0:
-        return [], []
-    order = np.argsort(keep_order(pairs), kind="stable")  # position p holds the p-th best pair
-    emb = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)[order]
-    neighbours: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+def similar_pairs(emb: np.ndarray, threshold: float, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) with i < j and cosine >= threshold, and the cosines; computed in block x block
+    tiles, never as an n x n matrix."""
+    rows, sims = [], []
+    n = len(emb)
     for i0 in range(0, n, block):
-        for j0 in range(0, i0 + block, block):
+        for j0 in range(i0, n, block):
             tile = emb[i0:i0 + block] @ emb[j0:j0 + block].T
-            for r, c in zip(*np.nonzero(tile >= threshold)):
-                i, j = i0 + int(r), j0 + int(c)
-                if j < i:  # only better-ranked records can make one a duplicate
-                    neighbours[i].append((j, float(tile[r, c])))
-    kept_mask = np.ones(n, dtype=bool)
-    dropped_at: dict[int, Dropped] = {}
-    for i in range(n):
-        # Only a kept neighbour counts: two duplicates of each other are never both dropped.
-        live = [(s, j) for j, s in neighbours[i] if kept_mask[j]]
-        if live:
-            sim, j = max(live)
-            kept_mask[i] = False
-            dropped_at[int(order[i])] = drop(
-                "embedding_dedup", "semantic_duplicate", pairs[order[i]],
-                f"duplicate_of={pairs[order[j]].pair_id} cosine={sim:.3f}")
-    kept = [p for k, p in enumerate(pairs) if k not in dropped_at]
-    return kept, [dropped_at[k] for k in sorted(dropped_at)]
+            r, c = np.nonzero(tile >= threshold)
+            i, j = i0 + r, j0 + c
+            upper = i < j
+            rows.append(np.stack([i[upper], j[upper]], axis=1))
+            sims.append(tile[r[upper], c[upper]])
+    if not rows:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.float32)
+    return np.concatenate(rows), np.concatenate(sims)
+
+
+def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, block: int = 2048
+                    ) -> tuple[list[Pair], list[Dropped]]:
+    """Paraphrases: instructions within `embedding_instruction_threshold` cosine whose answers
+    are within `embedding_answer_threshold`, with no key-term conflict."""
+    if not pairs:
+        return [], []
+    q = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)
+    ij, q_sim = similar_pairs(q, params.embedding_instruction_threshold, block)
+    edges = []
+    if len(ij):
+        a = np.asarray(encode([p.answer for p in pairs]), dtype=np.float32)
+        a_sim = np.einsum("kd,kd->k", a[ij[:, 0]], a[ij[:, 1]])
+        for (i, j), sq, sa in zip(ij.tolist(), q_sim.tolist(), a_sim.tolist()):
+            if sa >= params.embedding_answer_threshold and not (
+                    params.entity_check and entity_conflict(pairs[i], pairs[j])):
+                edges.append((sq + sa, i, j, f"instruction_cosine={sq:.3f} answer_cosine={sa:.3f}"))
+    edges.sort(key=lambda e: -e[0])
+    return _greedy(pairs, [(i, j, d) for _, i, j, d in edges], "embedding_dedup", "semantic_duplicate")
+
+
+def dedup(pairs: list[Pair], params: DedupParams, encode: Encoder
+          ) -> list[tuple[str, int, list[Pair], list[Dropped]]]:
+    """The three stages in order; per stage (name, inputs, kept, dropped)."""
+    stages = []
+    current = pairs
+    for name, run in (("exact_dedup", exact_dedup),
+                      ("minhash_dedup", lambda ps: minhash_dedup(ps, params)),
+                      ("embedding_dedup", lambda ps: embedding_dedup(ps, encode, params))):
+        kept, dropped = run(current)
+        stages.append((name, len(current), kept, dropped))
+        current = kept
+    return stages

@@ -1,5 +1,10 @@
 """LLM judge: a 1-5 rubric score for an instruction/answer pair, alone or as a jury.
 
+Grounded: when the pair's source chunk is known the judge sees it and scores faithfulness
+to it with helpfulness (reference-guided grading, as Prometheus and G-Eval do); a fluent
+answer that contradicts its chunk otherwise scores like a faithful one. Pairs without a
+source (imported instruction data) get the reference-free rubric.
+
 Two ways to read a judge:
 - `logprobs`: the next-token probabilities over "1".."5" after the assistant turn opens with
   "Score: " (G-Eval style). The expected value is a finer score that never fails to parse,
@@ -29,6 +34,15 @@ RUBRIC = (
     "4 = correct and helpful, 5 = correct, complete, clear and well written.\n"
     "Judge accuracy, helpfulness and style."
 )
+GROUNDED_RUBRIC = (
+    "You are a strict grader. You get a source text, a question about it and an answer.\n"
+    "Rate the answer from 1 to 5 by how faithful it is to the source and how well it answers:\n"
+    "1 = contradicts the source or is about something else, 2 = mostly unsupported by the "
+    "source or unhelpful, 3 = partly supported, 4 = supported by the source and helpful,\n"
+    "5 = fully supported, complete and clear.\n"
+    "An answer that states facts the source does not support scores 2 or lower, however "
+    "fluent it is."
+)
 TEXT_FORMAT = "\nReply with one line: Score: N"
 # where the server enforces JSON schemas, the reply is {"score": N}; parse_score reads both
 SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}},
@@ -37,9 +51,15 @@ SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "m
 Verdict = tuple["float | None", str]  # (score on 1-5 or None, what the judge said)
 
 
-def judge_chat(instruction: str, answer: str, rubric: str = RUBRIC) -> Chat:
-    return [{"role": "system", "content": rubric},
-            {"role": "user", "content": f"Question: {instruction}\n\nAnswer: {answer}"}]
+Item = tuple[str, str, "str | None"]  # (instruction, answer, source chunk or None)
+
+
+def judge_chat(instruction: str, answer: str, source: str | None = None, text_format: str = "") -> Chat:
+    if source is None:
+        return [{"role": "system", "content": RUBRIC + text_format},
+                {"role": "user", "content": f"Question: {instruction}\n\nAnswer: {answer}"}]
+    return [{"role": "system", "content": GROUNDED_RUBRIC + text_format},
+            {"role": "user", "content": f"Source:\n{source}\n\nQuestion: {instruction}\n\nAnswer: {answer}"}]
 
 
 def expected_score(probs: list[float]) -> tuple[float | None, float]:
@@ -78,13 +98,13 @@ def parse_score(reply: str) -> float | None:
     return None
 
 
-def score(llm: LLM, items: list[tuple[str, str]], params: JudgeParams = JudgeParams(),
+def score(llm: LLM, items: list[Item], params: JudgeParams = JudgeParams(),
           desc: str = "judge") -> list[Verdict]:
-    """One verdict per (instruction, answer) from one judge."""
+    """One verdict per (instruction, answer, source) from one judge."""
     if params.method == "logprobs":
-        probs = llm.choice_probs([judge_chat(q, a) for q, a in items], "Score: ", SCALE, desc=desc)
+        probs = llm.choice_probs([judge_chat(*it) for it in items], "Score: ", SCALE, desc=desc)
         return [(s, f"digit probability {m:.2f}") for s, m in map(expected_score, probs)]
-    chats = [judge_chat(q, a, RUBRIC + TEXT_FORMAT) for q, a in items]
+    chats = [judge_chat(*it, text_format=TEXT_FORMAT) for it in items]
     replies = llm.generate(chats, max_new_tokens=48, temperature=0.0, desc=desc, schema=SCORE_SCHEMA)
     verdicts: list[Verdict] = [(parse_score(r), r) for r in replies]
     for attempt in range(params.retries):
@@ -97,6 +117,17 @@ def score(llm: LLM, items: list[tuple[str, str]], params: JudgeParams = JudgePar
         for i, reply in zip(todo, again):
             verdicts[i] = (parse_score(reply), reply)
     return verdicts
+
+
+def jury_score(judges: list[LLM], items: list[Item], params: JudgeParams, desc: str = "judge"
+               ) -> tuple[list["float | None"], list[str], dict]:
+    """Every judge scores every item; per item the combined score (None when no judge gave
+    one) and what the judges said; plus the jury's agreement when there are several."""
+    verdicts = [score(j, items, params, desc=f"{desc} {n + 1}/{len(judges)}") for n, j in enumerate(judges)]
+    per_judge = [[s for s, _ in v] for v in verdicts]
+    combined = [combine([votes[i] for votes in per_judge], params.aggregate) for i in range(len(items))]
+    said = [" | ".join(v[i][1][:200] for v in verdicts) for i in range(len(items))]
+    return combined, said, (agreement(per_judge) if len(judges) > 1 else {})
 
 
 def combine(votes: list[float | None], how: str) -> float | None:
@@ -123,22 +154,20 @@ def agreement(per_judge: list[list[float | None]]) -> dict:
     }
 
 
-def judge_pairs(pairs: list[Pair], judges: list[LLM], params: JudgeParams
-                ) -> tuple[list[Pair], list[Dropped], dict]:
-    """Score every pair with every judge; keep those whose (combined) score reaches min_score."""
-    items = [(p.instruction, p.answer) for p in pairs]
-    verdicts = [score(j, items, params, desc=f"judge {n + 1}/{len(judges)}") for n, j in enumerate(judges)]
-    per_judge = [[s for s, _ in v] for v in verdicts]
+def judge_pairs(pairs: list[Pair], judges: list[LLM], params: JudgeParams,
+                chunk_text: dict[str, str] | None = None) -> tuple[list[Pair], list[Dropped], dict]:
+    """Score every pair with every judge, grounded in its chunk when `chunk_text` has it;
+    keep those whose (combined) score reaches min_score."""
+    chunk_text = chunk_text or {}
+    items = [(p.instruction, p.answer, chunk_text.get(p.chunk_id)) for p in pairs]
+    scores, said, stats = jury_score(judges, items, params)
     kept, dropped = [], []
-    for i, pair in enumerate(pairs):
-        value = combine([votes[i] for votes in per_judge], params.aggregate)
+    for pair, value, words in zip(pairs, scores, said):
         if value is None:
-            said = " | ".join(v[i][1][:200] for v in verdicts)
-            dropped.append(drop(STAGE, "judge_gave_no_score", pair, said))
+            dropped.append(drop(STAGE, "judge_gave_no_score", pair, words))
         elif value < params.min_score:
             dropped.append(drop(STAGE, "low_judge_score", replace(pair, score=round(value, 4)),
                                 f"{value:.2f} < {params.min_score}"))
         else:
             kept.append(replace(pair, score=round(value, 4)))
-    stats = agreement(per_judge) if len(judges) > 1 else {}
     return kept, dropped, stats

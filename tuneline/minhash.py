@@ -1,173 +1,170 @@
-"""Vectorised MinHash signatures and LSH banding in numpy.
+"""MinHash signatures and LSH candidates, vectorised in numpy (no per-token Python work).
 
-A per-record datasketch loop (one MinHash object, one `update` per shingle, one LSH
-insert/query per record) costs Python-level work per shingle. Here every step runs on
-arrays covering thousands of records at once:
+Tokenising: the texts are joined into one byte buffer; a word is a run of ASCII letters,
+digits, `_` or any non-ASCII byte (so UTF-8 letters stay inside words). Word hashes are a
+position-weighted sum of the bytes, word n-gram ("shingle") hashes a weighted sum of mixed
+word hashes, all computed on arrays covering thousands of records at once.
 
-- shingles are hashed with a rolling polynomial over the concatenated UTF-8 bytes
-  (character shingles) or over word ids (word shingles), then mixed to 32 bits;
-- the num_perm permutations are multiply-shift hashes `(a*h + b) >> 32` (a 2-universal
-  family), min-reduced per record with `np.minimum.reduceat`;
-- LSH uses the (bands, rows) that datasketch's MinHashLSH would choose for the threshold;
-  records sharing a band bucket are candidates, and a candidate edge is kept only if the
-  signatures' estimated Jaccard similarity reaches the threshold.
+Sketch: classical MinHash evaluates num_perm hash functions per shingle. Here each bin j of
+the signature is the minimum over the record's shingles of one fixed function f_j (so
+P[sig_A[j] == sig_B[j]] is the Jaccard similarity of the shingle sets, as for classical
+MinHash), but f_j is evaluated sparsely, after the fast similarity sketch of Dahlgaard,
+Knudsen and Thorup (2017; the construction rensa's R-MinHash also uses):
+- round r = 0, 1, ...: every shingle is hashed to one bin with the value (r, u), u uniform;
+  a value of round r is larger than any value of an earlier round, so a bin filled in round
+  r is final, and later rounds only need to reach empty bins;
+- after `rounds` rounds, the bins still empty (only in records with few shingles) take the
+  classical value (rounds, min over shingles of a per-bin hash).
+That costs about rounds + (empty bins x shingles) hash evaluations per record instead of
+num_perm x shingles: 10-20x fewer for answers of a few dozen words.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-_MASK32 = np.uint64(0xFFFFFFFF)
-_BASE = np.uint64(0x100000001B3)  # FNV-style odd multiplier for the rolling polynomial
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_EMPTY = np.iinfo(np.uint64).max
+_MAX_BUCKET_PAIRS = 64  # records in one LSH bucket compared all-pairs; larger buckets: a star
+# bytes that belong to words: ASCII letters, digits, "_" and every non-ASCII byte
+_WORD_BYTE = np.zeros(256, dtype=bool)
+for _c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_":
+    _WORD_BYTE[_c] = True
+_WORD_BYTE[128:] = True
+_POS_WEIGHTS = np.random.default_rng(0x5EED).integers(1, 2**63, 64, dtype=np.uint64) | np.uint64(1)
 
 
-def _mix32(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(33))
-    h = h * _MIX
-    return (h >> np.uint64(32)).astype(np.uint64)
-
-
-def _rolling(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, k: int):
-    """Hash every window of k consecutive values that lies inside one record.
-
-    Returns (hashes, owner record index). A record shorter than k yields one hash of
-    all its values, so no record is left without shingles.
-    """
-    n = len(values)
-    if n >= k:
-        h = np.zeros(n - k + 1, dtype=np.uint64)
-        for j in range(k):
-            h = h * _BASE + values[j:n - k + 1 + j]
-        pos = np.arange(n - k + 1)
-        owner = np.repeat(np.arange(len(lengths)), lengths)[: n - k + 1]
-        valid = pos + k <= (starts + lengths)[owner]
-        hashes, owners = h[valid], owner[valid]
-    else:
-        hashes, owners = np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    short = np.nonzero(lengths < k)[0]
-    if len(short):
-        extra = np.array([_poly(values[starts[i]:starts[i] + lengths[i]]) for i in short], np.uint64)
-        hashes, owners = np.concatenate([hashes, extra]), np.concatenate([owners, short])
-        order = np.argsort(owners, kind="stable")
-        hashes, owners = hashes[order], owners[order]
-    return _mix32(hashes), owners
-
-
-def _poly(values: np.ndarray) -> np.uint64:
-    h = np.uint64(0)
+def mix64(h: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection on uint64 whose output bits all depend on the input's."""
     with np.errstate(over="ignore"):
-        for v in values:
-            h = h * _BASE + np.uint64(v)
-    return h
+        h = (h ^ (h >> np.uint64(30))) * _M1
+        h = (h ^ (h >> np.uint64(27))) * _M2
+        return h ^ (h >> np.uint64(31))
 
 
-def char_shingle_hashes(texts: list[str], k: int):
-    data = [t.encode("utf-8") for t in texts]
-    lengths = np.array([len(d) for d in data], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    values = np.frombuffer(b"".join(data), dtype=np.uint8).astype(np.uint64)
-    return _rolling(values, starts, lengths, k)
+def shingle_hashes(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the word n-grams of each lower-cased text, and each hash's record.
+
+    Owners come out sorted. A text with fewer than n words yields one hash of all its
+    words, and a text without words one hash of nothing, so every record has a shingle.
+    """
+    sizes = np.fromiter((len(t.encode()) for t in texts), dtype=np.int64, count=len(texts))
+    buf = np.frombuffer("\n".join(texts).lower().encode(), dtype=np.uint8)
+    owner_of_byte = np.repeat(np.arange(len(texts)), sizes + 1)[: len(buf)]
+    is_word = _WORD_BYTE[buf]
+    prev = np.concatenate([[False], is_word[:-1]])
+    starts = np.nonzero(is_word & ~prev)[0]
+    # byte hash: sum of (byte + 1) * weight[position in word], then mixed, per word
+    pos = np.arange(len(buf)) - np.maximum.accumulate(np.where(is_word & ~prev, np.arange(len(buf)), 0))
+    with np.errstate(over="ignore"):
+        contrib = (buf.astype(np.uint64) + np.uint64(1)) * _POS_WEIGHTS[pos % 64]
+        contrib[~is_word] = 0
+        word_h = mix64(np.add.reduceat(contrib, starts) if len(starts) else np.zeros(0, np.uint64))
+    word_owner = owner_of_byte[starts]
+    counts = np.bincount(word_owner, minlength=len(texts))
+    word_idx = np.arange(len(word_h)) - np.repeat(np.cumsum(counts) - counts, counts)
+    # n-gram j covers words j..j+n-1 of one record
+    valid = word_idx <= np.repeat(counts, counts) - n
+    g = np.zeros(int(valid.sum()), dtype=np.uint64)
+    first = np.nonzero(valid)[0]
+    with np.errstate(over="ignore"):
+        for t in range(n):
+            g = g * np.uint64(0x100000001B3) + word_h[first + t]
+    hashes, owners = [mix64(g)], [word_owner[first]]
+    short = np.nonzero(counts < n)[0]
+    if len(short):  # fewer words than n: one shingle of all of them (or of nothing)
+        in_short = np.isin(word_owner, short)
+        per = np.zeros(len(texts), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            np.add.at(per, word_owner[in_short], word_h[in_short] * _POS_WEIGHTS[word_idx[in_short] % 64])
+        hashes.append(mix64(per[short] + np.uint64(n)))
+        owners.append(short)
+    h, o = np.concatenate(hashes), np.concatenate(owners)
+    order = np.argsort(o, kind="stable")
+    return h[order], o[order]
 
 
-def word_shingle_hashes(texts: list[str], k: int):
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(w, len(vocab) + 1) for w in t.split()] for t in texts]
-    lengths = np.array([len(i) for i in ids], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    values = np.fromiter((v for row in ids for v in row), dtype=np.uint64, count=int(lengths.sum()))
-    return _rolling(values, starts, lengths, k)
-
-
-def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)  # odd
-    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
-    return a, b
+def _bin_and_value(h: np.ndarray, seed: np.uint64, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    x = mix64(h ^ seed)
+    with np.errstate(over="ignore"):
+        bins = ((x >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # uniform in [0, num_perm)
+    return bins.astype(np.int64), x & np.uint64(0xFFFFFFFF)
 
 
 def signatures(hashes: np.ndarray, owners: np.ndarray, n: int, num_perm: int, seed: int = 1,
-               max_cells: int = 8_000_000) -> np.ndarray:
-    """(n, num_perm) uint32 MinHash signatures; `owners` must be sorted.
-
-    Work is chunked to ~max_cells values in a (num_perm, shingles) buffer: permutations
-    along rows, shingles contiguous, so the multiply-shift and the per-record min-reduce
-    both stream through memory (5x faster than the (shingles, num_perm) layout).
-    """
-    a, b = permutations(num_perm, seed)
-    sig = np.full((n, num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-    step = max(1, max_cells // num_perm)
-    buf = np.empty((num_perm, min(step, max(1, len(hashes)))), dtype=np.uint64)
-    for lo in range(0, len(hashes), step):
-        h, o = hashes[lo:lo + step], owners[lo:lo + step]
-        perm = buf[:, :len(h)]
-        np.multiply(a[:, None], h[None, :], out=perm)
-        np.add(perm, b[:, None], out=perm)
-        np.right_shift(perm, np.uint64(32), out=perm)
-        starts = np.concatenate([[0], np.nonzero(np.diff(o))[0] + 1])
-        mins = np.minimum.reduceat(perm, starts, axis=1).T.astype(np.uint32)
-        rows = o[starts]
-        sig[rows] = np.minimum(sig[rows], mins)  # a record may straddle two chunks
-    return sig
-
-
-def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows): the values datasketch's MinHashLSH picks for this threshold."""
-    from datasketch.lsh import _optimal_param
-
-    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+               rounds: int = 8) -> np.ndarray:
+    """(n, num_perm) uint32 signatures from shingle hashes (see the module docstring)."""
+    seeds = mix64(np.arange(1, rounds + num_perm + 1, dtype=np.uint64) * np.uint64(seed + 0x9E37))
+    flat = np.full(n * num_perm, _EMPTY, dtype=np.uint64)
+    base = owners.astype(np.int64) * num_perm
+    for r in range(rounds):
+        bins, value = _bin_and_value(hashes, seeds[r], num_perm)
+        cell = base + bins
+        open_ = flat[cell] == _EMPTY  # a bin filled in an earlier round is final
+        if not open_.any():
+            break
+        np.minimum.at(flat, cell[open_], value[open_] | np.uint64(r << 32))
+    empty = np.nonzero(flat == _EMPTY)[0]
+    if len(empty):  # classical MinHash for the bins no round reached
+        rec, j = empty // num_perm, empty % num_perm
+        first = np.searchsorted(owners, rec)
+        count = np.searchsorted(owners, rec, side="right") - first
+        k = np.repeat(np.arange(len(empty)), count)
+        member = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count) + first[k]
+        x = mix64(hashes[member] ^ seeds[rounds + j[k]]) & np.uint64(0xFFFFFFFF)
+        mins = np.minimum.reduceat(x, np.cumsum(count) - count)
+        flat[empty] = mins | np.uint64(rounds << 32)
+    return (mix64(flat) >> np.uint64(32)).astype(np.uint32).reshape(n, num_perm)
 
 
-def duplicate_edges(sig: np.ndarray, rank: np.ndarray, threshold: float,
-                    max_cells: int = 8_000_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Verified candidate edges (member, leader, jaccard) from LSH banding.
+def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) with bands * rows <= num_perm minimising the weighted probability of
+    missing a pair above `threshold` and of proposing one below it (the S-curve
+    1 - (1 - s^rows)^bands integrated on each side of the threshold)."""
+    def area(b: int, r: int, lo: float, hi: float, above: bool) -> float:
+        s = np.linspace(lo, hi, 201)
+        p = 1 - (1 - s ** r) ** b
+        y = 1 - p if above else p
+        return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(s)))
 
-    In each band bucket the best-ranked record is the leader; every other member is
-    checked against it.
-    """
+    best, best_err = (1, num_perm), math.inf
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            err = fp_weight * area(b, r, 0, threshold, False) + (1 - fp_weight) * area(b, r, threshold, 1, True)
+            if err < best_err:
+                best, best_err = (b, r), err
+    return best
+
+
+def candidate_pairs(sig: np.ndarray, threshold: float) -> np.ndarray:
+    """Distinct (i, j), i < j, that share a bucket in at least one LSH band and whose
+    estimated Jaccard similarity reaches `threshold`; shape (k, 2)."""
     n, num_perm = sig.shape
     bands, rows = lsh_params(threshold, num_perm)
-    members, leaders = [], []
-    pos = np.arange(n)
+    found = []
     for band in range(bands):
-        block = sig[:, band * rows:(band + 1) * rows].astype(np.uint64)
         key = np.zeros(n, dtype=np.uint64)
-        for col in range(rows):
-            key = key * _BASE + block[:, col]
-        order = np.lexsort((rank, key))
+        with np.errstate(over="ignore"):
+            for col in range(band * rows, (band + 1) * rows):
+                key = mix64(key + sig[:, col].astype(np.uint64))
+        order = np.argsort(key, kind="stable")
         k = key[order]
-        new_group = np.concatenate([[True], k[1:] != k[:-1]])
-        leader_pos = np.maximum.accumulate(np.where(new_group, pos, 0))
-        is_member = ~new_group
-        members.append(order[is_member])
-        leaders.append(order[leader_pos[is_member]])
-    if not members:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    pairs = np.unique(np.stack([np.concatenate(members), np.concatenate(leaders)], axis=1), axis=0)
-    jac = np.empty(len(pairs))
-    step = max(1, max_cells // num_perm)
-    for lo in range(0, len(pairs), step):
-        p = pairs[lo:lo + step]
-        jac[lo:lo + step] = (sig[p[:, 0]] == sig[p[:, 1]]).mean(axis=1)
-    keep = jac >= threshold
-    return pairs[keep, 0], pairs[keep, 1], jac[keep]
-
-
-def clusters(n: int, members: np.ndarray, leaders: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Connected components of the verified edges; returns each record's representative,
-    the best-ranked record of its component."""
-    parent = np.arange(n)
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for m, l in zip(members.tolist(), leaders.tolist()):
-        rm, rl = find(m), find(l)
-        if rm != rl:  # the better-ranked root becomes the component's root
-            if rank[rm] < rank[rl]:
-                rm, rl = rl, rm
-            parent[rm] = rl
-    return np.array([find(i) for i in range(n)])
+        starts = np.concatenate([[0], np.nonzero(k[1:] != k[:-1])[0] + 1])
+        sizes = np.diff(np.concatenate([starts, [n]]))
+        two = starts[sizes == 2]
+        found.append(np.stack([order[two], order[two + 1]], axis=1))
+        for s0, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
+            g = order[s0:s0 + size]
+            if size <= _MAX_BUCKET_PAIRS:  # every pair of a small bucket
+                i, j = np.triu_indices(size, 1)
+                found.append(np.stack([g[i], g[j]], axis=1))
+            else:  # a huge bucket (many copies of one text): a star keeps the edges linear
+                found.append(np.stack([np.repeat(g[0], size - 1), g[1:]], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    edges = np.unique(np.sort(np.concatenate(found), axis=1), axis=0)
+    est = (sig[edges[:, 0]] == sig[edges[:, 1]]).mean(axis=1)
+    return edges[est >= threshold]

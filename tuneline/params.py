@@ -83,15 +83,43 @@ class FilterParams(Params):
     ]
 
 
+class EmbeddingParams(Params):
+    """The sentence-embedding model of the paraphrase dedup and the grounding check."""
+
+    model: str = Field("bundled:all-minilm-l6-v2", description="bundled:NAME, path or hub id")
+    batch_size: int = Field(64, gt=0, description="texts per forward pass")
+    device: str = Field("cpu", description="cpu | cuda | cuda:N")
+
+
 class DedupParams(Params):
-    minhash_threshold: float = Field(0.8, gt=0, le=1, description="estimated Jaccard similarity")
-    num_perm: int = Field(128, gt=0, description="MinHash permutations")
-    shingle_chars: int = Field(5, gt=0, description="character shingle size (short texts)")
-    shingle_words: int = Field(5, gt=0, description="word n-gram size (long texts)")
-    long_text_words: int = Field(30, gt=0, description="texts with this many words use word n-grams")
-    embedding_model: str = "bundled:all-minilm-l6-v2"
-    embedding_threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity")
-    embedding_batch_size: int = 64
+    """Pair-level dedup (see tuneline/dedup.py): both the instructions and the answers must be
+    similar; defaults measured on the labelled dev set of benchmarks/curation_quality.py."""
+
+    minhash_threshold: float = Field(0.5, gt=0, le=1, description=(
+        "estimated Jaccard of whole-pair word n-grams that makes two pairs LSH candidates"))
+    near_instruction_jaccard: float = Field(0.5, gt=0, le=1, description=(
+        "near duplicate: exact character-shingle Jaccard of the two instructions"))
+    near_answer_jaccard: float = Field(0.6, gt=0, le=1, description=(
+        "near duplicate: exact character-shingle Jaccard of the two answers"))
+    num_perm: int = Field(128, gt=0, description="MinHash signature size")
+    shingle_chars: int = Field(5, gt=0, description="character shingle size for verification")
+    shingle_words: int = Field(3, gt=0, description="word n-gram size of the pair signatures")
+    embedding_instruction_threshold: float = Field(0.8, gt=0, le=1, description=(
+        "paraphrase: cosine of the two instructions"))
+    embedding_answer_threshold: float = Field(0.9, gt=0, le=1, description=(
+        "paraphrase: cosine of the two answers"))
+    entity_check: bool = Field(True, description=(
+        "an identifier, number or name in one instruction that the other pair never "
+        "mentions makes them distinct"))
+
+
+class GroundingParams(Params):
+    """The embedding faithfulness check (tuneline/grounding.py): an answer is dropped when
+    both signals are below their minimum. Defaults measured on the dev set."""
+
+    min_cosine: float = Field(0.45, ge=-1, le=1, description="answer vs its chunk, cosine")
+    min_overlap: float = Field(0.5, ge=0, le=1, description=(
+        "share of the answer's content words found in its chunk"))
 
 
 class JudgeParams(Params):

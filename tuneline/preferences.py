@@ -16,20 +16,26 @@ STAGE = "preferences"
 
 
 def build_preferences(
-    pairs: list[Pair], llm: LLM, gen: GenerateParams, judging: JudgeParams, params: PreferenceParams
+    pairs: list[Pair], llm: LLM, judges: list[LLM], gen: GenerateParams, judging: JudgeParams,
+    params: PreferenceParams, chunk_text: dict[str, str] | None = None,
 ) -> tuple[list[Preference], list[Dropped]]:
+    """`llm` samples the extra candidates; `judges` (the judge, or the jury, that scored the
+    kept answer) score them against the same chunk, so chosen and rejected compare scores
+    from the same graders."""
+    chunk_text = chunk_text or {}
     k = params.extra_candidates
     prompts = [user_chat(p.instruction) for p in pairs for _ in range(k)]
     extra = llm.generate(prompts, max_new_tokens=gen.answer_max_tokens,
                          temperature=params.candidate_temperature, top_p=gen.top_p,
                          desc="candidates")
-    scores = judge.score(llm, [(q[0]["content"], a) for q, a in zip(prompts, extra)], judging,
-                         desc="judge candidates")
+    items = [(p.instruction, a, chunk_text.get(p.chunk_id))
+             for p, a in zip((p for p in pairs for _ in range(k)), extra)]
+    scores, _, _ = judge.jury_score(judges, items, judging, desc="judge candidates")
     prefs, dropped = [], []
     for n, pair in enumerate(pairs):
         # only scored candidates can be ranked (an unjudged pair, or a judge that gave no score)
         candidates = [(s, a) for s, a in [(pair.score, pair.answer)] + list(
-            zip((s for s, _ in scores[n * k:(n + 1) * k]), extra[n * k:(n + 1) * k]))
+            zip(scores[n * k:(n + 1) * k], extra[n * k:(n + 1) * k]))
             if s is not None and a.strip()]
         candidates.sort(key=lambda c: c[0], reverse=True)
         if len(candidates) < 2:

@@ -1,0 +1,242 @@
+"""Curation quality on a labelled dev set of real text (benchmarks/devset.py).
+
+Prints, for the code on the path (and, with --before REF, for that commit's code in the
+same run, on the same dev set):
+- rule filters: per rule, drops and precision; per junk kind, recall; overall precision and
+  junk recall, records/s;
+- dedup: precision / recall / F1 over planted duplicates, recall per kind (exact, near,
+  paraphrase), false merges (distinct pairs dropped as duplicates: hard negatives and
+  others), records/s per stage;
+- grounding (embedding check): kept share per faithfulness label;
+- with --judge: the bundled judge (SmolLM2-135M, logprobs) on the faithfulness cases,
+  kept share per label at the default min_score.
+
+    python benchmarks/curation_quality.py --before 7c2d30b --judge
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import devset  # noqa: E402
+
+
+def as_pairs(records):
+    from tuneline.records import Pair
+
+    return [Pair(r.pair_id, f"chunk-{r.pair_id}", "devset", r.instruction, r.answer) for r in records]
+
+
+def eval_filters(records) -> dict:
+    from tuneline import filters
+    from tuneline.params import FilterParams
+
+    pairs = as_pairs(records)
+    label = {r.pair_id: r.label["junk"] for r in records}
+    t = time.perf_counter()
+    kept, dropped = filters.apply_filters(pairs, FilterParams())
+    secs = time.perf_counter() - t
+    # per rule: every rule on every record (not only the first that fires), to see each one's precision
+    per_rule = {}
+    for f in filters.FILTERS:
+        fired = [p for p in pairs if f(p, FilterParams())]
+        junk = sum(label[p.pair_id] is not None for p in fired)
+        per_rule[f.__name__] = {"drops": len(fired), "precision": round(junk / len(fired), 3) if fired else None,
+                                "good_dropped": len(fired) - junk}
+    dropped_ids = {d.record["pair_id"] for d in dropped}
+    n_junk = sum(v is not None for v in label.values())
+    by_kind = defaultdict(lambda: [0, 0])
+    for pid, kind in label.items():
+        if kind:
+            by_kind[kind][1] += 1
+            by_kind[kind][0] += pid in dropped_ids
+    junk_dropped = sum(label[p] is not None for p in dropped_ids)
+    good_dropped = [(d.reason, d.record["answer"][:90]) for d in dropped if label[d.record["pair_id"]] is None]
+    return {"records": len(pairs), "junk": n_junk, "drops": len(dropped_ids),
+            "precision": round(junk_dropped / max(1, len(dropped_ids)), 3),
+            "junk_recall": round(junk_dropped / max(1, n_junk), 3),
+            "good_dropped": len(good_dropped), "good_dropped_reasons": dict(Counter(r for r, _ in good_dropped)),
+            "good_dropped_examples": good_dropped[:6],
+            "recall_by_kind": {k: round(a / b, 3) for k, (a, b) in sorted(by_kind.items())},
+            "per_rule": per_rule, "records_per_s": round(len(pairs) / secs)}
+
+
+def eval_dedup(records, encode) -> dict:
+    from tuneline import dedup
+    from tuneline.params import DedupParams
+
+    pairs = as_pairs(records)
+    group = {r.pair_id: r.label["group"] for r in records}
+    kind = {r.pair_id: r.label["kind"] for r in records}
+    params = DedupParams()
+    embed_sig = inspect.signature(dedup.embedding_dedup).parameters
+    stages = [("exact_dedup", dedup.exact_dedup), ("minhash_dedup", lambda ps: dedup.minhash_dedup(ps, params)),
+              ("embedding_dedup", (lambda ps: dedup.embedding_dedup(ps, encode, params)) if "params" in embed_sig
+               else (lambda ps: dedup.embedding_dedup(ps, encode, params.embedding_threshold)))]
+    encode(["warm up"])
+    current, drops, timing = pairs, [], {}
+    for name, run in stages:
+        t = time.perf_counter()
+        current, dropped = run(current)
+        timing[name] = round((time.perf_counter() - t), 3)
+        drops += [(name, d) for d in dropped]
+    # planted duplicates: every record of a group beyond the first is one duplicate to find
+    sizes = Counter(group.values())
+    planted = sum(n - 1 for n in sizes.values())
+    planted_by_kind = Counter(kind[r.pair_id] for r in records if kind[r.pair_id] in ("exact", "near", "paraphrase"))
+    correct, false_merges = 0, []
+    found_by_kind = Counter()
+    for stage, d in drops:
+        me = d.record["pair_id"]
+        other = d.detail.split()[0].removeprefix("duplicate_of=")
+        if group[me] == group[other]:
+            correct += 1
+            # credit the planted copy's kind (the original may be the one dropped)
+            k = kind[me] if kind[me] in planted_by_kind else kind[other]
+            found_by_kind[k] += 1
+        else:
+            false_merges.append({"stage": stage, "kinds": [kind[me], kind[other]],
+                                 "dropped": d.record["instruction"][:80],
+                                 "kept": next(p.instruction for p in pairs if p.pair_id == other)[:80],
+                                 "detail": d.detail})
+    precision = correct / max(1, len(drops))
+    recall = correct / max(1, planted)
+    return {"records": len(pairs), "planted_duplicates": planted, "drops": len(drops),
+            "drops_by_stage": dict(Counter(s for s, _ in drops)),
+            "precision": round(precision, 3), "recall": round(recall, 3),
+            "f1": round(2 * precision * recall / max(1e-9, precision + recall), 3),
+            "recall_by_kind": {k: round(found_by_kind[k] / n, 3) for k, n in sorted(planted_by_kind.items())},
+            "false_merges": len(false_merges),
+            "false_merges_of_hard_negatives": sum("hard_negative" in f["kinds"] for f in false_merges),
+            "false_merge_examples": false_merges[:5], "seconds_by_stage": timing}
+
+
+def eval_grounding(records, encode) -> dict | None:
+    try:
+        from tuneline import grounding
+        from tuneline.params import GroundingParams
+    except ImportError:  # code from before the check existed: everything is kept
+        return None
+    pairs = as_pairs(records)
+    chunks = {p.chunk_id: r.chunk for p, r in zip(pairs, records)}
+    t = time.perf_counter()
+    kept, _, _ = grounding.check_grounding(pairs, chunks, encode, GroundingParams())
+    secs = time.perf_counter() - t
+    return {"kept_share_by_label": _kept_share(records, {p.pair_id for p in kept}),
+            "records_per_s": round(len(pairs) / secs)}
+
+
+def _kept_share(records, kept_ids) -> dict:
+    by = defaultdict(lambda: [0, 0])
+    for r in records:
+        by[r.label["faithful"]][1] += 1
+        by[r.label["faithful"]][0] += r.pair_id in kept_ids
+    return {k: f"{a}/{b} = {a / b:.2f}" for k, (a, b) in sorted(by.items())}
+
+
+def eval_judge(records) -> dict:
+    from tuneline import judge
+    from tuneline.llm import make_llm
+    from tuneline.params import JudgeParams, LLMParams
+
+    llm = make_llm(LLMParams(cache=False, batch_size=4))
+    grounded = "source" in inspect.signature(judge.judge_chat).parameters
+    items = [(r.instruction, r.answer, r.chunk) if grounded else (r.instruction, r.answer) for r in records]
+    t = time.perf_counter()
+    verdicts = judge.score(llm, items, JudgeParams(), desc="dev judge")
+    secs = time.perf_counter() - t
+    kept = {r.pair_id for r, (s, _) in zip(records, verdicts) if s is not None and s >= JudgeParams().min_score}
+    mean = defaultdict(list)
+    for r, (s, _) in zip(records, verdicts):
+        if s is not None:
+            mean[r.label["faithful"]].append(s)
+    return {"grounded_prompt": grounded, "kept_share_by_label": _kept_share(records, kept),
+            "mean_score_by_label": {k: round(sum(v) / len(v), 2) for k, v in sorted(mean.items())},
+            "records_per_s": round(len(records) / secs, 2)}
+
+
+def evaluate(with_judge: bool, seed: int) -> dict:
+    from tuneline.dedup import load_encoder
+
+    sets = devset.build(seed)
+    encode = load_encoder("bundled:all-minilm-l6-v2", 64)
+    out = {"filters": eval_filters(sets["filters"]), "dedup": eval_dedup(sets["dedup"], encode),
+           "grounding": eval_grounding(sets["faithfulness"], encode)}
+    if with_judge:
+        out["judge"] = eval_judge(sets["faithfulness"])
+    return out
+
+
+def run_at(ref: str, with_judge: bool, seed: int) -> dict:
+    """This script, on the same dev set, with `ref`'s tuneline first on the path."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = os.path.join(tmp, "tree")
+        subprocess.run(["git", "-C", root, "worktree", "add", "--detach", tree, ref], check=True,
+                       capture_output=True)
+        try:
+            env = dict(os.environ, PYTHONPATH=tree)
+            cmd = [sys.executable, os.path.abspath(__file__), "--json", "--seed", str(seed)]
+            proc = subprocess.run(cmd + (["--judge"] if with_judge else []), env=env, cwd=tmp,
+                                  capture_output=True, text=True)
+            if proc.returncode:
+                raise SystemExit(f"evaluation at {ref} failed:\n{proc.stderr[-3000:]}")
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+        finally:
+            subprocess.run(["git", "-C", root, "worktree", "remove", "--force", tree], capture_output=True)
+
+
+def show(name: str, res: dict) -> None:
+    f, d, g = res["filters"], res["dedup"], res["grounding"]
+    print(f"\n=== {name}")
+    print(f"filters: precision {f['precision']}  junk recall {f['junk_recall']}  good answers dropped "
+          f"{f['good_dropped']}/{f['records'] - f['junk']} {f['good_dropped_reasons']}  {f['records_per_s']} records/s")
+    print("  recall by junk kind:", f["recall_by_kind"])
+    for rule, r in f["per_rule"].items():
+        print(f"  {rule:22} drops {r['drops']:4}  precision {r['precision']}  good dropped {r['good_dropped']}")
+    for reason, text in f["good_dropped_examples"]:
+        print(f"    good dropped by {reason}: {text}")
+    print(f"dedup: F1 {d['f1']}  precision {d['precision']}  recall {d['recall']}  "
+          f"({d['drops']} drops of {d['planted_duplicates']} planted)  by stage {d['drops_by_stage']}")
+    print("  recall by kind:", d["recall_by_kind"], " false merges:", d["false_merges"],
+          f"(of hard negatives {d['false_merges_of_hard_negatives']})  seconds by stage {d['seconds_by_stage']}")
+    for fm in d["false_merge_examples"]:
+        print(f"    false merge [{fm['stage']}] {fm['dropped']!r} -> {fm['kept']!r} {fm['detail']}")
+    print("grounding check:", g if g else "(none: every answer kept)")
+    if "judge" in res:
+        print("judge:", res["judge"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before", help="git ref to measure side by side (e.g. the last commit before a change)")
+    ap.add_argument("--judge", action="store_true", help="also run the bundled LLM judge (minutes on CPU)")
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    res = evaluate(args.judge, args.seed)
+    if args.json:
+        print(json.dumps(res))
+        return
+    sets = devset.build(args.seed)
+    print("dev set:", {k: len(v) for k, v in sets.items()},
+          "dedup kinds:", dict(Counter(r.label["kind"] for r in sets["dedup"])))
+    if args.before:
+        show(f"before ({args.before})", run_at(args.before, args.judge, args.seed))
+    show("now", res)
+
+
+if __name__ == "__main__":
+    main()
