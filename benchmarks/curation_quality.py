@@ -54,6 +54,12 @@ def eval_filters(records) -> dict:
         junk = sum(label[p.pair_id] is not None for p in fired)
         per_rule[f.__name__] = {"drops": len(fired), "precision": round(junk / len(fired), 3) if fired else None,
                                 "good_dropped": len(fired) - junk}
+    opt_in = FilterParams(gopher_repetition=True)
+    fired = [p for p in pairs if filters.gopher_repetition(p, opt_in)]
+    junk = sum(label[p.pair_id] is not None for p in fired)
+    per_rule["gopher_repetition (opt-in, on)"] = {
+        "drops": len(fired), "precision": round(junk / len(fired), 3) if fired else None,
+        "good_dropped": len(fired) - junk}
     dropped_ids = {d.record["pair_id"] for d in dropped}
     n_junk = sum(v is not None for v in label.values())
     by_kind = defaultdict(lambda: [0, 0])
@@ -96,20 +102,24 @@ def eval_dedup(records, encode) -> dict:
     planted = sum(n - 1 for n in sizes.values())
     planted_by_kind = Counter(kind[r.pair_id] for r in records if kind[r.pair_id] in ("exact", "near", "paraphrase"))
     correct, false_merges = 0, []
-    found_by_kind = Counter()
+    dropped_ids = {d.record["pair_id"] for _, d in drops}
     for stage, d in drops:
         me = d.record["pair_id"]
         other = d.detail.split()[0].removeprefix("duplicate_of=")
         if group[me] == group[other]:
             correct += 1
-            # credit the planted copy's kind (the original may be the one dropped)
-            k = kind[me] if kind[me] in planted_by_kind else kind[other]
-            found_by_kind[k] += 1
         else:
             false_merges.append({"stage": stage, "kinds": [kind[me], kind[other]],
                                  "dropped": d.record["instruction"][:80],
                                  "kept": next(p.instruction for p in pairs if p.pair_id == other)[:80],
                                  "detail": d.detail})
+    # a planted copy is found when it and its original are no longer both kept
+    original = {r.label["group"]: r.pair_id for r in records if r.label["kind"] in ("original", "hard_negative")}
+    found_by_kind = Counter(kind[r.pair_id] for r in records if kind[r.pair_id] in planted_by_kind
+                            and (r.pair_id in dropped_ids or original[group[r.pair_id]] in dropped_ids))
+    missed = [(kind[r.pair_id], r.instruction[:70], next(p.instruction for p in pairs if p.pair_id == original[group[r.pair_id]])[:70])
+              for r in records if kind[r.pair_id] in planted_by_kind
+              and r.pair_id not in dropped_ids and original[group[r.pair_id]] not in dropped_ids]
     precision = correct / max(1, len(drops))
     recall = correct / max(1, planted)
     return {"records": len(pairs), "planted_duplicates": planted, "drops": len(drops),
@@ -119,7 +129,8 @@ def eval_dedup(records, encode) -> dict:
             "recall_by_kind": {k: round(found_by_kind[k] / n, 3) for k, n in sorted(planted_by_kind.items())},
             "false_merges": len(false_merges),
             "false_merges_of_hard_negatives": sum("hard_negative" in f["kinds"] for f in false_merges),
-            "false_merge_examples": false_merges[:5], "seconds_by_stage": timing}
+            "false_merge_examples": false_merges[:5], "missed_examples": missed[:6],
+            "seconds_by_stage": timing}
 
 
 def eval_grounding(records, encode) -> dict | None:
@@ -214,6 +225,8 @@ def show(name: str, res: dict) -> None:
           f"(of hard negatives {d['false_merges_of_hard_negatives']})  seconds by stage {d['seconds_by_stage']}")
     for fm in d["false_merge_examples"]:
         print(f"    false merge [{fm['stage']}] {fm['dropped']!r} -> {fm['kept']!r} {fm['detail']}")
+    for m in d["missed_examples"]:
+        print(f"    missed {m[0]}: {m[1]!r} ~ {m[2]!r}")
     print("grounding check:", g if g else "(none: every answer kept)")
     if "judge" in res:
         print("judge:", res["judge"])

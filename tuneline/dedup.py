@@ -32,9 +32,10 @@ Encoder = Callable[[list[str]], np.ndarray]
 _PUNCT = str.maketrans("", "", string.punctuation)
 _ATOM = re.compile(r"\w+")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)$")
+_SENTENCE_START = re.compile(r"(?:^\s*|[.!?:]\s+|\n\s*)$")
 # a token is a key term when it looks like an identifier or a name, not like a plain word
 _IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*")
+_IDENTIFIER_NO_CASE = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*")
 _CAPITALIZED = re.compile(r"[A-Z][a-z]+")
 
 
@@ -49,10 +50,14 @@ def key_terms(text: str) -> set[str]:
     not start a sentence (product and platform names)."""
     terms = {a.lower() for span in _CODE_SPAN.findall(text) for a in _ATOM.findall(span)}
     rest = _CODE_SPAN.sub(" ", text)
+    letters = [c for c in rest if c.isalpha()]
+    # in a text set in capitals, case says nothing about names
+    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
+    identifier = _IDENTIFIER_NO_CASE if shouting else _IDENTIFIER
     for m in re.finditer(r"\S+", rest):
         token = m.group().strip(".,;:!?\"'()[]{}")
-        if _IDENTIFIER.fullmatch(token) or (
-                _CAPITALIZED.fullmatch(token) and not _SENTENCE_START.search(rest[:m.start()])):
+        if identifier.fullmatch(token) or (not shouting and _CAPITALIZED.fullmatch(token)
+                                           and not _SENTENCE_START.search(rest[:m.start()])):
             terms.update(a.lower() for a in _ATOM.findall(token))
     return terms
 
@@ -200,9 +205,11 @@ def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, blo
     q = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)
     ij, q_sim = similar_pairs(q, params.embedding_instruction_threshold, block)
     edges = []
-    if len(ij):
-        a = np.asarray(encode([p.answer for p in pairs]), dtype=np.float32)
-        a_sim = np.einsum("kd,kd->k", a[ij[:, 0]], a[ij[:, 1]])
+    if len(ij):  # only the answers of candidate pairs need encoding
+        involved, local = np.unique(ij, return_inverse=True)
+        a = np.asarray(encode([pairs[i].answer for i in involved.tolist()]), dtype=np.float32)
+        local = local.reshape(ij.shape)
+        a_sim = np.einsum("kd,kd->k", a[local[:, 0]], a[local[:, 1]])
         for (i, j), sq, sa in zip(ij.tolist(), q_sim.tolist(), a_sim.tolist()):
             if sa >= params.embedding_answer_threshold and not (
                     params.entity_check and entity_conflict(pairs[i], pairs[j])):

@@ -78,10 +78,11 @@ def invalid_python(pair: Pair, p: FilterParams) -> str | None:
 
 
 def invalid_json(pair: Pair, p: FilterParams) -> str | None:
-    """An answer that claims to be JSON (a ```json block, or a bare {...} / [...]) must parse."""
+    """An answer that claims to be JSON (a ```json block, or a bare answer opening like a JSON
+    object or array: `{"`, `[{`, `["`, `[]`, `{}`) must parse."""
     blocks = [code for lang, code in _FENCE.findall(pair.answer) if lang.lower() == "json"]
     bare = pair.answer.strip()
-    if not blocks and bare[:1] in "{[" and bare[-1:] in "}]":
+    if not blocks and re.match(r'(?:\{\s*"|\[\s*[{"\]]|\{\s*\})', bare):
         blocks = [bare]
     for block in blocks:
         try:
@@ -89,6 +90,32 @@ def invalid_json(pair: Pair, p: FilterParams) -> str | None:
         except ValueError:
             return "json_does_not_parse"
     return None
+
+
+_TAG = re.compile(r"</?(?:a|b|i|p|br|hr|div|span|img|li|ul|ol|table|tr|td|th|h[1-6]|em|strong|"
+                  r"script|style|nav|footer|header|section|article|body|html|head|meta|link)\b[^<>]*>",
+                  re.IGNORECASE)
+_ENTITY = re.compile(r"&(?:nbsp|amp|lt|gt|quot|apos|#\d{2,5}|#x[0-9a-f]{2,4});", re.IGNORECASE)
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
+
+
+def markup_residue(pair: Pair, p: FilterParams) -> str | None:
+    """HTML tags or entities left over from a scraped page, outside code (where markup can be
+    the subject of the answer)."""
+    prose = _CODE.sub(" ", pair.answer)
+    if len(_TAG.findall(prose)) + len(_ENTITY.findall(prose)) >= p.max_markup_tags:
+        return "markup_residue"
+    return None
+
+
+# UTF-8 read as Latin-1/cp1252: a lead byte (Ã Â â ð) shown as a letter, then a continuation
+# byte shown as a symbol ("Ã©" for é, "â€™" for ’)
+_MOJIBAKE = re.compile("(?:Ã|Â|â|ð)[\u0080-\u00bf\u2013-\u2122\u0152-\u0178\u02c6\u02dc]")
+
+
+def mojibake(pair: Pair, p: FilterParams) -> str | None:
+    hits = len(_MOJIBAKE.findall(pair.instruction)) + len(_MOJIBAKE.findall(pair.answer))
+    return "mojibake" if hits >= p.max_mojibake else None
 
 
 def mostly_non_alpha(pair: Pair, p: FilterParams) -> str | None:
@@ -123,31 +150,54 @@ def _ngrams(words: list[str], n: int):
     return zip(*(words[i:] for i in range(n)))
 
 
+# The Gopher repetition measures (Rae et al. 2021, appendix A, table A1). Words are the
+# whitespace-separated tokens of the text, as they stand; "characters" are the characters of
+# those words (whitespace does not count), so a ratio is 1.0 at most for the duplicate
+# measure.
+
+
 def top_ngram_char_ratio(words: list[str], n: int) -> float:
-    """Gopher: characters in all occurrences of the most frequent n-gram / all characters."""
+    """Characters in all occurrences of the most frequent n-gram / characters of all words.
+    An n-gram that occurs once is no repetition: 0.0."""
     grams = Counter(_ngrams(words, n))
     if not grams:
         return 0.0
     gram, count = grams.most_common(1)[0]
+    if count < 2:
+        return 0.0
     return count * sum(map(len, gram)) / sum(map(len, words))
 
 
 def dup_ngram_char_ratio(words: list[str], n: int) -> float:
-    """Gopher: characters of words covered by a repeated occurrence of an n-gram / all characters."""
-    seen: set[tuple[str, ...]] = set()
+    """Characters of the words covered by any occurrence of an n-gram that occurs more than
+    once / characters of all words; overlapping occurrences count each word once."""
+    grams = list(_ngrams(words, n))
+    counts = Counter(grams)
     covered = bytearray(len(words))
-    for i, gram in enumerate(_ngrams(words, n)):
-        if gram in seen:
+    for i, gram in enumerate(grams):
+        if counts[gram] > 1:
             covered[i:i + n] = b"\x01" * n
-        else:
-            seen.add(gram)
     if not any(covered):
         return 0.0
     return sum(len(w) for w, c in zip(words, covered) if c) / max(1, sum(map(len, words)))
 
 
-def repeated_ngrams(pair: Pair, p: FilterParams) -> str | None:
-    words = _WORD.findall(pair.answer.lower())
+def looping(pair: Pair, p: FilterParams) -> str | None:
+    """Degenerate output that repeats itself: most of the answer is made of repeated word
+    n-grams. Real answers repeat their subject ("the file descriptor"), not whole phrases:
+    on the dev set's real answers the measure stays below half of the threshold."""
+    words = pair.answer.split()
+    if len(words) >= p.loop_min_words and dup_ngram_char_ratio(words, p.loop_ngram) > p.max_loop_ratio:
+        return "looping_repetition"
+    return None
+
+
+def gopher_repetition(pair: Pair, p: FilterParams) -> str | None:
+    """Gopher's n-gram repetition rules at their published thresholds (opt-in: tuned for web
+    pages of hundreds of words, they drop good short technical answers)."""
+    if not p.gopher_repetition:
+        return None
+    words = pair.answer.split()
     if len(words) < p.repetition_min_words:  # the ratios are noise on short texts
         return None
     for n, limit in p.max_top_ngram_char_ratio.items():
@@ -162,7 +212,8 @@ def repeated_ngrams(pair: Pair, p: FilterParams) -> str | None:
 # Cheap checks first: a pair is dropped with the first reason that applies.
 FILTERS: tuple[Filter, ...] = (
     instruction_length, answer_length, refusal, profanity, spam, invalid_python, invalid_json,
-    mostly_non_alpha, copies_instruction, repeated_lines, repeated_ngrams,
+    markup_residue, mojibake, mostly_non_alpha, copies_instruction, repeated_lines, looping,
+    gopher_repetition,
 )
 
 

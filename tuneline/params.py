@@ -52,24 +52,34 @@ class GenerateParams(Params):
 
 
 class FilterParams(Params):
-    """Rule-filter thresholds. Defaults follow common practice (Gopher quality rules for
-    repetition, datatrove/NeMo Curator style lists); every rule names itself when it drops."""
+    """Rule-filter thresholds. Each default is set from the rule's measured precision on the
+    real answers of the dev set (benchmarks/curation_quality.py); every rule names itself
+    when it drops."""
 
     min_instruction_words: int = 4
     max_instruction_words: int = 60
     max_instruction_chars: int = 600
-    min_answer_words: int = 8
+    # real one-line docstring summaries run 3 words ("Bartlett window function.")
+    min_answer_words: int = 3
     max_answer_words: int = 400
     max_answer_chars: int = 4000
     min_alpha_ratio: float = Field(0.6, description="share of letters among non-space characters")
     max_copy_ratio: float = Field(0.9, description="answer words found in the instruction")
     max_duplicate_line_ratio: float = Field(0.3, description="Gopher: duplicate lines / lines")
+    max_markup_tags: int = Field(2, ge=1, description="HTML tags + entities outside code that drop an answer")
+    max_mojibake: int = Field(2, ge=1, description="mis-decoded UTF-8 sequences that drop a pair")
+    loop_ngram: int = Field(10, ge=2, description="looping: n of the repeated word n-grams")
+    max_loop_ratio: float = Field(0.5, gt=0, le=1, description=(
+        "looping: characters in repeated n-grams / all characters"))
+    loop_min_words: int = Field(12, ge=1, description="looping applies from this many words")
+    gopher_repetition: bool = Field(False, description=(
+        "Gopher's top/duplicate n-gram rules (web-page thresholds; opt-in)"))
     # Gopher: chars in the most frequent n-gram / all chars, for n = 2, 3, 4
     max_top_ngram_char_ratio: dict[int, float] = {2: 0.20, 3: 0.18, 4: 0.16}
     # Gopher: chars in repeated n-grams / all chars, for n = 5..10
     max_dup_ngram_char_ratio: dict[int, float] = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11,
                                                   10: 0.10}
-    repetition_min_words: int = Field(30, description="n-gram repetition rules apply from here")
+    repetition_min_words: int = Field(50, description="Gopher n-gram rules apply from here")
     refusal_phrases: list[str] = [
         "as an ai language model", "as an ai assistant", "i'm sorry, but i cannot",
         "i cannot answer", "i'm not able to", "i am not able to", "i don't have access",
@@ -104,9 +114,9 @@ class DedupParams(Params):
     num_perm: int = Field(128, gt=0, description="MinHash signature size")
     shingle_chars: int = Field(5, gt=0, description="character shingle size for verification")
     shingle_words: int = Field(3, gt=0, description="word n-gram size of the pair signatures")
-    embedding_instruction_threshold: float = Field(0.8, gt=0, le=1, description=(
+    embedding_instruction_threshold: float = Field(0.75, gt=0, le=1, description=(
         "paraphrase: cosine of the two instructions"))
-    embedding_answer_threshold: float = Field(0.9, gt=0, le=1, description=(
+    embedding_answer_threshold: float = Field(0.85, gt=0, le=1, description=(
         "paraphrase: cosine of the two answers"))
     entity_check: bool = Field(True, description=(
         "an identifier, number or name in one instruction that the other pair never "
