@@ -216,9 +216,21 @@ def near_edit(text: str, rng: random.Random, protect: set[str], edits: int = 2) 
     return out[0].upper() + out[1:] if out else out
 
 
+def swap_clauses(sentence: str) -> str:
+    """"A, B." -> "B; A." (also at " and ", " which ", "; "): the same content, another order."""
+    for sep in ("; ", ", and ", ", which ", ", ", " and "):
+        if sep in sentence:
+            a, b = sentence.rstrip(".").split(sep, 1)
+            if len(a.split()) >= 3 and len(b.split()) >= 3:
+                return f"{b[0].upper()}{b[1:]}; {a[0].lower() if a[:2] != a[:2].upper() else a[0]}{a[1:]}."
+    return sentence
+
+
 def paraphrase_answer(text: str, rng: random.Random) -> str:
-    """The same content, sentences reordered and reworded."""
+    """The same content, reordered (sentences, and clauses inside sentences) and reworded."""
     sents = _sentences(text)
+    if rng.random() < 0.5:
+        sents = [swap_clauses(s) for s in sents]
     if len(sents) > 1:
         first = sents.pop(0)
         rng.shuffle(sents)

@@ -6,6 +6,8 @@ probabilities): stages must hold their ledger whatever a real model answers.
 """
 
 import random
+
+import numpy as np
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
@@ -78,7 +80,8 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 @FAST
 @given(pair_lists())
 def test_filters_conserve(pairs):
-    kept, dropped = filters.apply_filters(pairs, FilterParams(repetition_min_words=5))
+    params = FilterParams(repetition_min_words=5, gopher_repetition=True, loop_min_words=3)
+    kept, dropped = filters.apply_filters(pairs, params)
     conserved(pairs, kept, dropped, pid)
 
 
@@ -89,6 +92,16 @@ def test_exact_and_minhash_dedup_conserve(pairs):
     conserved(pairs, kept, dropped, pid)
     kept2, dropped2 = dedup.minhash_dedup(kept, DedupParams())
     conserved(kept, kept2, dropped2, pid)
+    # a random encoder: whatever the similarities, nothing is lost or dropped twice
+    rng = np.random.default_rng(len(kept2))
+
+    def encode(texts):
+        v = rng.normal(size=(len(texts), 4)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    kept3, dropped3 = dedup.embedding_dedup(kept2, encode, DedupParams(
+        embedding_instruction_threshold=0.1, embedding_answer_threshold=0.1, entity_check=False))
+    conserved(kept2, kept3, dropped3, pid)
 
 
 @FAST
@@ -112,10 +125,11 @@ def test_judging_conserves_whatever_the_judges_say(pairs, method, n_judges, seed
 
 
 @FAST
-@given(pair_lists(), st.integers(0, 2**16))
-def test_preferences_conserve(pairs, seed):
+@given(pair_lists(), st.integers(1, 2), st.integers(0, 2**16))
+def test_preferences_conserve(pairs, n_judges, seed):
+    judges = [RandomLLM(seed + 1 + n) for n in range(n_judges)]
     kept, dropped = preferences.build_preferences(
-        pairs, RandomLLM(seed), GenerateParams(), JudgeParams(), PreferenceParams())
+        pairs, RandomLLM(seed), judges, GenerateParams(), JudgeParams(), PreferenceParams())
     conserved(pairs, kept, dropped, pid)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from tuneline import minhash as mh
 from tuneline.params import DedupParams
 from tuneline.records import Dropped, Pair, drop
+from tuneline.text import content_overlap
 
 Encoder = Callable[[list[str]], np.ndarray]
 
@@ -63,11 +64,16 @@ def key_terms(text: str) -> set[str]:
 
 
 def entity_conflict(a: Pair, b: Pair) -> str | None:
-    """The key terms of one pair's instruction that the other pair never mentions, or None."""
+    """Why two pairs name different things, or None: a key term of one instruction that the
+    other pair never mentions, or key terms on both sides that the other instruction lacks
+    (`DataFrame.eq` / `DataFrame.ge`, whose docstrings list each other)."""
+    ta, tb = key_terms(a.instruction), key_terms(b.instruction)
     missing = []
-    for x, y in ((a, b), (b, a)):
-        words = {w.lower() for w in _ATOM.findall(f"{y.instruction}\n{y.answer}")}
-        missing += sorted(key_terms(x.instruction) - words)
+    for terms, other in ((ta, b), (tb, a)):
+        words = {w.lower() for w in _ATOM.findall(f"{other.instruction}\n{other.answer}")}
+        missing += sorted(terms - words)
+    if not missing and ta - tb and tb - ta:
+        missing = sorted(ta - tb) + sorted(tb - ta)
     return ",".join(missing[:4]) if missing else None
 
 
@@ -199,7 +205,8 @@ def similar_pairs(emb: np.ndarray, threshold: float, block: int = 2048) -> tuple
 def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, block: int = 2048
                     ) -> tuple[list[Pair], list[Dropped]]:
     """Paraphrases: instructions within `embedding_instruction_threshold` cosine whose answers
-    are within `embedding_answer_threshold`, with no key-term conflict."""
+    say the same (cosine >= `embedding_answer_threshold`, or content words in any order
+    overlapping >= `answer_overlap_threshold`), with no key-term conflict."""
     if not pairs:
         return [], []
     q = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)
@@ -211,9 +218,11 @@ def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, blo
         local = local.reshape(ij.shape)
         a_sim = np.einsum("kd,kd->k", a[local[:, 0]], a[local[:, 1]])
         for (i, j), sq, sa in zip(ij.tolist(), q_sim.tolist(), a_sim.tolist()):
-            if sa >= params.embedding_answer_threshold and not (
-                    params.entity_check and entity_conflict(pairs[i], pairs[j])):
-                edges.append((sq + sa, i, j, f"instruction_cosine={sq:.3f} answer_cosine={sa:.3f}"))
+            lex = content_overlap(pairs[i].answer, pairs[j].answer)
+            same_answer = sa >= params.embedding_answer_threshold or lex >= params.answer_overlap_threshold
+            if same_answer and not (params.entity_check and entity_conflict(pairs[i], pairs[j])):
+                edges.append((sq + sa, i, j, f"instruction_cosine={sq:.3f} answer_cosine={sa:.3f} "
+                                             f"answer_overlap={lex:.2f}"))
     edges.sort(key=lambda e: -e[0])
     return _greedy(pairs, [(i, j, d) for _, i, j, d in edges], "embedding_dedup", "semantic_duplicate")
 

@@ -14,28 +14,14 @@ grounded judge's job (tuneline/judge.py).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from tuneline.dedup import Encoder
+from tuneline.text import content_stems
 from tuneline.params import GroundingParams
 from tuneline.records import Dropped, Pair, drop
 
 STAGE = "grounding"
-_WORD = re.compile(r"[^\W\d_]{3,}")
-# function words carry no support: an answer made of them matches any chunk
-_STOP = frozenset("""the and for are but not you all any can had her was one our out has him his how
-its may new now old see two way who did get let put say she too use that with have this will your
-from they been were said each which their there what about would these other into more some than
-then them only over such when also very just most where being both does here after should could
-given using used while within without whether""".split())
-
-
-def content_stems(text: str) -> set[str]:
-    return {w[:5] for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
-
-
 def overlap(answer: str, chunk: str) -> float:
     """Share of the answer's content-word stems found in the chunk (1.0 for an answer
     without content words: there is nothing to contradict)."""

@@ -139,9 +139,11 @@ def lsh_params(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple
     return best
 
 
-def candidate_pairs(sig: np.ndarray, threshold: float) -> np.ndarray:
+def candidate_pairs(sig: np.ndarray, threshold: float, slack: float = 0.1) -> np.ndarray:
     """Distinct (i, j), i < j, that share a bucket in at least one LSH band and whose
-    estimated Jaccard similarity reaches `threshold`; shape (k, 2)."""
+    estimated Jaccard similarity reaches `threshold - slack`; shape (k, 2). The slack (about
+    2.5 standard errors of a 128-slot estimate) keeps pairs truly at the threshold whose
+    estimate came out low: callers verify candidates exactly."""
     n, num_perm = sig.shape
     bands, rows = lsh_params(threshold, num_perm)
     found = []
@@ -167,4 +169,4 @@ def candidate_pairs(sig: np.ndarray, threshold: float) -> np.ndarray:
         return np.zeros((0, 2), dtype=np.int64)
     edges = np.unique(np.sort(np.concatenate(found), axis=1), axis=0)
     est = (sig[edges[:, 0]] == sig[edges[:, 1]]).mean(axis=1)
-    return edges[est >= threshold]
+    return edges[est >= threshold - slack]

@@ -116,8 +116,10 @@ class DedupParams(Params):
     shingle_words: int = Field(3, gt=0, description="word n-gram size of the pair signatures")
     embedding_instruction_threshold: float = Field(0.75, gt=0, le=1, description=(
         "paraphrase: cosine of the two instructions"))
-    embedding_answer_threshold: float = Field(0.85, gt=0, le=1, description=(
-        "paraphrase: cosine of the two answers"))
+    embedding_answer_threshold: float = Field(0.8, gt=0, le=1, description=(
+        "paraphrase: cosine of the two answers (or the overlap below)"))
+    answer_overlap_threshold: float = Field(0.7, gt=0, le=1, description=(
+        "paraphrase: Jaccard of the answers' content words, in any order (or the cosine above)"))
     entity_check: bool = Field(True, description=(
         "an identifier, number or name in one instruction that the other pair never "
         "mentions makes them distinct"))
@@ -127,8 +129,8 @@ class GroundingParams(Params):
     """The embedding faithfulness check (tuneline/grounding.py): an answer is dropped when
     both signals are below their minimum. Defaults measured on the dev set."""
 
-    min_cosine: float = Field(0.45, ge=-1, le=1, description="answer vs its chunk, cosine")
-    min_overlap: float = Field(0.5, ge=0, le=1, description=(
+    min_cosine: float = Field(0.55, ge=-1, le=1, description="answer vs its chunk, cosine")
+    min_overlap: float = Field(0.6, ge=0, le=1, description=(
         "share of the answer's content words found in its chunk"))
 
 
