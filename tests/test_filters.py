@@ -1,6 +1,12 @@
 import pytest
 
-from tuneline.filters import FILTERS, apply_filters, dup_ngram_char_ratio, top_ngram_char_ratio
+from tuneline.filters import (
+    FILTERS,
+    apply_filters,
+    dup_ngram_char_ratio,
+    gopher_repetition,
+    top_ngram_char_ratio,
+)
 from tuneline.params import FilterParams
 from tuneline.records import Pair
 
@@ -15,7 +21,7 @@ def pair(instruction=GOOD_Q, answer=GOOD_A):
 @pytest.mark.parametrize("record, reason", [
     (pair(instruction="Why?"), "instruction_too_short"),
     (pair(instruction="word " * 61 + "?"), "instruction_too_long"),
-    (pair(answer="Yes it does."), "answer_too_short"),
+    (pair(answer="It does."), "answer_too_short"),
     (pair(answer="word " * 401), "answer_too_long"),
     (pair(instruction="What is the rank of " + "x" * 600 + "?"), "instruction_too_long"),
     (pair(answer=("longword" * 10 + " ") * 60), "answer_too_long"),
@@ -35,6 +41,12 @@ def pair(instruction=GOOD_Q, answer=GOOD_A):
     (pair(answer="What does the LoRA rank control? What does the LoRA rank control?"), "answer_copies_instruction"),
     (pair(answer="The rank is capacity.\nThe rank is capacity.\nThe rank is capacity.\nIt matters."),
      "repeated_lines"),
+    (pair(answer='{"rank": 16, "alpha": 16, "note": "the answer was cut off here'), "json_does_not_parse"),
+    (pair(answer="<div><p>The rank sets the capacity of the update.</p>&nbsp;<br/></div>"),
+     "markup_residue"),
+    (pair(answer="The rank isnâ€™t a learning rate: it sets the capacity, itâ€™s that simple."),
+     "mojibake"),
+    (pair(answer="The rank sets the capacity of the update. " * 4), "looping_repetition"),
 ])
 def test_each_rule_names_its_reason(record, reason):
     kept, dropped = apply_filters([record], FilterParams())
@@ -56,20 +68,37 @@ def test_well_formed_code_and_json_pass():
         assert kept, dropped[0].reason
 
 
-def test_gopher_ngram_ratios():
-    words = ("the rank sets the capacity " * 10).split()
-    assert top_ngram_char_ratio(words, 2) > 0.2
-    assert dup_ngram_char_ratio(words, 5) > 0.8
-    varied = [f"w{i}" for i in range(100)]
-    assert top_ngram_char_ratio(varied, 2) < 0.05 and dup_ngram_char_ratio(varied, 5) == 0
+def test_gopher_ratios_by_hand():
+    # words: the(3) file(4) the(3) file(4) descriptor(10): 24 characters, whitespace not counted
+    words = "the file the file descriptor".split()
+    assert top_ngram_char_ratio(words, 2) == pytest.approx(2 * 7 / 24)  # "the file" twice
+    assert dup_ngram_char_ratio(words, 2) == pytest.approx(14 / 24)  # words 0-3 covered once
+    assert dup_ngram_char_ratio(words, 3) == 0.0  # no trigram repeats
+    assert top_ngram_char_ratio("a b c d".split(), 2) == 0.0  # every bigram once: no repetition
+    # overlapping occurrences count each word once: "x y x y x" has "x y" at 0 and 2, "y x" at 1, 3
+    assert dup_ngram_char_ratio("x y x y x".split(), 2) == 1.0
+    assert top_ngram_char_ratio("x y x y x".split(), 2) == pytest.approx(2 * 2 / 5)
 
 
-def test_looping_answers_are_dropped_for_repetition_and_short_ones_are_exempt():
-    loop = "LoRA adds a low rank update to the frozen weights. " * 6
-    kept, dropped = apply_filters([pair(answer=loop)], FilterParams())
-    assert dropped[0].reason.startswith("top_") and dropped[0].reason.endswith("gram_repetition")
+def test_real_technical_answers_that_repeat_their_subject_are_kept():
+    # a pandas docstring: "the dot product between the Series and" twice, legitimately
+    import inspect
+
+    import pandas as pd
+
+    answer = " ".join(" ".join(inspect.getdoc(pd.Series.dot).split("\n\n")[:2]).split())
+    assert dup_ngram_char_ratio(answer.split(), 6) > 0.5  # Gopher's measure fires hard on it
+    kept, dropped = apply_filters([pair(answer=answer)], FilterParams())
+    assert kept, dropped[0].reason
+
+
+def test_gopher_rules_are_opt_in_and_apply_to_long_texts_only():
+    loop = "LoRA adds a low rank update to the frozen weights and " * 8
+    assert gopher_repetition(pair(answer=loop), FilterParams()) is None  # off by default
+    on = FilterParams(gopher_repetition=True)
+    assert gopher_repetition(pair(answer=loop), on).startswith("top_")
     short = "Rank sets the capacity; the capacity of the update is set by rank."
-    assert apply_filters([pair(answer=short)], FilterParams())[0]
+    assert gopher_repetition(pair(answer=short), on) is None  # under repetition_min_words
 
 
 def test_thresholds_come_from_params_and_ledger_balances():

@@ -1,7 +1,10 @@
+from dataclasses import replace
+
 import pytest
 
 from tests.conftest import make_pair
 from tuneline.judge import (
+    RUBRIC,
     agreement,
     combine,
     expected_score,
@@ -10,7 +13,8 @@ from tuneline.judge import (
     parse_score,
     score,
 )
-from tuneline.params import JudgeParams
+from tuneline.params import GenerateParams, JudgeParams, PreferenceParams
+from tuneline.preferences import build_preferences
 
 
 def test_expected_score_normalises_over_the_digits():
@@ -89,3 +93,49 @@ def test_rubric_prompt_carries_the_pair():
     chat = judge_chat("What is DPO?", "An alignment method.")
     assert chat[0]["role"] == "system" and "1 to 5" in chat[0]["content"]
     assert "What is DPO?" in chat[1]["content"] and "An alignment method." in chat[1]["content"]
+
+
+def test_with_its_source_the_judge_grades_faithfulness_to_it():
+    chat = judge_chat("What does json.dumps return?", "A JSON string.", "Serialize obj to a JSON formatted str.")
+    assert "faithful" in chat[0]["content"] and "source" in chat[0]["content"]
+    assert chat[1]["content"].startswith("Source:\nSerialize obj to a JSON formatted str.")
+    assert "Question: What does json.dumps return?" in chat[1]["content"]
+    assert judge_chat("Q?", "A.")[0]["content"] == RUBRIC  # no source: the reference-free rubric
+
+
+class RecordingLLM:
+    """Scores every chat 4.0 and keeps the chats it was asked about."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.chats = []
+        self.usage = {}
+
+    def choice_probs(self, chats, prefix, choices, *, desc=""):
+        self.chats += chats
+        return [[0, 0, 0, 1.0, 0] for _ in chats]
+
+    def generate(self, chats, **kw):
+        raise AssertionError("a judge is not asked to write answers")
+
+
+def test_judge_pairs_shows_each_pair_its_own_chunk_and_skips_the_source_when_unknown():
+    pairs = [make_pair(1, "Q one?"), make_pair(2, "Q two?")]
+    llm = RecordingLLM()
+    kept, dropped, _ = judge_pairs(pairs, [llm], JudgeParams(), {"c1": "The first chunk."})
+    assert len(kept) == 2 and not dropped
+    assert llm.chats[0][1]["content"].startswith("Source:\nThe first chunk.")
+    assert "Source:" not in llm.chats[1][1]["content"]  # c2 unknown: reference-free
+
+
+def test_preference_candidates_are_scored_by_the_judge_not_the_generator(fake_llm):
+    pairs = [replace(make_pair(1, "What does json.dumps return?"), score=4.5)]
+    generator = fake_llm(replies=["A wrong, made-up answer about YAML files."])
+    judge_llm = RecordingLLM()  # scores 4.0 -> margin 0.5 over nothing: chosen is the kept answer
+    prefs, dropped = build_preferences(pairs, generator, [judge_llm], GenerateParams(), JudgeParams(),
+                                       PreferenceParams(min_margin=0.1), {"c1": "Serialize obj to a JSON str."})
+    assert generator.calls == [("generate", 1)]  # the generator only wrote the candidate
+    assert len(judge_llm.chats) == 1  # the judge scored it, against the same chunk
+    assert judge_llm.chats[0][1]["content"].startswith("Source:\nSerialize obj to a JSON str.")
+    assert prefs[0].chosen == pairs[0].answer and prefs[0].rejected_score == 4.0

@@ -71,7 +71,8 @@ def test_chunking_does_not_change_signatures():
     pairs = [make_pair(i, f"Question number {i} about the text?", f"Answer {i % 7} words here.")
              for i in range(50)]
     params = DedupParams()
-    assert (minhash_signatures(pairs, params) == minhash_signatures(pairs, params, chunk=7)).all()
+    for whole, chunked in zip(minhash_signatures(pairs, params), minhash_signatures(pairs, params, chunk=7)):
+        assert (whole == chunked).all()
 
 
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8, 0.9])
@@ -106,4 +107,5 @@ def test_candidates_find_what_datasketch_lsh_finds_on_real_text():
 def test_big_buckets_stay_linear():
     sig = np.zeros((500, 16), dtype=np.uint32)  # 500 identical signatures: one bucket per band
     edges = mh.candidate_pairs(sig, 0.8)
-    assert len(edges) == 499 and set(edges[:, 0].tolist()) == {0}
+    assert len(edges) <= 64 * 500  # each record meets at most 63 neighbours and the star's centre
+    assert {j for i, j in edges.tolist() if i == 0} == set(range(1, 500))

@@ -17,8 +17,10 @@ duplicate of a better-ranked pair it keeps; the drop names that pair and the sim
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import string
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -57,6 +59,8 @@ def key_terms(text: str) -> set[str]:
     identifier = _IDENTIFIER_NO_CASE if shouting else _IDENTIFIER
     for m in re.finditer(r"\S+", rest):
         token = m.group().strip(".,;:!?\"'()[]{}")
+        if token.isalpha() and token.islower():
+            continue  # a plain word (most tokens): skip the patterns
         if identifier.fullmatch(token) or (not shouting and _CAPITALIZED.fullmatch(token)
                                            and not _SENTENCE_START.search(rest[:m.start()])):
             terms.update(a.lower() for a in _ATOM.findall(token))
@@ -124,48 +128,76 @@ def _greedy(pairs: list[Pair], edges: list[tuple[int, int, str]], stage: str, re
     return kept, [dropped_at[i] for i in sorted(dropped_at)]
 
 
-def char_shingles(text: str, k: int) -> set[str]:
-    t = normalize(text)
-    return {t[i:i + k] for i in range(max(1, len(t) - k + 1))}
+def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 1000
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(instruction, answer) signatures. Character shingles for texts under
+    `long_text_words` words (a one-line question or a short answer has too few word
+    n-grams: one typo changes most of them), word n-grams for longer answers (fewer
+    shingles, and an edit still changes only n of them).
+
+    `chunk` records at a time, on a thread per core (numpy releases the GIL in its loops):
+    memory stays flat and the byte arrays stay in the CPU caches."""
+    q = np.empty((len(pairs), params.num_perm), dtype=np.uint32)
+    a = np.empty_like(q)
+
+    def one_chunk(lo: int) -> None:
+        part = pairs[lo:lo + chunk]
+        h, o = mh.char_shingle_hashes([p.instruction for p in part], params.shingle_chars)
+        q[lo:lo + len(part)] = mh.signatures(h, o, len(part), params.num_perm)
+        answers = [p.answer for p in part]
+        long = np.array([len(t.split()) >= params.long_text_words for t in answers], dtype=bool)
+        for mask, shingle in ((~long, lambda ts: mh.char_shingle_hashes(ts, params.shingle_chars)),
+                              (long, lambda ts: mh.shingle_hashes(ts, params.shingle_words))):
+            idx = np.nonzero(mask)[0]
+            if len(idx):
+                h, o = shingle([answers[i] for i in idx])
+                a[lo + idx] = mh.signatures(h, o, len(idx), params.num_perm)
+
+    starts = range(0, len(pairs), chunk)
+    workers = min(len(starts), params.workers or len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        for lo in starts:
+            one_chunk(lo)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one_chunk, starts))  # list(): re-raises a chunk's error here
+    return q, a
 
 
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
+class _Terms:
+    """Per-record key terms and word sets for `entity_conflict`, computed once per record."""
 
+    def __init__(self, pairs: list[Pair]):
+        self.pairs, self.cache = pairs, {}
 
-def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 20_000) -> np.ndarray:
-    """Signatures of each whole pair (instruction and answer, word n-grams), `chunk`
-    records at a time so memory stays flat however many there are."""
-    sig = np.empty((len(pairs), params.num_perm), dtype=np.uint32)
-    for lo in range(0, len(pairs), chunk):
-        part = [f"{p.instruction}\n{p.answer}" for p in pairs[lo:lo + chunk]]
-        h, o = mh.shingle_hashes(part, params.shingle_words)
-        sig[lo:lo + len(part)] = mh.signatures(h, o, len(part), params.num_perm)
-    return sig
+    def __call__(self, i: int) -> tuple[set[str], set[str]]:
+        if i not in self.cache:
+            p = self.pairs[i]
+            self.cache[i] = (key_terms(p.instruction),
+                             set(_ATOM.findall(f"{p.instruction}\n{p.answer}".lower())))
+        return self.cache[i]
+
+    def conflict(self, i: int, j: int) -> bool:
+        (ti, wi), (tj, wj) = self(i), self(j)
+        return bool(ti - wj or tj - wi or (ti - tj and tj - ti))
 
 
 def minhash_dedup(pairs: list[Pair], params: DedupParams) -> tuple[list[Pair], list[Dropped]]:
-    """Near duplicates: LSH on whole-pair MinHash proposes candidates; a candidate is a
-    duplicate when the exact character-shingle Jaccard of the instructions and of the
-    answers both reach their thresholds and no key term conflicts."""
+    """Near duplicates: LSH on the answers' MinHash proposes candidates; a candidate is a
+    duplicate when the estimated Jaccard similarity of the instructions and of the answers
+    both reach their thresholds and no key term conflicts."""
     if not pairs:
         return [], []
-    cand = mh.candidate_pairs(minhash_signatures(pairs, params), params.minhash_threshold)
-    shingles: dict[int, tuple[set, set]] = {}
-
-    def sh(i: int) -> tuple[set, set]:
-        if i not in shingles:
-            k = params.shingle_chars
-            shingles[i] = (char_shingles(pairs[i].instruction, k), char_shingles(pairs[i].answer, k))
-        return shingles[i]
-
+    q_sig, a_sig = minhash_signatures(pairs, params)
+    cand = mh.candidate_pairs(a_sig, params.minhash_threshold)
+    jq = (q_sig[cand[:, 0]] == q_sig[cand[:, 1]]).mean(axis=1)
+    ja = (a_sig[cand[:, 0]] == a_sig[cand[:, 1]]).mean(axis=1)
+    ok = (jq >= params.near_instruction_jaccard) & (ja >= params.near_answer_jaccard)
+    terms = _Terms(pairs)
     edges = []
-    for i, j in cand.tolist():
-        (qi, ai), (qj, aj) = sh(i), sh(j)
-        jq, ja = jaccard(qi, qj), jaccard(ai, aj)
-        if jq >= params.near_instruction_jaccard and ja >= params.near_answer_jaccard and not (
-                params.entity_check and entity_conflict(pairs[i], pairs[j])):
-            edges.append((ja + jq, i, j, f"instruction_jaccard={jq:.3f} answer_jaccard={ja:.3f}"))
+    for (i, j), sq, sa in zip(cand[ok].tolist(), jq[ok].tolist(), ja[ok].tolist()):
+        if not (params.entity_check and terms.conflict(i, j)):
+            edges.append((sq + sa, i, j, f"instruction_jaccard={sq:.3f} answer_jaccard={sa:.3f}"))
     edges.sort(key=lambda e: -e[0])  # a dropped pair names its most similar kept duplicate
     return _greedy(pairs, [(i, j, d) for _, i, j, d in edges], "minhash_dedup", "near_duplicate")
 
@@ -217,10 +249,11 @@ def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, blo
         a = np.asarray(encode([pairs[i].answer for i in involved.tolist()]), dtype=np.float32)
         local = local.reshape(ij.shape)
         a_sim = np.einsum("kd,kd->k", a[local[:, 0]], a[local[:, 1]])
+        terms = _Terms(pairs)
         for (i, j), sq, sa in zip(ij.tolist(), q_sim.tolist(), a_sim.tolist()):
             lex = content_overlap(pairs[i].answer, pairs[j].answer)
             same_answer = sa >= params.embedding_answer_threshold or lex >= params.answer_overlap_threshold
-            if same_answer and not (params.entity_check and entity_conflict(pairs[i], pairs[j])):
+            if same_answer and not (params.entity_check and terms.conflict(i, j)):
                 edges.append((sq + sa, i, j, f"instruction_cosine={sq:.3f} answer_cosine={sa:.3f} "
                                              f"answer_overlap={lex:.2f}"))
     edges.sort(key=lambda e: -e[0])

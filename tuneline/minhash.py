@@ -45,31 +45,49 @@ def mix64(h: np.ndarray) -> np.ndarray:
         return h ^ (h >> np.uint64(31))
 
 
+def _buffer(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lower-cased texts as one UTF-8 byte buffer, separated by newlines; each byte's
+    record (-1 for a separator); each text's size in bytes."""
+    texts = [t.lower() for t in texts]
+    sizes = np.fromiter((len(t.encode()) for t in texts), dtype=np.int64, count=len(texts))
+    buf = np.frombuffer("\n".join(texts).encode(), dtype=np.uint8)
+    owner = np.repeat(np.arange(len(texts)), sizes + 1)[: len(buf)]
+    owner[np.cumsum(sizes + 1)[:-1] - 1] = -1
+    return buf, owner, sizes
+
+
+def _sorted_by_owner(hashes: list[np.ndarray], owners: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    h, o = np.concatenate(hashes), np.concatenate(owners)
+    order = np.argsort(o, kind="stable")
+    return h[order], o[order]
+
+
 def shingle_hashes(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of the word n-grams of each lower-cased text, and each hash's record.
 
     Owners come out sorted. A text with fewer than n words yields one hash of all its
     words, and a text without words one hash of nothing, so every record has a shingle.
+    Callers pass a thousand or so texts at a time: the byte-level arrays then stay in the
+    CPU caches (4x faster than 20,000 at once, measured).
     """
-    sizes = np.fromiter((len(t.encode()) for t in texts), dtype=np.int64, count=len(texts))
-    buf = np.frombuffer("\n".join(texts).lower().encode(), dtype=np.uint8)
-    owner_of_byte = np.repeat(np.arange(len(texts)), sizes + 1)[: len(buf)]
+    buf, owner_of_byte, _ = _buffer(texts)
     is_word = _WORD_BYTE[buf]
-    prev = np.concatenate([[False], is_word[:-1]])
-    starts = np.nonzero(is_word & ~prev)[0]
-    # byte hash: sum of (byte + 1) * weight[position in word], then mixed, per word
-    pos = np.arange(len(buf)) - np.maximum.accumulate(np.where(is_word & ~prev, np.arange(len(buf)), 0))
+    first_byte = is_word.copy()
+    first_byte[1:] &= ~is_word[:-1]
+    starts = np.nonzero(first_byte)[0]
+    # word hash: sum of (byte + 1) * weight[position in word], then mixed
+    idx = np.arange(len(buf), dtype=np.int32)
+    pos = idx - np.maximum.accumulate(np.where(first_byte, idx, 0))
     with np.errstate(over="ignore"):
-        contrib = (buf.astype(np.uint64) + np.uint64(1)) * _POS_WEIGHTS[pos % 64]
+        contrib = (buf + np.uint64(1)) * _POS_WEIGHTS[pos & 63]
         contrib[~is_word] = 0
         word_h = mix64(np.add.reduceat(contrib, starts) if len(starts) else np.zeros(0, np.uint64))
     word_owner = owner_of_byte[starts]
     counts = np.bincount(word_owner, minlength=len(texts))
     word_idx = np.arange(len(word_h)) - np.repeat(np.cumsum(counts) - counts, counts)
     # n-gram j covers words j..j+n-1 of one record
-    valid = word_idx <= np.repeat(counts, counts) - n
-    g = np.zeros(int(valid.sum()), dtype=np.uint64)
-    first = np.nonzero(valid)[0]
+    first = np.nonzero(word_idx <= np.repeat(counts, counts) - n)[0]
+    g = np.zeros(len(first), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for t in range(n):
             g = g * np.uint64(0x100000001B3) + word_h[first + t]
@@ -82,41 +100,70 @@ def shingle_hashes(texts: list[str], n: int) -> tuple[np.ndarray, np.ndarray]:
             np.add.at(per, word_owner[in_short], word_h[in_short] * _POS_WEIGHTS[word_idx[in_short] % 64])
         hashes.append(mix64(per[short] + np.uint64(n)))
         owners.append(short)
-    h, o = np.concatenate(hashes), np.concatenate(owners)
-    order = np.argsort(o, kind="stable")
-    return h[order], o[order]
+    return _sorted_by_owner(hashes, owners)
 
 
-def _bin_and_value(h: np.ndarray, seed: np.uint64, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    x = mix64(h ^ seed)
+def char_shingle_hashes(texts: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the k-byte windows of each lower-cased text (whitespace runs count
+    as one space, punctuation as it stands), and each hash's record, sorted. A text shorter
+    than k bytes yields one hash of itself."""
+    texts = [" ".join(t.split()) for t in texts]
+    buf, owner, sizes = _buffer(texts)
+    n = len(buf)
     with np.errstate(over="ignore"):
-        bins = ((x >> np.uint64(32)) * np.uint64(num_perm)) >> np.uint64(32)  # uniform in [0, num_perm)
-    return bins.astype(np.int64), x & np.uint64(0xFFFFFFFF)
+        h = np.zeros(max(0, n - k + 1), dtype=np.uint64)
+        for t in range(k):
+            h = h * np.uint64(0x100000001B3) + buf[t:n - k + 1 + t].astype(np.uint64) + np.uint64(1)
+    inside = owner[:len(h)] == owner[k - 1:] if len(h) else np.zeros(0, bool)
+    hashes, owners = [mix64(h[inside])], [owner[:len(h)][inside]]
+    short = np.nonzero(sizes < k)[0]
+    if len(short):
+        hashes.append(mix64(np.array([hash_bytes(texts[i].lower().encode()) for i in short], np.uint64)))
+        owners.append(short)
+    return _sorted_by_owner(hashes, owners)
+
+
+def hash_bytes(data: bytes) -> np.uint64:
+    h = np.uint64(len(data))
+    with np.errstate(over="ignore"):
+        for b in data:
+            h = h * np.uint64(0x100000001B3) + np.uint64(b + 1)
+    return h
 
 
 def signatures(hashes: np.ndarray, owners: np.ndarray, n: int, num_perm: int, seed: int = 1,
                rounds: int = 8) -> np.ndarray:
-    """(n, num_perm) uint32 signatures from shingle hashes (see the module docstring)."""
-    seeds = mix64(np.arange(1, rounds + num_perm + 1, dtype=np.uint64) * np.uint64(seed + 0x9E37))
+    """(n, num_perm) uint32 signatures from shingle hashes (see the module docstring).
+
+    Round r's hash of a shingle is a multiply-add of its (already mixed) 64-bit hash with
+    odd random constants: the bin is the product's top bits, the value the next 32."""
+    rng = np.random.default_rng(seed)
+    mul = rng.integers(1, 2**63, size=rounds + num_perm, dtype=np.uint64) | np.uint64(1)
+    add = rng.integers(0, 2**63, size=rounds + num_perm, dtype=np.uint64)
     flat = np.full(n * num_perm, _EMPTY, dtype=np.uint64)
     base = owners.astype(np.int64) * num_perm
-    for r in range(rounds):
-        bins, value = _bin_and_value(hashes, seeds[r], num_perm)
-        cell = base + bins
-        open_ = flat[cell] == _EMPTY  # a bin filled in an earlier round is final
-        if not open_.any():
-            break
-        np.minimum.at(flat, cell[open_], value[open_] | np.uint64(r << 32))
-    empty = np.nonzero(flat == _EMPTY)[0]
-    if len(empty):  # classical MinHash for the bins no round reached
-        rec, j = empty // num_perm, empty % num_perm
-        first = np.searchsorted(owners, rec)
-        count = np.searchsorted(owners, rec, side="right") - first
-        k = np.repeat(np.arange(len(empty)), count)
-        member = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count) + first[k]
-        x = mix64(hashes[member] ^ seeds[rounds + j[k]]) & np.uint64(0xFFFFFFFF)
-        mins = np.minimum.reduceat(x, np.cumsum(count) - count)
-        flat[empty] = mins | np.uint64(rounds << 32)
+    x = np.empty_like(hashes)
+    with np.errstate(over="ignore"):
+        for r in range(rounds):
+            np.multiply(hashes, mul[r], out=x)
+            np.add(x, add[r], out=x)
+            cell = base + ((x >> np.uint64(32)) * np.uint64(num_perm) >> np.uint64(32)).astype(np.int64)
+            value = x & np.uint64(0xFFFFFFFF)
+            if r:  # a bin filled in an earlier round is final: only empty bins take values
+                live = np.flatnonzero(flat[cell] == _EMPTY)
+                if not len(live):
+                    break
+                cell, value = cell[live], value[live] | np.uint64(r << 32)
+            np.minimum.at(flat, cell, value)
+        empty = np.nonzero(flat == _EMPTY)[0]
+        if len(empty):  # classical MinHash for the bins no round reached
+            rec, j = empty // num_perm, empty % num_perm
+            first = np.searchsorted(owners, rec)
+            count = np.searchsorted(owners, rec, side="right") - first
+            k = np.repeat(np.arange(len(empty)), count)
+            member = np.arange(len(k)) - np.repeat(np.cumsum(count) - count, count) + first[k]
+            y = (hashes[member] * mul[rounds + j[k]] + add[rounds + j[k]]) >> np.uint64(32)
+            flat[empty] = np.minimum.reduceat(y, np.cumsum(count) - count) | np.uint64(rounds << 32)
     return (mix64(flat) >> np.uint64(32)).astype(np.uint32).reshape(n, num_perm)
 
 
@@ -154,17 +201,19 @@ def candidate_pairs(sig: np.ndarray, threshold: float, slack: float = 0.1) -> np
                 key = mix64(key + sig[:, col].astype(np.uint64))
         order = np.argsort(key, kind="stable")
         k = key[order]
-        starts = np.concatenate([[0], np.nonzero(k[1:] != k[:-1])[0] + 1])
-        sizes = np.diff(np.concatenate([starts, [n]]))
-        two = starts[sizes == 2]
-        found.append(np.stack([order[two], order[two + 1]], axis=1))
-        for s0, size in zip(starts[sizes > 2].tolist(), sizes[sizes > 2].tolist()):
-            g = order[s0:s0 + size]
-            if size <= _MAX_BUCKET_PAIRS:  # every pair of a small bucket
-                i, j = np.triu_indices(size, 1)
-                found.append(np.stack([g[i], g[j]], axis=1))
-            else:  # a huge bucket (many copies of one text): a star keeps the edges linear
-                found.append(np.stack([np.repeat(g[0], size - 1), g[1:]], axis=1))
+        # records `d` apart in sorted order share a bucket when their keys match; a bucket of
+        # size s yields its pairs at offsets 1..s-1 (all pairs), up to _MAX_BUCKET_PAIRS
+        for d in range(1, _MAX_BUCKET_PAIRS):
+            same = np.nonzero(k[d:] == k[:-d])[0]
+            if not len(same):
+                break
+            found.append(np.stack([order[same], order[same + d]], axis=1))
+        else:  # a huge bucket (many copies of one text): a star from its first record
+            starts = np.concatenate([[0], np.nonzero(k[1:] != k[:-1])[0] + 1])
+            sizes = np.diff(np.concatenate([starts, [n]]))
+            for s0, size in zip(starts[sizes > _MAX_BUCKET_PAIRS].tolist(),
+                                sizes[sizes > _MAX_BUCKET_PAIRS].tolist()):
+                found.append(np.stack([np.repeat(order[s0], size - 1), order[s0 + 1:s0 + size]], axis=1))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     edges = np.unique(np.sort(np.concatenate(found), axis=1), axis=0)

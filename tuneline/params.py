@@ -106,14 +106,16 @@ class DedupParams(Params):
     similar; defaults measured on the labelled dev set of benchmarks/curation_quality.py."""
 
     minhash_threshold: float = Field(0.5, gt=0, le=1, description=(
-        "estimated Jaccard of whole-pair word n-grams that makes two pairs LSH candidates"))
+        "estimated Jaccard of the answers that makes two pairs LSH candidates"))
     near_instruction_jaccard: float = Field(0.5, gt=0, le=1, description=(
-        "near duplicate: exact character-shingle Jaccard of the two instructions"))
-    near_answer_jaccard: float = Field(0.6, gt=0, le=1, description=(
-        "near duplicate: exact character-shingle Jaccard of the two answers"))
+        "near duplicate: estimated Jaccard of the two instructions"))
+    near_answer_jaccard: float = Field(0.5, gt=0, le=1, description=(
+        "near duplicate: estimated Jaccard of the two answers"))
     num_perm: int = Field(128, gt=0, description="MinHash signature size")
-    shingle_chars: int = Field(5, gt=0, description="character shingle size for verification")
-    shingle_words: int = Field(3, gt=0, description="word n-gram size of the pair signatures")
+    workers: int | None = Field(None, ge=1, description="threads computing signatures; None = one per core")
+    shingle_chars: int = Field(5, gt=0, description="character shingle size (instructions, short answers)")
+    shingle_words: int = Field(3, gt=0, description="word n-gram size (answers of long_text_words+)")
+    long_text_words: int = Field(30, gt=0, description="answers with this many words use word n-grams")
     embedding_instruction_threshold: float = Field(0.75, gt=0, le=1, description=(
         "paraphrase: cosine of the two instructions"))
     embedding_answer_threshold: float = Field(0.8, gt=0, le=1, description=(

@@ -18,6 +18,7 @@ def content_stems(text: str) -> set[str]:
 
 
 def content_overlap(a: str, b: str) -> float:
-    """Jaccard similarity of two texts' content-word stems: word order does not matter."""
+    """Jaccard similarity of two texts' content-word stems: word order does not matter.
+    Texts without content words ("Yes." / "No.") give no evidence of sameness: 0.0."""
     x, y = content_stems(a), content_stems(b)
-    return len(x & y) / len(x | y) if x or y else 1.0
+    return len(x & y) / len(x | y) if x and y else 0.0
