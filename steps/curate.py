@@ -8,7 +8,7 @@ from zenml.config import CachePolicy
 
 from steps._common import log_ledger, log_usage
 from tuneline import dedup as dedup_core
-from tuneline import filters, grounding, judge, minhash, preferences
+from tuneline import filters, grounding, judge, minhash, preferences, text
 from tuneline.llm import backend_modules, make_llm
 from tuneline.params import (
     DedupParams,
@@ -38,7 +38,7 @@ def filter_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[dedup_core, minhash]))
+@step(cache_policy=CachePolicy(source_dependencies=[dedup_core, minhash, text]))
 def dedup_pairs(
     pairs: pd.DataFrame, dedup: DedupParams = DedupParams(),
     embedding: EmbeddingParams = EmbeddingParams(),
@@ -53,7 +53,7 @@ def dedup_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[grounding, dedup_core]))
+@step(cache_policy=CachePolicy(source_dependencies=[grounding, dedup_core, text]))
 def check_grounding(
     pairs: pd.DataFrame, chunks: pd.DataFrame, grounding_check: GroundingParams = GroundingParams(),
     embedding: EmbeddingParams = EmbeddingParams(),

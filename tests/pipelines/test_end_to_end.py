@@ -14,7 +14,7 @@ import yaml
 from tuneline.cli import main
 
 SAMPLE = Path(__file__).parents[2] / "data" / "sample"
-CURATION = ["generate", "filter", "exact_dedup", "minhash_dedup", "embedding_dedup", "judge"]
+CURATION = ["generate", "filter", "exact_dedup", "minhash_dedup", "embedding_dedup", "grounding", "judge"]
 
 TINY = {
     "model": {"name": "tuneline-test"},

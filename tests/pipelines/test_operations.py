@@ -28,7 +28,7 @@ OPENAI_KEY = "sk-test-not-a-secret-tuneline-ops-0002"
 # with a Comet key and no network comet_ml waits ~30 s per experiment, then logs nothing
 COMET_KEY = "comet-test-not-a-secret-tuneline-ops-0003"
 CURATION_STEPS = ["scan_raw", "ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
-                  "judge_pairs", "build_preferences", "split_dataset"]
+                  "check_grounding", "judge_pairs", "build_preferences", "split_dataset"]
 
 
 def run_like_cron(command: str, log: Path) -> None:
