@@ -27,7 +27,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=100_000)
     args = ap.parse_args()
-    texts, _ = synthetic(args.records, 0.1)
+    texts = [p.instruction for p in synthetic(args.records, 0.1, 0.0)[0]]
     rng = np.random.default_rng(1)
     # answers: 3-6 instruction-like sentences, some looping, some with code fences
     pairs = []

@@ -13,13 +13,14 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tuneline import dedup, filters, generate, judge, preferences, split
+from tuneline import dedup, filters, generate, grounding, judge, preferences, split
 from tuneline.decontaminate import decontaminate
 from tuneline.params import (
     DecontamParams,
     DedupParams,
     FilterParams,
     GenerateParams,
+    GroundingParams,
     JudgeParams,
     PreferenceParams,
     SplitParams,
@@ -87,7 +88,7 @@ def test_filters_conserve(pairs):
 
 @FAST
 @given(pair_lists())
-def test_exact_and_minhash_dedup_conserve(pairs):
+def test_dedup_stages_conserve(pairs):
     kept, dropped = dedup.exact_dedup(pairs)
     conserved(pairs, kept, dropped, pid)
     kept2, dropped2 = dedup.minhash_dedup(kept, DedupParams())
@@ -102,6 +103,22 @@ def test_exact_and_minhash_dedup_conserve(pairs):
     kept3, dropped3 = dedup.embedding_dedup(kept2, encode, DedupParams(
         embedding_instruction_threshold=0.1, embedding_answer_threshold=0.1, entity_check=False))
     conserved(kept2, kept3, dropped3, pid)
+
+
+@FAST
+@given(pair_lists(), st.floats(-1, 1), st.floats(0, 1), st.integers(0, 2**16))
+def test_grounding_conserves_whatever_the_similarities(pairs, min_cosine, min_overlap, seed):
+    rng = np.random.default_rng(seed)
+
+    def encode(texts):
+        v = rng.normal(size=(len(texts), 4)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    chunks = {p.chunk_id: f"source text {n}" for n, p in enumerate(pairs) if n % 3}  # some unknown
+    kept, dropped, stats = grounding.check_grounding(
+        pairs, chunks, encode, GroundingParams(min_cosine=min_cosine, min_overlap=min_overlap))
+    conserved(pairs, kept, dropped, pid)
+    assert stats["checked"] + stats["without_source_chunk"] == len(pairs)
 
 
 @FAST

@@ -110,11 +110,12 @@ def char_shingle_hashes(texts: list[str], k: int) -> tuple[np.ndarray, np.ndarra
     texts = [" ".join(t.split()) for t in texts]
     buf, owner, sizes = _buffer(texts)
     n = len(buf)
+    h = np.zeros(max(0, n - k + 1), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        h = np.zeros(max(0, n - k + 1), dtype=np.uint64)
-        for t in range(k):
+        for t in range(k if len(h) else 0):
             h = h * np.uint64(0x100000001B3) + buf[t:n - k + 1 + t].astype(np.uint64) + np.uint64(1)
-    inside = owner[:len(h)] == owner[k - 1:] if len(h) else np.zeros(0, bool)
+    # a window belongs to a record when it starts and ends inside it (separators are -1)
+    inside = (owner[:len(h)] == owner[k - 1:k - 1 + len(h)]) & (owner[:len(h)] >= 0)
     hashes, owners = [mix64(h[inside])], [owner[:len(h)][inside]]
     short = np.nonzero(sizes < k)[0]
     if len(short):
