@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import devset  # noqa: E402
+import devset
 
 
 def as_pairs(records):
@@ -54,12 +54,13 @@ def eval_filters(records) -> dict:
         junk = sum(label[p.pair_id] is not None for p in fired)
         per_rule[f.__name__] = {"drops": len(fired), "precision": round(junk / len(fired), 3) if fired else None,
                                 "good_dropped": len(fired) - junk}
-    opt_in = FilterParams(gopher_repetition=True)
-    fired = [p for p in pairs if filters.gopher_repetition(p, opt_in)]
-    junk = sum(label[p.pair_id] is not None for p in fired)
-    per_rule["gopher_repetition (opt-in, on)"] = {
-        "drops": len(fired), "precision": round(junk / len(fired), 3) if fired else None,
-        "good_dropped": len(fired) - junk}
+    if "gopher_repetition" in FilterParams.model_fields:  # code from before it was opt-in
+        opt_in = FilterParams(gopher_repetition=True)
+        fired = [p for p in pairs if filters.gopher_repetition(p, opt_in)]
+        junk = sum(label[p.pair_id] is not None for p in fired)
+        per_rule["gopher_repetition (opt-in, on)"] = {
+            "drops": len(fired), "precision": round(junk / len(fired), 3) if fired else None,
+            "good_dropped": len(fired) - junk}
     dropped_ids = {d.record["pair_id"] for d in dropped}
     n_junk = sum(v is not None for v in label.values())
     by_kind = defaultdict(lambda: [0, 0])

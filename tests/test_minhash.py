@@ -49,7 +49,7 @@ def test_signature_agreement_estimates_jaccard_as_well_as_datasketch():
         ref_b.update_batch([" ".join(g).encode() for g in b])
         err_ours.append((ours[i] == ours[i + 1]).mean() - truth)
         err_ref.append(ref_a.jaccard(ref_b) - truth)
-    rmse = lambda e: float(np.sqrt(np.mean(np.square(e))))  # noqa: E731
+    rmse = lambda e: float(np.sqrt(np.mean(np.square(e))))
     assert abs(np.mean(err_ours)) < 0.02  # unbiased
     assert rmse(err_ours) < 1.3 * rmse(err_ref) + 0.01  # as precise as classical MinHash
 

@@ -21,7 +21,7 @@ import os
 import re
 import string
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -67,17 +67,23 @@ def key_terms(text: str) -> set[str]:
     return terms
 
 
+def _terms_and_words(p: Pair) -> tuple[set[str], set[str]]:
+    return key_terms(p.instruction), set(_ATOM.findall(f"{p.instruction}\n{p.answer}".lower()))
+
+
+def _conflicting(a: tuple[set[str], set[str]], b: tuple[set[str], set[str]]) -> list[str]:
+    (ta, wa), (tb, wb) = a, b
+    missing = sorted(ta - wb) + sorted(tb - wa)
+    if not missing and ta - tb and tb - ta:
+        missing = sorted(ta - tb) + sorted(tb - ta)
+    return missing
+
+
 def entity_conflict(a: Pair, b: Pair) -> str | None:
     """Why two pairs name different things, or None: a key term of one instruction that the
     other pair never mentions, or key terms on both sides that the other instruction lacks
     (`DataFrame.eq` / `DataFrame.ge`, whose docstrings list each other)."""
-    ta, tb = key_terms(a.instruction), key_terms(b.instruction)
-    missing = []
-    for terms, other in ((ta, b), (tb, a)):
-        words = {w.lower() for w in _ATOM.findall(f"{other.instruction}\n{other.answer}")}
-        missing += sorted(terms - words)
-    if not missing and ta - tb and tb - ta:
-        missing = sorted(ta - tb) + sorted(tb - ta)
+    missing = _conflicting(_terms_and_words(a), _terms_and_words(b))
     return ",".join(missing[:4]) if missing else None
 
 
@@ -165,21 +171,18 @@ def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 1000
 
 
 class _Terms:
-    """Per-record key terms and word sets for `entity_conflict`, computed once per record."""
+    """`entity_conflict` over many pairs: each record's terms and words computed once."""
 
     def __init__(self, pairs: list[Pair]):
         self.pairs, self.cache = pairs, {}
 
     def __call__(self, i: int) -> tuple[set[str], set[str]]:
         if i not in self.cache:
-            p = self.pairs[i]
-            self.cache[i] = (key_terms(p.instruction),
-                             set(_ATOM.findall(f"{p.instruction}\n{p.answer}".lower())))
+            self.cache[i] = _terms_and_words(self.pairs[i])
         return self.cache[i]
 
     def conflict(self, i: int, j: int) -> bool:
-        (ti, wi), (tj, wj) = self(i), self(j)
-        return bool(ti - wj or tj - wi or (ti - tj and tj - ti))
+        return bool(_conflicting(self(i), self(j)))
 
 
 def minhash_dedup(pairs: list[Pair], params: DedupParams) -> tuple[list[Pair], list[Dropped]]:

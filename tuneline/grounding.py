@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from tuneline.dedup import Encoder
-from tuneline.text import content_stems
 from tuneline.params import GroundingParams
 from tuneline.records import Dropped, Pair, drop
+from tuneline.text import content_stems
 
 STAGE = "grounding"
 def overlap(answer: str, chunk: str) -> float:

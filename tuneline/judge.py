@@ -51,7 +51,7 @@ SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "m
 Verdict = tuple["float | None", str]  # (score on 1-5 or None, what the judge said)
 
 
-Item = tuple[str, str, "str | None"]  # (instruction, answer, source chunk or None)
+Item = tuple  # (instruction, answer) or (instruction, answer, source chunk or None)
 
 
 def judge_chat(instruction: str, answer: str, source: str | None = None, text_format: str = "") -> Chat:
