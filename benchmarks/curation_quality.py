@@ -122,9 +122,12 @@ def eval_dedup(records, encode) -> dict:
               for r in records if kind[r.pair_id] in planted_by_kind
               and r.pair_id not in dropped_ids and original[group[r.pair_id]] not in dropped_ids]
     precision = correct / max(1, len(drops))
+    by_stage = Counter(s for s, _ in drops)
+    wrong_by_stage = Counter(f["stage"] for f in false_merges)
     recall = correct / max(1, planted)
     return {"records": len(pairs), "planted_duplicates": planted, "drops": len(drops),
-            "drops_by_stage": dict(Counter(s for s, _ in drops)),
+            "drops_by_stage": dict(by_stage),
+            "precision_by_stage": {k: round(1 - wrong_by_stage[k] / n, 3) for k, n in by_stage.items()},
             "precision": round(precision, 3), "recall": round(recall, 3),
             "f1": round(2 * precision * recall / max(1e-9, precision + recall), 3),
             "recall_by_kind": {k: round(found_by_kind[k] / n, 3) for k, n in sorted(planted_by_kind.items())},
@@ -145,7 +148,15 @@ def eval_grounding(records, encode) -> dict | None:
     t = time.perf_counter()
     kept, _, _ = grounding.check_grounding(pairs, chunks, encode, GroundingParams())
     secs = time.perf_counter() - t
-    return {"kept_share_by_label": _kept_share(records, {p.pair_id for p in kept}),
+    kept_ids = {p.pair_id for p in kept}
+    # the check's job: drop answers written for another chunk (a random one)
+    target = {r.pair_id for r in records if r.label["faithful"] == "other_chunk"}
+    unfaithful = {r.pair_id for r in records if r.label["faithful"] != "faithful"}
+    dropped = {r.pair_id for r in records} - kept_ids
+    return {"kept_share_by_label": _kept_share(records, kept_ids),
+            "precision": round(len(dropped & unfaithful) / max(1, len(dropped)), 3),
+            "recall_other_chunk": round(len(dropped & target) / max(1, len(target)), 3),
+            "recall_all_unfaithful": round(len(dropped & unfaithful) / max(1, len(unfaithful)), 3),
             "records_per_s": round(len(pairs) / secs)}
 
 
@@ -222,6 +233,7 @@ def show(name: str, res: dict) -> None:
         print(f"    good dropped by {reason}: {text}")
     print(f"dedup: F1 {d['f1']}  precision {d['precision']}  recall {d['recall']}  "
           f"({d['drops']} drops of {d['planted_duplicates']} planted)  by stage {d['drops_by_stage']}")
+    print("  precision by stage:", d.get("precision_by_stage"))
     print("  recall by kind:", d["recall_by_kind"], " false merges:", d["false_merges"],
           f"(of hard negatives {d['false_merges_of_hard_negatives']})  seconds by stage {d['seconds_by_stage']}")
     for fm in d["false_merge_examples"]:

@@ -7,19 +7,19 @@ from steps.generate import generate_pairs
 from steps.ingest import ingest_documents, scan_raw
 from steps.report import quality_report
 from steps.split import split_dataset
-from tuneline.params import GenerateParams, JudgeParams, LLMParams
+from tuneline.params import EmbeddingParams, GenerateParams, JudgeParams, LLMParams
 
 
 def curate(raw_dir: str, llm: LLMParams, judge_llm: LLMParams, generation: GenerateParams,
-           judging: JudgeParams):
+           judging: JudgeParams, embedding: EmbeddingParams):
     """Raw folder -> train/test pairs and preferences, plus the data-quality report
     (shared by the dataset and end-to-end pipelines)."""
     raw_files, _ = scan_raw(raw_dir)
     documents, chunks, ingest_rej = ingest_documents(raw_files, raw_dir)
     generated, generate_rej = generate_pairs(chunks, llm, generation)
     filtered, filter_rej = filter_pairs(generated)
-    unique, dedup_rej = dedup_pairs(filtered)
-    grounded, grounding_rej = check_grounding(unique, chunks)
+    unique, dedup_rej = dedup_pairs(filtered, embedding=embedding)
+    grounded, grounding_rej = check_grounding(unique, chunks, embedding=embedding)
     judged, judge_rej = judge_pairs(grounded, chunks, judge_llm, judging)
     prefs, pref_rej = build_preferences(judged, chunks, llm, judge_llm, generation, judging)
     train, test, train_prefs, test_prefs, decontam_rej = split_dataset(judged, prefs)
@@ -33,6 +33,7 @@ def curate(raw_dir: str, llm: LLMParams, judge_llm: LLMParams, generation: Gener
 def dataset_pipeline(raw_dir: str = "data/sample", llm: LLMParams = LLMParams(),
                      judge_llm: LLMParams | None = None,
                      generation: GenerateParams = GenerateParams(),
-                     judging: JudgeParams = JudgeParams()) -> None:
+                     judging: JudgeParams = JudgeParams(),
+                     embedding: EmbeddingParams = EmbeddingParams()) -> None:
     """Build the instruction and preference datasets from a folder of raw text."""
-    curate(raw_dir, llm, judge_llm or llm, generation, judging)
+    curate(raw_dir, llm, judge_llm or llm, generation, judging, embedding)

@@ -4,7 +4,7 @@ from zenml import pipeline
 
 from pipelines.dataset import curate
 from pipelines.training import BUNDLED_BASE, train_and_register
-from tuneline.params import GenerateParams, JudgeParams, LLMParams
+from tuneline.params import EmbeddingParams, GenerateParams, JudgeParams, LLMParams
 
 
 @pipeline
@@ -12,8 +12,10 @@ def end_to_end_pipeline(raw_dir: str = "data/sample", llm: LLMParams = LLMParams
                         judge_llm: LLMParams | None = None,
                         generation: GenerateParams = GenerateParams(),
                         judging: JudgeParams = JudgeParams(),
-                        base_model: str = BUNDLED_BASE) -> None:
+                        base_model: str = BUNDLED_BASE,
+                        embedding: EmbeddingParams = EmbeddingParams()) -> None:
     """Raw text to a registered model: curate the data, then SFT, DPO, evaluate, register."""
     judge_llm = judge_llm or llm
-    train_pairs, test_pairs, train_prefs, _ = curate(raw_dir, llm, judge_llm, generation, judging)
+    train_pairs, test_pairs, train_prefs, _ = curate(raw_dir, llm, judge_llm, generation, judging,
+                                                     embedding)
     train_and_register(train_pairs, test_pairs, train_prefs, base_model, judge_llm, judging)
