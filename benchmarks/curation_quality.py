@@ -41,6 +41,7 @@ def as_pairs(records):
 def eval_filters(records) -> dict:
     from tuneline import filters
     from tuneline.params import FilterParams
+    from tuneline.records import Pair
 
     pairs = as_pairs(records)
     label = {r.pair_id: r.label["junk"] for r in records}
@@ -70,7 +71,12 @@ def eval_filters(records) -> dict:
             by_kind[kind][0] += pid in dropped_ids
     junk_dropped = sum(label[p] is not None for p in dropped_ids)
     good_dropped = [(d.reason, d.record["answer"][:90]) for d in dropped if label[d.record["pair_id"]] is None]
+    # every real text the dev set draws on (answers and chunks), not only those sampled
+    real = [Pair(f"s{i}", "c", "devset", devset.templates(src)[0].format(e=src.entity), text)
+            for i, src in enumerate(devset.sources()) for text in (src.answer, src.chunk)]
+    real_dropped = filters.apply_filters(real, FilterParams())[1]
     return {"records": len(pairs), "junk": n_junk, "drops": len(dropped_ids),
+            "all_real_texts": len(real), "all_real_texts_dropped": dict(Counter(d.reason for d in real_dropped)),
             "precision": round(junk_dropped / max(1, len(dropped_ids)), 3),
             "junk_recall": round(junk_dropped / max(1, n_junk), 3),
             "good_dropped": len(good_dropped), "good_dropped_reasons": dict(Counter(r for r, _ in good_dropped)),
@@ -227,6 +233,8 @@ def show(name: str, res: dict) -> None:
     print(f"filters: precision {f['precision']}  junk recall {f['junk_recall']}  good answers dropped "
           f"{f['good_dropped']}/{f['records'] - f['junk']} {f['good_dropped_reasons']}  {f['records_per_s']} records/s")
     print("  recall by junk kind:", f["recall_by_kind"])
+    print(f"  every real text of the dev set's sources ({f.get('all_real_texts')}), dropped:",
+          f.get("all_real_texts_dropped"))
     for rule, r in f["per_rule"].items():
         print(f"  {rule:22} drops {r['drops']:4}  precision {r['precision']}  good dropped {r['good_dropped']}")
     for reason, text in f["good_dropped_examples"]:

@@ -13,7 +13,7 @@ docstring author's own words). On those, `build()` plants, with labels:
   sentences reordered and reworded), and hard negatives: sibling entities (`str.lstrip` /
   `str.rstrip`, `argmax` / `argmin`, found by name similarity) asked in the same template,
   each with its own real answer;
-- filters: every original answer is a good answer; junk of 12 kinds is planted;
+- filters: every original answer is a good answer; junk of 16 kinds is planted;
 - faithfulness: a chunk with its own answer, with an answer written for another chunk (a
   random one, or a sibling's), or with its answer's facts altered (numbers, the entity
   swapped for its sibling's name, a negation, an antonym).
@@ -315,7 +315,8 @@ def build_dedup(srcs: list[Source], rng: random.Random, n_originals: int = 300,
 # --- filter set ---------------------------------------------------------------------------
 
 JUNK_KINDS = ["refusal", "ai_boilerplate", "looping", "too_short", "non_alpha", "bad_python",
-              "bad_json", "copies_instruction", "spam", "repeated_lines", "markup", "mojibake"]
+              "bad_json", "copies_instruction", "spam", "repeated_lines", "markup", "mojibake",
+              "template_leak", "cites_the_text", "placeholder", "links"]
 
 
 def junk(kind: str, rec: Record, rng: random.Random) -> str:
@@ -346,6 +347,17 @@ def junk(kind: str, rec: Record, rng: random.Random) -> str:
     if kind == "markup":
         return ("<div class=\"content\"><p>" + first + "</p><br/><span>&nbsp;</span>"
                 "<a href=\"#top\">Back to top</a></div>")
+    if kind == "template_leak":
+        return rng.choice([f"{first}<|im_end|>\n<|im_start|>user", f"{first} [/INST]",
+                           f"{first}\n### Instruction: {q}"])
+    if kind == "cites_the_text":
+        return rng.choice(["According to the text, ", "Based on the passage provided, ",
+                           "As mentioned in the text, "]) + first[0].lower() + first[1:]
+    if kind == "placeholder":
+        return rng.choice([f"{first} [insert example here]", "Lorem ipsum dolor sit amet, " + first,
+                           "Your answer here."])
+    if kind == "links":
+        return "See https://docs.example.org/" + rec.pair_id + "/reference.html and https://example.com/faq#" + rec.pair_id
     if kind == "mojibake":
         return first.encode("utf-8").decode("latin-1").replace("e", "Ã©").replace("'", "â€™")
     raise ValueError(kind)

@@ -46,6 +46,14 @@ def pair(instruction=GOOD_Q, answer=GOOD_A):
      "markup_residue"),
     (pair(answer="The rank isnâ€™t a learning rate: it sets the capacity, itâ€™s that simple."),
      "mojibake"),
+    (pair(answer="The rank sets the capacity of the update.<|im_end|>\n<|im_start|>user"),
+     "chat_template_leak"),
+    (pair(answer="According to the text, the rank sets the capacity of the low-rank update."),
+     "refers_to_unseen_source"),
+    (pair(answer="The rank sets the capacity of the update, for example [insert example here]."),
+     "placeholder_text"),
+    (pair(answer="See https://example.org/docs/lora/rank.html and https://example.org/faq#rank"),
+     "mostly_links"),
     (pair(answer="The rank sets the capacity of the update. " * 4), "looping_repetition"),
 ])
 def test_each_rule_names_its_reason(record, reason):
@@ -90,6 +98,17 @@ def test_real_technical_answers_that_repeat_their_subject_are_kept():
     assert dup_ngram_char_ratio(answer.split(), 6) > 0.5  # Gopher's measure fires hard on it
     kept, dropped = apply_filters([pair(answer=answer)], FilterParams())
     assert kept, dropped[0].reason
+
+
+def test_api_docs_that_name_the_given_text_or_carry_inline_examples_are_kept():
+    import inspect
+    import statistics
+    import textwrap as tw
+
+    for obj in (tw.shorten, statistics.stdev, float.hex):
+        answer = " ".join(inspect.getdoc(obj).split())  # "the given text", ">>> stdev([1.5, ...])"
+        kept, dropped = apply_filters([pair(answer=answer)], FilterParams())
+        assert kept, (obj, dropped[0].reason)
 
 
 def test_gopher_rules_are_opt_in_and_apply_to_long_texts_only():

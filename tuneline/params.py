@@ -63,7 +63,7 @@ class FilterParams(Params):
     min_answer_words: int = 3
     max_answer_words: int = 400
     max_answer_chars: int = 4000
-    min_alpha_ratio: float = Field(0.6, description="share of letters among non-space characters")
+    min_alpha_ratio: float = Field(0.35, description="share of letters among non-space characters, code aside")
     max_copy_ratio: float = Field(0.9, description="answer words found in the instruction")
     max_duplicate_line_ratio: float = Field(0.3, description="Gopher: duplicate lines / lines")
     max_markup_tags: int = Field(2, ge=1, description="HTML tags + entities outside code that drop an answer")
@@ -91,6 +91,24 @@ class FilterParams(Params):
         r"\bclick here\b", r"\bbuy now\b", r"\bsubscribe (?:to|now)\b", r"\bfollow us\b",
         r"\blimited[- ]time offer\b", r"\bfree trial\b", r"\bcasino\b", r"\bviagra\b",
     ]
+    template_markers: list[str] = [
+        r"<\|(?:im_start|im_end|endoftext|eot_id|start_header_id|end_header_id|assistant|user|system)\|>",
+        r"\[/?INST\]", r"<</?SYS>>", r"(?m:^\s*###\s*(?:Instruction|Response|Input)\s*:)",
+        r"(?m:^\s*(?:Human|Assistant)\s*:)", r"<start_of_turn>|<end_of_turn>",
+    ]
+    source_reference_patterns: list[str] = [
+        r"\baccording to the (?:given |provided |above )?(?:text|passage|context|document|excerpt)\b",
+        # "the given text" is also how API docs name a string argument: text stays out of this one
+        r"\b(?:the|this) (?:provided|given|above) (?:passage|context|excerpt)\b",
+        r"\b(?:as|is) (?:mentioned|stated|described|explained) in the (?:text|passage|context|excerpt)\b",
+        r"\b(?:based on|from) the (?:text|passage|context|excerpt)(?: (?:provided|above|given))?,",
+        r"\bthe (?:text|passage|excerpt) (?:says|states|mentions|does not (?:say|mention))\b",
+    ]
+    placeholder_patterns: list[str] = [
+        r"\blorem ipsum\b", r"\[insert [^\]]{1,40}\]", r"\byour answer (?:goes )?here\b",
+        r"\[(?:answer|placeholder|todo)\]",
+    ]
+    max_url_share: float = Field(0.5, gt=0, le=1, description="answer characters inside URLs")
 
 
 class EmbeddingParams(Params):
