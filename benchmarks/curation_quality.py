@@ -143,20 +143,36 @@ def eval_dedup(records, encode) -> dict:
             "seconds_by_stage": timing}
 
 
+def grounding_corpus(records):
+    """The corpus a run would have: every chunk the dev set draws on, each once, and the
+    cases as pairs pointing at their own chunk in it."""
+    from tuneline.records import Pair
+
+    chunks, where = {}, {}
+    for i, s in enumerate(devset.sources()):
+        cid = where.setdefault(s.chunk, f"src-{i}")
+        chunks[cid] = s.chunk
+    pairs = []
+    for r in records:
+        cid = where.setdefault(r.chunk, f"case-{r.pair_id}")
+        chunks[cid] = r.chunk
+        pairs.append(Pair(r.pair_id, cid, "devset", r.instruction, r.answer))
+    return pairs, chunks
+
+
 def eval_grounding(records, encode) -> dict | None:
     try:
         from tuneline import grounding
         from tuneline.params import GroundingParams
     except ImportError:  # code from before the check existed: everything is kept
         return None
-    pairs = as_pairs(records)
-    chunks = {p.chunk_id: r.chunk for p, r in zip(pairs, records)}
+    pairs, chunks = grounding_corpus(records)
     t = time.perf_counter()
     kept, _, _ = grounding.check_grounding(pairs, chunks, encode, GroundingParams())
     secs = time.perf_counter() - t
     kept_ids = {p.pair_id for p in kept}
-    # the check's job: drop answers written for another chunk (a random one)
-    target = {r.pair_id for r in records if r.label["faithful"] == "other_chunk"}
+    # the check's job: drop answers written for another chunk
+    target = {r.pair_id for r in records if r.label["faithful"].startswith("other_chunk")}
     unfaithful = {r.pair_id for r in records if r.label["faithful"] != "faithful"}
     dropped = {r.pair_id for r in records} - kept_ids
     return {"kept_share_by_label": _kept_share(records, kept_ids),

@@ -13,13 +13,13 @@ from tuneline.dedup import (
     embedding_dedup,
     entity_conflict,
     exact_dedup,
-    key_terms,
     load_encoder,
     minhash_dedup,
     normalize,
 )
 from tuneline.params import DedupParams
 from tuneline.records import Pair
+from tuneline.text import key_terms
 
 
 def doc(obj) -> str:

@@ -20,26 +20,19 @@ import hashlib
 import os
 import re
 import string
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from tuneline import minhash as mh
 from tuneline.params import DedupParams
 from tuneline.records import Dropped, Pair, drop
-from tuneline.text import content_overlap
+from tuneline.text import atoms, content_overlap, key_terms
 
 Encoder = Callable[[list[str]], np.ndarray]
 
 _PUNCT = str.maketrans("", "", string.punctuation)
-_ATOM = re.compile(r"\w+")
-_CODE_SPAN = re.compile(r"`([^`]+)`")
-_SENTENCE_START = re.compile(r"(?:^\s*|[.!?:]\s+|\n\s*)$")
-# a token is a key term when it looks like an identifier or a name, not like a plain word
-_IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*")
-_IDENTIFIER_NO_CASE = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*")
-_CAPITALIZED = re.compile(r"[A-Z][a-z]+")
 
 
 def normalize(text: str) -> str:
@@ -47,28 +40,8 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text.lower().translate(_PUNCT)).strip()
 
 
-def key_terms(text: str) -> set[str]:
-    """Lower-cased atoms of the entities a text names: code spans, identifiers (dots,
-    underscores, digits, inner capitals, acronyms), numbers, and capitalised words that do
-    not start a sentence (product and platform names)."""
-    terms = {a.lower() for span in _CODE_SPAN.findall(text) for a in _ATOM.findall(span)}
-    rest = _CODE_SPAN.sub(" ", text)
-    letters = [c for c in rest if c.isalpha()]
-    # in a text set in capitals, case says nothing about names
-    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
-    identifier = _IDENTIFIER_NO_CASE if shouting else _IDENTIFIER
-    for m in re.finditer(r"\S+", rest):
-        token = m.group().strip(".,;:!?\"'()[]{}")
-        if token.isalpha() and token.islower():
-            continue  # a plain word (most tokens): skip the patterns
-        if identifier.fullmatch(token) or (not shouting and _CAPITALIZED.fullmatch(token)
-                                           and not _SENTENCE_START.search(rest[:m.start()])):
-            terms.update(a.lower() for a in _ATOM.findall(token))
-    return terms
-
-
 def _terms_and_words(p: Pair) -> tuple[set[str], set[str]]:
-    return key_terms(p.instruction), set(_ATOM.findall(f"{p.instruction}\n{p.answer}".lower()))
+    return key_terms(p.instruction), atoms(f"{p.instruction}\n{p.answer}")
 
 
 def _conflicting(a: tuple[set[str], set[str]], b: tuple[set[str], set[str]]) -> list[str]:

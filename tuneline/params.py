@@ -147,8 +147,14 @@ class DedupParams(Params):
 
 class GroundingParams(Params):
     """The embedding faithfulness check (tuneline/grounding.py): an answer is dropped when
-    both signals are below their minimum. Defaults measured on the dev set."""
+    another chunk fits it better, or when both signals against its own chunk are below their
+    minimum. Defaults measured on the dev set."""
 
+    other_chunk_margin: float = Field(0.2, gt=0, le=2, description=(
+        "drop when another chunk's cosine with the answer beats its own chunk's by this much"))
+    key_term_check: bool = Field(True, description=(
+        "also drop when another chunk fits at least as well and the answer names a key term "
+        "(identifier, acronym, number, name) that only that chunk mentions"))
     min_cosine: float = Field(0.55, ge=-1, le=1, description="answer vs its chunk, cosine")
     min_overlap: float = Field(0.6, ge=0, le=1, description=(
         "share of the answer's content words found in its chunk"))

@@ -22,3 +22,37 @@ def content_overlap(a: str, b: str) -> float:
     Texts without content words ("Yes." / "No.") give no evidence of sameness: 0.0."""
     x, y = content_stems(a), content_stems(b)
     return len(x & y) / len(x | y) if x and y else 0.0
+
+
+_ATOM = re.compile(r"\w+")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_SENTENCE_START = re.compile(r"(?:^\s*|[.!?:]\s+|\n\s*)$")
+# a token is a key term when it looks like an identifier or a name, not like a plain word
+_IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*")
+_IDENTIFIER_NO_CASE = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*")
+_CAPITALIZED = re.compile(r"[A-Z][a-z]+")
+
+
+def atoms(text: str) -> set[str]:
+    """The lower-cased word atoms of a text (`numpy.argmax` gives numpy, argmax)."""
+    return set(_ATOM.findall(text.lower()))
+
+
+def key_terms(text: str) -> set[str]:
+    """Lower-cased atoms of the entities a text names: code spans, identifiers (dots,
+    underscores, digits, inner capitals, acronyms), numbers, and capitalised words that do
+    not start a sentence (product and platform names)."""
+    terms = {a.lower() for span in _CODE_SPAN.findall(text) for a in _ATOM.findall(span)}
+    rest = _CODE_SPAN.sub(" ", text)
+    letters = [c for c in rest if c.isalpha()]
+    # in a text set in capitals, case says nothing about names
+    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
+    identifier = _IDENTIFIER_NO_CASE if shouting else _IDENTIFIER
+    for m in re.finditer(r"\S+", rest):
+        token = m.group().strip(".,;:!?\"'()[]{}")
+        if token.isalpha() and token.islower():
+            continue  # a plain word (most tokens): skip the patterns
+        if identifier.fullmatch(token) or (not shouting and _CAPITALIZED.fullmatch(token)
+                                           and not _SENTENCE_START.search(rest[:m.start()])):
+            terms.update(a.lower() for a in _ATOM.findall(token))
+    return terms
