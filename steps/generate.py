@@ -4,16 +4,16 @@ from typing import Annotated
 
 import pandas as pd
 from zenml import step
-from zenml.config import CachePolicy
 
-from steps._common import log_ledger, log_usage
+from steps._common import FRAMES, code_of, log_ledger, log_usage
 from tuneline import generate as core
-from tuneline.llm import backend_modules, make_llm
+from tuneline import llm as llm_core
+from tuneline.llm import make_llm
 from tuneline.params import GenerateParams, LLMParams
 from tuneline.records import Chunk, Pair, dropped_frame, from_frame, to_frame
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[core, *backend_modules()]))
+@step(cache_policy=code_of(core, llm_core), output_materializers=FRAMES)
 def generate_pairs(
     chunks: pd.DataFrame, llm: LLMParams, generation: GenerateParams
 ) -> tuple[Annotated[pd.DataFrame, "generated_pairs"], Annotated[pd.DataFrame, "generate_rejected"]]:

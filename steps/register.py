@@ -8,7 +8,7 @@ from zenml.client import Client
 from zenml.enums import ModelStages
 
 from tuneline.params import PromotionParams
-from tuneline.registry import decide_promotion
+from tuneline import promotion
 from tuneline.zenml_ext import registry
 
 DATASET_INPUTS = ("train_pairs", "test_pairs", "train_preferences")
@@ -36,16 +36,11 @@ def register_model(
     tuned = eval_metrics["tuned"][metric]
     try:
         prod = client.get_model_version(model.name, ModelStages.PRODUCTION)
+        production = (prod.number, prod.run_metadata.get("eval_metrics", {}))
     except KeyError:
-        incumbent, label = eval_metrics["base"][metric], "the base model"
-    else:
-        rerun = eval_metrics.get("production", {})
-        if rerun.get("version") == prod.number:  # same test split as the candidate
-            incumbent, label = rerun[metric], f"production version {prod.number}"
-        else:  # production changed since evaluation: its own (different) test split
-            incumbent = prod.run_metadata.get("eval_metrics", {}).get(metric)
-            label = f"production version {prod.number} (on its own test split)"
-    promote, reason = decide_promotion(metric, tuned, incumbent, label, promotion.min_improvement)
+        production = None
+    incumbent, label = promotion.incumbent(metric, eval_metrics, production)
+    promote, reason = promotion.decide_promotion(metric, tuned, incumbent, label, promotion.min_improvement)
     stage = ModelStages.PRODUCTION if promote else ModelStages.STAGING
     model.set_stage(stage, force=True)
     decision = {"promoted": promote, "stage": stage.value, "reason": reason, "metric": metric,

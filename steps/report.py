@@ -4,13 +4,13 @@ from typing import Annotated
 
 import pandas as pd
 from zenml import step
-from zenml.config import CachePolicy
 from zenml.types import HTMLString
 
+from steps._common import code_of
 from tuneline import report as core
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[core]))
+@step(cache_policy=code_of(core))
 def quality_report(
     raw_files: pd.DataFrame, documents: pd.DataFrame, chunks: pd.DataFrame,
     generated: pd.DataFrame, filtered: pd.DataFrame, unique: pd.DataFrame, grounded: pd.DataFrame,
@@ -30,4 +30,5 @@ def quality_report(
                           grounding_rejected, judge_rejected, preference_rejected, decontaminate_rejected],
                          ignore_index=True)
     kept_text = dict(zip(generated.pair_id, generated.instruction))
-    return HTMLString(core.render(funnel, rejected, judged.score.dropna().tolist(), kept_text))
+    sources = core.per_source(chunks, generated, pd.concat([train, test], ignore_index=True), rejected)
+    return HTMLString(core.render(funnel, rejected, judged.score.dropna().tolist(), kept_text, sources))

@@ -4,16 +4,15 @@ from typing import Annotated
 
 import pandas as pd
 from zenml import log_metadata, step
-from zenml.config import CachePolicy
 
-from steps._common import log_ledger
+from steps._common import FRAMES, code_of, log_ledger
 from tuneline import decontaminate as decontam
 from tuneline import split as core
 from tuneline.params import DecontamParams, SplitParams
-from tuneline.records import Pair, Preference, drop, dropped_frame, from_frame, to_frame
+from tuneline.records import Pair, Preference, dropped_frame, from_frame, to_frame
 
 
-@step(cache_policy=CachePolicy(source_dependencies=[core, decontam]))
+@step(cache_policy=code_of(core, decontam), output_materializers=FRAMES)
 def split_dataset(
     pairs: pd.DataFrame, preferences: pd.DataFrame, split: SplitParams = SplitParams(),
     decontamination: DecontamParams = DecontamParams(),
@@ -29,12 +28,8 @@ def split_dataset(
     train, dropped = decontam.decontaminate(candidates, test, decontamination)
     log_ledger("decontaminate", len(candidates), len(train), dropped)
     train_p, test_p = core.split_preferences(from_frame(preferences, Preference), test)
-    # DPO must not see a contaminated instruction either
-    train_ids = {p.pair_id for p in train}
-    orphans = [drop("decontaminate", "pair_overlaps_evaluation_data", p, f"pair {p.pair_id} dropped")
-               for p in train_p if p.pair_id not in train_ids]
-    log_ledger("decontaminate_preferences", len(train_p), len(train_p) - len(orphans), orphans)
-    train_p = [p for p in train_p if p.pair_id in train_ids]
+    train_p, orphans = core.follow_decontamination(train_p, train)
+    log_ledger("decontaminate_preferences", len(train_p) + len(orphans), len(train_p), orphans)
     dropped += orphans
     log_metadata(metadata={"split": {"train_pairs": len(train), "test_pairs": len(test),
                                      "train_preferences": len(train_p),

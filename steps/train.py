@@ -6,16 +6,14 @@ from typing import Annotated
 
 import pandas as pd
 from zenml import log_metadata, step
-from zenml.config import CachePolicy
 
+from steps._common import code_of
 from tuneline import formats, train
 from tuneline.params import DPOParams, SFTParams
 from tuneline.records import Pair, Preference, from_frame
-from tuneline.train import common, tracking, trl_backend, trl_compat, unsloth_backend
 
-# Both training steps rerun when the training core they call changes.
-TRAINING_CODE = CachePolicy(source_dependencies=[train.backend_for, common, tracking, trl_backend,
-                                                 trl_compat, unsloth_backend, formats])
+# Both training steps rerun when the training core they call changes (both backends).
+TRAINING_CODE = code_of(train, formats)
 
 
 @step(cache_policy=TRAINING_CODE)

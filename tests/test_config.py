@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from tuneline import models
-from tuneline.zenml_ext.config import ConfigError, all_steps, validate
+from tuneline_app.config_check import ConfigError, all_steps, validate
 
 CONFIGS = sorted(Path("configs").glob("*.yaml"))
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from tuneline import launch
-from tuneline.zenml_ext.config import validate
+from tuneline_app import forms as launch
+from tuneline_app.config_check import validate
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
@@ -69,7 +69,7 @@ def test_run_names_are_unique_and_say_which_config():
 
 
 def test_form_fields_carry_the_parameters_bounds_and_descriptions():
-    from steps.launch import DpoBeta, QuestionsPerChunk, TestFraction
+    from tuneline_app.launchers import DpoBeta, QuestionsPerChunk, TestFraction
 
     with pytest.raises(ValidationError, match="greater than or equal to 1"):
         TypeAdapter(QuestionsPerChunk).validate_python(0)

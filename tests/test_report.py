@@ -22,3 +22,32 @@ def test_histogram_bins_cover_one_to_five():
     bins = histogram([1.0, 1.4, 5.0, 3.0], bins=4)
     assert [label for label, _ in bins] == ["1.0–2.0", "2.0–3.0", "3.0–4.0", "4.0–5.0"]
     assert [n for _, n in bins] == [2, 0, 1, 1]
+
+
+def test_funnel_shares_are_of_the_stage_before_and_the_split_of_the_judged_pairs():
+    from tuneline.report import funnel_shares
+
+    funnel = [("raw files", 10), ("chunks", 40), ("generated pairs", 80), ("after judge", 40),
+              ("preference pairs", 30), ("train pairs", 32), ("test pairs", 8)]
+    assert funnel_shares(funnel) == ["", "400%", "200%", "50%", "75%", "80%", "20%"]
+
+
+def test_per_source_rows_show_which_files_yield_nothing():
+    from tuneline.records import Chunk, to_frame
+    from tuneline.report import per_source
+
+    chunks = to_frame([Chunk("c1", "d1", "a.md", "x"), Chunk("c2", "d2", "b.md", "y"),
+                       Chunk("c3", "d3", "notes.jsonl:4", "z")], Chunk)
+    gen = [Pair("p1", "c1", "a.md", "Q1?", "A1."), Pair("p2", "c2", "b.md", "Q2?", "A2."),
+           Pair("p3", "c3", "notes.jsonl:4", "Q3?", "A3.")]
+    kept = to_frame([gen[0], gen[2]], Pair)
+    rejected = dropped_frame([drop("grounding", "fits_another_chunk", gen[1], "chunk=c1"),
+                              drop("ingest", "bad_json", {"path": "notes.jsonl:2"}, "oops")])
+    rows = per_source(chunks, to_frame(gen, Pair), kept, rejected)
+    # fewest kept first, then most dropped: the files worth a look
+    assert [r["source"] for r in rows] == ["b.md", "notes.jsonl", "a.md"]
+    assert rows[0]["kept"] == 0 and rows[0]["dropped"] == {"grounding": 1}
+    assert rows[1]["chunks"] == 1 and rows[1]["kept"] == 1 and rows[1]["dropped"] == {"ingest": 1}
+    page = render([("raw files", 2)], rejected, [], {}, rows)
+    assert "<td>b.md</td><td class=num>1</td><td class=num>1</td><td class=num>0</td>" in page
+    assert "grounding 1" in page

@@ -69,7 +69,7 @@ def test_default_job_refuses_missing_files(tmp_path):
 
 
 def test_zenml_schedules_need_an_orchestrator_that_has_them(capsys):
-    from tuneline.cli import main
+    from tuneline_app.cli import main
 
     root = Path(__file__).parents[1]
     assert main(["schedule", "add", str(root / "configs/dataset.yaml"), "--cron", "0 3 * * 1",

@@ -6,7 +6,7 @@ from tests.conftest import make_pair
 from tuneline.formats import dpo_rows, sft_rows
 from tuneline.params import SplitParams
 from tuneline.records import Preference
-from tuneline.registry import decide_promotion
+from tuneline.promotion import decide_promotion
 from tuneline.split import split_pairs, split_preferences
 
 

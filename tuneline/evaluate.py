@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
+from collections.abc import Callable
 from statistics import mean
 
 from tuneline import judge
@@ -60,4 +61,29 @@ def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], judge_llm: LLM,
     }
     rows = [{"model": label, "pair_id": p.pair_id, "instruction": p.instruction, "answer": a,
              "reference": p.answer, "judge_score": s} for p, a, (s, _) in zip(test, answers, scored)]
+    return metrics, rows
+
+
+Loader = Callable[[str, list[Path]], tuple[LLM, object, object]]  # (label, adapters) -> llm, model, tok
+
+
+def evaluate_candidates(candidates: list[tuple[str, list[Path]]], load: Loader, test: list[Pair],
+                        judge_llm: LLM, judging: JudgeParams, params: EvalParams
+                        ) -> tuple[dict[str, dict], list[dict]]:
+    """Each candidate (label, adapter chain; [] is the base model) on the same test split.
+    A chain byte-identical to an earlier candidate's is the same model: its metrics are
+    copied, not measured again (production is often the run's own cached training)."""
+    metrics: dict[str, dict] = {}
+    rows: list[dict] = []
+    done: list[tuple[str, list[Path]]] = []
+    for label, adapters in candidates:
+        twin = next((d for d, a in done if adapters and same_adapters(a, adapters)), None)
+        if twin is not None:
+            metrics[label] = {**metrics[twin], "same_as": twin}
+        else:
+            model_llm, model, tok = load(label, adapters)
+            metrics[label], answers = evaluate_model(model_llm, model, tok, test, judge_llm,
+                                                     judging, params, label)
+            rows += answers
+        done.append((label, adapters))
     return metrics, rows

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from tuneline import models
-from tuneline.lineage import fmt_number
+from tuneline.text import fmt_number
 
 # Hub ids of the bundled models, for the card's `base_model` (the Hub links the two).
 BUNDLED_HUB_IDS = {

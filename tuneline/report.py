@@ -25,14 +25,68 @@ def _e(value) -> str:
     return html.escape(str(value))
 
 
-def _bar_rows(rows: list[tuple[str, int]], total: int) -> str:
+def _bar_rows(rows: list[tuple[str, int]], total: int | None = None,
+              shares: list[str] | None = None) -> str:
+    """A bar per row; the share column is `shares` when given, else each row's share of
+    `total`."""
     top = max([n for _, n in rows] + [1])
     out = []
-    for label, n in rows:
-        share = f"{n / total:.0%}" if total else ""
+    for k, (label, n) in enumerate(rows):
+        share = shares[k] if shares is not None else (f"{n / total:.0%}" if total else "")
         out.append(f"<tr><td>{_e(label)}</td><td class=num>{n}</td><td class=num>{share}</td>"
                    f"<td><div class=bar style='width:{300 * n / top:.0f}px'></div></td></tr>")
     return "<table>" + "".join(out) + "</table>"
+
+
+def funnel_shares(funnel: list[tuple[str, int]]) -> list[str]:
+    """Each stage as a share of the stage before it (what that stage kept); the preference
+    pairs and the train/test sides as shares of the judged pairs they come from."""
+    shares, prev = [], None
+    for label, n in funnel:
+        shares.append(f"{n / prev:.0%}" if prev else "")
+        if prev is None or label not in ("preference pairs", "train pairs", "test pairs"):
+            prev = n
+    return shares
+
+
+def _source_file(source: str) -> str:
+    return source.rsplit(":", 1)[0] if source.rsplit(":", 1)[-1].isdigit() else source
+
+
+def per_source(chunks: pd.DataFrame, generated: pd.DataFrame, kept: pd.DataFrame,
+               rejected: pd.DataFrame) -> list[dict]:
+    """Per raw file: its chunks, generated pairs, pairs kept in the dataset and drops by stage,
+    sorted so that the files that yield least come first (which documents give nothing?)."""
+    rows: dict[str, dict] = {}
+
+    def row(src: str) -> dict:
+        return rows.setdefault(_source_file(src), {"chunks": 0, "generated": 0, "kept": 0,
+                                                   "dropped": Counter()})
+    for src in chunks.source if len(chunks) else []:
+        row(src)["chunks"] += 1
+    for src in generated.source if len(generated) else []:
+        row(src)["generated"] += 1
+    for src in kept.source if len(kept) else []:
+        row(src)["kept"] += 1
+    for stage, record in zip(rejected.stage, rejected.record) if len(rejected) else []:
+        rec = json.loads(record)
+        src = rec.get("source") or rec.get("path")
+        if src:
+            row(str(src))["dropped"][stage] += 1
+    out = [{"source": k, **v} for k, v in rows.items()]
+    return sorted(out, key=lambda r: (r["kept"], -sum(r["dropped"].values()), r["source"]))
+
+
+def _source_table(sources: list[dict]) -> str:
+    if not sources:
+        return "<p class=muted>No source files.</p>"
+    body = "".join(
+        f"<tr><td>{_e(r['source'])}</td><td class=num>{r['chunks']}</td>"
+        f"<td class=num>{r['generated']}</td><td class=num>{r['kept']}</td>"
+        f"<td>{_e(', '.join(f'{s} {n}' for s, n in r['dropped'].most_common()) or '-')}</td></tr>"
+        for r in sources)
+    return ("<table><tr><th>source file</th><th>chunks</th><th>generated</th><th>kept</th>"
+            "<th>dropped, by stage</th></tr>" + body + "</table>")
 
 
 def _record_text(record_json: str) -> str:
@@ -62,8 +116,10 @@ def duplicate_clusters(rejected: pd.DataFrame, kept_text: dict[str, str], limit:
 
 
 def render(funnel: list[tuple[str, int]], rejected: pd.DataFrame, scores: list[float],
-           kept_text: dict[str, str], examples_per_reason: int = 3, clusters: int = 15) -> str:
-    """The report; `rejected` is every stage's dropped records (stage, reason, detail, record)."""
+           kept_text: dict[str, str], sources: list[dict] | None = None,
+           examples_per_reason: int = 3, clusters: int = 15) -> str:
+    """The report; `rejected` is every stage's dropped records (stage, reason, detail, record);
+    `sources` the per-file rows of `per_source`."""
     by_reason = rejected.groupby(["stage", "reason"], sort=False).size()
     reason_rows = [(f"{stage}: {reason}", int(n)) for (stage, reason), n in by_reason.items()]
     examples = []
@@ -74,7 +130,9 @@ def render(funnel: list[tuple[str, int]], rejected: pd.DataFrame, scores: list[f
     return f"""<!doctype html><html><head><meta charset=utf-8><title>tuneline data quality</title>
 <style>{_CSS}</style></head><body>
 <h1>Data-quality report</h1>
-<h2>Funnel</h2>{_bar_rows(funnel, funnel[0][1] if funnel else 0)}
+<h2>Funnel</h2><p class=muted>Each stage's share of the stage before it; preference pairs and
+the train/test split as shares of the judged pairs.</p>{_bar_rows(funnel, shares=funnel_shares(funnel))}
+<h2>Per source file (fewest kept pairs first)</h2>{_source_table(sources or [])}
 <h2>Dropped, by stage and reason ({len(rejected)} records)</h2>{_bar_rows(reason_rows, len(rejected))}
 <h2>Judge scores of kept pairs (n={len(scores)}, mean {sum(scores) / max(1, len(scores)):.2f})</h2>
 {_bar_rows(histogram(scores), len(scores))}

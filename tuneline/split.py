@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from tuneline.params import SplitParams
-from tuneline.records import Pair, Preference
+from tuneline.records import Dropped, Pair, Preference, drop
 
 
 def split_pairs(pairs: list[Pair], params: SplitParams) -> tuple[list[Pair], list[Pair]]:
@@ -22,3 +22,14 @@ def split_preferences(prefs: list[Preference], test: list[Pair]) -> tuple[list[P
     """Preferences follow their pair, so no test instruction is trained on by DPO."""
     test_ids = {p.pair_id for p in test}
     return ([p for p in prefs if p.pair_id not in test_ids], [p for p in prefs if p.pair_id in test_ids])
+
+
+def follow_decontamination(prefs: list[Preference], train: list[Pair]
+                           ) -> tuple[list[Preference], list[Dropped]]:
+    """Train preferences whose pair decontamination dropped go too: DPO must not see a
+    contaminated instruction either."""
+    ids = {p.pair_id for p in train}
+    kept = [p for p in prefs if p.pair_id in ids]
+    dropped = [drop("decontaminate", "pair_overlaps_evaluation_data", p, f"pair {p.pair_id} dropped")
+               for p in prefs if p.pair_id not in ids]
+    return kept, dropped

@@ -56,3 +56,10 @@ def key_terms(text: str) -> set[str]:
                                            and not _SENTENCE_START.search(rest[:m.start()])):
             terms.update(a.lower() for a in _ATOM.findall(token))
     return terms
+
+
+def fmt_number(v) -> str:
+    """A metric as the CLI, the cards and the summary print it."""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "-" if v is None else str(v)

@@ -1,5 +1,6 @@
 """The GPU path end to end with the product's own code: Unsloth SFT (packing) -> DPO -> merged
-16-bit save, on a random-init small Llama; QLoRA; resume. Skipped without a CUDA GPU.
+16-bit save, on a random-init small Llama; QLoRA. Skipped without a CUDA GPU. (Resuming from a
+checkpoint is tested on CPU, with a kill -9, in tests/test_train.py.)
 
 On a GPU host (see README, "GPU"): python -m pytest -q tests/gpu
 """

@@ -6,8 +6,8 @@ import textwrap
 import pytest
 
 from tests.pipelines.test_end_to_end import SAMPLE, latest_run, write_config
-from tuneline.cli import main
-from tuneline.zenml_ext.config import all_steps
+from tuneline_app.cli import main
+from tuneline_app.config_check import all_steps
 
 
 def test_each_step_declares_the_core_modules_it_calls():

@@ -222,14 +222,21 @@ out = [r.status.value, r.steps["start_dataset_build"].exception_info.message]"""
     assert dataset_runs(served["env"]) == before
 
 
-def test_down_refuses_while_a_started_run_is_running(served):
+def test_down_refuses_while_a_started_run_is_running_and_invoking_needs_the_key(served):
     # the Playground's own request, sent directly: the browser isn't the point here
+    import urllib.error
     import urllib.request
 
-    endpoint = re.search(r"tuneline-build-dataset: running at (\S+)", served["up"]).group(1)
+    endpoint, key = re.search(r"tuneline-build-dataset: running at (\S+) auth key (\S+)",
+                              served["up"]).groups()
     form = {"config": "tiny-dataset", "raw_dir": str(served["raw"]), "no_cache": True}
-    req = urllib.request.Request(f"{endpoint}/invoke", json.dumps({"parameters": form}).encode(),
-                                 {"Content-Type": "application/json"})
+    body = json.dumps({"parameters": form}).encode()
+    anonymous = urllib.request.Request(f"{endpoint}/invoke", body, {"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:  # no key, no run
+        urllib.request.urlopen(anonymous, timeout=60)
+    assert refused.value.code == 401
+    req = urllib.request.Request(f"{endpoint}/invoke", body, {"Content-Type": "application/json",
+                                                              "Authorization": f"Bearer {key}"})
     with urllib.request.urlopen(req, timeout=300) as resp:
         answer = json.load(resp)
     assert answer["success"], answer

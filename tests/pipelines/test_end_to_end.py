@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tuneline.cli import main
+from tuneline.params import PromotionParams
+from tuneline.promotion import decide_promotion
+from tuneline_app.cli import main
 
 SAMPLE = Path(__file__).parents[2] / "data" / "sample"
 CURATION = ["generate", "filter", "exact_dedup", "minhash_dedup", "embedding_dedup", "grounding", "judge"]
@@ -149,7 +151,14 @@ def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_p
     used = training.steps["sft"].inputs["train_pairs"][0].id
     assert used == run.steps["split_dataset"].outputs["train_pairs"][0].id
     decision = training.steps["register_model"].outputs["promotion_decision"][0].load()
-    assert decision["metric"] == "eval_loss" and isinstance(decision["promoted"], bool)
+    metrics = training.steps["evaluate"].outputs["eval_metrics"][0].load()
+    # the same dataset, so the same test split: production (if any) was re-evaluated on it
+    incumbent = (metrics.get("production") or metrics["base"])["eval_loss"]
+    assert decision["metric"] == "eval_loss" and decision["candidate"] == metrics["tuned"]["eval_loss"]
+    assert decision["incumbent"] == incumbent
+    expected, _ = decide_promotion("eval_loss", decision["candidate"], incumbent, "-",
+                                   PromotionParams().min_improvement)
+    assert decision["promoted"] == expected
     # the dataset came from another pipeline's run: it is linked to, and named by, the version
     from zenml.client import Client
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import json
 from pathlib import Path
@@ -38,7 +37,14 @@ def backend_for(params: TrainParams) -> str:
 
 def _backend(params: TrainParams):
     # imported on use: a backend pulls in torch/TRL (and unsloth patches them on import)
-    return importlib.import_module(f"tuneline.train.{backend_for(params)}_backend")
+    name = backend_for(params)
+    if name == "unsloth":
+        from tuneline.train import unsloth_backend
+
+        return unsloth_backend
+    from tuneline.train import trl_backend
+
+    return trl_backend
 
 
 def run_dir(kind: str, base_model: str, rows: list[dict], params: TrainParams,

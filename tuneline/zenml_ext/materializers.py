@@ -13,11 +13,14 @@ from typing import Any, ClassVar, Optional
 
 import pandas as pd
 from zenml.integrations.pandas.materializers.pandas_materializer import PandasMaterializer
-from zenml.materializers.materializer_registry import materializer_registry
 
 
 class HashedDataFrameMaterializer(PandasMaterializer):
+    """Named by each tuneline step that returns DataFrames (`output_materializers`); it does
+    not replace pandas' materializer for anyone else in the process."""
+
     ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (pd.DataFrame,)
+    SKIP_REGISTRATION: ClassVar[bool] = True
 
     def compute_content_hash(self, data: Any) -> Optional[str]:
         return frame_hash(data)
@@ -31,7 +34,3 @@ def frame_hash(df: pd.DataFrame) -> str:
     except TypeError:  # unhashable cells (lists, dicts): hash their JSON form
         digest.update(df.to_json(orient="split", default_handler=str).encode())
     return digest.hexdigest()
-
-
-# Every DataFrame a tuneline step returns uses this materializer.
-materializer_registry.register_and_overwrite_type(key=pd.DataFrame, type_=HashedDataFrameMaterializer)

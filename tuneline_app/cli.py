@@ -8,28 +8,112 @@ import shutil
 import sys
 from pathlib import Path
 
-from tuneline.zenml_ext.serve import DEFAULT_PORT as SERVE_PORT
+from tuneline_app.serve import DEFAULT_PORT as SERVE_PORT
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pipelines import PIPELINES
-    from tuneline.zenml_ext.config import ConfigError, validate
+    from tuneline.runconfig import apply_overrides, check_paths
+    from tuneline_app.config_check import ConfigError, load, validate
 
+    config = args.config
     try:
-        name = validate(args.config)
+        cfg = load(config)
+        if args.set:
+            cfg = apply_overrides(cfg, args.set)
+            config = _write_derived(cfg, config)
+        name = validate(config)
+        check_paths(cfg, args.config)
     except (ConfigError, FileNotFoundError) as e:
         print(f"tuneline: {e}", file=sys.stderr)
         return 2
-    hub_problem = _hub_token_missing(args.config)
+    hub_problem = _hub_token_missing(config)
     if hub_problem:
         print(f"tuneline: {hub_problem}", file=sys.stderr)
         return 2
-    options = {"config_path": args.config}
-    if args.no_cache:
+    log = _log_path(name)
+    if args.verbose:
+        run_id, error = _start_run(name, config, args.no_cache)
+    else:
+        from tuneline_app.console import quiet
+
+        print(f"tuneline: {name} run started; progress below, everything in {log}")
+        with quiet(log):
+            run_id, error = _start_run(name, config, args.no_cache)
+    if run_id is None:  # failed before the run existed (e.g. compiling the pipeline)
+        print(f"tuneline: {name} did not start: {error}", file=sys.stderr)
+        if not args.verbose:
+            print(f"tuneline: full log: {log}", file=sys.stderr)
+        return 1
+    from tuneline.zenml_ext.summary import run_summary
+    from tuneline_app.render import render_summary
+
+    info = run_summary(run_id)
+    if info["status"] != "completed" and not info.get("failure") and error:
+        info["failure"] = error
+    print(render_summary(info, None if args.verbose else str(log)))
+    return 0 if info["status"] == "completed" else 1
+
+
+def _start_run(name: str, config: str, no_cache: bool) -> tuple[object | None, str | None]:
+    """Run the pipeline; (run id, error message). A failed step raises out of ZenML's local
+    orchestrator: the run then exists, and its failed step says why."""
+    from datetime import UTC, datetime
+
+    from pipelines import PIPELINES
+    from tuneline.zenml_ext.summary import latest_run_since
+
+    options = {"config_path": config}
+    if no_cache:
         options["enable_cache"] = False
-    run = PIPELINES[name].with_options(**options)()
-    print(f"tuneline: {name} run {run.name}: {run.status.value}")
-    return 0 if run.status.value == "completed" else 1
+    started = datetime.now(UTC)
+    try:
+        return PIPELINES[name].with_options(**options)().id, None
+    except Exception as e:  # noqa: BLE001  (any failure: summarised, the traceback is in the log)
+        import traceback
+
+        traceback.print_exc()  # into the log file when quiet
+        return (latest_run_since(PIPELINES[name].name, started),
+                f"{type(e).__name__}: {e}".splitlines()[0] if str(e) else type(e).__name__)
+
+
+def _log_path(pipeline: str) -> Path:
+    from datetime import UTC, datetime
+
+    return Path("logs") / "runs" / f"{pipeline}-{datetime.now(UTC):%Y%m%d-%H%M%S}.log"
+
+
+def _write_derived(cfg: dict, config: str) -> str:
+    """The config with the `--set` overrides, kept beside the run logs (the exact config a run
+    used is the one ZenML records)."""
+    from datetime import UTC, datetime
+
+    import yaml
+
+    out = Path("logs") / "runs" / f"{Path(config).stem}-set-{datetime.now(UTC):%Y%m%d-%H%M%S%f}.yaml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return str(out)
+
+
+def _params(args: argparse.Namespace) -> int:
+    from tuneline_app.config_check import parameter_table
+
+    rows = parameter_table(args.step)
+    if not rows:
+        print(f"tuneline: no step or pipeline named {args.step!r}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print(rows, True, str)
+        return 0
+    where = None
+    for r in rows:
+        if r["where"] != where:
+            where = r["where"]
+            print(f"\n{where}")
+        default = str(r["default"])
+        default = default if len(default) <= 24 else default[:21] + "..."
+        print(f"  {r['key']:<56} {r['type']:<14} {default:<24} {r['description']}")
+    return 0
 
 
 def _llm_server(args: argparse.Namespace) -> int:
@@ -45,7 +129,7 @@ def _llm_server(args: argparse.Namespace) -> int:
 def _hub_token_missing(config: str) -> str | None:
     """A Hub push configured without its token would fail only after training: say so now."""
     from tuneline.params import HubParams
-    from tuneline.zenml_ext.config import load
+    from tuneline_app.config_check import load
 
     given = ((load(config).get("steps") or {}).get("push_to_hub") or {}).get("parameters") or {}
     hub = HubParams(**given.get("hub", {}))
@@ -62,7 +146,7 @@ def _print(obj, as_json: bool, render) -> None:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from tuneline.lineage import render_versions
+    from tuneline_app.render import render_versions
     from tuneline.zenml_ext.registry import version_rows
 
     _print(version_rows(args.model), args.json, render_versions)
@@ -70,7 +154,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from tuneline.lineage import render_lineage
+    from tuneline_app.render import render_lineage
     from tuneline.zenml_ext.lineage import model_lineage
 
     try:
@@ -117,7 +201,7 @@ def _schedule(args: argparse.Namespace) -> int:
 def _schedule_add(args: argparse.Namespace, sched) -> int:
     from zenml.client import Client
 
-    from tuneline.zenml_ext.config import ConfigError, validate
+    from tuneline_app.config_check import ConfigError, validate
 
     try:
         pipeline = validate(args.config)
@@ -177,14 +261,18 @@ def _stack(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from tuneline.zenml_ext import serve
+    from tuneline_app import serve
 
     try:
         if args.action == "up":
-            info = serve.up(port=args.port, ip=args.ip, configs=args.configs)
+            info = serve.up(port=args.port, ip=args.ip, configs=args.configs, expose=args.expose)
+            if info["warning"]:
+                print(f"tuneline: {info['warning']}", file=sys.stderr)
             print(f"tuneline: dashboard at {info['dashboard']} (stack {info['stack']})")
             for name, d in info["deployments"].items():
-                print(f"tuneline: deployment {name}: {d['status']} at {d['url']}")
+                print(f"tuneline: deployment {name}: {d['status']} at {d['url']} auth key "
+                      f"{d['auth_key']} (the Playground sends it; a script sends the header "
+                      "Authorization: Bearer KEY)")
             print("tuneline: open Deployments, pick one, fill in its Playground form and invoke "
                   "it; the run it starts appears under Runs. `tuneline serve down` stops all this.")
         elif args.action == "down":
@@ -212,7 +300,17 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the pipeline a config names (extra.pipeline)")
     run.add_argument("config", help="YAML run config, e.g. configs/quickstart.yaml")
     run.add_argument("--no-cache", action="store_true", help="execute every step again")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set parameters.raw_dir=~/docs "
+                          "(repeatable; checked like the config; see `tuneline params`)")
+    run.add_argument("--verbose", action="store_true",
+                     help="print everything (default: progress only; all of it in logs/runs/)")
     run.set_defaults(func=_run)
+    params = sub.add_parser("params", help="every parameter a config can set: key, type, "
+                                           "default, description")
+    params.add_argument("step", nargs="?", help="one step or pipeline (default: all)")
+    params.add_argument("--json", action="store_true")
+    params.set_defaults(func=_params)
     serve = sub.add_parser("llm-server", help="serve the bundled SmolLM2 as an OpenAI-compatible "
                                               "API (llama.cpp), for configs/quickstart-openai.yaml")
     serve.add_argument("--port", type=int, default=8080)
@@ -248,7 +346,11 @@ def main(argv: list[str] | None = None) -> int:
                                        "forms: local server + deployments (up|down|status)")
     srv.add_argument("action", choices=["up", "down", "status"])
     srv.add_argument("--port", type=int, default=SERVE_PORT, help="dashboard port (up)")
-    srv.add_argument("--ip", default="127.0.0.1", help="address the dashboard listens on (up)")
+    srv.add_argument("--ip", default="127.0.0.1", help="address the dashboard listens on (up); "
+                                                       "other than loopback only with --expose")
+    srv.add_argument("--expose", action="store_true",
+                     help="allow a non-loopback --ip: the local server has no login, so "
+                          "everyone on that network can read and change everything")
     srv.add_argument("--configs", type=Path, help="folder of run configs the forms offer "
                                                   "(up; default: the project's configs/)")
     srv.add_argument("--force", action="store_true",

@@ -2,7 +2,7 @@
 
 Up: the open-source local ZenML server (`zenml login --local`), a stack that is the active
 stack plus a local deployer, and the two launcher pipelines deployed on it. Their Playground
-in the dashboard is the form; a submitted form starts an ordinary run (tuneline/launch.py).
+in the dashboard is the form; a submitted form starts an ordinary run (tuneline_app/forms.py).
 Down: the deployments stop, then the server; the store keeps every run.
 """
 
@@ -20,6 +20,39 @@ DEFAULT_PORT = 8237  # ZenML's own default for the local server
 
 class ServeError(RuntimeError):
     pass
+
+
+# What anyone who can reach a non-loopback address gets: the local server has one user and
+# no login, so its API serves every artifact and accepts stack changes.
+EXPOSED = ("every artifact in the store (your documents, datasets, models and reports), every "
+           "run and its logs, and write access to stacks and components, with no login")
+
+
+def is_loopback(ip: str) -> bool:
+    import ipaddress
+
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError as e:
+        raise ServeError(f"--ip {ip!r} is not an IP address") from e
+
+
+def check_address(ip: str, expose: bool) -> str | None:
+    """Refuse a non-loopback address unless the user asked for it; when they did, the warning
+    to print (what is exposed, and what to use instead)."""
+    if is_loopback(ip):
+        return None
+    if not expose:
+        raise ServeError(f"refusing to serve on {ip}: ZenML's local server has one user and no "
+                         f"login, so anyone who can reach {ip} would get {EXPOSED}. Keep the "
+                         "default 127.0.0.1 (and use an SSH tunnel), or pass --expose if this "
+                         "network is yours alone; for a team, deploy a ZenML server with "
+                         "authentication (https://docs.zenml.io/deploying-zenml)")
+    return (f"WARNING: serving on {ip} without authentication: anyone who can reach it gets "
+            f"{EXPOSED}. For a team, deploy a ZenML server with authentication "
+            "(https://docs.zenml.io/deploying-zenml).")
 
 
 def _zenml(*args: str) -> None:
@@ -73,17 +106,20 @@ def serve_stack(client):
     return client.update_stack(SERVE_STACK, component_updates={t: [i] for t, i in components.items()})
 
 
-def up(port: int = DEFAULT_PORT, ip: str = "127.0.0.1", configs: Path | None = None) -> dict:
-    from tuneline.launch import CONFIGS_ENV
+def up(port: int = DEFAULT_PORT, ip: str = "127.0.0.1", configs: Path | None = None,
+       expose: bool = False) -> dict:
+    from tuneline_app.forms import CONFIGS_ENV
+
+    warning = check_address(ip, expose)
 
     if configs is not None:
         if not any(Path(configs).glob("*.yaml")):
             raise ServeError(f"--configs {configs}: no .yaml run configs there")
-        os.environ[CONFIGS_ENV] = str(Path(configs).resolve())  # read by steps/launch.py
+        os.environ[CONFIGS_ENV] = str(Path(configs).resolve())  # read by tuneline_app/launchers.py
     start_server(port, ip)
     from zenml.client import Client
 
-    from pipelines.launch import LAUNCHERS
+    from tuneline_app.launchers import LAUNCHERS
 
     client = Client()
     skip_onboarding(client)
@@ -93,13 +129,16 @@ def up(port: int = DEFAULT_PORT, ip: str = "127.0.0.1", configs: Path | None = N
     os.environ["ZENML_ACTIVE_STACK_ID"] = str(stack.id)
     deployments = {}
     for name, launcher in LAUNCHERS.items():
-        d = launcher.deploy(deployment_name=name)
-        deployments[name] = {"url": d.url, "status": d.status}
-    return {"dashboard": f"http://{ip}:{port}", "stack": stack.name, "deployments": deployments}
+        # a deployment's /invoke starts runs: only with its key (the Playground sends it)
+        d = launcher.with_options(settings={"deployer": {"generate_auth_key": True}}).deploy(
+            deployment_name=name)
+        deployments[name] = {"url": d.url, "status": d.status, "auth_key": d.auth_key}
+    return {"dashboard": f"http://{ip}:{port}", "stack": stack.name, "deployments": deployments,
+            "warning": warning}
 
 
 def running_launches(client) -> list[str]:
-    from tuneline.launch import TAG
+    from tuneline_app.forms import TAG
 
     return [r.name for r in client.list_pipeline_runs(tags=[TAG], in_progress=True, size=100).items]
 
@@ -110,7 +149,7 @@ def down(force: bool = False) -> list[str]:
     from zenml.client import Client
     from zenml.utils.server_utils import get_local_server
 
-    from pipelines.launch import LAUNCHERS
+    from tuneline_app.launchers import LAUNCHERS
 
     if get_local_server() is None:
         return []
@@ -134,7 +173,7 @@ def status() -> dict:
     from zenml.client import Client
     from zenml.utils.server_utils import get_local_server
 
-    from pipelines.launch import LAUNCHERS
+    from tuneline_app.launchers import LAUNCHERS
 
     server = get_local_server()
     if server is None:

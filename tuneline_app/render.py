@@ -1,16 +1,12 @@
-"""Text views of the registry: a model version's lineage and the list of versions.
+"""Text views: a run's summary, a model version's lineage and the list of versions.
 
-Pure formatting over the dicts built in tuneline/zenml_ext (lineage.model_lineage and
-registry.version_rows), so `--json` and the text show the same facts.
+Pure formatting over the dicts built in tuneline/zenml_ext (summary.run_summary,
+lineage.model_lineage and registry.version_rows), so `--json` and the text show the same facts.
 """
 
 from __future__ import annotations
 
-
-def fmt_number(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    return "-" if v is None else str(v)
+from tuneline.text import fmt_number
 
 
 def _hash(h: str | None) -> str:
@@ -80,4 +76,55 @@ def render_versions(rows: list[dict]) -> str:
                    f"{fmt_number(m.get('eval_loss')):>10} {fmt_number(b.get('eval_loss')):>8} "
                    f"{fmt_number(m.get('judge_score')):>7}  {r['reason'] or '-'}"
                    + (f"  hub: {r['hub']}" if r["hub"] else ""))
+    return "\n".join(out)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    m, s = divmod(round(seconds), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def render_summary(info: dict, log: str | None = None) -> str:
+    """What a user wants to see when a run ends: what came out, how good, where it is, what
+    to do next; or, for a failed run, which step failed, why, and where the full log is."""
+    ok = info["status"] == "completed"
+    out = [f"tuneline: {info['pipeline']} run {info['run']} {info['status']} in "
+           f"{_duration(info.get('seconds'))}"]
+    if not ok and info.get("failed_step"):
+        out.append(f"  failed step  {info['failed_step']}: {info.get('failure') or 'see the log'}")
+    if info.get("funnel"):
+        out.append("  funnel       (share of the stage before; preferences and the split: of judged)")
+        prev = None
+        for label, n in info["funnel"]:
+            share = f"{n / prev:.0%}" if prev and n is not None else ""
+            out.append(f"    {label:<18} {fmt_number(n):>6}  {share}")
+            if label not in ("preference pairs", "train pairs", "test pairs"):
+                prev = n
+    if info.get("top_drops"):
+        out.append("  top drops    " + ", ".join(f"{r} {n}" for r, n in info["top_drops"]))
+    ev = info.get("eval")
+    if ev:
+        out.append("  evaluation   " + "   ".join(
+            f"{label} loss {fmt_number(m.get('eval_loss'))} judge {fmt_number(m.get('judge_score'))}"
+            for label, m in ev.items() if isinstance(m, dict)))
+    promo = info.get("promotion")
+    if promo:
+        out.append(f"  promotion    {'promoted to' if promo['promoted'] else 'kept in'} "
+                   f"{promo['stage']}: {promo['reason']}")
+    model = info.get("model")
+    if model:
+        out.append(f"  model        {model['name']} version {model['version']} [{model['stage']}]")
+    if info.get("hub"):
+        out.append(f"  hub          {info['hub']}")
+    if info.get("report"):
+        out.append(f"  report       {info['report']} (the run's page in the dashboard shows it)")
+    if log:
+        out.append(f"  full log     {log}")
+    if ok:
+        out.append("  next         " + "; ".join(filter(None, [
+            f"tuneline lineage {model['name']}:{model['version']}" if model else None,
+            "tuneline models" if model else None,
+            "tuneline serve up (dashboard, forms to start runs)"])))
     return "\n".join(out)

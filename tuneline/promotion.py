@@ -22,3 +22,17 @@ def decide_promotion(metric: str, candidate: float, incumbent: float | None,
     word = "beats" if verdict else "does not beat"
     return verdict, (f"{metric} {candidate:.4f} {word} {incumbent_label} {incumbent:.4f} "
                      f"(gain {gain:+.4f}, required > 0 and >= {min_improvement})")
+
+
+def incumbent(metric: str, eval_metrics: dict, production: tuple[int, dict] | None
+              ) -> tuple[float | None, str]:
+    """What the candidate must beat, and how to name it. No production version: the base
+    model on this test split. Production re-evaluated on this split (same version): that
+    score. Production changed since evaluation: its recorded score, on its own test split."""
+    if production is None:
+        return eval_metrics["base"].get(metric), "the base model"
+    number, recorded = production
+    rerun = eval_metrics.get("production") or {}
+    if rerun.get("version") == number:
+        return rerun.get(metric), f"production version {number}"
+    return (recorded or {}).get(metric), f"production version {number} (on its own test split)"

@@ -1,4 +1,13 @@
-"""Steps behind the dashboard's "build dataset" and "retrain" deployments: start, don't wait."""
+"""The dashboard's "build dataset" and "retrain" forms: the steps and pipelines `tuneline serve`
+deploys. Each starts a real run and answers at once; it does not wait for it.
+
+A deployment substitutes the form's values into step parameters of the same name, so each
+pipeline's signature repeats its step's names; a field's type, bounds, description and what it
+sets in the run config are declared once, in `forms.FIELDS`.
+
+Imported only by `tuneline serve` (and the deployments it starts): the config menus below are
+read from the config folder at import, when the deployment's form is built.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +16,12 @@ import time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
-from zenml import log_metadata, step
+from zenml import log_metadata, pipeline, step
 from zenml.client import Client
 from zenml.metadata.metadata_types import Uri
 from zenml.utils import dashboard_utils, source_utils
 
-from tuneline import launch
-from tuneline.params import (
-    DPOParams,
-    GenerateParams,
-    JudgeParams,
-    LoRAParams,
-    SFTParams,
-    SplitParams,
-)
+from tuneline_app import forms as launch
 
 # Where the form's configs come from: the project's configs/, or the folder given to
 # `tuneline serve up --configs` (passed down to the deployments in this variable).
@@ -35,26 +35,18 @@ RetrainConfig = Literal[tuple(_RETRAIN)] if _RETRAIN else str
 DATASET_DEFAULT = "dataset" if "dataset" in _DATASET or not _DATASET else _DATASET[0]
 RETRAIN_DEFAULT = "training" if "training" in _RETRAIN or not _RETRAIN else _RETRAIN[0]
 
-
-def _like(model, name: str):
-    """A form field typed, bounded and described like `model.name`, so the dashboard checks a
-    value (and shows what it means) before anything runs; empty keeps the config's value."""
-    info = model.model_fields[name]
-    return Annotated[(info.annotation, *info.metadata, Field(description=info.description))] | None
-
-
-QuestionsPerChunk = _like(GenerateParams, "questions_per_chunk")
-JudgeMinScore = _like(JudgeParams, "min_score")
-TestFraction = _like(SplitParams, "test_fraction")
-Epochs = _like(SFTParams, "epochs")
-LearningRate = _like(SFTParams, "learning_rate")
-LoraRank = _like(LoRAParams, "r")
-DpoBeta = _like(DPOParams, "beta")
+QuestionsPerChunk = launch.field_type("questions_per_chunk")
+JudgeMinScore = launch.field_type("judge_min_score")
+TestFraction = launch.field_type("test_fraction")
+Epochs = launch.field_type("epochs")
+LearningRate = launch.field_type("learning_rate")
+LoraRank = launch.field_type("lora_r")
+DpoBeta = launch.field_type("dpo_beta")
 START_TIMEOUT_S = 180  # imports and pipeline compilation before the run exists (~15 s on 2 cores)
 
 
 def _start(action: str, config: str, no_cache: bool, values: dict) -> dict:
-    from tuneline.zenml_ext.config import ConfigError, load, validate
+    from tuneline_app.config_check import ConfigError, load, validate
 
     root = Path(source_utils.get_source_root())
     base = CONFIG_DIR / f"{config}.yaml"
@@ -114,3 +106,31 @@ def start_retrain(
     return _start("retrain", config, no_cache, {
         "dataset_run": dataset_run, "epochs": epochs, "learning_rate": learning_rate,
         "lora_r": lora_r, "dpo_beta": dpo_beta})
+
+
+@pipeline(enable_cache=False)
+def build_dataset(
+    config: DatasetConfig = DATASET_DEFAULT, raw_dir: str | None = None,
+    questions_per_chunk: QuestionsPerChunk = None, judge_min_score: JudgeMinScore = None,
+    test_fraction: TestFraction = None, no_cache: bool = False,
+) -> dict:
+    """Build dataset: start a dataset run from a config in configs/, with optional overrides."""
+    return start_dataset_build(config=config, raw_dir=raw_dir,
+                               questions_per_chunk=questions_per_chunk,
+                               judge_min_score=judge_min_score, test_fraction=test_fraction,
+                               no_cache=no_cache)
+
+
+@pipeline(enable_cache=False)
+def retrain(
+    config: RetrainConfig = RETRAIN_DEFAULT, dataset_run: str | None = None,
+    epochs: Epochs = None, learning_rate: LearningRate = None, lora_r: LoraRank = None,
+    dpo_beta: DpoBeta = None, no_cache: bool = False,
+) -> dict:
+    """Retrain: start a training run from a config in configs/, with optional overrides."""
+    return start_retrain(config=config, dataset_run=dataset_run, epochs=epochs,
+                         learning_rate=learning_rate, lora_r=lora_r, dpo_beta=dpo_beta,
+                         no_cache=no_cache)
+
+
+LAUNCHERS = {"tuneline-build-dataset": build_dataset, "tuneline-retrain": retrain}

@@ -16,24 +16,44 @@ import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import Field
 
-from tuneline.runconfig import pipeline_name
+from tuneline.params import DPOParams, GenerateParams, JudgeParams, LoRAParams, SFTParams, SplitParams
+from tuneline.runconfig import ConfigError, pipeline_name, set_dotted
 
-# What each form field sets in the run config. A field left empty keeps the config's value.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "raw_dir": ("parameters.raw_dir",),
-    "questions_per_chunk": ("parameters.generation.questions_per_chunk",),
-    "judge_min_score": ("parameters.judging.min_score",),
-    "test_fraction": ("steps.split_dataset.parameters.split.test_fraction",),
-    "dataset_run": ("parameters.dataset_run",),
-    "epochs": ("steps.sft.parameters.sft.epochs",),
-    "learning_rate": ("steps.sft.parameters.sft.learning_rate",),
-    "lora_r": ("steps.sft.parameters.sft.lora.r", "steps.dpo.parameters.dpo.lora.r"),
-    "dpo_beta": ("steps.dpo.parameters.dpo.beta",),
+# Each form field, declared once: the parameter whose type, bounds and description it takes
+# (None: a free string), and what it sets in the run config. A field left empty keeps the
+# config's value. The launcher steps and pipelines name them in their signatures (ZenML maps
+# a deployment's inputs to step parameters by name) and type them with `field_type`.
+FIELDS: dict[str, tuple[tuple[type, str] | None, tuple[str, ...]]] = {
+    "raw_dir": (None, ("parameters.raw_dir",)),
+    "questions_per_chunk": ((GenerateParams, "questions_per_chunk"),
+                            ("parameters.generation.questions_per_chunk",)),
+    "judge_min_score": ((JudgeParams, "min_score"), ("parameters.judging.min_score",)),
+    "test_fraction": ((SplitParams, "test_fraction"),
+                      ("steps.split_dataset.parameters.split.test_fraction",)),
+    "dataset_run": (None, ("parameters.dataset_run",)),
+    "epochs": ((SFTParams, "epochs"), ("steps.sft.parameters.sft.epochs",)),
+    "learning_rate": ((SFTParams, "learning_rate"), ("steps.sft.parameters.sft.learning_rate",)),
+    "lora_r": ((LoRAParams, "r"), ("steps.sft.parameters.sft.lora.r", "steps.dpo.parameters.dpo.lora.r")),
+    "dpo_beta": ((DPOParams, "beta"), ("steps.dpo.parameters.dpo.beta",)),
 }
+
+
+def field_type(name: str):
+    """The form field's type: the parameter's own type, bounds and description, or empty
+    (None: keep the config's value), so the dashboard checks a value before anything runs."""
+    source, _ = FIELDS[name]
+    if source is None:
+        return str | None
+    model, attr = source
+    info = model.model_fields[attr]
+    return Annotated[(info.annotation, *info.metadata, Field(description=info.description))] | None
+
+
 # Which configs each dashboard action offers, by the pipeline they run (extra.pipeline).
 ACTIONS = {"build_dataset": ("dataset",), "retrain": ("training", "end_to_end")}
 CONFIGS_ENV = "TUNELINE_CONFIGS"  # the folder the forms offer configs from (serve up --configs)
@@ -57,19 +77,6 @@ def configs_for(action: str, config_dir: Path) -> list[str]:
     return names
 
 
-def _set(cfg: dict[str, Any], dotted: str, value: Any) -> None:
-    node = cfg
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        child = node.get(key)
-        if child is None:
-            child = node[key] = {}
-        if not isinstance(child, dict):
-            raise LaunchError(f"cannot set {dotted}: {key} is not a mapping in the config")
-        node = child
-    node[leaf] = value
-
-
 def derive(cfg: dict[str, Any], values: dict[str, Any], run_name: str) -> dict[str, Any]:
     """`cfg` with the form's non-empty `values` applied, a fixed run name and the dashboard tag."""
     out = copy.deepcopy(cfg)
@@ -78,8 +85,11 @@ def derive(cfg: dict[str, Any], values: dict[str, Any], run_name: str) -> dict[s
             raise LaunchError(f"unknown field {field!r}; known: {sorted(FIELDS)}")
         if value is None or value == "":
             continue
-        for dotted in FIELDS[field]:
-            _set(out, dotted, value)
+        for dotted in FIELDS[field][1]:
+            try:
+                set_dotted(out, dotted, value)
+            except ConfigError as e:
+                raise LaunchError(str(e)) from None
     out["run_name"] = run_name
     tags = list(out.get("tags") or [])
     out["tags"] = tags if TAG in tags else [*tags, TAG]
@@ -105,7 +115,7 @@ def start(config_path: Path, project_dir: Path,
     """Start `tuneline run` in its own session: it outlives the HTTP request, the deployment
     process and a restart of either. Output goes to a log file beside the config."""
     log_path = config_path.with_suffix(".log")
-    cmd = [sys.executable, "-m", "tuneline.cli", "run", str(config_path)]
+    cmd = [sys.executable, "-m", "tuneline_app.cli", "run", str(config_path)]
     if no_cache:
         cmd.append("--no-cache")
     with open(log_path, "ab") as log:
