@@ -31,6 +31,7 @@ _SENTENCE_START = re.compile(r"(?:^\s*|[.!?:]\s+|\n\s*)$")
 _IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*")
 _IDENTIFIER_NO_CASE = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*")
 _CAPITALIZED = re.compile(r"[A-Z][a-z]+")
+_NOT_PLAIN = re.compile(r"(?<!\S)\S*[^\sa-z]\S*")  # a whole token with a character besides a-z
 
 
 def atoms(text: str) -> set[str]:
@@ -44,14 +45,15 @@ def key_terms(text: str) -> set[str]:
     not start a sentence (product and platform names)."""
     terms = {a.lower() for span in _CODE_SPAN.findall(text) for a in _ATOM.findall(span)}
     rest = _CODE_SPAN.sub(" ", text)
-    letters = [c for c in rest if c.isalpha()]
     # in a text set in capitals, case says nothing about names
-    shouting = sum(c.isupper() for c in letters) > 0.5 * len(letters)
+    shouting = sum(map(str.isupper, rest)) > 0.5 * sum(map(str.isalpha, rest))
     identifier = _IDENTIFIER_NO_CASE if shouting else _IDENTIFIER
-    for m in re.finditer(r"\S+", rest):
+    # only tokens with something besides a-z can be key terms: plain words (most tokens)
+    # never reach the patterns below
+    for m in _NOT_PLAIN.finditer(rest):
         token = m.group().strip(".,;:!?\"'()[]{}")
         if token.isalpha() and token.islower():
-            continue  # a plain word (most tokens): skip the patterns
+            continue  # a plain word with punctuation around it
         if identifier.fullmatch(token) or (not shouting and _CAPITALIZED.fullmatch(token)
                                            and not _SENTENCE_START.search(rest[:m.start()])):
             terms.update(a.lower() for a in _ATOM.findall(token))
