@@ -1,4 +1,5 @@
 # The two commands in README.md: `make quickstart` and `make test`. Each sets up what it needs.
+# `make test-fast`: the unit tests only, about a minute (no pipelines, no llama.cpp server, no browser).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ export ZENML_ANALYTICS_OPT_IN ?= false
 export COMET_ERROR_TRACKING_ENABLE ?= false
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup quickstart test clean
+.PHONY: setup quickstart test test-fast clean
 
 setup: $(VENV)/.installed .zen
 
@@ -50,6 +51,9 @@ quickstart: setup
 
 test: setup $(VENV)/.llama-server $(CHROMIUM)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/python -m pytest -q --ignore=tests/pipelines --ignore=tests/test_llm_openai.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .zen .pytest_cache

@@ -8,7 +8,6 @@ from zenml.client import Client
 from zenml.enums import ModelStages
 
 from tuneline.params import PromotionParams
-from tuneline import promotion
 from tuneline.zenml_ext import registry
 
 DATASET_INPUTS = ("train_pairs", "test_pairs", "train_preferences")

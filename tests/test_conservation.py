@@ -6,10 +6,9 @@ probabilities): stages must hold their ledger whatever a real model answers.
 """
 
 import random
-
-import numpy as np
 from collections import Counter
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

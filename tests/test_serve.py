@@ -20,10 +20,10 @@ def test_a_non_loopback_address_is_refused_without_expose_and_says_what_it_would
 
 
 def test_serve_up_on_all_interfaces_fails_before_starting_anything(capsys, monkeypatch):
-    import tuneline_app.serve as serve
+    from tuneline.zenml_ext import serving
 
     started = []
-    monkeypatch.setattr(serve, "start_server", lambda *a: started.append(a))
+    monkeypatch.setattr(serving, "start_server", lambda *a: started.append(a))
     assert main(["serve", "up", "--ip", "0.0.0.0"]) == 2
     assert not started
     assert "refusing to serve on 0.0.0.0" in capsys.readouterr().err

@@ -5,8 +5,8 @@ import pytest
 from tests.conftest import make_pair
 from tuneline.formats import dpo_rows, sft_rows
 from tuneline.params import SplitParams
-from tuneline.records import Preference
 from tuneline.promotion import decide_promotion
+from tuneline.records import Preference
 from tuneline.split import split_pairs, split_preferences
 
 

@@ -50,10 +50,13 @@ def _imports(module: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def source_closure(*roots: str | ModuleType) -> list[ModuleType]:
-    """`roots` and every tuneline module they import, transitively, sorted by name (what
-    `CachePolicy(source_dependencies=...)` takes). Importing them is cheap: tuneline modules
-    import torch, transformers and unsloth inside the functions that need them."""
+def source_closure(*roots: str | ModuleType) -> list[str]:
+    """`roots` and every tuneline module they import, transitively: sorted import paths, what
+    `CachePolicy(source_dependencies=...)` takes. Each is imported here, which is cheap
+    (tuneline modules import torch, transformers and unsloth inside the functions that need
+    them) and needed: ZenML loads "tuneline.llm" as the attribute `llm` of `tuneline` (a
+    module object would not do: ZenML names a package "tuneline.llm.__init__", which loads
+    as a method)."""
     todo = [r if isinstance(r, str) else r.__name__ for r in roots]
     seen: set[str] = set()
     while todo:
@@ -61,4 +64,6 @@ def source_closure(*roots: str | ModuleType) -> list[ModuleType]:
         if name not in seen:
             seen.add(name)
             todo.extend(_imports(name) - seen)
-    return [importlib.import_module(n) for n in sorted(seen)]
+    for name in seen:
+        importlib.import_module(name)
+    return sorted(seen)

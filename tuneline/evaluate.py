@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from statistics import mean
 
 from tuneline import judge

@@ -12,6 +12,25 @@ from tuneline_app.serve import DEFAULT_PORT as SERVE_PORT
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.verbose:
+        code, summary = _run_and_summarise(args, None)
+    else:
+        from tuneline_app.console import quiet
+
+        log = _log_path(Path(args.config).stem)
+        with quiet(log):
+            print(f"tuneline: everything this run prints goes to {log}; progress below")
+            code, summary = _run_and_summarise(args, log)
+        if summary:
+            with open(log, "a") as f:
+                f.write(summary + "\n")
+    if summary:
+        print(summary)
+    return code
+
+
+def _run_and_summarise(args: argparse.Namespace, log: Path | None) -> tuple[int, str | None]:
+    """(exit code, the summary to print once the terminal is ours again)."""
     from tuneline.runconfig import apply_overrides, check_paths
     from tuneline_app.config_check import ConfigError, load, validate
 
@@ -25,33 +44,23 @@ def _run(args: argparse.Namespace) -> int:
         check_paths(cfg, args.config)
     except (ConfigError, FileNotFoundError) as e:
         print(f"tuneline: {e}", file=sys.stderr)
-        return 2
+        return 2, None
     hub_problem = _hub_token_missing(config)
     if hub_problem:
         print(f"tuneline: {hub_problem}", file=sys.stderr)
-        return 2
-    log = _log_path(name)
-    if args.verbose:
-        run_id, error = _start_run(name, config, args.no_cache)
-    else:
-        from tuneline_app.console import quiet
-
-        print(f"tuneline: {name} run started; progress below, everything in {log}")
-        with quiet(log):
-            run_id, error = _start_run(name, config, args.no_cache)
+        return 2, None
+    run_id, error = _start_run(name, config, args.no_cache)
     if run_id is None:  # failed before the run existed (e.g. compiling the pipeline)
-        print(f"tuneline: {name} did not start: {error}", file=sys.stderr)
-        if not args.verbose:
-            print(f"tuneline: full log: {log}", file=sys.stderr)
-        return 1
+        print(f"tuneline: {name} did not start: {error}" + (f" (full log: {log})" if log else ""),
+              file=sys.stderr)
+        return 1, None
     from tuneline.zenml_ext.summary import run_summary
     from tuneline_app.render import render_summary
 
     info = run_summary(run_id)
     if info["status"] != "completed" and not info.get("failure") and error:
         info["failure"] = error
-    print(render_summary(info, None if args.verbose else str(log)))
-    return 0 if info["status"] == "completed" else 1
+    return (0 if info["status"] == "completed" else 1), render_summary(info, str(log) if log else None)
 
 
 def _start_run(name: str, config: str, no_cache: bool) -> tuple[object | None, str | None]:
@@ -146,16 +155,16 @@ def _print(obj, as_json: bool, render) -> None:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from tuneline_app.render import render_versions
     from tuneline.zenml_ext.registry import version_rows
+    from tuneline_app.render import render_versions
 
     _print(version_rows(args.model), args.json, render_versions)
     return 0
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from tuneline_app.render import render_lineage
     from tuneline.zenml_ext.lineage import model_lineage
+    from tuneline_app.render import render_lineage
 
     try:
         lineage = model_lineage(args.model)
@@ -174,7 +183,9 @@ def _schedule(args: argparse.Namespace) -> int:
             return _schedule_add(args, sched)
         if args.action == "list":
             entries = sched.list_entries(sched.read_crontab()) if shutil.which("crontab") else []
-            entries += _zenml_schedules()
+            from tuneline.zenml_ext import schedules
+
+            entries += schedules.list_schedules()
             _print(entries, args.json, lambda es: "\n".join(
                 f"{e['name']:<24} {e['via']:<6} {e['cron']:<16} {e['config']}" for e in es)
                 or "no schedules")
@@ -184,13 +195,11 @@ def _schedule(args: argparse.Namespace) -> int:
         if any(e["name"] == args.name for e in sched.list_entries(text)):
             sched.write_crontab(sched.remove_entry(text, args.name))
         else:
-            from zenml.client import Client
+            from tuneline.zenml_ext import schedules
 
-            try:
-                Client().delete_schedule(args.name)
-            except KeyError:
+            if not schedules.delete_schedule(args.name):
                 raise sched.ScheduleError(f"no schedule named {args.name!r} in the crontab or "
-                                          "in ZenML") from None
+                                          "in ZenML")
         print(f"tuneline: removed schedule {args.name}")
         return 0
     except sched.ScheduleError as e:
@@ -199,8 +208,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _schedule_add(args: argparse.Namespace, sched) -> int:
-    from zenml.client import Client
-
+    from tuneline.zenml_ext import schedules
     from tuneline_app.config_check import ConfigError, validate
 
     try:
@@ -209,35 +217,24 @@ def _schedule_add(args: argparse.Namespace, sched) -> int:
         raise sched.ScheduleError(str(e)) from None
     cron = sched.check_cron(args.cron)
     name = args.name or Path(args.config).stem
-    orchestrator = Client().active_stack.orchestrator
+    orchestrator, flavor, schedulable = schedules.active_orchestrator()
     via = args.via
     if via == "auto":
-        via = "zenml" if orchestrator.config.is_schedulable else "cron"
+        via = "zenml" if schedulable else "cron"
     if via == "zenml":
-        if not orchestrator.config.is_schedulable:
+        if not schedulable:
             raise sched.ScheduleError(
-                f"orchestrator {orchestrator.name!r} ({orchestrator.flavor}) has no schedules; "
+                f"orchestrator {orchestrator!r} ({flavor}) has no schedules; "
                 "use --via cron on this machine or a stack with a scheduling orchestrator")
-        from zenml.config.schedule import Schedule
-
         from pipelines import PIPELINES
 
-        PIPELINES[pipeline].with_options(
-            config_path=args.config, schedule=Schedule(name=name, cron_expression=cron))()
-        print(f"tuneline: ZenML schedule {name!r} ({cron}) on orchestrator {orchestrator.name!r}")
+        schedules.schedule_pipeline(PIPELINES[pipeline], args.config, name, cron)
+        print(f"tuneline: ZenML schedule {name!r} ({cron}) on orchestrator {orchestrator!r}")
         return 0
     config, command = sched.default_job(args.config, name, args.env_file, args.log_dir)
     sched.write_crontab(sched.add_entry(sched.read_crontab(), name, cron, command, config))
     print(f"tuneline: crontab entry {name!r} ({cron}): {command}")
     return 0
-
-
-def _zenml_schedules() -> list[dict]:
-    from zenml.client import Client
-
-    return [{"name": s.name, "cron": s.cron_expression or f"every {s.interval_second}",
-             "config": None, "command": None, "via": "zenml"}
-            for s in Client().list_schedules(size=1000).items]
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -290,11 +287,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
-    # comet_ml starts its own error reporting to sentry.io when imported (transformers imports
-    # it): off unless asked for; experiment tracking itself is unaffected
-    os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuneline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the pipeline a config names (extra.pipeline)")
@@ -365,7 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     reg.add_argument("recipe")
     reg.add_argument("--activate", action="store_true")
     stack.set_defaults(func=_stack)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+    # comet_ml starts its own error reporting to sentry.io when imported (transformers imports
+    # it): off unless asked for; experiment tracking itself is unaffected
+    os.environ.setdefault("COMET_ERROR_TRACKING_ENABLE", "false")
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 

@@ -6,30 +6,17 @@ run's config should fail in a second, naming the key and the file.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 import typing
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from zenml.steps import BaseStep
 
+from steps import all_steps
 from tuneline.runconfig import ConfigError, load, pipeline_name
 
 __all__ = ["ConfigError", "load", "pipeline_name", "all_steps", "validate"]
-
-def all_steps() -> dict[str, BaseStep]:
-    """Every step defined in the `steps` package, by name."""
-    import steps
-
-    found = {}
-    for info in pkgutil.iter_modules(steps.__path__):
-        module = importlib.import_module(f"steps.{info.name}")
-        found.update({v.name: v for v in vars(module).values() if isinstance(v, BaseStep)})
-    return found
-
 
 def _check_params(where: str, func, given: dict[str, Any], path) -> None:
     hints = typing.get_type_hints(func)  # resolves `from __future__` string annotations
@@ -62,10 +49,15 @@ def validate(path: str | Path) -> str:
 
 
 def _params_model(annotation):
-    """The Params group an annotation names (`X` or `X | None`), else None."""
+    """The Params group an annotation names (`X` or `X | None`, not `list[X]`), else None."""
+    import types
+
     from tuneline.params import Params
 
-    for candidate in (annotation, *typing.get_args(annotation)):
+    candidates = [annotation]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        candidates = list(typing.get_args(annotation))
+    for candidate in candidates:
         if isinstance(candidate, type) and issubclass(candidate, Params):
             return candidate
     return None

@@ -31,34 +31,46 @@ def quiet(log_path: Path, keep: Callable[[str], bool] = progress_line) -> Iterat
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
-    terminal, terminal_err = os.dup(1), os.dup(2)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 1)
-    os.dup2(write_end, 2)
-    os.close(write_end)
-
-    def pump() -> None:
-        rest = b""
-        with open(log_path, "ab") as log:
-            while chunk := os.read(read_end, 1 << 16):
-                log.write(chunk)
-                log.flush()
-                *lines, rest = re.split(rb"[\r\n]", rest + chunk)
-                for raw in lines:
-                    line = ANSI.sub("", raw.decode(errors="replace"))
-                    if line.strip() and keep(line):
-                        os.write(terminal, (line.strip() + "\n").encode())
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
+    log = open(log_path, "ab")
+    lock = threading.Lock()
+    saved, readers = [], []
+    for fd in (1, 2):
+        terminal = os.dup(fd)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, fd)
+        os.close(write_end)
+        saved.append((fd, terminal))
+        readers.append(threading.Thread(target=_pump, args=(read_end, terminal, log, lock, keep),
+                                        daemon=True))
+        readers[-1].start()
     try:
         yield log_path
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(terminal, 1)  # drops this process's hold on the pipe: the reader sees its end
-        os.dup2(terminal_err, 2)
-        # a child that outlives the run (none should) keeps the pipe open: don't wait for it
-        reader.join(timeout=5)
-        os.close(terminal)
-        os.close(terminal_err)
+        for fd, terminal in saved:
+            os.dup2(terminal, fd)  # drops this process's hold on the pipe: its reader ends
+        for reader in readers:
+            # a child that outlives the run (none should) keeps its pipe open: don't wait
+            reader.join(timeout=5)
+        for _, terminal in saved:
+            os.close(terminal)
+        with lock:
+            log.close()
+
+
+def _pump(read_end: int, terminal: int, log, lock: threading.Lock,
+          keep: Callable[[str], bool]) -> None:
+    """Copy a pipe into the log; the lines `keep` accepts also to the terminal (same stream)."""
+    rest = b""
+    while chunk := os.read(read_end, 1 << 16):
+        with lock:
+            if not log.closed:
+                log.write(chunk)
+                log.flush()
+        *lines, rest = re.split(rb"[\r\n]", rest + chunk)
+        for raw in lines:
+            line = ANSI.sub("", raw.decode(errors="replace"))
+            if line.strip() and keep(line):
+                os.write(terminal, (line.strip() + "\n").encode())
+    os.close(read_end)

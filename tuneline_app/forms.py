@@ -21,7 +21,14 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field
 
-from tuneline.params import DPOParams, GenerateParams, JudgeParams, LoRAParams, SFTParams, SplitParams
+from tuneline.params import (
+    DPOParams,
+    GenerateParams,
+    JudgeParams,
+    LoRAParams,
+    SFTParams,
+    SplitParams,
+)
 from tuneline.runconfig import ConfigError, pipeline_name, set_dotted
 
 # Each form field, declared once: the parameter whose type, bounds and description it takes

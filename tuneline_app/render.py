@@ -115,7 +115,8 @@ def render_summary(info: dict, log: str | None = None) -> str:
                    f"{promo['stage']}: {promo['reason']}")
     model = info.get("model")
     if model:
-        out.append(f"  model        {model['name']} version {model['version']} [{model['stage']}]")
+        out.append(f"  model        {model['name']} version {model['version']} "
+                   f"[{model['stage'] or 'no stage'}]")
     if info.get("hub"):
         out.append(f"  hub          {info['hub']}")
     if info.get("report"):

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tuneline_app.cli import main
 from tuneline.zenml_ext import gpu_step_operator as gso
 from tuneline.zenml_ext import stacks
+from tuneline_app.cli import main
 
 ROOT = Path(__file__).parents[2]
 RECIPES = sorted((ROOT / "configs" / "stacks").glob("*.yaml"))
@@ -86,7 +86,7 @@ def test_serve_deploys_on_the_active_stack_plus_a_deployer(gpu_stack):
     from zenml.client import Client
     from zenml.enums import StackComponentType as T
 
-    from tuneline_app import serve
+    from tuneline.zenml_ext import serving as serve
 
     ids = {t: c[0].id for t, c in gpu_stack.components.items()}
     assert T.DEPLOYER not in ids
