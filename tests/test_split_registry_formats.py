@@ -57,3 +57,56 @@ def test_promotion_rule(metric, candidate, incumbent, margin, promote):
 def test_unknown_metric_is_an_error():
     with pytest.raises(ValueError, match="unknown promotion metric"):
         decide_promotion("bleu", 1.0, 1.0, "production", 0.0)
+
+
+def test_the_incumbent_is_the_base_model_then_production_on_the_same_split():
+    from tuneline.promotion import incumbent
+
+    metrics = {"base": {"eval_loss": 2.9}, "tuned": {"eval_loss": 2.5},
+               "production": {"eval_loss": 2.6, "version": 3}}
+    assert incumbent("eval_loss", metrics, None) == (2.9, "the base model")
+    # production was re-evaluated on this run's test split: that score
+    assert incumbent("eval_loss", metrics, (3, {"eval_loss": 2.2})) == (2.6, "production version 3")
+    # production changed since the evaluation: its own score, said to be on another split
+    value, label = incumbent("eval_loss", metrics, (4, {"eval_loss": 2.2}))
+    assert value == 2.2 and label == "production version 4 (on its own test split)"
+    assert incumbent("eval_loss", {"base": {}, "tuned": {}}, (1, {}))[0] is None
+
+
+def test_preferences_go_with_pairs_that_decontamination_dropped():
+    from tuneline.split import follow_decontamination
+
+    train = [make_pair("a", "Qa?"), make_pair("c", "Qc?")]
+    prefs = [Preference(pid, "q", "good", "bad", 4.0, 2.0) for pid in ("pa", "pb", "pc")]
+    kept, dropped = follow_decontamination(prefs, train)
+    assert [p.pair_id for p in kept] == ["pa", "pc"]
+    assert [(d.record["pair_id"], d.reason) for d in dropped] == [("pb", "pair_overlaps_evaluation_data")]
+
+
+def test_each_candidate_is_evaluated_once_and_identical_adapters_are_not_measured_again(
+        tmp_path, fake_llm, monkeypatch):
+    from tuneline.evaluate import evaluate_candidates
+    from tuneline.params import EvalParams, JudgeParams
+
+    sft, dpo, copy_sft, copy_dpo = (tmp_path / n for n in ("sft", "dpo", "psft", "pdpo"))
+    for folder, content in ((sft, b"s"), (dpo, b"d"), (copy_sft, b"s"), (copy_dpo, b"d")):
+        folder.mkdir()
+        (folder / "adapter.safetensors").write_bytes(content)
+    loaded = []
+
+    def load(label, adapters):  # the measuring itself is tested with real models in tests/pipelines
+        loaded.append(label)
+        return "llm", "model", "tok"
+
+    import tuneline.evaluate as ev
+
+    measured = []
+    # the control flow is what is tested here: which candidates get measured
+    monkeypatch.setattr(ev, "evaluate_model", lambda llm, model, tok, test, judge, judging, params, label: (
+        measured.append(label) or ({"eval_loss": {"base": 3.0, "tuned": 2.0}[label]}, [{"model": label}])))
+    metrics, rows = evaluate_candidates(
+        [("base", []), ("tuned", [sft, dpo]), ("production", [copy_sft, copy_dpo])],
+        load, [make_pair("t", "Q?")], fake_llm(), JudgeParams(), EvalParams())
+    assert loaded == measured == ["base", "tuned"]
+    assert metrics["production"] == {"eval_loss": 2.0, "same_as": "tuned"}
+    assert [r["model"] for r in rows] == ["base", "tuned"]

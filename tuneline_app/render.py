@@ -120,12 +120,15 @@ def render_summary(info: dict, log: str | None = None) -> str:
     if info.get("hub"):
         out.append(f"  hub          {info['hub']}")
     if info.get("report"):
-        out.append(f"  report       {info['report']} (the run's page in the dashboard shows it)")
+        out.append(f"  report       {info['report']} (also on the run's page in the dashboard)")
     if log:
         out.append(f"  full log     {log}")
     if ok:
+        trained = info.get("eval") is not None
         out.append("  next         " + "; ".join(filter(None, [
-            f"tuneline lineage {model['name']}:{model['version']}" if model else None,
-            "tuneline models" if model else None,
-            "tuneline serve up (dashboard, forms to start runs)"])))
+            f"tuneline lineage {model['name']}:{model['version']}" if model and trained else None,
+            "tuneline models" if trained else None,
+            None if trained else
+            f"tuneline run configs/training.yaml --set parameters.dataset_run={info['run']}",
+            "tuneline serve up (the dashboard)"])))
     return "\n".join(out)

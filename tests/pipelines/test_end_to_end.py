@@ -121,6 +121,22 @@ def test_model_version_is_registered_with_metrics_and_a_stage(first_run):
     assert sft_meta["steps"] == 2 and sft_meta["hyperparameters"]["lora"]["r"] == 16
 
 
+def test_the_run_summary_reads_funnel_metrics_and_decision_from_the_store(first_run):
+    from tuneline.zenml_ext.summary import run_summary
+
+    _, run = first_run
+    info = run_summary(run.id)
+    funnel = dict(info["funnel"])
+    outputs = {"chunks": ("ingest_documents", "chunks"), "after dedup": ("dedup_pairs", "unique_pairs"),
+               "train pairs": ("split_dataset", "train_pairs")}
+    for label, (step, name) in outputs.items():
+        assert funnel[label] == len(run.steps[step].outputs[name][0].load()), label
+    assert info["status"] == "completed" and info["eval"]["tuned"]["eval_loss"] > 0
+    assert info["promotion"] == run.steps["register_model"].outputs["promotion_decision"][0].load()
+    assert info["model"]["name"] == "tuneline-test" and Path(info["report"]).is_file()
+    assert "<h1>Data-quality report</h1>" in Path(info["report"]).read_text()
+
+
 def test_unchanged_rerun_reuses_every_step(first_run):
     cfg, run = first_run
     assert main(["run", cfg]) == 0

@@ -6,6 +6,7 @@ the promotion decision), so a cached step reports what it computed in the run it
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -67,7 +68,9 @@ def run_summary(run_id) -> dict:
         out["model"] = {"name": mv.model.name, "version": mv.number, "stage":
                         getattr(mv.stage, "value", mv.stage)}
     if "quality_report" in steps and "data_quality_report" in steps["quality_report"].outputs:
-        out["report"] = steps["quality_report"].outputs["data_quality_report"][0].uri
+        uri = steps["quality_report"].outputs["data_quality_report"][0].uri
+        # the HTML materializer writes one file in the artifact's folder
+        out["report"] = f"{uri}/output.html" if os.path.isfile(f"{uri}/output.html") else uri
     if "push_to_hub" in steps and steps["push_to_hub"].status.value in ("completed", "cached"):
         push = steps["push_to_hub"].outputs.get("hub_push")
         out["hub"] = (push[0].load() or {}).get("commit_url") if push else None

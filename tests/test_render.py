@@ -1,0 +1,39 @@
+"""The summary `tuneline run` prints, from the facts a run recorded (rendering only)."""
+
+from tuneline_app.render import render_summary
+
+TRAINED = {
+    "run": "quickstart-1", "pipeline": "end_to_end_pipeline", "status": "completed", "seconds": 372,
+    "funnel": [("raw files", 21), ("documents", 24), ("chunks", 46), ("generated pairs", 66),
+               ("after filters", 58), ("judged", 39), ("preference pairs", 24), ("train pairs", 29),
+               ("test pairs", 8)],
+    "top_drops": [("grounding: unsupported_by_source", 17)],
+    "eval": {"base": {"eval_loss": 2.9, "judge_score": 3.0}, "tuned": {"eval_loss": 2.5, "judge_score": 3.1}},
+    "promotion": {"promoted": True, "stage": "production", "reason": "eval_loss 2.5 beats the base model 2.9"},
+    "model": {"name": "tuneline-quickstart", "version": 3, "stage": "production"},
+    "report": "/store/report/output.html",
+}
+
+
+def test_a_finished_training_run_says_what_came_out_and_what_to_do_next():
+    text = render_summary(TRAINED, "logs/runs/q.log")
+    assert text.splitlines()[0] == "tuneline: end_to_end_pipeline run quickstart-1 completed in 6m12s"
+    for part in ("chunks                 46  192%", "after filters          58  88%",
+                 "train pairs            29  74%", "grounding: unsupported_by_source 17",
+                 "base loss 2.9000 judge 3.0000", "promoted to production: eval_loss 2.5 beats",
+                 "tuneline-quickstart version 3 [production]", "/store/report/output.html",
+                 "full log     logs/runs/q.log", "tuneline lineage tuneline-quickstart:3"):
+        assert part in text, part
+
+
+def test_a_dataset_run_points_at_training_on_it_and_a_failed_run_at_its_step():
+    dataset = {k: v for k, v in TRAINED.items() if k not in ("eval", "promotion", "model")}
+    text = render_summary(dataset)
+    assert "tuneline run configs/training.yaml --set parameters.dataset_run=quickstart-1" in text
+    assert "lineage" not in text and "full log" not in text
+    failed = {"run": "r", "pipeline": "dataset_pipeline", "status": "failed", "seconds": 3,
+              "failed_step": "scan_raw", "failure": "raw folder '/x' does not exist", "funnel": []}
+    text = render_summary(failed, "logs/runs/r.log")
+    assert text.splitlines() == ["tuneline: dataset_pipeline run r failed in 3s",
+                                 "  failed step  scan_raw: raw folder '/x' does not exist",
+                                 "  full log     logs/runs/r.log"]
