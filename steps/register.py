@@ -7,6 +7,7 @@ from zenml import get_step_context, log_metadata, step
 from zenml.client import Client
 from zenml.enums import ModelStages
 
+from tuneline import promotion as rule
 from tuneline.params import PromotionParams
 from tuneline.zenml_ext import registry
 
@@ -38,8 +39,8 @@ def register_model(
         production = (prod.number, prod.run_metadata.get("eval_metrics", {}))
     except KeyError:
         production = None
-    incumbent, label = promotion.incumbent(metric, eval_metrics, production)
-    promote, reason = promotion.decide_promotion(metric, tuned, incumbent, label, promotion.min_improvement)
+    incumbent, label = rule.incumbent(metric, eval_metrics, production)
+    promote, reason = rule.decide_promotion(metric, tuned, incumbent, label, promotion.min_improvement)
     stage = ModelStages.PRODUCTION if promote else ModelStages.STAGING
     model.set_stage(stage, force=True)
     decision = {"promoted": promote, "stage": stage.value, "reason": reason, "metric": metric,

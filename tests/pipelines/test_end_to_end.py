@@ -154,7 +154,8 @@ def test_unchanged_rerun_reuses_every_step(first_run):
     assert executed == expected, status
     metrics = rerun.steps["evaluate"].outputs["eval_metrics"][0].load()
     if promoted:
-        assert metrics["production"] == {**metrics["tuned"], "version": run.model_version.number}
+        assert metrics["production"] == {**metrics["tuned"], "same_as": "tuned",
+                                         "version": run.model_version.number}
     decision = rerun.steps["register_model"].outputs["promotion_decision"][0].load()
     assert not decision["promoted"]  # an identical model does not beat itself
 

@@ -41,7 +41,7 @@ def production_adapters(model) -> dict | None:
     client = Client()
     # a list call: inside a pipeline definition, Client.get_model_version is lazy (a placeholder
     # resolved at run time), and this lookup must happen when the pipeline is composed
-    prods = client.list_model_versions(model_name_or_id=model.name, stage=ModelStages.PRODUCTION,
+    prods = client.list_model_versions(model=model.name, stage=ModelStages.PRODUCTION,
                                        size=1).items
     if not prods:
         return None
@@ -95,7 +95,7 @@ def version_rows(model: str | None = None) -> list[dict]:
     names = [model] if model else [m.name for m in client.list_models(size=1000).items]
     rows = []
     for name in names:
-        versions = client.list_model_versions(model_name_or_id=name, sort_by="desc:number",
+        versions = client.list_model_versions(model=name, sort_by="desc:number",
                                               size=1000, hydrate=True).items
         for mv in versions:
             meta = mv.run_metadata
