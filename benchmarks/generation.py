@@ -1,11 +1,12 @@
-"""Where the quickstart's time goes: pair generation on CPU by batch size, same prompts, same run.
+"""Where the quickstart's time goes: pair generation on CPU, by weight precision and batch size.
 
 The quickstart's generate step answers questions about the sample corpus's chunks with the
-bundled SmolLM2-135M (transformers backend). This runs its answer pass (the longer one) on the
-real chunks at each batch size, without the call cache, and prints answers/s, generated
-tokens/s and the ratio against the configs' batch size (16). Median of --repeats runs.
+bundled SmolLM2-135M (transformers backend); on CPU it is prefill-bound (16 prompts of ~320
+tokens: ~9 s of prefill for ~7 s of 60 decode steps). This runs the answer pass on the real
+chunks for each (dtype, batch size), without the call cache, and prints answers/s, generated
+tokens/s and the ratio against float32 at the configs' batch size (16). Median of --repeats.
 
-    python benchmarks/generation.py [--prompts 48] [--batch-sizes 4 8 16 32] [--repeats 3]
+    python benchmarks/generation.py [--prompts 48] [--dtypes float32 bfloat16] [--batch-sizes 8 16 32]
 """
 
 from __future__ import annotations
@@ -33,30 +34,33 @@ def chats(n: int) -> list:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts", type=int, default=48)
-    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16, 32])
+    ap.add_argument("--batch-sizes", type=int, nargs="+", default=[16])
+    ap.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     ap.add_argument("--max-tokens", type=int, default=110)  # answer_max_tokens in the configs
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     prompts = chats(args.prompts)
     results = {}
-    for bs in args.batch_sizes:
-        llm = make_llm(LLMParams(batch_size=bs, cache=False))
-        llm.generate(prompts[:bs], max_new_tokens=8, desc="warm-up")
-        times, tokens = [], []
-        for _ in range(args.repeats):
-            before = llm.usage.get("completion_tokens", 0)
-            t = time.perf_counter()
-            llm.generate(prompts, max_new_tokens=args.max_tokens, temperature=0.5, desc=f"bs {bs}")
-            times.append(time.perf_counter() - t)
-            tokens.append(llm.usage["completion_tokens"] - before)
-        secs = statistics.median(times)
-        results[bs] = (secs, statistics.median(tokens) / secs)
-        print(f"batch {bs:>3}: {secs:6.1f} s  {len(prompts) / secs:5.2f} answers/s  "
-              f"{results[bs][1]:6.1f} generated tokens/s", flush=True)
-    base = results.get(16)
+    for dtype in args.dtypes:
+        for bs in args.batch_sizes:
+            llm = make_llm(LLMParams(batch_size=bs, cache=False, dtype=dtype))
+            llm.generate(prompts[:bs], max_new_tokens=8, desc="warm-up")
+            times, tokens = [], []
+            for _ in range(args.repeats):
+                before = llm.usage.get("completion_tokens", 0)
+                t = time.perf_counter()
+                llm.generate(prompts, max_new_tokens=args.max_tokens, temperature=0.5,
+                             desc=f"{dtype} bs {bs}")
+                times.append(time.perf_counter() - t)
+                tokens.append(llm.usage["completion_tokens"] - before)
+            secs = statistics.median(times)
+            results[dtype, bs] = secs
+            print(f"{dtype:>9} batch {bs:>3}: {secs:6.1f} s  {len(prompts) / secs:5.2f} answers/s  "
+                  f"{statistics.median(tokens) / secs:6.1f} generated tokens/s", flush=True)
+    base = results.get(("float32", 16))
     if base:
-        for bs, (secs, _) in results.items():
-            print(f"batch {bs:>3} / batch 16: {base[0] / secs:.2f}x answers/s")
+        for (dtype, bs), secs in results.items():
+            print(f"{dtype} batch {bs} / float32 batch 16: {base / secs:.2f}x answers/s")
 
 
 if __name__ == "__main__":

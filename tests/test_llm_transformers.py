@@ -10,7 +10,9 @@ from tuneline.params import LLMParams
 
 @pytest.fixture(scope="module")
 def smollm():
-    return make_llm(LLMParams(batch_size=4, cache=False))  # compare real generations, not stored ones
+    # compare real generations, not stored ones; in float32, where left padding leaves the
+    # numbers unchanged (in bf16 a row's neighbours in the batch move its low-order bits)
+    return make_llm(LLMParams(batch_size=4, cache=False, dtype="float32"))
 
 
 def test_batched_greedy_generation_matches_one_at_a_time_in_input_order(smollm):
@@ -37,3 +39,19 @@ def test_judge_ranks_a_correct_answer_above_a_non_answer(smollm):
     assert said.startswith("digit probability")
     assert good_score is not None and bad_score is not None  # mass on "1".."5" was >= 0.5
     assert 1 <= bad_score < good_score <= 5
+
+
+def test_weights_are_bf16_only_where_the_hardware_runs_it_natively_and_cached_apart():
+    from tuneline.llm.transformers_backend import cpu_has_native_bf16, resolve_dtype
+
+    assert cpu_has_native_bf16("flags : fpu sse avx2 avx512f avx512_bf16 amx_tile")
+    assert not cpu_has_native_bf16("flags : fpu sse avx2 fma")  # emulated bf16 is slower
+    assert resolve_dtype("auto", "cuda:0") == "bfloat16"
+    assert resolve_dtype("float32", "cuda") == "float32"
+    assert resolve_dtype("auto", "cpu") in ("float32", "bfloat16")
+    fp32 = make_llm(LLMParams(dtype="float32", cache=False))
+    bf16 = make_llm(LLMParams(dtype="bfloat16", cache=False))
+    assert str(fp32.model.dtype) == "torch.float32" and str(bf16.model.dtype) == "torch.bfloat16"
+    assert fp32.identity != bf16.identity  # a cached fp32 reply is not served as a bf16 one
+    chat = [[{"role": "user", "content": "Name a colour."}]]
+    assert bf16.generate(chat, max_new_tokens=8)[0].strip()

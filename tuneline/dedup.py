@@ -155,6 +155,10 @@ class _Terms:
         return self.cache[i]
 
     def conflict(self, i: int, j: int) -> bool:
+        # the same instruction names the same terms, all of them words of the other pair:
+        # no conflict is possible (most near duplicates: no terms to compute)
+        if self.pairs[i].instruction == self.pairs[j].instruction:
+            return False
         return bool(_conflicting(self(i), self(j)))
 
 

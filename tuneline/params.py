@@ -31,6 +31,9 @@ class LLMParams(Params):
     batch_size: int = Field(8, gt=0, description="transformers: prompts per forward pass")
     device: str = Field("auto", description="transformers: auto | cpu | cuda | cuda:N")
     threads: int | None = Field(None, description="transformers: CPU threads; None = torch default")
+    dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description=(
+        "transformers: auto = bfloat16 on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), "
+        "else float32"))
     seed: int = 0
     cache: bool = Field(True, description="persistent call cache (resume after a crash, no repaid calls)")
     # openai: any OpenAI-compatible server (OpenAI, vLLM, Ollama, TGI, llama.cpp)

@@ -122,7 +122,8 @@ def _record_id(record: dict[str, Any]) -> str:
 
 
 def drop(stage: str, reason: str, record: Any, detail: str = "") -> Dropped:
-    rec = dataclasses.asdict(record) if dataclasses.is_dataclass(record) else dict(record)
+    # records are flat dataclasses: their fields, without asdict's recursive deep copy
+    rec = dict(vars(record)) if dataclasses.is_dataclass(record) else dict(record)
     return Dropped(stage=stage, reason=reason, detail=detail, record=rec)
 
 
