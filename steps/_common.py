@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from zenml import log_metadata
 from zenml.config import CachePolicy
 
@@ -12,6 +13,17 @@ from tuneline.zenml_ext.materializers import HashedDataFrameMaterializer
 # the materializer of every DataFrame a step returns: content-hashed, so an identical rerun
 # output keeps the steps after it cached
 FRAMES = HashedDataFrameMaterializer
+
+
+def frames_of(func) -> dict:
+    """`output_materializers` naming FRAMES for each DataFrame output of `func`, in the order
+    the step returns them. Not a single class for all outputs: ZenML spreads that over a set
+    of output names, whose order (and with it the step's cache key) changes from one process
+    to the next, so a rerun would miss the cache on every other step."""
+    from zenml.steps.utils import parse_return_type_annotations
+
+    return {name: FRAMES for name, out in parse_return_type_annotations(func).items()
+            if out.resolved_annotation is pd.DataFrame}
 
 
 def code_of(*core) -> CachePolicy:
@@ -27,3 +39,13 @@ def log_ledger(stage: str, n_in: int, kept: int, dropped: list[Dropped]) -> None
 def log_usage(*llms) -> None:
     """Calls made and served from the call cache, tokens, and cost when priced, per LLM."""
     log_metadata(metadata={"llm_usage": {f"{n}:{llm.name}": dict(llm.usage) for n, llm in enumerate(llms)}})
+
+
+def frame_step(**kwargs):
+    """`@step(**kwargs)` whose DataFrame outputs are content-hashed (`frames_of`)."""
+    from zenml import step
+
+    def wrap(func):
+        return step(output_materializers=frames_of(func), **kwargs)(func)
+
+    return wrap

@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
-from zenml import log_metadata, step
+from zenml import log_metadata
 
-from steps._common import FRAMES, code_of, log_ledger, log_usage
+from steps._common import code_of, frame_step, log_ledger, log_usage
 from tuneline import dedup as dedup_core
 from tuneline import filters, grounding, judge, preferences
 from tuneline import llm as llm_core
@@ -27,7 +27,7 @@ def _chunk_text(chunks: pd.DataFrame) -> dict[str, str]:
     return {c.chunk_id: c.text for c in from_frame(chunks, Chunk)}
 
 
-@step(cache_policy=code_of(filters), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(filters))
 def filter_pairs(
     pairs: pd.DataFrame, filtering: FilterParams = FilterParams()
 ) -> tuple[Annotated[pd.DataFrame, "filtered_pairs"], Annotated[pd.DataFrame, "filter_rejected"]]:
@@ -38,7 +38,7 @@ def filter_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=code_of(dedup_core), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(dedup_core))
 def dedup_pairs(
     pairs: pd.DataFrame, dedup: DedupParams = DedupParams(),
     embedding: EmbeddingParams = EmbeddingParams(),
@@ -53,7 +53,7 @@ def dedup_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=code_of(grounding), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(grounding))
 def check_grounding(
     pairs: pd.DataFrame, chunks: pd.DataFrame, grounding_check: GroundingParams = GroundingParams(),
     embedding: EmbeddingParams = EmbeddingParams(),
@@ -67,7 +67,7 @@ def check_grounding(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=code_of(judge, llm_core), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(judge, llm_core))
 def judge_pairs(
     pairs: pd.DataFrame, chunks: pd.DataFrame, llm: LLMParams, judging: JudgeParams
 ) -> tuple[Annotated[pd.DataFrame, "judged_pairs"], Annotated[pd.DataFrame, "judge_rejected"]]:
@@ -82,7 +82,7 @@ def judge_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@step(cache_policy=code_of(preferences, llm_core), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(preferences, llm_core))
 def build_preferences(
     pairs: pd.DataFrame, chunks: pd.DataFrame, llm: LLMParams, judge_llm: LLMParams,
     generation: GenerateParams, judging: JudgeParams, preference: PreferenceParams = PreferenceParams(),

@@ -3,9 +3,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
-from zenml import step
 
-from steps._common import FRAMES, code_of, log_ledger, log_usage
+from steps._common import code_of, frame_step, log_ledger, log_usage
 from tuneline import generate as core
 from tuneline import llm as llm_core
 from tuneline.llm import make_llm
@@ -13,7 +12,7 @@ from tuneline.params import GenerateParams, LLMParams
 from tuneline.records import Chunk, Pair, dropped_frame, from_frame, to_frame
 
 
-@step(cache_policy=code_of(core, llm_core), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(core, llm_core))
 def generate_pairs(
     chunks: pd.DataFrame, llm: LLMParams, generation: GenerateParams
 ) -> tuple[Annotated[pd.DataFrame, "generated_pairs"], Annotated[pd.DataFrame, "generate_rejected"]]:

@@ -3,9 +3,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
-from zenml import step
 
-from steps._common import FRAMES, code_of, log_ledger
+from steps._common import code_of, frame_step, log_ledger
 from tuneline import ingest as core
 from tuneline.params import IngestParams
 from tuneline.records import Chunk, Document, RawFile, dropped_frame, from_frame, to_frame
@@ -13,7 +12,7 @@ from tuneline.records import Chunk, Document, RawFile, dropped_frame, from_frame
 
 # Never cached: it is the step that looks at the disk. Its manifest has a content hash,
 # so when nothing changed every later step is still served from the cache.
-@step(enable_cache=False, output_materializers=FRAMES)
+@frame_step(enable_cache=False)
 def scan_raw(
     raw_dir: str, ingest: IngestParams = IngestParams()
 ) -> tuple[Annotated[pd.DataFrame, "raw_files"], Annotated[pd.DataFrame, "scan_rejected"]]:
@@ -23,7 +22,7 @@ def scan_raw(
     return to_frame(files, RawFile), dropped_frame(skipped)
 
 
-@step(cache_policy=code_of(core), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(core))
 def ingest_documents(
     raw_files: pd.DataFrame, raw_dir: str, ingest: IngestParams = IngestParams()
 ) -> tuple[

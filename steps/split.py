@@ -3,16 +3,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
-from zenml import log_metadata, step
+from zenml import log_metadata
 
-from steps._common import FRAMES, code_of, log_ledger
+from steps._common import code_of, frame_step, log_ledger
 from tuneline import decontaminate as decontam
 from tuneline import split as core
 from tuneline.params import DecontamParams, SplitParams
 from tuneline.records import Pair, Preference, dropped_frame, from_frame, to_frame
 
 
-@step(cache_policy=code_of(core, decontam), output_materializers=FRAMES)
+@frame_step(cache_policy=code_of(core, decontam))
 def split_dataset(
     pairs: pd.DataFrame, preferences: pd.DataFrame, split: SplitParams = SplitParams(),
     decontamination: DecontamParams = DecontamParams(),

@@ -1,6 +1,7 @@
 """Caching is correct, not just fast: content-hashed inputs and declared core dependencies."""
 
 import inspect
+import json
 import shutil
 import textwrap
 
@@ -90,3 +91,25 @@ def test_identical_upstream_data_keeps_downstream_cached_and_new_data_does_not(s
     assert after_new["ingest_documents"] == after_new["generate_pairs"] == "completed"
     raw_files = latest_run("dataset_pipeline").steps["scan_raw"].outputs["raw_files"][0].load()
     assert sorted(raw_files.path) == ["02-lora.md", "03-qlora.txt", "11-dpo.md"]
+
+
+def test_step_configurations_are_the_same_in_every_process():
+    # a cache key hashes each step's outputs in config order: if that order depended on the
+    # process (set iteration under hash randomisation), a rerun from a new `tuneline run`
+    # would miss the cache on some steps (seen: ZenML spreads one materializer over a set)
+    import subprocess
+    import sys
+
+    prog = ("import json; from steps import all_steps; print(json.dumps({n: [[o, [m.import_path "
+            "for m in c.materializer_source]] for o, c in s.configuration.outputs.items()] "
+            "for n, s in sorted(all_steps().items())}))")
+    seen = set()
+    for seed in ("1", "2", "3"):
+        res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True,
+                             check=True, env={**__import__("os").environ, "PYTHONHASHSEED": seed})
+        seen.add(res.stdout.strip().splitlines()[-1])
+    assert len(seen) == 1, seen
+    outputs = json.loads(seen.pop())
+    assert [o for o, _ in outputs["ingest_documents"]] == ["documents", "chunks", "ingest_rejected"]
+    assert all(ms == ["tuneline.zenml_ext.materializers.HashedDataFrameMaterializer"]
+               for o, ms in outputs["split_dataset"])
