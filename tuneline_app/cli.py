@@ -43,7 +43,9 @@ def _run_and_summarise(args: argparse.Namespace, log: Path | None) -> tuple[int,
         name = validate(config)
         check_paths(cfg, args.config)
     except (ConfigError, FileNotFoundError) as e:
-        print(f"tuneline: {e}", file=sys.stderr)
+        # a derived config is an implementation detail: name the user's file and the overrides
+        message = str(e).replace(config, f"{args.config} (with --set)") if config != args.config else str(e)
+        print(f"tuneline: {message}", file=sys.stderr)
         return 2, None
     hub_problem = _hub_token_missing(config)
     if hub_problem:
