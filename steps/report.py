@@ -21,11 +21,11 @@ def quality_report(
     preference_rejected: pd.DataFrame, decontaminate_rejected: pd.DataFrame,
 ) -> Annotated[HTMLString, "data_quality_report"]:
     """HTML report of the dataset build: funnel, drops by reason, scores, duplicate clusters."""
-    funnel = [("raw files", len(raw_files)), ("documents", len(documents)), ("chunks", len(chunks)),
-              ("generated pairs", len(generated)), ("after filters", len(filtered)),
-              ("after dedup", len(unique)), ("grounded in source", len(grounded)),
-              ("after judge", len(judged)), ("preference pairs", len(preferences)),
-              ("train pairs", len(train)), ("test pairs", len(test))]
+    sizes = {"raw_files": raw_files, "documents": documents, "chunks": chunks,
+             "generated_pairs": generated, "filtered_pairs": filtered, "unique_pairs": unique,
+             "grounded_pairs": grounded, "judged_pairs": judged, "preferences": preferences,
+             "train_pairs": train, "test_pairs": test}
+    funnel = [(label, len(sizes[output])) for label, _, output in core.FUNNEL]
     rejected = pd.concat([ingest_rejected, generate_rejected, filter_rejected, dedup_rejected,
                           grounding_rejected, judge_rejected, preference_rejected, decontaminate_rejected],
                          ignore_index=True)

@@ -38,6 +38,23 @@ def _bar_rows(rows: list[tuple[str, int]], total: int | None = None,
     return "<table>" + "".join(out) + "</table>"
 
 
+# (label, step, output) in pipeline order: how many records each stage left. The report step
+# and the run summary (tuneline/zenml_ext/summary.py) both show this funnel.
+FUNNEL = [
+    ("raw files", "scan_raw", "raw_files"),
+    ("documents", "ingest_documents", "documents"),
+    ("chunks", "ingest_documents", "chunks"),
+    ("generated pairs", "generate_pairs", "generated_pairs"),
+    ("after filters", "filter_pairs", "filtered_pairs"),
+    ("after dedup", "dedup_pairs", "unique_pairs"),
+    ("grounded", "check_grounding", "grounded_pairs"),
+    ("judged", "judge_pairs", "judged_pairs"),
+    ("preference pairs", "build_preferences", "preferences"),
+    ("train pairs", "split_dataset", "train_pairs"),
+    ("test pairs", "split_dataset", "test_pairs"),
+]
+
+
 def funnel_shares(funnel: list[tuple[str, int]]) -> list[str]:
     """Each stage as a share of the stage before it (what that stage kept); the preference
     pairs and the train/test sides as shares of the judged pairs they come from."""

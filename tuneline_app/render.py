@@ -6,6 +6,7 @@ lineage.model_lineage and registry.version_rows), so `--json` and the text show 
 
 from __future__ import annotations
 
+from tuneline.report import funnel_shares
 from tuneline.text import fmt_number
 
 
@@ -96,12 +97,9 @@ def render_summary(info: dict, log: str | None = None) -> str:
         out.append(f"  failed step  {info['failed_step']}: {info.get('failure') or 'see the log'}")
     if info.get("funnel"):
         out.append("  funnel       (share of the stage before; preferences and the split: of judged)")
-        prev = None
-        for label, n in info["funnel"]:
-            share = f"{n / prev:.0%}" if prev and n is not None else ""
-            out.append(f"    {label:<18} {fmt_number(n):>6}  {share}")
-            if label not in ("preference pairs", "train pairs", "test pairs"):
-                prev = n
+        shares = funnel_shares([(label, n or 0) for label, n in info["funnel"]])
+        for (label, n), share in zip(info["funnel"], shares):
+            out.append(f"    {label:<18} {fmt_number(n):>6}  {share}".rstrip())
     if info.get("top_drops"):
         out.append("  top drops    " + ", ".join(f"{r} {n}" for r, n in info["top_drops"]))
     ev = info.get("eval")

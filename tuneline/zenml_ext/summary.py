@@ -12,20 +12,7 @@ from datetime import UTC, datetime
 
 from zenml.client import Client
 
-# (label, step, output) in pipeline order: how many records each stage left
-FUNNEL = [
-    ("raw files", "scan_raw", "raw_files"),
-    ("documents", "ingest_documents", "documents"),
-    ("chunks", "ingest_documents", "chunks"),
-    ("generated pairs", "generate_pairs", "generated_pairs"),
-    ("after filters", "filter_pairs", "filtered_pairs"),
-    ("after dedup", "dedup_pairs", "unique_pairs"),
-    ("grounded", "check_grounding", "grounded_pairs"),
-    ("judged", "judge_pairs", "judged_pairs"),
-    ("preference pairs", "build_preferences", "preferences"),
-    ("train pairs", "split_dataset", "train_pairs"),
-    ("test pairs", "split_dataset", "test_pairs"),
-]
+from tuneline.report import FUNNEL
 
 
 def _rows(av) -> int | None:
