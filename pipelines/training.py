@@ -3,6 +3,7 @@ from __future__ import annotations
 from zenml import get_pipeline_context, pipeline
 
 from steps.evaluate import evaluate
+from steps.export import export_gguf
 from steps.publish import push_to_hub
 from steps.register import register_model
 from steps.train import dpo, sft
@@ -15,7 +16,8 @@ BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 
 def train_and_register(train_pairs, test_pairs, train_preferences, base_model: str,
                        judge_llm: LLMParams, judging: JudgeParams) -> None:
-    """SFT -> DPO -> evaluate against the base model -> register, maybe promote, maybe publish."""
+    """SFT -> DPO -> evaluate against the base model -> register, maybe promote -> GGUF quants
+    checked in llama.cpp -> maybe publish."""
     sft_adapter = sft(train_pairs, base_model)
     dpo_adapter = dpo(train_preferences, sft_adapter, base_model)
     # The production model is re-evaluated on this run's test split: metrics from different
@@ -27,7 +29,9 @@ def train_and_register(train_pairs, test_pairs, train_preferences, base_model: s
                           production_dpo=incumbent.get("dpo_adapter"),
                           production_version=incumbent.get("version"))
     decision = register_model(metrics, train_pairs, test_pairs, train_preferences, base_model)
-    push_to_hub(decision, sft_adapter, dpo_adapter, base_model)
+    gguf_files, gguf_report = export_gguf(sft_adapter, dpo_adapter, base_model, test_pairs,
+                                          after="register_model")
+    push_to_hub(decision, sft_adapter, dpo_adapter, base_model, gguf_files, gguf_report)
 
 
 @pipeline

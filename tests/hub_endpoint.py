@@ -3,7 +3,9 @@
 It records every request (method, path, headers, body) and decodes committed files, so a test
 can check what the real `huggingface_hub` client would have sent to the Hub: repo creation,
 the model card check, the pre-upload negotiation and the commit with each file's bytes.
-Every file is answered "regular" (inline base64 in the commit), as the Hub does for small files.
+Small files are answered "regular" (inline base64 in the commit); weights (.gguf, .safetensors,
+.bin) and anything over 10 MB go through Git LFS as on the Hub: the batch negotiation, one PUT
+of the bytes (kept on disk, in `lfs`), and an `lfsFile` entry in the commit.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 class HubRecorder:
     def __init__(self):
         self.requests: list[dict] = []
-        self.files: dict[str, bytes] = {}
+        self.files: dict[str, bytes] = {}  # path -> bytes of regular files, latest commit wins
+        self.lfs: dict[str, dict] = {}  # path -> {"oid", "size", "path" (its bytes on disk)}
+        self.repo_files: dict[str, dict] = {}  # repo -> path -> bytes, or the lfs entry
         self.repos: dict[str, dict] = {}
         self.commits: list[dict] = []
+        self.blobs = Path(tempfile.mkdtemp(prefix="hub-recorder-"))
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +46,23 @@ class HubRecorder:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_PUT(self):  # an LFS upload: stream the bytes to disk, check their sha256
+                size = int(self.headers.get("Content-Length") or 0)
+                oid = self.path.rsplit("/", 1)[-1]
+                h, blob = hashlib.sha256(), server.blobs / oid
+                with open(blob, "wb") as f:
+                    while size > 0:
+                        chunk = self.rfile.read(min(size, 1 << 20))
+                        h.update(chunk)
+                        f.write(chunk)
+                        size -= len(chunk)
+                server.requests.append({"method": "PUT", "path": self.path,
+                                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                                        "body": b""})
+                self.send_response(200 if h.hexdigest() == oid else 400)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_GET(self):
                 server.requests.append({"method": "GET", "path": self.path,
@@ -61,12 +85,18 @@ class HubRecorder:
             return 200, {"url": f"{self.url}/{repo}", "name": repo}
         if path == "/api/validate-yaml":
             return 200, {}
+        if path.endswith(".git/info/lfs/objects/batch"):
+            objects = json.loads(body)["objects"]
+            return 200, {"transfer": "basic", "objects": [
+                {"oid": o["oid"], "size": o["size"],
+                 "actions": {"upload": {"href": f"{self.url}/lfs-upload/{o['oid']}"}}}
+                for o in objects]}
         parts = path.split("/")  # /api/models/<org>/<name>/<action>/<revision>
         if len(parts) >= 7 and parts[1:3] == ["api", "models"]:
             repo, action = f"{parts[3]}/{parts[4]}", parts[5]
             if action == "preupload":
                 files = json.loads(body)["files"]
-                return 200, {"files": [{"path": f["path"], "uploadMode": "regular",
+                return 200, {"files": [{"path": f["path"], "uploadMode": _mode(f),
                                         "shouldIgnore": False} for f in files]}
             if action == "commit":
                 lines = [json.loads(x) for x in body.decode().splitlines() if x.strip()]
@@ -74,6 +104,14 @@ class HubRecorder:
                 for x in lines:
                     if x["key"] == "file":
                         self.files[x["value"]["path"]] = base64.b64decode(x["value"]["content"])
+                    elif x["key"] == "lfsFile":
+                        v = x["value"]
+                        self.lfs[v["path"]] = {"oid": v["oid"], "size": v["size"],
+                                               "path": self.blobs / v["oid"]}
+                    if x["key"] in ("file", "lfsFile"):
+                        path = x["value"]["path"]
+                        self.repo_files.setdefault(repo, {})[path] = (
+                            self.files[path] if x["key"] == "file" else self.lfs[path])
                 oid = hashlib.sha1(body).hexdigest()
                 self.commits.append({"repo": repo, "summary": header.get("summary"), "oid": oid})
                 return 200, {"commitUrl": f"{self.url}/{repo}/commit/{oid}", "commitOid": oid}
@@ -85,3 +123,8 @@ class HubRecorder:
 
     def __exit__(self, *exc):
         self.httpd.shutdown()
+
+
+def _mode(f: dict) -> str:
+    big = f.get("size", 0) > 10 * 2**20
+    return "lfs" if big or f["path"].endswith((".gguf", ".safetensors", ".bin")) else "regular"

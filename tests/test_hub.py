@@ -50,7 +50,7 @@ def test_upload_commits_every_file_to_the_endpoint(tmp_path, monkeypatch):
     (tmp_path / "weights.bin").write_bytes(bytes(range(256)) * 40)
     with HubRecorder() as rec:
         out = hub.upload(tmp_path, "acme/bot", "hf_secret", True, rec.url, "tuneline: v1")
-    assert rec.files["weights.bin"] == bytes(range(256)) * 40
+    assert rec.lfs["weights.bin"]["path"].read_bytes() == bytes(range(256)) * 40  # via Git LFS
     assert rec.files["README.md"].startswith(b"---\nlicense: mit")
     assert rec.repos["acme/bot"]["visibility"] == "private"
     assert rec.commits[0]["summary"] == "tuneline: v1" and out["commit"] == rec.commits[0]["oid"]

@@ -179,3 +179,24 @@ def upload(folder: Path, repo_id: str, token: str, private: bool, endpoint: str 
         constants.HF_HUB_OFFLINE = offline
     return {"repo_id": repo_id, "commit_url": info.commit_url, "commit": info.oid,
             "endpoint": api.endpoint}
+
+
+def gguf_folder(out: Path, gguf_files: Path, report: dict, repo_id: str, model_repo: str | None,
+                base_model: str, record: dict, license: str | None) -> tuple[Path | None, dict]:
+    """What goes to a -GGUF repo: the quants that passed their checks (tuneline/gguf.py), their
+    Ollama Modelfiles, a card. Returns the folder (None when no quant passed) and, for each
+    quant left out, why."""
+    from tuneline import gguf
+
+    ok = gguf.verified(report)
+    skipped = {q["quant"]: q["failures"] for q in report.get("quants", []) if not q["verified"]}
+    if not ok:
+        return None, skipped
+    out.mkdir(parents=True, exist_ok=True)
+    for q in ok:
+        for name in (q["file"], q["modelfile"]):
+            shutil.copy(gguf_files / name, out / name)
+    source = model_repo or f"{record.get('model')} version {record.get('version')}"
+    (out / "README.md").write_text(
+        gguf.gguf_card(repo_id, source, model_repo or hub_id(base_model), ok, record, license))
+    return out, skipped

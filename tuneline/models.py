@@ -15,6 +15,8 @@ from pathlib import Path
 SMOLLM2 = "smollm2-135m-instruct"
 MINILM = "all-minilm-l6-v2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Bumped when the conversion below changes, so a cache made by an older one is redone.
+CONVERSION = 2
 
 
 def cache_dir() -> Path:
@@ -51,7 +53,7 @@ def package_dir(package: str, sub: str = "") -> str:
 
 
 def _converted_smollm2() -> Path:
-    out = cache_dir() / "models" / SMOLLM2
+    out = cache_dir() / "models" / f"{SMOLLM2}-v{CONVERSION}"
     if (out / "model.safetensors").exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -83,4 +85,21 @@ def _convert_gguf(src: Path, gguf_file: str, out: Path) -> None:
     tmp = out.with_name(out.name + ".tmp")
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    _byte_level_tokenizer(tmp / "tokenizer.json")
     tmp.rename(out)
+
+
+def _byte_level_tokenizer(path: Path) -> None:
+    """Give the tokenizer the shape of SmolLM2's own tokenizer.json: byte-level BPE.
+
+    transformers rebuilds a GGUF's `gpt2` vocab with SentencePiece-style parts (byte fallback,
+    a `Sequence` decoder). Encoding is the same (every byte has a token), but llama.cpp's
+    converter takes that shape for a Llama-2 SentencePiece vocab and writes a GGUF whose
+    tokenizer aborts on the first prompt. The GGUF export's checks caught it."""
+    import json
+
+    spec = json.loads(path.read_text())
+    spec["model"]["byte_fallback"] = False
+    spec["decoder"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False,
+                       "use_regex": True}
+    path.write_text(json.dumps(spec, ensure_ascii=False))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Params(BaseModel):
@@ -249,8 +249,47 @@ class PromotionParams(Params):
     min_improvement: float = Field(0.0, ge=0, description="absolute margin over the incumbent")
 
 
+# llama.cpp quant types a GGUF export can write (llama_model_quantize's file types), with the
+# most cross-entropy each may add over the merged model before it is not published (a share
+# of the merged model's answer cross-entropy on the test split; benchmarks/gguf_export.py
+# measures them). llama.cpp's own tables put q8_0 at +0.0004 ppl and q4_k_m at +0.05 on 7B
+# models; small models lose more, hence the margins.
+QuantType = Literal["f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q5_0", "q4_k_m", "q4_0",
+                    "q3_k_m", "q2_k"]
+
+
+class GGUFParams(Params):
+    """GGUF export for llama.cpp / Ollama / LM Studio (tuneline/gguf.py), and the checks a
+    quant passes before it is published."""
+
+    quants: list[QuantType] = Field(["q8_0", "q4_k_m"], description="[] = no export")
+    max_ce_increase: dict[str, float] = Field(
+        {"f16": 0.002, "bf16": 0.002, "q8_0": 0.01, "q6_k": 0.02, "q5_k_m": 0.03, "q5_0": 0.04,
+         "q4_k_m": 0.05, "q4_0": 0.08, "q3_k_m": 0.12, "q2_k": 0.35},
+        description="per quant: answer cross-entropy over the merged model's, as a share")
+    min_top1_agreement: dict[str, float] = Field(
+        {"f16": 0.98, "bf16": 0.98, "q8_0": 0.95, "q6_k": 0.93, "q5_k_m": 0.9, "q5_0": 0.88,
+         "q4_k_m": 0.85, "q4_0": 0.8, "q3_k_m": 0.7, "q2_k": 0.5},
+        description="per quant: answer tokens whose greedy choice equals the merged model's")
+    min_stop_ratio: float = Field(0.5, gt=0, le=1, description=(
+        "at the merged model's stops: the quant's EOS probability over the merged model's"))
+    check_examples: int = Field(8, gt=0, description="test pairs the checks run on")
+    max_new_tokens: int = Field(256, gt=0, description="budget within which generation must stop")
+    threads: int | None = Field(None, ge=1, description="llama.cpp threads; None = one per core")
+
+    @model_validator(mode="after")
+    def _every_quant_has_tolerances(self):
+        for name in ("max_ce_increase", "min_top1_agreement"):
+            missing = [q for q in self.quants if q not in getattr(self, name)]
+            if missing:
+                raise ValueError(f"gguf.{name} has no entry for {', '.join(missing)}")
+        return self
+
+
 class HubParams(Params):
     repo_id: str | None = Field(None, description="e.g. my-org/support-bot; None = no push")
+    gguf_repo_id: str | None = Field(None, description=(
+        "e.g. my-org/support-bot-GGUF: the verified GGUF quants, Ollama Modelfiles and a card"))
     mode: Literal["merged", "adapter"] = Field(
         "merged", description="merged: full 16-bit weights; adapter: one LoRA adapter on the base")
     private: bool = True

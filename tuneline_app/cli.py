@@ -137,6 +137,50 @@ def _llm_server(args: argparse.Namespace) -> int:
     return subprocess.call(local_server.command(args.port))
 
 
+def _serve_model(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from tuneline.llm import local_server
+    from tuneline.zenml_ext import registry
+
+    try:
+        path, alias = _model_gguf(args.model, args.quant, registry)
+    except LookupError as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 1
+    print(f"tuneline: serving {path.name} as {alias!r} at http://{args.host}:{args.port}/v1 "
+          "(OpenAI-compatible; Ctrl-C stops it)", flush=True)
+    return subprocess.call(local_server.command(args.port, args.n_ctx, model=path, alias=alias,
+                                                host=args.host, threads=args.threads))
+
+
+def _model_gguf(spec: str | None, quant: str | None, registry) -> tuple[Path, str]:
+    """The GGUF file of a model version's export: the quant asked for, else the first that
+    passed its checks. A quant that failed them is refused, with why."""
+    mv = registry.find_model_version(spec)
+    export = registry.gguf_export(mv)
+    name = f"{mv.model.name}:{mv.number}"
+    if export is None or not export[0].get("quants"):
+        raise LookupError(f"{name} has no GGUF export (gguf.quants was empty, or the version "
+                          "predates the export step)")
+    report, files = export
+    quants = {q["quant"]: q for q in report["quants"]}
+    if quant is None:
+        ok = [q for q in report["quants"] if q["verified"]]
+        if not ok:
+            raise LookupError(f"no GGUF quant of {name} passed its checks: " + "; ".join(
+                f"{q['quant']}: {q['failures'][0]}" for q in report["quants"]))
+        chosen = ok[0]
+    elif quant not in quants:
+        raise LookupError(f"{name} has no {quant} quant; it has {', '.join(quants)}")
+    elif not quants[quant]["verified"]:
+        raise LookupError(f"{name} {quant} failed its checks, so it is not served: "
+                          + "; ".join(quants[quant]["failures"]))
+    else:
+        chosen = quants[quant]
+    return Path(files.load()) / chosen["file"], f"{mv.model.name}-{chosen['quant']}"
+
+
 def _hub_token_missing(config: str) -> str | None:
     """A Hub push configured without its token would fail only after training: say so now."""
     from tuneline.params import HubParams
@@ -144,8 +188,9 @@ def _hub_token_missing(config: str) -> str | None:
 
     given = ((load(config).get("steps") or {}).get("push_to_hub") or {}).get("parameters") or {}
     hub = HubParams(**given.get("hub", {}))
-    if hub.repo_id and not os.environ.get(hub.token_env, "").strip():
-        return (f"{config}: steps.push_to_hub.parameters.hub.repo_id is {hub.repo_id!r} but the "
+    repo_key, repo = ("repo_id", hub.repo_id) if hub.repo_id else ("gguf_repo_id", hub.gguf_repo_id)
+    if repo and not os.environ.get(hub.token_env, "").strip():
+        return (f"{config}: steps.push_to_hub.parameters.hub.{repo_key} is {repo!r} but the "
                 f"environment variable {hub.token_env} is empty; export a Hugging Face write token")
     return None
 
@@ -310,7 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
                                               "API (llama.cpp), for configs/quickstart-openai.yaml")
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(func=_llm_server)
-    models = sub.add_parser("models", help="model versions, stages, metrics, promotion decisions")
+    sm = sub.add_parser("serve-model", help="serve a model version's GGUF quant through "
+                                            "llama.cpp's OpenAI-compatible server")
+    sm.add_argument("model", nargs="?", metavar="MODEL[:VERSION|STAGE]",
+                    help="default: the latest model's production version, else its latest")
+    sm.add_argument("--quant", help="e.g. q4_k_m (default: the first that passed its checks)")
+    sm.add_argument("--host", default="127.0.0.1")
+    sm.add_argument("--port", type=int, default=8080)
+    sm.add_argument("--n-ctx", type=int, default=4096, help="context length in tokens")
+    sm.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    sm.set_defaults(func=_serve_model)
+    models = sub.add_parser("models", help="model versions, stages, metrics, promotion decisions, "
+                                           "GGUF quants")
     models.add_argument("model", nargs="?", help="one model's versions (default: all models)")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=_models)

@@ -77,7 +77,16 @@ def render_versions(rows: list[dict]) -> str:
                    f"{fmt_number(m.get('eval_loss')):>10} {fmt_number(b.get('eval_loss')):>8} "
                    f"{fmt_number(m.get('judge_score')):>7}  {r['reason'] or '-'}"
                    + (f"  hub: {r['hub']}" if r["hub"] else ""))
+        if r.get("gguf"):
+            out.append(f"{'':<24} {'':>4} gguf: " + ", ".join(_quant(q) for q in r["gguf"]))
     return "\n".join(out)
+
+
+def _quant(q: dict) -> str:
+    if not q["verified"]:
+        return f"{q['quant']} FAILED ({q['failures'][0]})"
+    return (f"{q['quant']} verified ({q['bytes'] / 2**20:.0f} MiB, cross-entropy "
+            f"{q['cross_entropy_increase']:+.1%})")
 
 
 def _duration(seconds: float | None) -> str:
@@ -115,6 +124,8 @@ def render_summary(info: dict, log: str | None = None) -> str:
     if model:
         out.append(f"  model        {model['name']} version {model['version']} "
                    f"[{model['stage'] or 'no stage'}]")
+    if info.get("gguf"):
+        out.append("  gguf         " + ", ".join(_quant(q) for q in info["gguf"]))
     if info.get("hub"):
         out.append(f"  hub          {info['hub']}")
     if info.get("report"):
@@ -126,6 +137,8 @@ def render_summary(info: dict, log: str | None = None) -> str:
         out.append("  next         " + "; ".join(filter(None, [
             f"tuneline lineage {model['name']}:{model['version']}" if model and trained else None,
             "tuneline models" if trained else None,
+            f"tuneline serve-model {model['name']}:{model['version']}"
+            if model and any(q["verified"] for q in info.get("gguf") or []) else None,
             None if trained else
             f"tuneline run configs/training.yaml --set parameters.dataset_run={info['run']}",
             "tuneline serve up (the dashboard)"])))

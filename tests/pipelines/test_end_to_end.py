@@ -6,6 +6,9 @@ quickstart config runs the same code at full size.
 
 import json
 import shutil
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -32,6 +35,7 @@ TINY = {
         "sft": {"parameters": {"sft": {"max_steps": 2, "max_length": 256}}},
         "dpo": {"parameters": {"dpo": {"max_steps": 1, "batch_size": 2, "max_length": 256}}},
         "evaluate": {"parameters": {"evaluation": {"max_examples": 3, "max_new_tokens": 24}}},
+        "export_gguf": {"parameters": {"gguf": {"max_new_tokens": 64}}},
     },
 }
 
@@ -158,6 +162,14 @@ def test_unchanged_rerun_reuses_every_step(first_run):
                                          "version": run.model_version.number}
     decision = rerun.steps["register_model"].outputs["promotion_decision"][0].load()
     assert not decision["promoted"]  # an identical model does not beat itself
+    # the cached GGUF export is the new version's too
+    from zenml.client import Client
+
+    from tuneline.zenml_ext import registry
+
+    report, _ = registry.gguf_export(Client().get_model_version("tuneline-test",
+                                                                rerun.model_version.number))
+    assert report == run.steps["export_gguf"].outputs["gguf_report"][0].load()
 
 
 def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_path):
@@ -188,3 +200,112 @@ def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_p
         assert version.run_metadata["datasets"][name]["id"] == str(produced.id)
         assert version.run_metadata["datasets"][name]["content_hash"] == produced.content_hash
     assert version.run_metadata["training_run"]["name"] == training.name
+
+
+def _export(run):
+    step = run.steps["export_gguf"]
+    return step.outputs["gguf_report"][0].load(), Path(step.outputs["gguf_files"][0].load())
+
+
+def test_gguf_quants_are_exported_verified_and_listed_with_the_version(first_run, capsys):
+    from tuneline import gguf
+
+    _, run = first_run
+    report, files = _export(run)
+    assert [q["quant"] for q in report["quants"]] == ["q8_0", "q4_k_m"]
+    for q in report["quants"]:
+        assert q["verified"], q["failures"]
+        c = q["checks"]
+        assert c["template_prompts_matching"] == c["template_prompts"] >= 1
+        assert c["answer_tokens"] > 0 and c["merged_cross_entropy"] > 0
+        assert gguf.sha256(files / q["file"]) == q["sha256"]
+        assert (files / q["file"]).read_bytes()[:4] == b"GGUF"
+        modelfile = (files / q["modelfile"]).read_text()
+        assert modelfile.startswith(f"FROM ./{q['file']}\n") and 'PARAMETER stop "<|im_end|>"' in modelfile
+        assert q["modelfile_template"]["template"] and 'TEMPLATE """' in modelfile
+    q8, q4 = report["quants"]
+    assert q4["bytes"] < q8["bytes"]
+    assert main(["models", "tuneline-test"]) == 0
+    out = capsys.readouterr().out
+    assert "gguf: q8_0 verified" in out and "q4_k_m verified" in out
+
+
+def test_serve_model_answers_through_llama_cpp_from_the_registered_quant(first_run, tmp_path):
+    from tuneline.llm.local_server import free_port
+
+    _, run = first_run
+    port = free_port()
+    spec = f"tuneline-test:{run.model_version.number}"
+    log = open(tmp_path / "serve.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "tuneline_app.cli", "serve-model", spec,
+                             "--quant", "q4_k_m", "--port", str(port), "--threads", "2"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        for _ in range(240):
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                models = json.load(urllib.request.urlopen(f"{url}/models", timeout=1))
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.5)
+        assert [m["id"] for m in models["data"]] == ["tuneline-test-q4_k_m"]
+        req = urllib.request.Request(f"{url}/chat/completions", headers={
+            "Content-Type": "application/json"}, data=json.dumps({
+                "model": "tuneline-test-q4_k_m", "max_tokens": 48, "temperature": 0,
+                "messages": [{"role": "user", "content": "What is LoRA?"}]}).encode())
+        reply = json.load(urllib.request.urlopen(req, timeout=120))
+        assert reply["choices"][0]["message"]["content"].strip()
+        assert "<|im_end|>" not in reply["choices"][0]["message"]["content"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "serving tuneline-test-q4_k_m.gguf" in (tmp_path / "serve.log").read_text()
+
+
+def test_serve_model_refuses_a_quant_it_does_not_have(first_run, capsys):
+    _, run = first_run
+    assert main(["serve-model", f"tuneline-test:{run.model_version.number}", "--quant", "q2_k"]) == 1
+    assert "has no q2_k quant; it has q8_0, q4_k_m" in capsys.readouterr().err
+
+
+def test_a_planted_broken_chat_template_is_caught_and_not_published(first_run, tmp_path):
+    """The failure users of other tools meet: a GGUF whose embedded template is not the
+    model's. Here the q4_k_m file gets Llama 3's template (a real one, from llama-cpp-python)
+    through gguf-py's own metadata editor; the checks must fail it and the GGUF repo folder
+    must leave it out."""
+    from llama_cpp.llama_chat_format import LLAMA3_INSTRUCT_CHAT_TEMPLATE
+
+    from tuneline import gguf, hub, train
+    from tuneline.params import GGUFParams
+
+    _, run = first_run
+    report, files = _export(run)
+    q4 = next(q for q in report["quants"] if q["quant"] == "q4_k_m")
+    broken = tmp_path / q4["file"]
+    editor = gguf.converter_dir() / "gguf-py" / "gguf" / "scripts" / "gguf_new_metadata.py"
+    subprocess.run([sys.executable, str(editor), str(files / q4["file"]), str(broken),
+                    "--chat-template", LLAMA3_INSTRUCT_CHAT_TEMPLATE, "--force"],
+                   check=True, capture_output=True)
+    adapters = [Path(run.steps[s].outputs[f"{s}_adapter"][0].load()) for s in ("sft", "dpo")]
+    merged = train.save_merged("bundled:smollm2-135m-instruct", adapters, tmp_path / "merged")
+    test = run.steps["split_dataset"].outputs["test_pairs"][0].load()
+    pairs = [{"instruction": i, "answer": a} for i, a in zip(test.instruction, test.answer)]
+    params = GGUFParams()
+    ref = gguf.reference(merged, pairs[:params.check_examples], 64)
+    verdict = gguf.check("q4_k_m", ref, gguf.probe(broken, ref, 64, 2),
+                         params.max_ce_increase["q4_k_m"], params.min_top1_agreement["q4_k_m"],
+                         params.min_stop_ratio)
+    assert not verdict["verified"] and verdict["template_prompts_matching"] == 0
+    assert verdict["failures"][0].startswith("chat template:")
+    planted = {**report, "quants": [q if q["quant"] != "q4_k_m" else
+                                    {**q, "verified": False, "failures": verdict["failures"],
+                                     "checks": verdict} for q in report["quants"]]}
+    folder, skipped = hub.gguf_folder(tmp_path / "repo", files, planted, "acme/m-GGUF", None,
+                                      "bundled:smollm2-135m-instruct",
+                                      {"model": "tuneline-test", "version": 1}, None)
+    published = sorted(p.name for p in folder.iterdir())
+    assert published == sorted(["README.md", "Modelfile.q8_0", report["quants"][0]["file"]])
+    assert skipped["q4_k_m"][0].startswith("chat template:")

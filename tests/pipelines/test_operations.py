@@ -67,7 +67,7 @@ def ops(tmp_path_factory):
         cfg["model"] = {"name": MODEL}
         cfg["steps"]["push_to_hub"] = {"parameters": {"hub": {
             "repo_id": "acme/ops-model", "mode": "adapter", "endpoint": hub.url,
-            "only_if_promoted": False}}}
+            "gguf_repo_id": "acme/ops-model-GGUF", "only_if_promoted": False}}}
         cfg_path.write_text(yaml.safe_dump(cfg))
         env_file = tmp / "secrets.env"
         env_file.write_text(f"HF_TOKEN={TOKEN}\nOPENAI_API_KEY={OPENAI_KEY}\n"
@@ -195,21 +195,45 @@ def test_lineage_walks_from_the_version_back_to_the_raw_files(ops, capsys):
 
 def test_hub_push_sends_the_adapter_and_a_model_card_and_never_the_token(ops):
     hub = ops["hub"]
-    assert len(hub.commits) == 2 and hub.repos["acme/ops-model"]["visibility"] == "private"
-    assert {"README.md", "adapter_config.json", "adapter_model.safetensors"} <= set(hub.files)
-    card = hub.files["README.md"].decode()
+    model_commits = [c for c in hub.commits if c["repo"] == "acme/ops-model"]
+    assert len(model_commits) == 2 and hub.repos["acme/ops-model"]["visibility"] == "private"
+    assert {"README.md", "adapter_config.json", "adapter_model.safetensors"} <= set(
+        hub.repo_files["acme/ops-model"])
+    card = hub.repo_files["acme/ops-model"]["README.md"].decode()
     latest = versions()[-1]
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card
     for name, d in latest.run_metadata["datasets"].items():
         assert f"| {name} | {d['version']} | {d['rows']} | `{d['content_hash']}` |" in card
     assert f"{latest.run_metadata['eval_metrics']['eval_loss']:.4f}" in card
     assert "## Intended use" in card and "| lora.r | 16 |" in card
-    assert latest.run_metadata["hub"]["commit"] == hub.commits[-1]["oid"]
+    assert latest.run_metadata["hub"]["commit"] == model_commits[-1]["oid"]
     # the token went only into the Authorization header
     assert all(r["headers"].get("authorization") == f"Bearer {TOKEN}" for r in hub.requests)
     assert not any(TOKEN.encode() in content for content in hub.files.values())
     assert not any(TOKEN.encode() in r["body"] for r in hub.requests)
     assert TOKEN not in ops["log"].read_text()
+
+
+def test_gguf_repo_gets_the_verified_quants_by_lfs_with_modelfiles_and_a_card(ops):
+    from zenml.client import Client
+
+    from tuneline.zenml_ext import registry
+
+    hub = ops["hub"]
+    latest = versions()[-1]
+    report, _ = registry.gguf_export(Client().get_model_version(MODEL, latest.number))
+    files = hub.repo_files["acme/ops-model-GGUF"]
+    ok = [q for q in report["quants"] if q["verified"]]
+    assert ok and set(files) == {"README.md"} | {q["file"] for q in ok} | {q["modelfile"] for q in ok}
+    for q in ok:  # the bytes that arrived are the bytes that were checked
+        assert files[q["file"]]["oid"] == q["sha256"] and files[q["file"]]["size"] == q["bytes"]
+        assert files[q["file"]]["path"].stat().st_size == q["bytes"]
+        assert files[q["modelfile"]].startswith(f"FROM ./{q['file']}\n".encode())
+    card = files["README.md"].decode()
+    assert "base_model: acme/ops-model" in card and "- gguf" in card
+    assert f"`{ok[0]['sha256']}`" in card and f"ollama create ops-model-gguf -f {ok[0]['modelfile']}" in card
+    pushed = latest.run_metadata["hub"]["gguf"]
+    assert pushed["pushed"] and pushed["repo_id"] == "acme/ops-model-GGUF"
 
 
 def test_a_configured_push_without_its_token_fails_before_running(ops, capsys, monkeypatch):

@@ -25,13 +25,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def command(port: int, n_ctx: int = 4096) -> list[str]:
-    return [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf()),
-            "--model_alias", MODEL_ALIAS, "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", str(n_ctx), "--n_threads", "2", "--verbose", "False"]
+def command(port: int, n_ctx: int = 4096, model: Path | None = None, alias: str = MODEL_ALIAS,
+            host: str = "127.0.0.1", threads: int = 2) -> list[str]:
+    """llama.cpp's OpenAI-compatible server on a GGUF (default: the bundled SmolLM2)."""
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model or bundled_gguf()),
+            "--model_alias", alias, "--host", host, "--port", str(port),
+            "--n_ctx", str(n_ctx), "--n_threads", str(threads), "--verbose", "False"]
 
 
-def start(port: int, log: Path, timeout_s: float = 120) -> subprocess.Popen:
+def start(port: int, log: Path, timeout_s: float = 120, **kw) -> subprocess.Popen:
     """Start the server, wait until it answers, return the process (caller terminates it)."""
     try:
         import llama_cpp.server  # noqa: F401
@@ -39,7 +41,7 @@ def start(port: int, log: Path, timeout_s: float = 120) -> subprocess.Popen:
         raise RuntimeError("llama-cpp-python[server] is not installed; `make test` installs it "
                            "(or: pip install 'llama-cpp-python[server]')") from None
     out = open(log, "w")
-    proc = subprocess.Popen(command(port), stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command(port, **kw), stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -89,6 +89,22 @@ def find_model_version(spec: str | None):
         raise LookupError(f"no model version {name}:{version} in the registry") from e
 
 
+def linked_artifact(model_version, name: str):
+    """The latest version of artifact `name` linked to the model version, or None."""
+    found = Client().list_artifact_versions(model_version_id=model_version.id, artifact=name,
+                                            sort_by="desc:created", size=1).items
+    return found[0] if found else None
+
+
+def gguf_export(model_version) -> tuple[dict, object] | None:
+    """The version's GGUF export: its report (tuneline/gguf.py) and the artifact of its files."""
+    report, files = linked_artifact(model_version, "gguf_report"), linked_artifact(
+        model_version, "gguf_files")
+    if report is None or files is None:
+        return None
+    return report.load(), files
+
+
 def version_rows(model: str | None = None) -> list[dict]:
     """One row per model version: stage, metrics, promotion decision, Hub push."""
     client = Client()
@@ -109,5 +125,13 @@ def version_rows(model: str | None = None) -> list[dict]:
                 "base_metrics": meta.get("base_eval_metrics", {}),
                 "promoted": promo.get("promoted"), "reason": promo.get("reason"),
                 "hub": (meta.get("hub") or {}).get("commit_url"),
+                "gguf": _gguf_summary(mv),
             })
     return rows
+
+
+def _gguf_summary(model_version) -> list[dict]:
+    from tuneline import gguf
+
+    export = gguf_export(model_version)
+    return gguf.summary(export[0]) if export else []

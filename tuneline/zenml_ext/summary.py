@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from zenml.client import Client
 
+from tuneline import gguf
 from tuneline.report import FUNNEL
 
 
@@ -58,6 +59,8 @@ def run_summary(run_id) -> dict:
         uri = steps["quality_report"].outputs["data_quality_report"][0].uri
         # the HTML materializer writes one file in the artifact's folder
         out["report"] = f"{uri}/output.html" if os.path.isfile(f"{uri}/output.html") else uri
+    if "export_gguf" in steps and steps["export_gguf"].status.value in ("completed", "cached"):
+        out["gguf"] = gguf.summary(steps["export_gguf"].outputs["gguf_report"][0].load())
     if "push_to_hub" in steps and steps["push_to_hub"].status.value in ("completed", "cached"):
         push = steps["push_to_hub"].outputs.get("hub_push")
         out["hub"] = (push[0].load() or {}).get("commit_url") if push else None

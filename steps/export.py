@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+from zenml import get_step_context, log_metadata, step
+
+from steps._common import code_of
+from tuneline import gguf as gguf_core
+from tuneline import gguf_probe, train
+from tuneline.params import GGUFParams
+from tuneline.records import Pair, from_frame
+
+
+# gguf_probe runs in a child process: name it, the import closure does not reach it
+@step(cache_policy=code_of(gguf_core, gguf_probe, train))
+def export_gguf(
+    sft_adapter: Path, dpo_adapter: Path, base_model: str, test_pairs: pd.DataFrame,
+    gguf: GGUFParams = GGUFParams(),
+) -> tuple[Annotated[Path, "gguf_files"], Annotated[dict, "gguf_report"]]:
+    """GGUF quants of the merged model for llama.cpp and Ollama, each run in llama.cpp and
+    checked against the merged model (template ids, stopping, answer cross-entropy) before it
+    may be published; with an Ollama Modelfile per quant."""
+    out = Path(tempfile.mkdtemp(prefix="tuneline-gguf-"))
+    if not gguf.quants:
+        return out, {"quants": [], "skipped": "gguf.quants is empty"}
+    gguf_core.converter_dir()  # before the merge: a missing converter fails fast
+    pairs = [{"instruction": p.instruction, "answer": p.answer}
+             for p in from_frame(test_pairs, Pair)[:gguf.check_examples]]
+    if not pairs:
+        raise ValueError("the GGUF checks need test pairs, and the test split is empty")
+    model = get_step_context().model
+    name = model.name if model else "model"
+    with tempfile.TemporaryDirectory(prefix="tuneline-merged-") as tmp:
+        merged = train.save_merged(base_model, [sft_adapter, dpo_adapter], Path(tmp) / "merged")
+        report = gguf_core.export(merged, out, name, pairs, gguf)
+    log_metadata(metadata={"gguf": {
+        q["quant"]: {"verified": q["verified"], "failures": q["failures"], "bytes": q["bytes"],
+                     "sha256": q["sha256"], "cross_entropy_increase":
+                     q["checks"].get("cross_entropy_increase"),
+                     "top1_agreement": q["checks"].get("top1_agreement")}
+        for q in report["quants"]}})
+    return out, report
