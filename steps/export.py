@@ -20,13 +20,11 @@ def export_gguf(
     sft_adapter: Path, dpo_adapter: Path, base_model: str, test_pairs: pd.DataFrame,
     gguf: GGUFParams = GGUFParams(),
 ) -> tuple[Annotated[Path, "gguf_files"], Annotated[dict, "gguf_report"]]:
-    """GGUF quants of the merged model for llama.cpp and Ollama, each run in llama.cpp and
-    checked against the merged model (template ids, stopping, answer cross-entropy) before it
-    may be published; with an Ollama Modelfile per quant."""
+    """GGUF quants for llama.cpp and Ollama, each checked in llama.cpp against the merged model."""
     out = Path(tempfile.mkdtemp(prefix="tuneline-gguf-"))
     if not gguf.quants:
         return out, {"quants": [], "skipped": "gguf.quants is empty"}
-    gguf_core.converter_dir()  # before the merge: a missing converter fails fast
+    gguf_core.require()  # before the merge: a missing llama.cpp fails fast
     pairs = [{"instruction": p.instruction, "answer": p.answer}
              for p in from_frame(test_pairs, Pair)[:gguf.check_examples]]
     if not pairs:

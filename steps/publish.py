@@ -16,8 +16,9 @@ def push_to_hub(
     promotion_decision: dict, sft_adapter: Path, dpo_adapter: Path, base_model: str,
     gguf_files: Path, gguf_report: dict, hub: HubParams = HubParams(),
 ) -> Annotated[dict, "hub_push"]:
-    """Upload the model (merged 16-bit or one adapter) and its card, when a repo is set; and
-    the GGUF quants that passed their checks, with Modelfiles and a card, when a GGUF repo is."""
+    """Upload the model and its card, and the GGUF quants that passed their checks, to the Hub."""
+    # hub.repo_id: merged 16-bit or one adapter; hub.gguf_repo_id: the verified quants, their
+    # Ollama Modelfiles and a card
     if hub.repo_id is None and hub.gguf_repo_id is None:
         return {"pushed": False, "reason": "no hub.repo_id or hub.gguf_repo_id configured"}
     if hub.only_if_promoted and not promotion_decision["promoted"]:

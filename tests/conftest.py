@@ -14,6 +14,8 @@ os.environ["ZENML_ANALYTICS_OPT_IN"] = "false"
 os.environ["COMET_ERROR_TRACKING_ENABLE"] = "false"  # comet_ml's own telemetry, on import
 os.environ["ZENML_LOGGING_VERBOSITY"] = "WARN"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# uploads go to tests/hub_endpoint.py, which speaks Git LFS for large files, not Xet
+os.environ["HF_HUB_DISABLE_XET"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402

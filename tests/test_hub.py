@@ -54,7 +54,11 @@ def test_upload_commits_every_file_to_the_endpoint(tmp_path, monkeypatch):
     assert rec.files["README.md"].startswith(b"---\nlicense: mit")
     assert rec.repos["acme/bot"]["visibility"] == "private"
     assert rec.commits[0]["summary"] == "tuneline: v1" and out["commit"] == rec.commits[0]["oid"]
-    assert all(r["headers"]["authorization"] == "Bearer hf_secret" for r in rec.requests)
+    # the token goes to the Hub's API, never to the storage URL the LFS bytes are PUT to
+    assert all(r["headers"]["authorization"] == "Bearer hf_secret"
+               for r in rec.requests if r["method"] != "PUT")
+    assert [r for r in rec.requests if r["method"] == "PUT"]
+    assert not any("authorization" in r["headers"] for r in rec.requests if r["method"] == "PUT")
     assert "hf_secret" not in str(out)
 
 

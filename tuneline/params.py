@@ -249,11 +249,12 @@ class PromotionParams(Params):
     min_improvement: float = Field(0.0, ge=0, description="absolute margin over the incumbent")
 
 
-# llama.cpp quant types a GGUF export can write (llama_model_quantize's file types), with the
-# most cross-entropy each may add over the merged model before it is not published (a share
-# of the merged model's answer cross-entropy on the test split; benchmarks/gguf_export.py
-# measures them). llama.cpp's own tables put q8_0 at +0.0004 ppl and q4_k_m at +0.05 on 7B
-# models; small models lose more, hence the margins.
+# llama.cpp quant types a GGUF export can write (llama_model_quantize's file types). Each has
+# a tolerance: the most answer cross-entropy it may add over the merged model (a share), and
+# the least greedy agreement with it on the answer tokens where the merged model's choice is
+# clear. Measured on the quickstart model (benchmarks/gguf_export.py, docs/gguf.md): q8_0
+# +0.13% / 100%, q4_k_m +1.9% / 97.5%; llama.cpp's own tables put q8_0 at +0.0004 ppl and
+# q4_k_m at +0.05 on 7B models. The margins leave room for a small test split.
 QuantType = Literal["f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q5_0", "q4_k_m", "q4_0",
                     "q3_k_m", "q2_k"]
 
@@ -268,9 +269,10 @@ class GGUFParams(Params):
          "q4_k_m": 0.05, "q4_0": 0.08, "q3_k_m": 0.12, "q2_k": 0.35},
         description="per quant: answer cross-entropy over the merged model's, as a share")
     min_top1_agreement: dict[str, float] = Field(
-        {"f16": 0.98, "bf16": 0.98, "q8_0": 0.95, "q6_k": 0.93, "q5_k_m": 0.9, "q5_0": 0.88,
-         "q4_k_m": 0.85, "q4_0": 0.8, "q3_k_m": 0.7, "q2_k": 0.5},
-        description="per quant: answer tokens whose greedy choice equals the merged model's")
+        {"f16": 0.99, "bf16": 0.99, "q8_0": 0.97, "q6_k": 0.95, "q5_k_m": 0.93, "q5_0": 0.93,
+         "q4_k_m": 0.9, "q4_0": 0.85, "q3_k_m": 0.85, "q2_k": 0.7},
+        description="per quant: share of answer tokens whose greedy choice equals the merged "
+                    "model's, where its top choice leads by 0.1 probability or more")
     min_stop_ratio: float = Field(0.5, gt=0, le=1, description=(
         "at the merged model's stops: the quant's EOS probability over the merged model's"))
     check_examples: int = Field(8, gt=0, description="test pairs the checks run on")

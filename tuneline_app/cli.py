@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from tuneline.formats import EXPORT_FORMATS
 from tuneline_app.serve import DEFAULT_PORT as SERVE_PORT
 
 
@@ -209,6 +210,25 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_export(args: argparse.Namespace) -> int:
+    from tuneline import formats
+    from tuneline.records import Pair, Preference, from_frame
+    from tuneline.zenml_ext.lineage import dataset_artifacts
+
+    try:
+        art = dataset_artifacts(None if args.run == "latest" else args.run)
+    except (LookupError, KeyError) as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 1
+    splits = {"train": from_frame(art["train_pairs"].load(), Pair),
+              "test": from_frame(art["test_pairs"].load(), Pair),
+              "preferences": from_frame(art["train_preferences"].load(), Preference)}
+    written = formats.write_export(args.format, splits, args.out)
+    for split, w in written.items():
+        print(f"tuneline: {w['rows']:>5} {split:<12} {w['path']}")
+    return 0
+
+
 def _lineage(args: argparse.Namespace) -> int:
     from tuneline.zenml_ext.lineage import model_lineage
     from tuneline_app.render import render_lineage
@@ -370,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("model", nargs="?", help="one model's versions (default: all models)")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=_models)
+    dataset = sub.add_parser("dataset", help="a curated dataset run's splits, out of tuneline")
+    dsub = dataset.add_subparsers(dest="action", required=True)
+    export = dsub.add_parser("export", help="write train/test pairs and preferences as "
+                                            "alpaca, sharegpt, openai JSONL or parquet")
+    export.add_argument("run", help="a dataset or end-to-end run (name or id), or `latest` "
+                                    "(the latest completed one)")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    export.add_argument("out", help="folder for the train, test and preferences files")
+    export.set_defaults(func=_dataset_export)
     lineage = sub.add_parser("lineage", help="model version -> training run -> dataset -> curation "
                                              "steps and ledgers -> raw files")
     lineage.add_argument("model", nargs="?", metavar="MODEL[:VERSION|STAGE]",

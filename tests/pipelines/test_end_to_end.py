@@ -309,3 +309,41 @@ def test_a_planted_broken_chat_template_is_caught_and_not_published(first_run, t
     published = sorted(p.name for p in folder.iterdir())
     assert published == sorted(["README.md", "Modelfile.q8_0", report["quants"][0]["file"]])
     assert skipped["q4_k_m"][0].startswith("chat template:")
+
+
+def test_dataset_export_round_trips_each_format_through_datasets(first_run, tmp_path, capsys):
+    import datasets
+
+    _, run = first_run
+    outputs = run.steps["split_dataset"].outputs
+    train = outputs["train_pairs"][0].load()
+    test = outputs["test_pairs"][0].load()
+    prefs = outputs["train_preferences"][0].load()
+    assert len(prefs) > 0
+    # the turn each format puts the instruction and the answer in
+    read = {
+        "alpaca": lambda r: (r["instruction"], r["output"]),
+        "sharegpt": lambda r: (r["conversations"][0]["value"], r["conversations"][1]["value"]),
+        "openai": lambda r: (r["messages"][0]["content"], r["messages"][1]["content"]),
+        "parquet": lambda r: (r["instruction"], r["answer"]),
+    }
+    chosen = {
+        "alpaca": lambda r: (r["prompt"], r["chosen"], r["rejected"]),
+        "sharegpt": lambda r: (r["conversations"][0]["value"], r["chosen"]["value"], r["rejected"]["value"]),
+        "openai": lambda r: (r["input"]["messages"][0]["content"], r["preferred_output"][0]["content"],
+                             r["non_preferred_output"][0]["content"]),
+        "parquet": lambda r: (r["prompt"], r["chosen"], r["rejected"]),
+    }
+    for fmt in read:
+        out = tmp_path / fmt
+        assert main(["dataset", "export", run.name, "--format", fmt, str(out)]) == 0
+        kind = "parquet" if fmt == "parquet" else "json"
+        ext = "parquet" if fmt == "parquet" else "jsonl"
+        loaded = datasets.load_dataset(kind, data_files={s: str(out / f"{s}.{ext}") for s in
+                                                         ("train", "test", "preferences")})
+        for split, frame in (("train", train), ("test", test)):
+            assert [read[fmt](r) for r in loaded[split]] == list(zip(frame.instruction, frame.answer))
+        assert [chosen[fmt](r) for r in loaded["preferences"]] == list(
+            zip(prefs.instruction, prefs.chosen, prefs.rejected))
+    assert f"{len(train):>5} train" in capsys.readouterr().out
+    assert main(["dataset", "export", "no-such-run", "--format", "alpaca", str(tmp_path / "x")]) == 1
