@@ -65,6 +65,7 @@ def ops(tmp_path_factory):
     with HubRecorder() as hub:
         cfg = yaml.safe_load(cfg_path.read_text())
         cfg["model"] = {"name": MODEL}
+        cfg["steps"]["export_gguf"]["parameters"]["gguf"]["quants"] = ["q4_k_m"]  # one to push
         cfg["steps"]["push_to_hub"] = {"parameters": {"hub": {
             "repo_id": "acme/ops-model", "mode": "adapter", "endpoint": hub.url,
             "gguf_repo_id": "acme/ops-model-GGUF", "only_if_promoted": False}}}
