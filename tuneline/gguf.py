@@ -36,6 +36,7 @@ from pathlib import Path
 FTYPES = {"f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M",
           "q5_0": "Q5_0", "q4_k_m": "Q4_K_M", "q4_0": "Q4_0", "q3_k_m": "Q3_K_M", "q2_k": "Q2_K"}
 CONVERTER_ENV = "TUNELINE_LLAMA_CPP"
+REFERENCE_FILE = "reference.json"
 # an answer token counts for greedy agreement when the merged model's top choice leads the
 # runner-up by this much probability
 DECIDED = 0.1
@@ -288,6 +289,8 @@ def export(hf_dir: Path, out_dir: Path, name: str, pairs: list[dict], params) ->
         t = time.monotonic()
         ref = reference(hf_dir, pairs, params.max_new_tokens)
         report["reference_s"] = round(time.monotonic() - t, 2)
+        # what every quant was checked against: a GGUF can be checked again without the HF model
+        (out_dir / REFERENCE_FILE).write_text(json.dumps(ref))
         render = hf_render(AutoTokenizer.from_pretrained(hf_dir))
         for quant in params.quants:
             path = out_dir / f"{name}-{quant}.gguf"

@@ -35,7 +35,7 @@ TINY = {
         "sft": {"parameters": {"sft": {"max_steps": 2, "max_length": 256}}},
         "dpo": {"parameters": {"dpo": {"max_steps": 1, "batch_size": 2, "max_length": 256}}},
         "evaluate": {"parameters": {"evaluation": {"max_examples": 3, "max_new_tokens": 24}}},
-        "export_gguf": {"parameters": {"gguf": {"max_new_tokens": 64}}},
+        "export_gguf": {"parameters": {"gguf": {"max_new_tokens": 48, "check_examples": 4}}},
     },
 }
 
@@ -280,7 +280,7 @@ def test_a_planted_broken_chat_template_is_caught_and_not_published(first_run, t
     must leave it out."""
     from llama_cpp.llama_chat_format import LLAMA3_INSTRUCT_CHAT_TEMPLATE
 
-    from tuneline import gguf, hub, train
+    from tuneline import gguf, hub
     from tuneline.params import GGUFParams
 
     _, run = first_run
@@ -291,12 +291,9 @@ def test_a_planted_broken_chat_template_is_caught_and_not_published(first_run, t
     subprocess.run([sys.executable, str(editor), str(files / q4["file"]), str(broken),
                     "--chat-template", LLAMA3_INSTRUCT_CHAT_TEMPLATE, "--force"],
                    check=True, capture_output=True)
-    adapters = [Path(run.steps[s].outputs[f"{s}_adapter"][0].load()) for s in ("sft", "dpo")]
-    merged = train.save_merged("bundled:smollm2-135m-instruct", adapters, tmp_path / "merged")
-    test = run.steps["split_dataset"].outputs["test_pairs"][0].load()
-    pairs = [{"instruction": i, "answer": a} for i, a in zip(test.instruction, test.answer)]
+    # the merged model's side, as the export computed it
+    ref = json.loads((files / gguf.REFERENCE_FILE).read_text())
     params = GGUFParams()
-    ref = gguf.reference(merged, pairs[:params.check_examples], 64)
     verdict = gguf.check("q4_k_m", ref, gguf.probe(broken, ref, 64, 2),
                          params.max_ce_increase["q4_k_m"], params.min_top1_agreement["q4_k_m"],
                          params.min_stop_ratio)
