@@ -23,7 +23,6 @@ process) and checked against the merged HF model it came from:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -31,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from tuneline.ingest import file_sha256
 
 # tuneline quant name -> llama.cpp file type (llama_cpp.LLAMA_FTYPE_MOSTLY_*)
 FTYPES = {"f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M",
@@ -90,14 +91,6 @@ def quantize(src: Path, dst: Path, quant: str, threads: int | None = None) -> Pa
     if rc != 0 or not dst.is_file():
         raise RuntimeError(f"llama_model_quantize {src.name} -> {quant} failed (return code {rc})")
     return dst
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def conversations(pairs: list[dict]) -> list[list[dict]]:
@@ -305,7 +298,7 @@ def export(hf_dir: Path, out_dir: Path, name: str, pairs: list[dict], params) ->
             (out_dir / f"Modelfile.{quant}").write_text(text)
             report["quants"].append({
                 "quant": quant, "file": path.name, "bytes": path.stat().st_size,
-                "sha256": sha256(path), "modelfile": f"Modelfile.{quant}",
+                "sha256": file_sha256(path), "modelfile": f"Modelfile.{quant}",
                 "modelfile_template": template, "verified": verdict["verified"],
                 "failures": verdict["failures"], "checks": verdict,
                 "quantize_s": round(quantize_s, 2), "verify_s": round(time.monotonic() - t, 2),

@@ -34,7 +34,7 @@ def scan_folder(folder: str | Path, extensions: list[str]) -> tuple[list[RawFile
             if not path.is_file():
                 skipped.append(drop("scan", "not_a_regular_file", {"path": rel}, "broken link or special file"))
                 continue
-            raw = RawFile(path=rel, size=path.stat().st_size, sha256=_sha256(path))
+            raw = RawFile(path=rel, size=path.stat().st_size, sha256=file_sha256(path))
             if path.suffix.lower() not in extensions:
                 skipped.append(drop("scan", "unsupported_extension", raw, path.suffix or "(none)"))
             else:
@@ -46,7 +46,7 @@ def scan_folder(folder: str | Path, extensions: list[str]) -> tuple[list[RawFile
     return files, skipped
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -210,7 +210,7 @@ def _export(run):
 
 
 def test_gguf_quants_are_exported_verified_and_listed_with_the_version(first_run, capsys):
-    from tuneline import gguf
+    from tuneline.ingest import file_sha256
 
     _, run = first_run
     report, files = _export(run)
@@ -220,7 +220,7 @@ def test_gguf_quants_are_exported_verified_and_listed_with_the_version(first_run
         c = q["checks"]
         assert c["template_prompts_matching"] == c["template_prompts"] >= 1
         assert c["answer_tokens"] > 0 and c["merged_cross_entropy"] > 0
-        assert gguf.sha256(files / q["file"]) == q["sha256"]
+        assert file_sha256(files / q["file"]) == q["sha256"]
         assert (files / q["file"]).read_bytes()[:4] == b"GGUF"
         modelfile = (files / q["modelfile"]).read_text()
         assert modelfile.startswith(f"FROM ./{q['file']}\n") and 'PARAMETER stop "<|im_end|>"' in modelfile
