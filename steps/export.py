@@ -34,10 +34,5 @@ def export_gguf(
     with tempfile.TemporaryDirectory(prefix="tuneline-merged-") as tmp:
         merged = train.save_merged(base_model, [sft_adapter, dpo_adapter], Path(tmp) / "merged")
         report = gguf_core.export(merged, out, name, pairs, gguf)
-    log_metadata(metadata={"gguf": {
-        q["quant"]: {"verified": q["verified"], "failures": q["failures"], "bytes": q["bytes"],
-                     "sha256": q["sha256"], "cross_entropy_increase":
-                     q["checks"].get("cross_entropy_increase"),
-                     "top1_agreement": q["checks"].get("top1_agreement")}
-        for q in report["quants"]}})
+    log_metadata(metadata={"gguf": {q["quant"]: q for q in gguf_core.summary(report)}})
     return out, report

@@ -313,9 +313,11 @@ def verified(report: dict) -> list[dict]:
 
 
 def summary(report: dict) -> list[dict]:
-    """One line's worth per quant, for `tuneline models` and the run summary."""
+    """One line's worth per quant: step metadata, `tuneline models`, the run summary."""
     return [{"quant": q["quant"], "verified": q["verified"], "bytes": q["bytes"],
+             "sha256": q["sha256"],
              "cross_entropy_increase": q["checks"].get("cross_entropy_increase"),
+             "top1_agreement": q["checks"].get("top1_agreement"),
              "failures": q["failures"]} for q in report.get("quants", [])]
 
 
