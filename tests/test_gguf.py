@@ -180,6 +180,21 @@ def test_verified_lists_only_passing_quants():
     assert [q["quant"] for q in gguf.verified(report)] == ["q8_0"]
 
 
+def test_serve_picks_the_first_verified_quant_and_refuses_a_failed_or_missing_one():
+    report = {"quants": [{"quant": "q2_k", "verified": False, "failures": ["CE +40%"]},
+                         {"quant": "q4_k_m", "verified": True, "failures": []}]}
+    assert gguf.pick(report, None, "m:1")["quant"] == "q4_k_m"
+    assert gguf.pick(report, "q4_k_m", "m:1")["quant"] == "q4_k_m"
+    with pytest.raises(LookupError, match="m:1 q2_k failed its checks, so it is not served: CE"):
+        gguf.pick(report, "q2_k", "m:1")
+    with pytest.raises(LookupError, match="has no q8_0 quant; it has q2_k, q4_k_m"):
+        gguf.pick(report, "q8_0", "m:1")
+    with pytest.raises(LookupError, match="no GGUF quant of m:1 passed its checks: q2_k: CE"):
+        gguf.pick({"quants": report["quants"][:1]}, None, "m:1")
+    with pytest.raises(LookupError, match="m:1 has no GGUF export"):
+        gguf.pick({}, None, "m:1")
+
+
 def test_gguf_params_reject_an_unknown_quant_and_a_quant_without_tolerances():
     with pytest.raises(ValidationError, match="q9_z"):
         GGUFParams(quants=["q9_z"])

@@ -312,6 +312,27 @@ def verified(report: dict) -> list[dict]:
     return [q for q in report.get("quants", []) if q["verified"]]
 
 
+def pick(report: dict, quant: str | None, name: str) -> dict:
+    """The quant `serve-model` runs: the one asked for, else the first that passed its checks.
+    One that failed them, or is not there, is refused (LookupError) with why."""
+    quants = {q["quant"]: q for q in report.get("quants", [])}
+    if not quants:
+        raise LookupError(f"{name} has no GGUF export (gguf.quants was empty, or the version "
+                          "predates the export step)")
+    if quant is None:
+        ok = verified(report)
+        if not ok:
+            raise LookupError(f"no GGUF quant of {name} passed its checks: " + "; ".join(
+                f"{q['quant']}: {q['failures'][0]}" for q in quants.values()))
+        return ok[0]
+    if quant not in quants:
+        raise LookupError(f"{name} has no {quant} quant; it has {', '.join(quants)}")
+    if not quants[quant]["verified"]:
+        raise LookupError(f"{name} {quant} failed its checks, so it is not served: "
+                          + "; ".join(quants[quant]["failures"]))
+    return quants[quant]
+
+
 def summary(report: dict) -> list[dict]:
     """One line's worth per quant: step metadata, `tuneline models`, the run summary."""
     return [{"quant": q["quant"], "verified": q["verified"], "bytes": q["bytes"],

@@ -156,30 +156,13 @@ def _serve_model(args: argparse.Namespace) -> int:
 
 
 def _model_gguf(spec: str | None, quant: str | None, registry) -> tuple[Path, str]:
-    """The GGUF file of a model version's export: the quant asked for, else the first that
-    passed its checks. A quant that failed them is refused, with why."""
+    """The GGUF file of a model version's export that `serve-model` runs (gguf.pick decides)."""
+    from tuneline import gguf
+
     mv = registry.find_model_version(spec)
     export = registry.gguf_export(mv)
-    name = f"{mv.model.name}:{mv.number}"
-    if export is None or not export[0].get("quants"):
-        raise LookupError(f"{name} has no GGUF export (gguf.quants was empty, or the version "
-                          "predates the export step)")
-    report, files = export
-    quants = {q["quant"]: q for q in report["quants"]}
-    if quant is None:
-        ok = [q for q in report["quants"] if q["verified"]]
-        if not ok:
-            raise LookupError(f"no GGUF quant of {name} passed its checks: " + "; ".join(
-                f"{q['quant']}: {q['failures'][0]}" for q in report["quants"]))
-        chosen = ok[0]
-    elif quant not in quants:
-        raise LookupError(f"{name} has no {quant} quant; it has {', '.join(quants)}")
-    elif not quants[quant]["verified"]:
-        raise LookupError(f"{name} {quant} failed its checks, so it is not served: "
-                          + "; ".join(quants[quant]["failures"]))
-    else:
-        chosen = quants[quant]
-    return Path(files.load()) / chosen["file"], f"{mv.model.name}-{chosen['quant']}"
+    chosen = gguf.pick(export[0] if export else {}, quant, f"{mv.model.name}:{mv.number}")
+    return Path(export[1].load()) / chosen["file"], f"{mv.model.name}-{chosen['quant']}"
 
 
 def _hub_token_missing(config: str) -> str | None:
