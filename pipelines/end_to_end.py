@@ -4,11 +4,12 @@ from zenml import pipeline
 
 from pipelines.dataset import curate
 from pipelines.training import BUNDLED_BASE, train_and_register
-from tuneline.params import EmbeddingParams, GenerateParams, JudgeParams, LLMParams
+from tuneline.params import EmbeddingParams, GenerateParams, IngestParams, JudgeParams, LLMParams
 
 
 @pipeline
-def end_to_end_pipeline(raw_dir: str = "data/sample", llm: LLMParams = LLMParams(),
+def end_to_end_pipeline(raw_dir: str = "data/sample", ingest: IngestParams = IngestParams(),
+                        llm: LLMParams = LLMParams(),
                         judge_llm: LLMParams | None = None,
                         generation: GenerateParams = GenerateParams(),
                         judging: JudgeParams = JudgeParams(),
@@ -16,6 +17,6 @@ def end_to_end_pipeline(raw_dir: str = "data/sample", llm: LLMParams = LLMParams
                         embedding: EmbeddingParams = EmbeddingParams()) -> None:
     """Raw text to a registered model: curate the data, then SFT, DPO, evaluate, register."""
     judge_llm = judge_llm or llm
-    train_pairs, test_pairs, train_prefs, _ = curate(raw_dir, llm, judge_llm, generation, judging,
-                                                     embedding)
+    train_pairs, test_pairs, train_prefs, _ = curate(raw_dir, ingest, llm, judge_llm, generation,
+                                                     judging, embedding)
     train_and_register(train_pairs, test_pairs, train_prefs, base_model, judge_llm, judging)

@@ -29,12 +29,13 @@ def _chunk_text(chunks: pd.DataFrame) -> dict[str, str]:
 
 @frame_step(cache_policy=code_of(filters))
 def filter_pairs(
-    pairs: pd.DataFrame, filtering: FilterParams = FilterParams()
+    pairs: pd.DataFrame, imported_pairs: pd.DataFrame, filtering: FilterParams = FilterParams()
 ) -> tuple[Annotated[pd.DataFrame, "filtered_pairs"], Annotated[pd.DataFrame, "filter_rejected"]]:
-    """Drop pairs that break a rule (length, refusals, copying, junk); each drop says which."""
-    items = from_frame(pairs, Pair)
+    """Mix generated and imported pairs; drop those that break a rule, each drop says which."""
+    items = from_frame(pairs, Pair) + from_frame(imported_pairs, Pair)
     kept, dropped = filters.apply_filters(items, filtering)
     log_ledger("filter", len(items), len(kept), dropped)
+    log_metadata(metadata={"filter_inputs": {"generated": len(pairs), "imported": len(imported_pairs)}})
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
@@ -84,15 +85,17 @@ def judge_pairs(
 
 @frame_step(cache_policy=code_of(preferences, llm_core))
 def build_preferences(
-    pairs: pd.DataFrame, chunks: pd.DataFrame, llm: LLMParams, judge_llm: LLMParams,
-    generation: GenerateParams, judging: JudgeParams, preference: PreferenceParams = PreferenceParams(),
+    pairs: pd.DataFrame, chunks: pd.DataFrame, imported_preferences: pd.DataFrame, llm: LLMParams,
+    judge_llm: LLMParams, generation: GenerateParams, judging: JudgeParams,
+    preference: PreferenceParams = PreferenceParams(),
 ) -> tuple[Annotated[pd.DataFrame, "preferences"], Annotated[pd.DataFrame, "preference_rejected"]]:
-    """Sample more answers per instruction; the same judge (or jury) as the kept answer ranks them."""
+    """Rank sampled answers per instruction with the kept answer's judge; score imported rejected sides."""
     items = from_frame(pairs, Pair)
     model = make_llm(llm)
     judges = [make_llm(judge_llm)] + [make_llm(j) for j in judging.jury]
     prefs, dropped = preferences.build_preferences(items, model, judges, generation, judging,
-                                                   preference, _chunk_text(chunks))
+                                                   preference, _chunk_text(chunks),
+                                                   from_frame(imported_preferences, Preference))
     log_usage(model, *judges)
     log_ledger("preferences", len(items), len(prefs), dropped)
     return to_frame(prefs, Preference), dropped_frame(dropped)

@@ -3,11 +3,21 @@ from __future__ import annotations
 from typing import Annotated
 
 import pandas as pd
+from zenml import log_metadata
 
 from steps._common import code_of, frame_step, log_ledger
 from tuneline import ingest as core
 from tuneline.params import IngestParams
-from tuneline.records import Chunk, Document, RawFile, dropped_frame, from_frame, to_frame
+from tuneline.records import (
+    Chunk,
+    Document,
+    Pair,
+    Preference,
+    RawFile,
+    dropped_frame,
+    from_frame,
+    to_frame,
+)
 
 
 # Never cached: it is the step that looks at the disk. Its manifest has a content hash,
@@ -16,8 +26,8 @@ from tuneline.records import Chunk, Document, RawFile, dropped_frame, from_frame
 def scan_raw(
     raw_dir: str, ingest: IngestParams = IngestParams()
 ) -> tuple[Annotated[pd.DataFrame, "raw_files"], Annotated[pd.DataFrame, "scan_rejected"]]:
-    """List the raw folder's files with size and sha256 (the root of every lineage)."""
-    files, skipped = core.scan_folder(raw_dir, ingest.extensions)
+    """List the raw folder's files and the configured datasets with sha256 (every lineage's root)."""
+    files, skipped = core.scan_sources(raw_dir, ingest)
     log_ledger("scan", len(files) + len(skipped), len(files), skipped)
     return to_frame(files, RawFile), dropped_frame(skipped)
 
@@ -28,12 +38,15 @@ def ingest_documents(
 ) -> tuple[
     Annotated[pd.DataFrame, "documents"],
     Annotated[pd.DataFrame, "chunks"],
+    Annotated[pd.DataFrame, "imported_pairs"],
+    Annotated[pd.DataFrame, "imported_preferences"],
     Annotated[pd.DataFrame, "ingest_rejected"],
 ]:
-    """Read files into documents (one per file, one per JSONL line) and cut them into chunks."""
-    files = from_frame(raw_files, RawFile)
-    docs, dropped = core.read_documents(raw_dir, files, ingest)
-    chunks = core.chunk_documents(docs, ingest)
-    # ledger unit: files and JSONL lines in; documents kept
-    log_ledger("ingest", len(docs) + len(dropped), len(docs), dropped)
-    return to_frame(docs, Document), to_frame(chunks, Chunk), dropped_frame(dropped)
+    """Read files and datasets into documents cut at their sections, and import instruction data."""
+    got = core.read_sources(raw_dir, from_frame(raw_files, RawFile), ingest)
+    chunks = core.chunk_documents(got.documents, ingest)
+    # ledger unit: files, JSONL lines and dataset rows in; documents and imported pairs kept
+    log_ledger("ingest", got.kept() + len(got.dropped), got.kept(), got.dropped)
+    log_metadata(metadata={"ingest_sources": core.source_counts(got, chunks)})
+    return (to_frame(got.documents, Document), to_frame(chunks, Chunk), to_frame(got.pairs, Pair),
+            to_frame(got.preferences, Preference), dropped_frame(got.dropped))

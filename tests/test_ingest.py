@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tuneline.ingest import chunk_documents, read_documents, scan_folder
+from tuneline.ingest import chunk_documents, read_sources, scan_folder, scan_sources
 from tuneline.params import IngestParams
 from tuneline.records import Document
 
@@ -12,9 +12,10 @@ EXT = [".txt", ".md", ".jsonl"]
 
 def ingest(folder, **kw):
     params = IngestParams(**kw)
-    files, skipped = scan_folder(folder, params.extensions)
-    docs, dropped = read_documents(folder, files, params)
-    return files, skipped, docs, dropped
+    files, skipped = scan_sources(folder, params)
+    got = read_sources(folder, files, params)
+    assert not got.pairs  # documents only in these tests
+    return files, skipped, got.documents, got.dropped
 
 
 def test_reads_txt_md_and_one_document_per_jsonl_line(tmp_path):
@@ -35,7 +36,7 @@ def test_bad_files_and_lines_are_quarantined_with_where_and_why(tmp_path):
     (tmp_path / "empty.txt").write_text("   \n")
     (tmp_path / "d.jsonl").write_text('{"text": "fine"}\n{"text": broken\n{"body": "no text"}\n')
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
-    files, skipped, docs, dropped = ingest(tmp_path)
+    files, skipped, docs, dropped = ingest(tmp_path, extensions=EXT)
     assert [d.source for d in docs] == ["d.jsonl:1"]
     reasons = {(d.reason, d.detail.split(":")[0] if d.reason in ("bad_json", "no_text_field") else d.record["path"])
                for d in dropped}
@@ -58,8 +59,9 @@ def test_missing_and_empty_folders_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         scan_folder(tmp_path / "nope", EXT)
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
-    with pytest.raises(ValueError, match="holds no .txt/.md/.jsonl files"):
-        scan_folder(tmp_path, EXT)
+    with pytest.raises(ValueError, match="holds no .txt/.md/.jsonl files to ingest, and no "
+                                         "ingest.datasets"):
+        scan_sources(tmp_path, IngestParams(extensions=EXT))
 
 
 def test_symlink_loop_does_not_hang(tmp_path):

@@ -25,7 +25,8 @@ def test_frame_round_trip_keeps_records_and_none():
 
 
 def test_empty_frame_has_columns():
-    assert list(to_frame([], Chunk).columns) == ["chunk_id", "doc_id", "source", "text"]
+    assert list(to_frame([], Chunk).columns) == ["chunk_id", "doc_id", "source", "text", "title",
+                                                 "section"]
 
 
 def test_from_frame_rejects_unknown_columns():

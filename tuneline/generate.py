@@ -22,20 +22,32 @@ STAGE = "generate"
 # with this example at temperature 0.3).
 _EXAMPLE_TEXT = ("Python lists are ordered and mutable. They can hold items of different types, "
                  "and new items are added to the end with the append method.")
+_EXAMPLE_WHERE = "Python tutorial > Data structures > Lists"
 _EXAMPLE_QUESTION = "How do you add a new item to the end of a Python list?"
-_ASK = "Write one question that the text answers.\n\nText:\n"
+_ASK = "Write one question that the text answers.\n\n"
 
 
-def question_chat(chunk: str) -> Chat:
-    return [{"role": "user", "content": _ASK + _EXAMPLE_TEXT},
+def where(chunk: Chunk) -> str:
+    """Where a chunk comes from, as the prompts show it: document title > heading path."""
+    return " > ".join(p for p in (chunk.title, chunk.section) if p)
+
+
+def _text(chunk: str, source: str) -> str:
+    return (f"Source: {source}\n" if source else "") + f"Text:\n{chunk}"
+
+
+def question_chat(chunk: str, source: str = "") -> Chat:
+    """`source` (`where`) tells the model what the text is about when the chunk alone does
+    not: a section of a manual often never names the program it describes."""
+    return [{"role": "user", "content": _ASK + _text(_EXAMPLE_TEXT, _EXAMPLE_WHERE)},
             {"role": "assistant", "content": _EXAMPLE_QUESTION},
-            {"role": "user", "content": _ASK + chunk}]
+            {"role": "user", "content": _ASK + _text(chunk, source)}]
 
 
-def answer_chat(chunk: str, question: str) -> Chat:
+def answer_chat(chunk: str, question: str, source: str = "") -> Chat:
     return [{"role": "user", "content": (
         "Answer the question using the text. Be accurate and concise.\n\n"
-        f"Text:\n{chunk}\n\nQuestion: {question}"
+        f"{_text(chunk, source)}\n\nQuestion: {question}"
     )}]
 
 
@@ -75,7 +87,7 @@ def generate_pairs(
     """`questions_per_chunk` attempts per chunk; an attempt whose question or answer is unusable
     is dropped with the reply (ledger unit: attempts)."""
     attempts = [c for c in chunks for _ in range(params.questions_per_chunk)]
-    replies = llm.generate([question_chat(c.text) for c in attempts],
+    replies = llm.generate([question_chat(c.text, where(c)) for c in attempts],
                            max_new_tokens=params.question_max_tokens,
                            temperature=params.temperature, top_p=params.top_p,
                            desc="questions")
@@ -87,7 +99,7 @@ def generate_pairs(
             dropped.append(drop(STAGE, "no_question_in_reply", chunk, reply[:500]))
         else:
             asked.append((chunk, question))
-    answers = llm.generate([answer_chat(c.text, q) for c, q in asked],
+    answers = llm.generate([answer_chat(c.text, q, where(c)) for c, q in asked],
                            max_new_tokens=params.answer_max_tokens,
                            temperature=params.temperature, top_p=params.top_p, desc="answers")
     pairs: list[Pair] = []

@@ -15,9 +15,28 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DataShape = Literal["auto", "text", "alpaca", "sharegpt", "openai", "preference"]
+
+
+class DatasetSource(Params):
+    """A Hugging Face dataset read as a source (tuneline/hfdata.py)."""
+
+    path: str = Field(description="a save_to_disk folder, parquet/JSON/CSV file(s) or a Hub id")
+    split: str = "train"
+    name: str | None = Field(None, description="Hub datasets: the configuration")
+    revision: str | None = Field(None, description="Hub datasets: a commit, tag or branch")
+    text_field: str | None = Field(None, description="documents' field; None = ingest.jsonl_text_field")
+    format: DataShape = Field("auto", description="row shape; auto = decided from the first row")
+
+
 class IngestParams(Params):
-    extensions: list[str] = [".txt", ".md", ".jsonl"]
+    extensions: list[str] = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx",
+                             ".jsonl", ".json"]
     jsonl_text_field: str = "text"
+    data_format: DataShape = Field("auto", description=(
+        "shape of .jsonl/.json rows: text documents, or alpaca | sharegpt | openai | preference "
+        "instruction data; auto = decided per file from its first row"))
+    datasets: list[DatasetSource] = Field([], description="Hugging Face datasets read as sources")
     chunk_words: int = Field(180, gt=0, description="target words per chunk")
     min_chunk_words: int = Field(40, ge=0, description="shorter trailing chunks merge backwards")
     max_file_mb: float = Field(20.0, gt=0, description="larger files are quarantined, not read")

@@ -27,7 +27,9 @@ class RawFile:
 class Document:
     doc_id: str
     source: str  # raw file path, with ":LINE" for JSONL records
-    text: str
+    text: str  # with Markdown headings when `structured`
+    title: str = ""
+    structured: bool = False  # lines starting with '#' outside code fences are headings
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,14 @@ class Chunk:
     doc_id: str
     source: str
     text: str
+    title: str = ""  # the document's
+    section: str = ""  # heading path, "Installation > From source"; "" before the first heading
 
 
 @dataclass(frozen=True)
 class Pair:
     pair_id: str
-    chunk_id: str
+    chunk_id: str  # "" for imported instruction data (no source chunk)
     source: str
     instruction: str
     answer: str
