@@ -5,6 +5,7 @@ from zenml import pipeline
 from steps.curate import build_preferences, check_grounding, dedup_pairs, filter_pairs, judge_pairs
 from steps.generate import generate_pairs
 from steps.ingest import ingest_documents, scan_raw
+from steps.publish import publish_dataset
 from steps.report import quality_report
 from steps.split import split_dataset
 from tuneline.params import EmbeddingParams, GenerateParams, IngestParams, JudgeParams, LLMParams
@@ -26,9 +27,11 @@ def curate(raw_dir: str, ingest: IngestParams, llm: LLMParams, judge_llm: LLMPar
     prefs, pref_rej = build_preferences(judged, chunks, imported_prefs, llm, judge_llm, generation,
                                         judging)
     train, test, train_prefs, test_prefs, decontam_rej = split_dataset(judged, prefs)
-    quality_report(raw_files, documents, chunks, generated, filtered, unique, grounded, judged, prefs,
-                   train, test, ingest_rej, generate_rej, filter_rej, dedup_rej, grounding_rej,
-                   judge_rej, pref_rej, decontam_rej)
+    _, summary = quality_report(raw_files, documents, chunks, generated, imported, filtered, unique,
+                                grounded, judged, prefs, train, test, ingest_rej, generate_rej,
+                                filter_rej, dedup_rej, grounding_rej, judge_rej, pref_rej,
+                                decontam_rej)
+    publish_dataset(raw_files, train, test, train_prefs, test_prefs, summary)
     return train, test, train_prefs, test_prefs
 
 

@@ -4,11 +4,13 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.client import Client
 
 from tuneline import hub as hub_core
-from tuneline.params import HubParams
+from tuneline.params import DatasetHubParams, HubParams
+from tuneline.records import Pair, Preference, from_frame
 
 
 @step(enable_cache=False)  # an upload is a side effect: never replay it from the cache
@@ -51,4 +53,63 @@ def push_to_hub(
                               **hub_core.upload(folder, hub.gguf_repo_id, token, hub.private,
                                                 hub.endpoint, message)}
     log_metadata(metadata={"hub": result}, infer_model=True)
+    return result
+
+
+# the settings a dataset card shows: the parameter groups of the steps that shaped the data
+CARD_STEPS = ("ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
+              "check_grounding", "judge_pairs", "build_preferences", "split_dataset")
+
+
+def _effective_settings(run) -> dict:
+    """step.group -> every setting of that group as the run used it (configured values over
+    the step's defaults)."""
+    import inspect
+
+    from pydantic import BaseModel
+
+    from steps import all_steps
+
+    known = all_steps()
+    out = {}
+    for name in CARD_STEPS:
+        if name not in run.steps:
+            continue
+        given = run.steps[name].config.parameters
+        for pname, p in inspect.signature(known[name].entrypoint).parameters.items():
+            value = given.get(pname, p.default)
+            if isinstance(value, BaseModel):
+                value = value.model_dump()
+            if isinstance(value, dict):
+                out[f"{name}.{pname}"] = value
+    return out
+
+
+@step(enable_cache=False)  # an upload is a side effect: never replay it from the cache
+def publish_dataset(
+    raw_files: pd.DataFrame, train_pairs: pd.DataFrame, test_pairs: pd.DataFrame,
+    train_preferences: pd.DataFrame, test_preferences: pd.DataFrame, curation_summary: dict,
+    dataset_hub: DatasetHubParams = DatasetHubParams(),
+) -> Annotated[dict, "dataset_push"]:
+    """Push the curated splits as parquet with a dataset card to a Hub dataset repo."""
+    if dataset_hub.repo_id is None:
+        return {"pushed": False, "reason": "no dataset_hub.repo_id configured"}
+    token = hub_core.read_token(dataset_hub.token_env)
+    ctx = get_step_context()
+    run = Client().get_pipeline_run(ctx.pipeline_run.id)
+    splits = {"train_pairs": from_frame(train_pairs, Pair), "test_pairs": from_frame(test_pairs, Pair),
+              "train_preferences": from_frame(train_preferences, Preference),
+              "test_preferences": from_frame(test_preferences, Preference)}
+    card = hub_core.dataset_card(
+        dataset_hub.repo_id, splits, raw_files.to_dict(orient="records"), curation_summary,
+        _effective_settings(run), {"name": run.name, "id": str(run.id), "pipeline": run.pipeline.name},
+        dataset_hub.pretty_name, dataset_hub.description, dataset_hub.license)
+    folder = hub_core.dataset_folder(Path(tempfile.mkdtemp(prefix="tuneline-hub-data-")), splits, card)
+    pushed = hub_core.upload(folder, dataset_hub.repo_id, token, dataset_hub.private,
+                             dataset_hub.endpoint, f"tuneline: dataset from run {run.name}",
+                             repo_type="dataset")
+    result = {"pushed": True, "files": sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                                              if p.is_file()),
+              "rows": {k: len(v) for k, v in splits.items()}, **pushed}
+    log_metadata(metadata={"dataset_push": result})
     return result

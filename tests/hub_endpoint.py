@@ -3,9 +3,10 @@
 It records every request (method, path, headers, body) and decodes committed files, so a test
 can check what the real `huggingface_hub` client would have sent to the Hub: repo creation,
 the model card check, the pre-upload negotiation and the commit with each file's bytes.
-Small files are answered "regular" (inline base64 in the commit); weights (.gguf, .safetensors,
-.bin) and anything over 10 MB go through Git LFS as on the Hub: the batch negotiation, one PUT
-of the bytes (kept on disk, in `lfs`), and an `lfsFile` entry in the commit.
+Model and dataset repos alike. Small files are answered "regular" (inline base64 in the commit);
+weights (.gguf, .safetensors, .bin), parquet and anything over 10 MB go through Git LFS as on the
+Hub: the batch negotiation, one PUT of the bytes (kept on disk, in `lfs`), and an `lfsFile`
+entry in the commit.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ class HubRecorder:
                 {"oid": o["oid"], "size": o["size"],
                  "actions": {"upload": {"href": f"{self.url}/lfs-upload/{o['oid']}"}}}
                 for o in objects]}
-        parts = path.split("/")  # /api/models/<org>/<name>/<action>/<revision>
-        if len(parts) >= 7 and parts[1:3] == ["api", "models"]:
+        parts = path.split("/")  # /api/{models,datasets}/<org>/<name>/<action>/<revision>
+        if len(parts) >= 7 and parts[1] == "api" and parts[2] in ("models", "datasets"):
             repo, action = f"{parts[3]}/{parts[4]}", parts[5]
             if action == "preupload":
                 files = json.loads(body)["files"]
@@ -113,7 +114,8 @@ class HubRecorder:
                         self.repo_files.setdefault(repo, {})[path] = (
                             self.files[path] if x["key"] == "file" else self.lfs[path])
                 oid = hashlib.sha1(body).hexdigest()
-                self.commits.append({"repo": repo, "summary": header.get("summary"), "oid": oid})
+                self.commits.append({"repo": repo, "repo_type": parts[2][:-1],
+                                     "summary": header.get("summary"), "oid": oid})
                 return 200, {"commitUrl": f"{self.url}/{repo}/commit/{oid}", "commitOid": oid}
         return 404, {"error": f"unknown endpoint {path}"}
 
@@ -127,4 +129,5 @@ class HubRecorder:
 
 def _mode(f: dict) -> str:
     big = f.get("size", 0) > 10 * 2**20
-    return "lfs" if big or f["path"].endswith((".gguf", ".safetensors", ".bin")) else "regular"
+    # the Hub's default .gitattributes sends these through LFS
+    return "lfs" if big or f["path"].endswith((".gguf", ".safetensors", ".bin", ".parquet")) else "regular"

@@ -104,3 +104,41 @@ def test_a_50_mb_document_is_quarantined_in_bounded_memory(tmp_path):
     assert [d.source for d in docs] == ["small.md"]
     assert [(d.reason, d.record["path"]) for d in dropped] == [("file_too_large", "huge.txt")]
     assert peak < 8 * 2**20  # hashed in 1 MiB blocks, never read whole
+
+
+def _md(text, title="Guide"):
+    return Document("d", "guide.md", text, title, structured=True)
+
+
+WORDS = " ".join(["word"] * 50)
+
+
+def test_chunks_follow_sections_and_carry_the_heading_path():
+    text = (f"# Guide\n\nIntro {WORDS}\n\n## Install\n\n### From pip\n\npip {WORDS}\n\n"
+            f"### From source\n\nsource {WORDS}\n\n## Usage\n\nusage {WORDS}\n")
+    chunks = chunk_documents([_md(text)], IngestParams(chunk_words=80, min_chunk_words=20))
+    assert [(c.section, c.text.split()[0]) for c in chunks] == [
+        ("", "Intro"), ("Install > From pip", "pip"), ("Install > From source", "source"),
+        ("Usage", "usage")]  # the title heading is the document's title, not a section
+    assert all(c.title == "Guide" and "#" not in c.text for c in chunks)
+
+
+def test_short_sections_join_the_next_with_their_headings_and_the_shared_path():
+    text = ("## Install\n\n### From pip\n\nRun pip install guide.\n\n### From conda\n\n"
+            f"Run conda install guide. {WORDS}\n\n## License\n\nMIT.\n")
+    chunks = chunk_documents([_md(text)], IngestParams(chunk_words=120, min_chunk_words=20))
+    assert len(chunks) == 1  # the short License section joins its predecessor at the end
+    (chunk,) = chunks
+    assert chunk.section == ""  # Install and License share no heading
+    assert chunk.text.startswith("### From pip\n\nRun pip install guide.\n\n### From conda\n\n")
+    assert chunk.text.endswith("## License\n\nMIT.")
+
+
+def test_hashes_in_code_fences_and_plain_text_are_not_headings():
+    code = "```bash\n# install it\npip install guide\n\n# then run it\nguide --help\n```"
+    text = f"## Usage\n\n{WORDS}\n\n{code}\n\nSetext heading\n--------------\n\nafter {WORDS}"
+    chunks = chunk_documents([_md(text)], IngestParams(chunk_words=200, min_chunk_words=10))
+    assert [c.section for c in chunks] == ["Usage", "Setext heading"]
+    assert code in chunks[0].text  # the fenced block is one unit, blank line and all
+    plain = Document("d", "notes.txt", f"# not a heading in a .txt file\n\n{WORDS}", "notes")
+    assert [c.section for c in chunk_documents([plain], IngestParams())] == [""]

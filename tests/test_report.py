@@ -30,6 +30,9 @@ def test_funnel_shares_are_of_the_stage_before_and_the_split_of_the_judged_pairs
     funnel = [("raw files", 10), ("chunks", 40), ("generated pairs", 80), ("after judge", 40),
               ("preference pairs", 30), ("train pairs", 32), ("test pairs", 8)]
     assert funnel_shares(funnel) == ["", "400%", "200%", "50%", "75%", "80%", "20%"]
+    # imported pairs join the generated ones before the filters
+    mixed = [("chunks", 40), ("generated pairs", 80), ("imported pairs", 20), ("after filters", 50)]
+    assert funnel_shares(mixed) == ["", "200%", "", "50%"]
 
 
 def test_per_source_rows_show_which_files_yield_nothing():

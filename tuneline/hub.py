@@ -1,4 +1,5 @@
-"""Publishing a registered model to the Hugging Face Hub: the folder, its model card, the upload.
+"""Publishing to the Hugging Face Hub: a registered model (folder, model card) and a curated
+dataset (parquet splits, dataset card), and the upload.
 
 The token is read from the environment at upload time and passed only to the HTTP client: it
 is never written to the folder, the card, a log line or a return value.
@@ -164,7 +165,7 @@ def combine_adapters(base_model: str, adapters: list[Path], out: Path) -> None:
 
 
 def upload(folder: Path, repo_id: str, token: str, private: bool, endpoint: str | None,
-           message: str) -> dict:
+           message: str, repo_type: str = "model") -> dict:
     """Create the repo if needed and commit the folder; returns the commit's URL and id."""
     from huggingface_hub import HfApi, constants
 
@@ -173,8 +174,9 @@ def upload(folder: Path, repo_id: str, token: str, private: bool, endpoint: str 
     # push is an explicit request to reach the Hub, so it is allowed for these calls only.
     offline, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, False
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message)
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
+        info = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=message,
+                                 repo_type=repo_type)
     finally:
         constants.HF_HUB_OFFLINE = offline
     return {"repo_id": repo_id, "commit_url": info.commit_url, "commit": info.oid,
@@ -200,3 +202,108 @@ def gguf_folder(out: Path, gguf_files: Path, report: dict, repo_id: str, model_r
     (out / "README.md").write_text(
         gguf.gguf_card(repo_id, source, model_repo or hub_id(base_model), ok, record, license))
     return out, skipped
+
+
+# --- datasets --------------------------------------------------------------------------------
+# config -> split -> file in the repo; `load_dataset(repo, config)` reads them through the
+# card's `configs` (TRL's conversational shapes: SFTTrainer and DPOTrainer take them as they are)
+DATASET_FILES = {"sft": {"train": "train_pairs", "test": "test_pairs"},
+                 "preferences": {"train": "train_preferences", "test": "test_preferences"}}
+
+
+def dataset_rows(config: str, items: list) -> list[dict]:
+    from tuneline import formats
+
+    if config == "sft":
+        return [{**formats.sft_rows([p])[0], "instruction": p.instruction, "answer": p.answer,
+                 "score": p.score, "source": p.source, "pair_id": p.pair_id} for p in items]
+    return [{**formats.dpo_rows([p])[0], "chosen_score": p.chosen_score,
+             "rejected_score": p.rejected_score, "pair_id": p.pair_id} for p in items]
+
+
+def dataset_folder(out: Path, splits: dict[str, list], card: str) -> Path:
+    """The files of `data_files` as parquet, and README.md."""
+    import pandas as pd
+
+    for config, files in data_files(splits).items():
+        (out / config).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            items = splits[DATASET_FILES[config][f["split"]]]
+            pd.DataFrame(dataset_rows(config, items)).to_parquet(out / f["path"], index=False)
+    (out / "README.md").write_text(card)
+    return out
+
+
+def data_files(splits: dict[str, list]) -> dict[str, list]:
+    """config -> [{split, path}], empty splits left out (a split needs rows to load)."""
+    return {config: [{"split": split, "path": f"{config}/{split}.parquet"}
+                     for split, artifact in names.items() if splits.get(artifact)]
+            for config, names in DATASET_FILES.items()
+            if any(splits.get(a) for a in names.values())}
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M"
+
+
+def dataset_card(repo_id: str, splits: dict[str, list], sources: list[dict], curation: dict,
+                 settings: dict, run: dict, pretty_name: str | None, description: str,
+                 license: str | None, max_sources: int = 200) -> str:
+    """README.md of a dataset repo: YAML metadata (licence, sizes, the configs `load_dataset`
+    reads), then what the data is, where it came from (every source with its sha256), the
+    curation funnel with its drops per stage and reason, and the settings that made it."""
+    from huggingface_hub import DatasetCardData
+
+    configs = data_files(splits)
+    total = sum(len(v) for v in splits.values())
+    meta = DatasetCardData(
+        license=license or "unknown", pretty_name=pretty_name or repo_id,
+        task_categories=["text-generation", "question-answering"],
+        tags=["tuneline", "zenml", "synthetic", "instruction-tuning", "dpo"],
+        size_categories=[_size_category(total)],
+        configs=[{"config_name": c, "data_files": f, **({"default": True} if c == "sft" else {})}
+                 for c, f in configs.items()])
+    lines = ["---", meta.to_yaml(), "---", "", f"# {pretty_name or repo_id}", "", description, "",
+             "## Load", "", "```python", "from datasets import load_dataset", ""]
+    lines += [f'{c} = load_dataset("{repo_id}", "{c}")' for c in configs]
+    lines += ["```", "",
+              "`sft` rows are TRL's conversational prompt/completion (with the plain `instruction`, "
+              "`answer`, judge `score` and `source`); `preferences` rows are prompt/chosen/rejected "
+              "with the judge's scores of both sides.", "",
+              "## Splits", "", "| config | split | rows |", "|---|---|---|"]
+    for config, names in DATASET_FILES.items():
+        for split, artifact in names.items():
+            lines.append(f"| {config} | {split} | {len(splits.get(artifact) or [])} |")
+    lines += ["", "## Sources", "",
+              f"{len(sources)} sources (files of the raw folder, `hf:` Hugging Face datasets); "
+              "sha256 is over the file's bytes, or over a dataset's rows.", "",
+              "| source | bytes | sha256 |", "|---|---|---|"]
+    lines += [f"| {s['path']} | {s['size']} | `{s['sha256']}` |" for s in sources[:max_sources]]
+    if len(sources) > max_sources:
+        lines.append(f"| ... and {len(sources) - max_sources} more | | |")
+    lines += ["", "## Curation", "", "Records left after each stage:", "",
+              "| stage | records |", "|---|---|"]
+    lines += [f"| {label} | {n} |" for label, n in curation.get("funnel", [])]
+    lines += ["", "Dropped records, by stage and reason (each is kept, with the reason, in the "
+              "run's `*_rejected` artifacts):", "", "| stage | reason | records |", "|---|---|---|"]
+    for stage, reasons in curation.get("dropped", {}).items():
+        lines += [f"| {stage} | {reason} | {n} |" for reason, n in reasons.items()]
+    lines += ["", "## Settings", ""]
+    for name, params in settings.items():
+        flat = _flatten(params)
+        lines += [f"**{name}**", "", "| setting | value |", "|---|---|"]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in flat.items()] + [""]
+    lines += ["## Provenance", "",
+              f"- ZenML pipeline run `{run.get('name')}` (`{run.get('id')}`) of `{run.get('pipeline')}`",
+              f"- licence: {license or 'not set (dataset_hub.license)'}", ""]
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= 200 else text[:197] + "..."

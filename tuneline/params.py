@@ -307,18 +307,31 @@ class GGUFParams(Params):
         return self
 
 
-class HubParams(Params):
+class HubAccess(Params):
+    """Where and how a push reaches the Hub (the model push and the dataset push share it)."""
+
+    private: bool = True
+    token_env: str = Field("HF_TOKEN", description="NAME of the env var holding the write token")
+    endpoint: str | None = Field(None, description="None = HF_ENDPOINT or https://huggingface.co")
+    license: str | None = Field(None, description="SPDX id for the card, e.g. apache-2.0")
+
+
+class HubParams(HubAccess):
     repo_id: str | None = Field(None, description="e.g. my-org/support-bot; None = no push")
     gguf_repo_id: str | None = Field(None, description=(
         "e.g. my-org/support-bot-GGUF: the verified GGUF quants, Ollama Modelfiles and a card"))
     mode: Literal["merged", "adapter"] = Field(
         "merged", description="merged: full 16-bit weights; adapter: one LoRA adapter on the base")
-    private: bool = True
     only_if_promoted: bool = Field(True, description="push only versions promoted to production")
-    token_env: str = Field("HF_TOKEN", description="NAME of the env var holding the write token")
-    endpoint: str | None = Field(None, description="None = HF_ENDPOINT or https://huggingface.co")
-    license: str | None = Field(None, description="SPDX id for the model card, e.g. apache-2.0")
     intended_use: str = Field(
         "Answering questions about the documents it was tuned on. Not evaluated for safety, "
         "factuality outside that corpus, or other languages.",
         description="the model card's intended-use paragraph")
+
+
+class DatasetHubParams(HubAccess):
+    repo_id: str | None = Field(None, description="e.g. my-org/support-qa; None = no push")
+    pretty_name: str | None = Field(None, description="the card's title; None = the repo id")
+    description: str = Field(
+        "Instruction/answer pairs and preference pairs generated from a document corpus and "
+        "curated by tuneline.", description="the card's opening paragraph")

@@ -64,16 +64,17 @@ def build_preferences(
 def _score_imported(pairs: list[Pair], labelled: dict[str, Preference], judges: list[LLM],
                     judging: JudgeParams, params: PreferenceParams
                     ) -> tuple[list[Preference], list[Dropped]]:
-    if not pairs:
-        return [], []
-    items = [(p.instruction, labelled[p.pair_id].rejected, None) for p in pairs]
-    scores, _, _ = judge.jury_score(judges, items, judging, desc="judge imported rejected")
-    prefs, dropped = [], []
-    for pair, worst in zip(pairs, scores):
+    dropped = [drop(STAGE, "no_clear_preference", p, "the judge gave no score to chosen")
+               for p in pairs if p.score is None]
+    scored = [p for p in pairs if p.score is not None]
+    items = [(p.instruction, labelled[p.pair_id].rejected, None) for p in scored]
+    scores, _, _ = (judge.jury_score(judges, items, judging, desc="judge imported rejected")
+                    if items else ([], [], {}))
+    prefs = []
+    for pair, worst in zip(scored, scores):
         pref = labelled[pair.pair_id]
-        if pair.score is None or worst is None:
-            dropped.append(drop(STAGE, "no_clear_preference", pair, "the judge gave no score to "
-                                + ("chosen" if pair.score is None else "rejected")))
+        if worst is None:
+            dropped.append(drop(STAGE, "no_clear_preference", pair, "the judge gave no score to rejected"))
         elif worst - pair.score >= params.min_margin:
             dropped.append(drop(STAGE, "judge_prefers_rejected", {**vars(pair), "rejected": pref.rejected},
                                 f"imported chosen scored {pair.score:.2f}, rejected {worst:.2f}"))

@@ -45,6 +45,7 @@ FUNNEL = [
     ("documents", "ingest_documents", "documents"),
     ("chunks", "ingest_documents", "chunks"),
     ("generated pairs", "generate_pairs", "generated_pairs"),
+    ("imported pairs", "ingest_documents", "imported_pairs"),
     ("after filters", "filter_pairs", "filtered_pairs"),
     ("after dedup", "dedup_pairs", "unique_pairs"),
     ("grounded", "check_grounding", "grounded_pairs"),
@@ -57,13 +58,26 @@ FUNNEL = [
 
 def funnel_shares(funnel: list[tuple[str, int]]) -> list[str]:
     """Each stage as a share of the stage before it (what that stage kept); the preference
-    pairs and the train/test sides as shares of the judged pairs they come from."""
+    pairs and the train/test sides as shares of the judged pairs they come from; imported
+    pairs join the generated ones, so the filters' share is of both."""
     shares, prev = [], None
     for label, n in funnel:
+        if label == "imported pairs":
+            shares.append("")
+            prev = (prev or 0) + n
+            continue
         shares.append(f"{n / prev:.0%}" if prev else "")
         if prev is None or label not in ("preference pairs", "train pairs", "test pairs"):
             prev = n
     return shares
+
+
+def curation_summary(funnel: list[tuple[str, int]], rejected: pd.DataFrame) -> dict:
+    """The funnel and the drops per stage and reason, as the dataset card shows them."""
+    dropped: dict[str, dict[str, int]] = {}
+    for (stage, reason), n in rejected.groupby(["stage", "reason"], sort=False).size().items():
+        dropped.setdefault(stage, {})[reason] = int(n)
+    return {"funnel": [[label, int(n)] for label, n in funnel], "dropped": dropped}
 
 
 def _source_file(source: str) -> str:
@@ -72,7 +86,7 @@ def _source_file(source: str) -> str:
 
 def per_source(chunks: pd.DataFrame, generated: pd.DataFrame, kept: pd.DataFrame,
                rejected: pd.DataFrame) -> list[dict]:
-    """Per raw file: its chunks, generated pairs, pairs kept in the dataset and drops by stage,
+    """Per raw file: its chunks, pairs (generated, or imported), pairs kept in the dataset and drops by stage,
     sorted so that the files that yield least come first (which documents give nothing?)."""
     rows: dict[str, dict] = {}
 
@@ -102,7 +116,7 @@ def _source_table(sources: list[dict]) -> str:
         f"<td class=num>{r['generated']}</td><td class=num>{r['kept']}</td>"
         f"<td>{_e(', '.join(f'{s} {n}' for s, n in r['dropped'].most_common()) or '-')}</td></tr>"
         for r in sources)
-    return ("<table><tr><th>source file</th><th>chunks</th><th>generated</th><th>kept</th>"
+    return ("<table><tr><th>source file</th><th>chunks</th><th>pairs</th><th>kept</th>"
             "<th>dropped, by stage</th></tr>" + body + "</table>")
 
 

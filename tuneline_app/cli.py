@@ -166,16 +166,22 @@ def _model_gguf(spec: str | None, quant: str | None, registry) -> tuple[Path, st
 
 
 def _hub_token_missing(config: str) -> str | None:
-    """A Hub push configured without its token would fail only after training: say so now."""
-    from tuneline.params import HubParams
+    """A Hub push configured without its token would fail only after curation or training:
+    say so now."""
+    from tuneline.params import DatasetHubParams, HubParams
     from tuneline_app.config_check import load
 
-    given = ((load(config).get("steps") or {}).get("push_to_hub") or {}).get("parameters") or {}
-    hub = HubParams(**given.get("hub", {}))
-    repo_key, repo = ("repo_id", hub.repo_id) if hub.repo_id else ("gguf_repo_id", hub.gguf_repo_id)
-    if repo and not os.environ.get(hub.token_env, "").strip():
-        return (f"{config}: steps.push_to_hub.parameters.hub.{repo_key} is {repo!r} but the "
-                f"environment variable {hub.token_env} is empty; export a Hugging Face write token")
+    steps = load(config).get("steps") or {}
+    for step, group, cls, keys in (("push_to_hub", "hub", HubParams, ("repo_id", "gguf_repo_id")),
+                                   ("publish_dataset", "dataset_hub", DatasetHubParams, ("repo_id",))):
+        given = (steps.get(step) or {}).get("parameters") or {}
+        hub = cls(**given.get(group, {}))
+        for key in keys:
+            repo = getattr(hub, key)
+            if repo and not os.environ.get(hub.token_env, "").strip():
+                return (f"{config}: steps.{step}.parameters.{group}.{key} is {repo!r} but the "
+                        f"environment variable {hub.token_env} is empty; export a Hugging Face "
+                        "write token")
     return None
 
 

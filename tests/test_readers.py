@@ -1,0 +1,164 @@
+"""Document formats read by their libraries, on files real tools write at test time: HTML by
+docutils (from RST that ships inside installed packages), PDF by fpdf2 (and encrypted by
+pypdf), DOCX by python-docx; the text in them is third-party docstrings."""
+
+import importlib.metadata
+import io
+import json
+
+import pytest
+
+from tests.docfiles import docutils_html, make_docx, make_pdf
+from tuneline.ingest import chunk_documents, read_sources, scan_sources
+from tuneline.params import IngestParams
+from tuneline.readers import Unreadable, read_docx, read_html, read_pdf
+from tuneline.records import Document
+
+# real prose: the docstrings of functions every Python has
+DOCS = {name: " ".join(fn.__doc__.split()) for name, fn in
+        (("dumps", json.dumps), ("loads", json.loads), ("dedent", __import__("textwrap").dedent),
+         ("fill", __import__("textwrap").fill))}
+
+
+SITE_RST = """\
+=============
+JSON handbook
+=============
+
+.. header:: Home | Download | Community | Blog | Sign in
+
+.. footer:: Copyright 2026 Example Foundation. All rights reserved. Privacy policy.
+
+.. raw:: html
+
+   <script>window.analytics = {{track: function () {{}}}}; analytics.track("pageview");</script>
+
+Encoding
+========
+
+{dumps}
+
+Decoding
+========
+
+{loads}
+
+Options
+-------
+
+The indent and separators options of the encoder are described above.
+""".format(**DOCS)
+
+
+def test_html_keeps_main_content_and_headings_and_drops_header_footer_script():
+    parsed = read_html(docutils_html(SITE_RST), "handbook.html")
+    assert parsed.title == "JSON handbook" and parsed.structured
+    assert "Serialize obj to a JSON formatted str" in parsed.text
+    for boilerplate in ("Sign in", "Privacy policy", "analytics", "<script"):
+        assert boilerplate not in parsed.text
+    chunks = chunk_documents([Document("d", "handbook.html", parsed.text, parsed.title, True)],
+                             IngestParams())
+    assert {c.section for c in chunks} >= {"Encoding", "Decoding"}
+    assert all(c.title == "JSON handbook" for c in chunks)
+    decoding = next(c for c in chunks if c.section.startswith("Decoding"))
+    assert "Deserialize" in decoding.text and "Serialize obj" not in decoding.text
+
+
+@pytest.mark.parametrize("dist", ["frozenlist", "datasketch", "tqdm"])
+def test_html_of_a_packages_readme_is_cut_at_its_sections(dist):
+    readme = importlib.metadata.distribution(dist).metadata.get_payload()
+    parsed = read_html(docutils_html(readme), f"{dist}.html")
+    chunks = chunk_documents([Document("d", f"{dist}.html", parsed.text, parsed.title, True)],
+                             IngestParams())
+    assert len(chunks) >= 2 and sum(bool(c.section) for c in chunks) >= len(chunks) // 2
+    # every section path names headings that are in the document
+    headings = {line.lstrip("#").strip() for line in parsed.text.splitlines() if line.startswith("#")}
+    assert all(set(c.section.split(" > ")) <= headings for c in chunks if c.section)
+
+
+def sections_text(chunks) -> dict[str, str]:
+    """Each section path and the text of its chunks, in order."""
+    out: dict[str, list[str]] = {}
+    for c in chunks:
+        out.setdefault(c.section, []).append(c.text)
+    return {k: "\n\n".join(v) for k, v in out.items()}
+
+
+PDF_SECTIONS = [("Wrapping text", DOCS["fill"], 0), ("Dedent", DOCS["dedent"], 1),
+                ("JSON", DOCS["loads"], 0)]
+
+
+def test_pdf_outline_becomes_the_heading_path():
+    parsed = read_pdf(make_pdf(PDF_SECTIONS), "manual.pdf")
+    assert parsed.title == "textwrap and json"
+    chunks = chunk_documents([Document("d", "manual.pdf", parsed.text, parsed.title, True)],
+                             IngestParams(min_chunk_words=5))
+    by_section = sections_text(chunks)
+    assert set(by_section) == {"Wrapping text", "Wrapping text > Dedent", "JSON"}
+    assert "Remove any common leading whitespace" in " ".join(by_section["Wrapping text > Dedent"].split())
+    assert "Deserialize" in by_section["JSON"]
+
+
+def test_pdf_that_opens_without_a_password_is_read_and_one_that_needs_one_is_quarantined():
+    import pypdf
+
+    def encrypted(user_password):
+        writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(make_pdf(PDF_SECTIONS))))
+        writer.encrypt(user_password=user_password, owner_password="owner-secret")
+        out = io.BytesIO()
+        writer.write(out)
+        return out.getvalue()
+
+    assert "Deserialize" in read_pdf(encrypted(""), "open.pdf").text  # owner password only
+    with pytest.raises(Unreadable) as e:
+        read_pdf(encrypted("user-secret"), "locked.pdf")
+    assert e.value.reason == "encrypted_file"
+
+
+def test_broken_and_textless_pdf_and_docx_are_unreadable_with_reasons():
+    from fpdf import FPDF
+
+    blank = FPDF()
+    blank.add_page()
+    cases = {"truncated.pdf": (read_pdf, make_pdf(PDF_SECTIONS)[:300], "unparseable_file"),
+             "blank.pdf": (read_pdf, bytes(blank.output()), "no_text"),
+             "truncated.docx": (read_docx, make_docx(DOCX)[:500], "unparseable_file"),
+             "empty.docx": (read_docx, make_docx([]), "no_text")}
+    for name, (reader, data, reason) in cases.items():
+        with pytest.raises(Unreadable) as e:
+            reader(data, name)
+        assert e.value.reason == reason, name
+        assert e.value.detail.startswith(("PDF:", "DOCX:")), name
+
+
+DOCX = [("title", "Text utilities"), ("h1", "Wrapping"), ("p", DOCS["fill"]),
+        ("h2", "Dedent"), ("p", DOCS["dedent"]), ("bullet", "works on every line"),
+        ("h1", "JSON"), ("table", [["function", "returns"], ["dumps", "str"]]), ("p", DOCS["dumps"])]
+
+
+def test_docx_headings_lists_and_tables_in_body_order():
+    parsed = read_docx(make_docx(DOCX), "utils.docx")
+    assert parsed.title == "Text utilities"
+    chunks = chunk_documents([Document("d", "utils.docx", parsed.text, parsed.title, True)],
+                             IngestParams(min_chunk_words=5))
+    by_section = sections_text(chunks)
+    assert set(by_section) == {"Wrapping", "Wrapping > Dedent", "JSON"}
+    assert "- works on every line" in by_section["Wrapping > Dedent"]
+    assert by_section["JSON"].startswith("function | returns\ndumps | str")
+
+
+def test_a_mixed_folder_reads_every_format_and_quarantines_the_broken_files(tmp_path):
+    (tmp_path / "handbook.html").write_bytes(docutils_html(SITE_RST))
+    (tmp_path / "manual.pdf").write_bytes(make_pdf(PDF_SECTIONS))
+    (tmp_path / "utils.docx").write_bytes(make_docx(DOCX))
+    (tmp_path / "notes.md").write_text("# Notes\n\n## Loads\n\n" + DOCS["loads"])
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 20)
+    (tmp_path / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    params = IngestParams()
+    files, skipped = scan_sources(tmp_path, params)
+    got = read_sources(tmp_path, files, params)
+    assert sorted(d.source for d in got.documents) == ["handbook.html", "manual.pdf", "notes.md",
+                                                       "utils.docx"]
+    assert sorted((d.record["path"], d.reason) for d in got.dropped) == [
+        ("broken.docx", "unparseable_file"), ("broken.pdf", "unparseable_file")]
+    assert len(files) == len(got.documents) + len(got.dropped) and not skipped
