@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from tuneline.generate import answer_chat
-from tuneline.ingest import chunk_documents, read_documents, scan_folder
+from tuneline.ingest import chunk_documents, read_sources, scan_sources
 from tuneline.llm import make_llm
 from tuneline.params import IngestParams, LLMParams
 
@@ -25,8 +25,8 @@ SAMPLE = Path(__file__).parents[1] / "data" / "sample"
 
 
 def chats(n: int) -> list:
-    files, _ = scan_folder(SAMPLE, IngestParams().extensions)
-    docs, _ = read_documents(SAMPLE, files, IngestParams())
+    files, _ = scan_sources(SAMPLE, IngestParams())
+    docs = read_sources(SAMPLE, files, IngestParams()).documents
     chunks = chunk_documents(docs, IngestParams())[:n]
     return [answer_chat(c.text, "What does this part of the text explain?") for c in chunks]
 

@@ -110,6 +110,7 @@ def test_step_configurations_are_the_same_in_every_process():
         seen.add(res.stdout.strip().splitlines()[-1])
     assert len(seen) == 1, seen
     outputs = json.loads(seen.pop())
-    assert [o for o, _ in outputs["ingest_documents"]] == ["documents", "chunks", "ingest_rejected"]
+    assert [o for o, _ in outputs["ingest_documents"]] == ["documents", "chunks", "imported_pairs",
+                                                          "imported_preferences", "ingest_rejected"]
     assert all(ms == ["tuneline.zenml_ext.materializers.HashedDataFrameMaterializer"]
                for o, ms in outputs["split_dataset"])

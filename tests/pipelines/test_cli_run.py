@@ -50,7 +50,7 @@ def test_a_failed_run_ends_with_its_step_its_reason_and_the_full_log(tmp_path):
     cfg = write_config(tmp_path / "dataset.yaml", "dataset", raw_dir=str(SAMPLE))
     # the folder exists, but nothing in it has this extension: scan_raw fails the run
     res = tuneline("run", cfg, "--no-cache",
-                   "--set", "steps.scan_raw.parameters.ingest.extensions=[.nothing]",
+                   "--set", "parameters.ingest.extensions=[.nothing]",
                    env={"ZENML_CONFIG_PATH": str(tmp_path / "zenml"),
                         "ZENML_LOGGING_VERBOSITY": "INFO"})
     assert res.returncode == 1, res.stdout + res.stderr

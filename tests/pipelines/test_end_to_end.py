@@ -4,6 +4,8 @@ Tiny settings (a few chunks, two optimizer steps) keep it to about a minute; the
 quickstart config runs the same code at full size.
 """
 
+import inspect
+import io
 import json
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -60,14 +63,39 @@ def latest_run(pipeline_name: str):
                                        size=1).items[0]
 
 
+# existing instruction data: questions about stdlib functions, answered by their docstrings
+IMPORTED = [(f"What does {f.__module__}.{f.__name__} do?",
+             inspect.getdoc(f).split("\n\n")[0].replace("\n", " "))
+            for f in (json.dumps, json.loads, shutil.copytree)]
+
+
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory):
+    """A mixed folder: Markdown, a PDF with an outline, an HTML page in a site's chrome, JSONL
+    documents, Alpaca and preference JSONL, and files that must be quarantined."""
+    import pypdf
+
+    from tests.docfiles import make_pdf, markdown_html
+
     raw = tmp_path_factory.mktemp("raw")
-    for name in ("02-lora.md", "03-qlora.txt", "11-dpo.md"):
-        shutil.copy(SAMPLE / name, raw / name)
+    shutil.copy(SAMPLE / "02-lora.md", raw / "02-lora.md")
+    qlora = (SAMPLE / "03-qlora.txt").read_text().split("\n\n")
+    pdf = make_pdf([(qlora[0], "\n\n".join(qlora[1:]), 0)], title="QLoRA")
+    (raw / "03-qlora.pdf").write_bytes(pdf)
+    (raw / "11-dpo.html").write_bytes(markdown_html((SAMPLE / "11-dpo.md").read_text(), "DPO"))
     (raw / "notes.jsonl").write_text(json.dumps({"text": (SAMPLE / "07-minhash.md").read_text()})
                                      + "\n{not json\n")
     (raw / "legacy.txt").write_bytes("na\xefve caf\xe9".encode("latin-1"))
+    (raw / "alpaca.jsonl").write_text("".join(
+        json.dumps({"instruction": q, "input": "", "output": a}) + "\n" for q, a in IMPORTED[:2])
+        + json.dumps({"instruction": "What is missing here?", "input": ""}) + "\n")
+    q, a = IMPORTED[2]
+    (raw / "preferences.jsonl").write_text(json.dumps(
+        {"prompt": q, "chosen": a, "rejected": "It deletes the directory."}) + "\n")
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(pdf)))
+    writer.encrypt(user_password="user-secret", owner_password="owner-secret")
+    with open(raw / "locked.pdf", "wb") as f:
+        writer.write(f)
     return raw
 
 
@@ -87,12 +115,18 @@ def test_every_curation_step_conserves_records_and_keeps_its_rejects(first_run):
     for stage, led in ledgers.items():
         assert led["inputs"] == led["kept"] + led["dropped"], stage
         assert sum(led["dropped_by_reason"].values()) == led["dropped"], stage
-    # each stage's kept records are the next stage's inputs
-    for before, after in zip(CURATION, CURATION[1:]):
+    # each stage's kept records are the next stage's inputs; the filters also take the
+    # imported pairs
+    imported = len(steps["ingest_documents"].outputs["imported_pairs"][0].load())
+    assert imported == 3
+    assert ledgers["filter"]["inputs"] == ledgers["generate"]["kept"] + imported
+    for before, after in zip(CURATION[1:], CURATION[2:]):
         assert ledgers[before]["kept"] == ledgers[after]["inputs"], (before, after)
 
     rejected = steps["ingest_documents"].outputs["ingest_rejected"][0].load()
-    assert set(rejected.reason) == {"not_utf8", "bad_json"}
+    assert sorted(zip(rejected.reason, rejected.record_id)) == [
+        ("bad_json", "notes.jsonl:2"), ("encrypted_file", "locked.pdf"),
+        ("malformed_row", "alpaca.jsonl:3"), ("not_utf8", "legacy.txt")]
     assert rejected[rejected.reason == "bad_json"].detail.iloc[0].startswith("notes.jsonl:2:")
     dropped = sum(led["dropped"] for stage, led in ledgers.items() if stage != "scan")
     loaded = sum(len(out[0].load()) for s in steps.values() for name, out in s.outputs.items()
@@ -104,6 +138,38 @@ def test_every_curation_step_conserves_records_and_keeps_its_rejects(first_run):
     assert len(train) >= 1 and len(test) >= 1
     assert len(train) + len(test) + ledgers["decontaminate"]["dropped"] == ledgers["judge"]["kept"]
     assert set(train.pair_id).isdisjoint(test.pair_id)
+
+
+def test_every_record_of_the_mixed_folder_traces_back_to_its_file_and_section(first_run):
+    _, run = first_run
+    steps = run.steps
+    manifest = steps["scan_raw"].outputs["raw_files"][0].load()
+    assert set(manifest.path) == {"02-lora.md", "03-qlora.pdf", "11-dpo.html", "notes.jsonl",
+                                  "legacy.txt", "alpaca.jsonl", "preferences.jsonl", "locked.pdf"}
+    chunks = steps["ingest_documents"].outputs["chunks"][0].load()
+    by_file = chunks.groupby("source").agg({"title": "first", "section": list})
+    assert by_file.loc["03-qlora.pdf", "title"] == "QLoRA"
+    assert set(by_file.loc["03-qlora.pdf", "section"]) == {"QLoRA: fine-tuning on quantized weights"}
+    assert by_file.loc["11-dpo.html", "title"] == "Direct preference optimisation (DPO)"  # its h1
+    html = " ".join(chunks[chunks.source == "11-dpo.html"].text)
+    assert "Privacy policy" not in html and "Blog" not in html and "analytics" not in html
+    # every pair, generated or imported, kept or dropped, names a file of the manifest
+    files = set(manifest.path)
+    pairs = pd.concat([steps["generate_pairs"].outputs["generated_pairs"][0].load(),
+                       steps["ingest_documents"].outputs["imported_pairs"][0].load()])
+    assert {s.rsplit(":", 1)[0] if s.rsplit(":", 1)[-1].isdigit() else s for s in pairs.source} <= files
+    imported = pairs[pairs.chunk_id == ""]
+    assert sorted(imported.source) == ["alpaca.jsonl:1", "alpaca.jsonl:2", "preferences.jsonl:1"]
+    # each imported pair is in the dataset or in a rejected artifact, with its reason
+    final = pd.concat([steps["split_dataset"].outputs[n][0].load() for n in ("train_pairs", "test_pairs")])
+    rejected = pd.concat([out[0].load() for s in steps.values() for name, out in s.outputs.items()
+                          if name.endswith("_rejected") and name not in ("scan_rejected", "ingest_rejected")])
+    for pid in imported.pair_id:
+        assert (pid in set(final.pair_id)) != (pid in set(rejected[rejected.stage != "preferences"].record_id)), pid
+    labelled = imported[imported.source == "preferences.jsonl:1"].pair_id.iloc[0]
+    prefs = steps["build_preferences"].outputs["preferences"][0].load()
+    if labelled in set(final.pair_id):  # it reached the preference step: kept, or quarantined there
+        assert (labelled in set(prefs.pair_id)) != (labelled in set(rejected.record_id))
 
 
 def test_data_quality_report_is_a_dashboard_visualization(first_run):
@@ -149,14 +215,15 @@ def test_unchanged_rerun_reuses_every_step(first_run):
     rerun = latest_run("end_to_end_pipeline")
     assert rerun.id != run.id
     status = {name: s.status.value for name, s in rerun.steps.items()}
-    # scan_raw looks at the disk, register_model at the registry, push_to_hub is a side effect
-    # (a no-op here: no repo configured); everything else is cached, except evaluate when the
+    # scan_raw looks at the disk, register_model at the registry, publish_dataset and
+    # push_to_hub are side effects (no-ops here: no repo configured); everything else is cached, except evaluate when the
     # first run became production: production is now an input (compared on the same test
     # split), recognised as identical to the candidate and not evaluated again
     executed = {name for name, value in status.items() if value != "cached"}
     assert "quality_report" in status
     promoted = run.steps["register_model"].outputs["promotion_decision"][0].load()["promoted"]
-    expected = {"scan_raw", "register_model", "push_to_hub"} | ({"evaluate"} if promoted else set())
+    expected = {"scan_raw", "publish_dataset", "register_model", "push_to_hub"} | (
+        {"evaluate"} if promoted else set())
     assert executed == expected, status
     metrics = rerun.steps["evaluate"].outputs["eval_metrics"][0].load()
     if promoted:

@@ -69,6 +69,8 @@ def ops(tmp_path_factory):
         cfg["steps"]["push_to_hub"] = {"parameters": {"hub": {
             "repo_id": "acme/ops-model", "mode": "adapter", "endpoint": hub.url,
             "gguf_repo_id": "acme/ops-model-GGUF", "only_if_promoted": False}}}
+        cfg["steps"]["publish_dataset"] = {"parameters": {"dataset_hub": {
+            "repo_id": "acme/ops-data", "endpoint": hub.url, "license": "cc-by-4.0"}}}
         cfg_path.write_text(yaml.safe_dump(cfg))
         env_file = tmp / "secrets.env"
         # the recording endpoint speaks Git LFS, not Xet (the Hub speaks both)
@@ -238,6 +240,43 @@ def test_gguf_repo_gets_the_verified_quants_by_lfs_with_modelfiles_and_a_card(op
     assert f"`{ok[0]['sha256']}`" in card and f"ollama create ops-model-gguf -f {ok[0]['modelfile']}" in card
     pushed = latest.run_metadata["hub"]["gguf"]
     assert pushed["pushed"] and pushed["repo_id"] == "acme/ops-model-GGUF"
+
+
+def test_dataset_repo_gets_parquet_splits_that_load_and_a_card_with_sources_and_funnel(ops, tmp_path):
+    import datasets
+    from zenml.client import Client
+
+    hub = ops["hub"]
+    commits = [c for c in hub.commits if c["repo"] == "acme/ops-data"]
+    assert len(commits) == 2 and {c["repo_type"] for c in commits} == {"dataset"}
+    assert hub.repos["acme/ops-data"]["type"] == "dataset"
+    files = hub.repo_files["acme/ops-data"]
+    assert {"README.md", "sft/train.parquet", "sft/test.parquet", "preferences/train.parquet"} <= set(files)
+    for path, got in files.items():  # the repo as a clone would have it
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(got if isinstance(got, bytes) else got["path"].read_bytes())
+    run = Client().get_pipeline_run(versions()[-1].run_metadata["training_run"]["id"])
+    assert commits[-1]["summary"] == f"tuneline: dataset from run {run.name}"
+    produced = run.steps["split_dataset"]
+    sft = datasets.load_dataset(str(tmp_path), "sft")
+    train = produced.outputs["train_pairs"][0].load()
+    assert sft["train"]["instruction"] == list(train.instruction)
+    assert sft["train"][0]["prompt"] == [{"role": "user", "content": train.instruction.iloc[0]}]
+    assert sft["train"][0]["completion"] == [{"role": "assistant", "content": train.answer.iloc[0]}]
+    prefs = datasets.load_dataset(str(tmp_path), "preferences")
+    assert len(prefs["train"]) == len(produced.outputs["train_preferences"][0].load())
+    card = files["README.md"].decode()
+    assert "license: cc-by-4.0" in card and "config_name: sft" in card
+    for f in run.steps["scan_raw"].outputs["raw_files"][0].load().itertuples():
+        assert f"| {f.path} | {f.size} | `{f.sha256}` |" in card
+    summary = run.steps["quality_report"].outputs["curation_summary"][0].load()
+    assert [f"| {label} | {n} |" in card for label, n in summary["funnel"]] == [True] * 12
+    assert f"| train pairs | {len(train)} |" in card
+    for stage, reasons in summary["dropped"].items():
+        for reason, n in reasons.items():
+            assert f"| {stage} | {reason} | {n} |" in card
+    assert "**filter_pairs.filtering**" in card and "| repetition_min_words | 1000 |" in card
+    assert "**judge_pairs.judging**" in card and "| min_score | 1.0 |" in card
 
 
 def test_a_configured_push_without_its_token_fails_before_running(ops, capsys, monkeypatch):
