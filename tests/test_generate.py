@@ -1,6 +1,13 @@
 import pytest
 
-from tuneline.generate import generate_pairs, parse_question, question_chat, trim_answer
+from tuneline.generate import (
+    answer_chat,
+    generate_pairs,
+    parse_question,
+    question_chat,
+    trim_answer,
+    where,
+)
 from tuneline.params import GenerateParams
 from tuneline.records import Chunk
 
@@ -31,7 +38,19 @@ def test_trim_answer_cuts_back_to_the_last_sentence():
 def test_question_prompt_has_a_worked_example_then_the_chunk():
     chat = question_chat("CHUNK TEXT")
     assert [m["role"] for m in chat] == ["user", "assistant", "user"]
-    assert chat[-1]["content"].endswith("CHUNK TEXT")
+    assert chat[-1]["content"].endswith("Text:\nCHUNK TEXT") and "Source:" not in chat[-1]["content"]
+
+
+def test_prompts_say_where_a_chunk_comes_from_when_it_has_a_title_or_section(fake_llm):
+    chunk = Chunk("c1", "d", "guide.html", "Run it with --fast.", "Acme CLI", "Usage > Flags")
+    assert where(chunk) == "Acme CLI > Usage > Flags"
+    assert where(Chunk("c2", "d", "notes.txt", "text")) == ""
+    llm = fake_llm(replies=["How do you run the Acme CLI fast?", "Pass --fast."])
+    pairs, _ = generate_pairs([chunk], llm, GenerateParams())
+    assert pairs[0].answer == "Pass --fast."
+    asked = question_chat(chunk.text, where(chunk))[-1]["content"]
+    assert asked.endswith("Source: Acme CLI > Usage > Flags\nText:\nRun it with --fast.")
+    assert "Source: Acme CLI > Usage > Flags\nText:" in answer_chat(chunk.text, "Q?", where(chunk))[0]["content"]
 
 
 def test_generate_pairs_keeps_good_attempts_and_drops_the_rest(fake_llm):

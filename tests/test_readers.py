@@ -84,7 +84,9 @@ def sections_text(chunks) -> dict[str, str]:
     return {k: "\n\n".join(v) for k, v in out.items()}
 
 
-PDF_SECTIONS = [("Wrapping text", DOCS["fill"], 0), ("Dedent", DOCS["dedent"], 1),
+PDF_SECTIONS = [("Wrapping text", DOCS["fill"], 0),
+                # a listing's comment line starts with '#': text, not a heading
+                ("Dedent", DOCS["dedent"] + "\n# strip the margin first\n", 1),
                 ("JSON", DOCS["loads"], 0)]
 
 
@@ -95,7 +97,8 @@ def test_pdf_outline_becomes_the_heading_path():
                              IngestParams(min_chunk_words=5))
     by_section = sections_text(chunks)
     assert set(by_section) == {"Wrapping text", "Wrapping text > Dedent", "JSON"}
-    assert "Remove any common leading whitespace" in " ".join(by_section["Wrapping text > Dedent"].split())
+    dedent = " ".join(by_section["Wrapping text > Dedent"].split())
+    assert "Remove any common leading whitespace" in dedent and "# strip the margin first" in dedent
     assert "Deserialize" in by_section["JSON"]
 
 

@@ -83,7 +83,7 @@ def read_html(data: bytes, path: str) -> Parsed:
         raise Unreadable("unparseable_file", f"HTML: {type(e).__name__}: {e}") from None
     if not text or not text.strip():
         raise Unreadable("no_text", "HTML: no main content found (navigation/boilerplate only?)")
-    title = (meta.title if meta and meta.title and meta.title != "<string>" else None)
+    title = meta.title if meta and meta.title else None
     return Parsed(title or first_heading(text) or fallback_title(path), text.strip(), True)
 
 
@@ -135,10 +135,16 @@ def _outline(reader) -> list[tuple[int, str, int]]:
     return found
 
 
+def not_a_heading(line: str) -> str:
+    """A text line that happens to start with '#' (a shell comment in a listing), indented
+    so that it reads as text, not as a Markdown heading."""
+    return f"    {line}" if line.lstrip().startswith("#") else line
+
+
 def _pdf_text(pages: list[str], outline: list[tuple[int, str, int]]) -> str:
     out = []
     for n, page in enumerate(pages):
-        lines = _dehyphenate(page).splitlines()
+        lines = [not_a_heading(line) for line in _dehyphenate(page).splitlines()]
         at = 0
         for _, title, depth in (e for e in outline if e[0] == n):
             hashes = "#" * min(depth + 1, 6)
@@ -189,7 +195,7 @@ def read_docx(data: bytes, path: str) -> Parsed:
         elif style.startswith("List"):
             blocks.append(f"- {text}")
         else:
-            blocks.append(text)
+            blocks.append(not_a_heading(text))
     text = "\n\n".join(b for b in blocks if b)
     if not text.strip():
         raise Unreadable("no_text", "DOCX: no paragraphs or tables with text")
