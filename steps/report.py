@@ -13,8 +13,8 @@ from tuneline import report as core
 @step(cache_policy=code_of(core))
 def quality_report(
     raw_files: pd.DataFrame, documents: pd.DataFrame, chunks: pd.DataFrame,
-    generated: pd.DataFrame, imported: pd.DataFrame, filtered: pd.DataFrame, unique: pd.DataFrame, grounded: pd.DataFrame,
-    judged: pd.DataFrame,
+    generated: pd.DataFrame, imported: pd.DataFrame, filtered: pd.DataFrame, unique: pd.DataFrame,
+    grounded: pd.DataFrame, judged: pd.DataFrame,
     preferences: pd.DataFrame, train: pd.DataFrame, test: pd.DataFrame,
     ingest_rejected: pd.DataFrame, generate_rejected: pd.DataFrame, filter_rejected: pd.DataFrame,
     dedup_rejected: pd.DataFrame, grounding_rejected: pd.DataFrame, judge_rejected: pd.DataFrame,
@@ -22,9 +22,9 @@ def quality_report(
 ) -> tuple[Annotated[HTMLString, "data_quality_report"], Annotated[dict, "curation_summary"]]:
     """HTML report of the dataset build (funnel, drops, scores, duplicates) and its summary."""
     sizes = {"raw_files": raw_files, "documents": documents, "chunks": chunks,
-             "generated_pairs": generated, "imported_pairs": imported, "filtered_pairs": filtered, "unique_pairs": unique,
-             "grounded_pairs": grounded, "judged_pairs": judged, "preferences": preferences,
-             "train_pairs": train, "test_pairs": test}
+             "generated_pairs": generated, "imported_pairs": imported, "filtered_pairs": filtered,
+             "unique_pairs": unique, "grounded_pairs": grounded, "judged_pairs": judged,
+             "preferences": preferences, "train_pairs": train, "test_pairs": test}
     funnel = [(label, len(sizes[output])) for label, _, output in core.FUNNEL]
     rejected = pd.concat([ingest_rejected, generate_rejected, filter_rejected, dedup_rejected,
                           grounding_rejected, judge_rejected, preference_rejected, decontaminate_rejected],
