@@ -128,3 +128,30 @@ def test_merged_folder_is_a_standalone_bf16_model_with_the_card(two_adapters, tm
     AutoTokenizer.from_pretrained(str(out))
     want = _logits(trl_backend.load_model(BASE, two_adapters)[0])
     assert (_logits(merged) - want).abs().max() < 0.1 * want.abs().max()  # bf16 rounding only
+
+
+def test_dataset_folder_loads_by_its_card_configs_and_the_card_names_sources_and_drops(tmp_path):
+    import datasets
+
+    from tuneline.records import Pair, Preference
+
+    pairs = [Pair(f"p{i}", "c", "guide.md", f"What does step {i} do?", f"Step {i} checks the data.", 4.0)
+             for i in range(3)]
+    splits = {"train_pairs": pairs[:2], "test_pairs": pairs[2:], "test_preferences": [],
+              "train_preferences": [Preference("p0", pairs[0].instruction, pairs[0].answer, "No.", 4.0, 1.5)]}
+    curation = {"funnel": [["raw files", 1], ["train pairs", 2]],
+                "dropped": {"filter": {"refusal": 2}, "grounding": {"unsupported_by_source": 1}}}
+    card = hub.dataset_card("acme/qa", splits, [{"path": "guide.md", "size": 120, "sha256": "ef" * 32}],
+                            curation, {"filter_pairs.filtering": {"min_answer_words": 3}},
+                            {"name": "run-1", "id": "0" * 8, "pipeline": "dataset_pipeline"},
+                            None, "Pairs about the guide.", None)
+    folder = hub.dataset_folder(tmp_path / "repo", splits, card)
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet")) == [
+        "preferences/train.parquet", "sft/test.parquet", "sft/train.parquet"]  # no empty split
+    sft = datasets.load_dataset(str(folder), "sft")
+    assert sft["train"]["instruction"] == [p.instruction for p in pairs[:2]] and len(sft["test"]) == 1
+    prefs = datasets.load_dataset(str(folder), "preferences")["train"][0]
+    assert prefs["rejected"] == [{"role": "assistant", "content": "No."}] and prefs["rejected_score"] == 1.5
+    assert "license: unknown" in card and f"| guide.md | 120 | `{'ef' * 32}` |" in card
+    assert "| filter | refusal | 2 |" in card and "| grounding | unsupported_by_source | 1 |" in card
+    assert "| min_answer_words | 3 |" in card and "| preferences | test | 0 |" in card
