@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from tuneline.formats import EXPORT_FORMATS
 from tuneline_app.serve import DEFAULT_PORT as SERVE_PORT
@@ -129,18 +130,14 @@ def _params(args: argparse.Namespace) -> int:
 
 
 def _llm_server(args: argparse.Namespace) -> int:
-    import subprocess
-
     from tuneline.llm import local_server
 
     print(f"tuneline: serving {local_server.MODEL_ALIAS} at http://127.0.0.1:{args.port}/v1 "
           "(Ctrl-C stops it)")
-    return subprocess.call(local_server.command(args.port))
+    return _exec(local_server.command(args.port))
 
 
 def _serve_model(args: argparse.Namespace) -> int:
-    import subprocess
-
     from tuneline.llm import local_server
     from tuneline.zenml_ext import registry
 
@@ -151,8 +148,16 @@ def _serve_model(args: argparse.Namespace) -> int:
         return 1
     print(f"tuneline: serving {path.name} as {alias!r} at http://{args.host}:{args.port}/v1 "
           "(OpenAI-compatible; Ctrl-C stops it)", flush=True)
-    return subprocess.call(local_server.command(args.port, args.n_ctx, model=path, alias=alias,
-                                                host=args.host, threads=args.threads))
+    # the server replaces this process: stopping the command (Ctrl-C, kill, a supervisor's
+    # SIGTERM) stops the server, never leaving it orphaned with the port and the model in memory
+    return _exec(local_server.command(args.port, args.n_ctx, model=path, alias=alias,
+                                      host=args.host, threads=args.threads))
+
+
+def _exec(command: list[str]) -> NoReturn:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
 
 
 def _model_gguf(spec: str | None, quant: str | None, registry) -> tuple[Path, str]:

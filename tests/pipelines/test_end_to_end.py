@@ -332,6 +332,9 @@ def test_serve_model_answers_through_llama_cpp_from_the_registered_quant(first_r
         proc.terminate()
         proc.wait(timeout=30)
     assert "serving tuneline-test-q4_k_m.gguf" in (tmp_path / "serve.log").read_text()
+    # stopping the command stopped the server: nothing is left holding the port
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/models", timeout=2)
 
 
 def test_serve_model_refuses_a_quant_it_does_not_have(first_run, capsys):
