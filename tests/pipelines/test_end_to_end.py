@@ -71,21 +71,25 @@ IMPORTED = [(f"What does {f.__module__}.{f.__name__} do?",
 
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory):
-    """A mixed folder: Markdown, a PDF with an outline, an HTML page in a site's chrome, JSONL
-    documents, Alpaca and preference JSONL, and files that must be quarantined."""
+    """A mixed folder: Markdown and text (the files the other pipeline tests use too, so their
+    LLM calls come from the session's call cache), JSONL documents, a PDF with an outline, an
+    HTML page in a site's chrome, Alpaca and preference JSONL, and files to quarantine."""
     import pypdf
 
     from tests.docfiles import make_pdf, markdown_html
 
     raw = tmp_path_factory.mktemp("raw")
-    shutil.copy(SAMPLE / "02-lora.md", raw / "02-lora.md")
-    qlora = (SAMPLE / "03-qlora.txt").read_text().split("\n\n")
-    pdf = make_pdf([(qlora[0], "\n\n".join(qlora[1:]), 0)], title="QLoRA")
-    (raw / "03-qlora.pdf").write_bytes(pdf)
-    (raw / "11-dpo.html").write_bytes(markdown_html((SAMPLE / "11-dpo.md").read_text(), "DPO"))
+    for name in ("02-lora.md", "03-qlora.txt", "11-dpo.md"):
+        shutil.copy(SAMPLE / name, raw / name)
     (raw / "notes.jsonl").write_text(json.dumps({"text": (SAMPLE / "07-minhash.md").read_text()})
                                      + "\n{not json\n")
     (raw / "legacy.txt").write_bytes("na\xefve caf\xe9".encode("latin-1"))
+    # one chunk each: the opening of two more sample documents
+    mixed = (SAMPLE / "15-mixed-precision.txt").read_text().split("\n\n")
+    pdf = make_pdf([(mixed[0], "\n\n".join(mixed[1:3]), 0)], title="Mixed precision")
+    (raw / "mixed-precision.pdf").write_bytes(pdf)
+    unsloth = (SAMPLE / "16-unsloth.md").read_text().split("\n\n")
+    (raw / "unsloth.html").write_bytes(markdown_html("\n\n".join(unsloth[:3]), "Unsloth | Docs"))
     (raw / "alpaca.jsonl").write_text("".join(
         json.dumps({"instruction": q, "input": "", "output": a}) + "\n" for q, a in IMPORTED[:2])
         + json.dumps({"instruction": "What is missing here?", "input": ""}) + "\n")
@@ -144,14 +148,17 @@ def test_every_record_of_the_mixed_folder_traces_back_to_its_file_and_section(fi
     _, run = first_run
     steps = run.steps
     manifest = steps["scan_raw"].outputs["raw_files"][0].load()
-    assert set(manifest.path) == {"02-lora.md", "03-qlora.pdf", "11-dpo.html", "notes.jsonl",
-                                  "legacy.txt", "alpaca.jsonl", "preferences.jsonl", "locked.pdf"}
+    assert set(manifest.path) == {"02-lora.md", "03-qlora.txt", "11-dpo.md", "notes.jsonl",
+                                  "legacy.txt", "mixed-precision.pdf", "unsloth.html", "alpaca.jsonl",
+                                  "preferences.jsonl", "locked.pdf"}
     chunks = steps["ingest_documents"].outputs["chunks"][0].load()
-    by_file = chunks.groupby("source").agg({"title": "first", "section": list})
-    assert by_file.loc["03-qlora.pdf", "title"] == "QLoRA"
-    assert set(by_file.loc["03-qlora.pdf", "section"]) == {"QLoRA: fine-tuning on quantized weights"}
-    assert by_file.loc["11-dpo.html", "title"] == "Direct preference optimisation (DPO)"  # its h1
-    html = " ".join(chunks[chunks.source == "11-dpo.html"].text)
+    by_file = chunks.groupby("source").agg({"title": "first", "section": list, "text": " ".join})
+    assert by_file.loc["mixed-precision.pdf", "title"] == "Mixed precision"
+    assert by_file.loc["mixed-precision.pdf", "section"] == ["Mixed precision training"]  # the outline
+    assert "stored as 32-bit floating point" in " ".join(by_file.loc["mixed-precision.pdf", "text"].split())
+    assert by_file.loc["unsloth.html", "title"].startswith("Unsloth")
+    html = by_file.loc["unsloth.html", "text"]
+    assert "hand-written Triton kernels" in html
     assert "Privacy policy" not in html and "Blog" not in html and "analytics" not in html
     # every pair, generated or imported, kept or dropped, names a file of the manifest
     files = set(manifest.path)
