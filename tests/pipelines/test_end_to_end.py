@@ -38,7 +38,10 @@ TINY = {
         "sft": {"parameters": {"sft": {"max_steps": 2, "max_length": 256}}},
         "dpo": {"parameters": {"dpo": {"max_steps": 1, "batch_size": 2, "max_length": 256}}},
         "evaluate": {"parameters": {"evaluation": {"max_examples": 3, "max_new_tokens": 24}}},
-        "export_gguf": {"parameters": {"gguf": {"max_new_tokens": 48, "check_examples": 4}}},
+        # 4 short test answers of a model trained 2 steps: a noisier cross-entropy estimate than
+        # the defaults are set for (q8_0 measured +1.2% here, +0.13% on the quickstart's model)
+        "export_gguf": {"parameters": {"gguf": {"max_new_tokens": 48, "check_examples": 4,
+                                                "max_ce_increase": {"q8_0": 0.02, "q4_k_m": 0.05}}}},
     },
 }
 
