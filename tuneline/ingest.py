@@ -14,10 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuneline import hfdata
-from tuneline.instruction_data import BadRow, import_row, shape_of
+from tuneline.instruction_data import import_row, shape_of
 from tuneline.params import IngestParams
-from tuneline.readers import READERS, Unreadable, decode, fallback_title, read_text
-from tuneline.records import Chunk, Document, Dropped, Pair, Preference, RawFile, drop, stable_id
+from tuneline.readers import READERS, decode, fallback_title, read_text
+from tuneline.records import (
+    Chunk,
+    Document,
+    Dropped,
+    Pair,
+    Preference,
+    RawFile,
+    Unreadable,
+    drop,
+    stable_id,
+)
 
 STAGE = "ingest"
 ROW_FILES = (".jsonl", ".json")
@@ -164,7 +174,7 @@ def _import_rows(out: Ingested, source: str, rows, shape: str, text_field: str) 
             continue
         try:
             got = import_row(obj, row_shape, where, text_field)
-        except BadRow as e:
+        except Unreadable as e:
             out.dropped.append(drop(STAGE, e.reason, record, e.detail))
             continue
         if got.text is not None:

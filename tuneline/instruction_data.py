@@ -11,7 +11,7 @@ The shapes other tools write, read by their field names:
   chosen/rejected conversations that share their prompt turns (no `prompt` field).
 
 A file's (or dataset's) shape is decided once, from its first row that is an object, unless
-`ingest.data_format` names it; a row that does not fit is a `BadRow` with what is missing.
+`ingest.data_format` names it; a row that does not fit is `Unreadable` with what is missing.
 Pairs are single-turn user -> assistant, which is what the training steps train: a row with
 several turns or a system prompt is quarantined with that reason, not cut down silently.
 """
@@ -20,17 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tuneline.records import Pair, Preference, stable_id
+from tuneline.records import Pair, Preference, Unreadable, stable_id
 
 SHAPES = ("text", "alpaca", "sharegpt", "openai", "preference")
 _USER = {"human", "user"}
 _ASSISTANT = {"gpt", "assistant", "model", "chatgpt", "bot"}
-
-
-class BadRow(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
 
 
 @dataclass(frozen=True)
@@ -62,19 +56,19 @@ def shape_of(obj: object, text_field: str) -> str | None:
 
 def import_row(obj: object, shape: str, where: str, text_field: str) -> Imported:
     """One row in a known shape; `where` (file:line, or dataset:row) becomes the records'
-    source. Raises BadRow."""
+    source. Raises Unreadable."""
     if not isinstance(obj, dict):
-        raise BadRow("malformed_row", f"{where}: a {type(obj).__name__}, not an object")
+        raise Unreadable("malformed_row", f"{where}: a {type(obj).__name__}, not an object")
     if shape == "text":
         value = obj.get(text_field)
         if not isinstance(value, str) or not value.strip():
-            raise BadRow("no_text_field", f"{where}: no non-empty string {text_field!r}")
+            raise Unreadable("no_text_field", f"{where}: no non-empty string {text_field!r}")
         return Imported(text=value.strip())
     if shape == "alpaca":
         instruction = _string(obj, "instruction", where)
         extra = obj.get("input") or ""
         if not isinstance(extra, str):
-            raise BadRow("malformed_row", f"{where}: 'input' is a {type(extra).__name__}")
+            raise Unreadable("malformed_row", f"{where}: 'input' is a {type(extra).__name__}")
         # Alpaca's own prompt puts the input after the instruction
         prompt = f"{instruction}\n\n{extra.strip()}" if extra.strip() else instruction
         return _pair(where, prompt, _string(obj, "output", where))
@@ -90,18 +84,18 @@ def import_row(obj: object, shape: str, where: str, text_field: str) -> Imported
 def _string(obj: dict, key: str, where: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise BadRow("malformed_row", f"{where}: no non-empty string {key!r}")
+        raise Unreadable("malformed_row", f"{where}: no non-empty string {key!r}")
     return value.strip()
 
 
 def _turns(turns: object, where: str, field: str) -> list[tuple[str, str]]:
     """(role, text) of each turn, roles normalised to system/user/assistant."""
     if not isinstance(turns, list) or not turns:
-        raise BadRow("malformed_row", f"{where}: {field!r} is not a non-empty list of turns")
+        raise Unreadable("malformed_row", f"{where}: {field!r} is not a non-empty list of turns")
     out = []
     for n, turn in enumerate(turns):
         if not isinstance(turn, dict):
-            raise BadRow("malformed_row", f"{where}: {field}[{n}] is not an object")
+            raise Unreadable("malformed_row", f"{where}: {field}[{n}] is not an object")
         role = turn.get("from", turn.get("role"))
         text = turn.get("value", turn.get("content"))
         role = role.lower() if isinstance(role, str) else role
@@ -110,9 +104,9 @@ def _turns(turns: object, where: str, field: str) -> list[tuple[str, str]]:
         elif role in _ASSISTANT:
             role = "assistant"
         elif role != "system":
-            raise BadRow("malformed_row", f"{where}: {field}[{n}] has role {role!r}")
+            raise Unreadable("malformed_row", f"{where}: {field}[{n}] has role {role!r}")
         if not isinstance(text, str):
-            raise BadRow("malformed_row", f"{where}: {field}[{n}] has no text content "
+            raise Unreadable("malformed_row", f"{where}: {field}[{n}] has no text content "
                                           "(tool calls and images are not imported)")
         out.append((role, text.strip()))
     return out
@@ -121,16 +115,16 @@ def _turns(turns: object, where: str, field: str) -> list[tuple[str, str]]:
 def _single_turn(turns: object, where: str, field: str) -> tuple[str, str]:
     parsed = _turns(turns, where, field)
     if any(role == "system" and text for role, text in parsed):
-        raise BadRow("system_prompt", f"{where}: has a system prompt; tuneline's pairs are one "
+        raise Unreadable("system_prompt", f"{where}: has a system prompt; tuneline's pairs are one "
                                       "user turn and one assistant turn")
     parsed = [t for t in parsed if t[0] != "system"]
     roles = [role for role, _ in parsed]
     if roles != ["user", "assistant"]:
         reason = "multi_turn" if len(roles) > 2 else "malformed_row"
-        raise BadRow(reason, f"{where}: turns {'/'.join(roles)}; tuneline's pairs are one user "
+        raise Unreadable(reason, f"{where}: turns {'/'.join(roles)}; tuneline's pairs are one user "
                              "turn and one assistant turn")
     if not parsed[0][1] or not parsed[1][1]:
-        raise BadRow("malformed_row", f"{where}: an empty turn")
+        raise Unreadable("malformed_row", f"{where}: an empty turn")
     return parsed[0][1], parsed[1][1]
 
 
@@ -146,7 +140,7 @@ def _answer(value: object, where: str, field: str) -> str:
         value = [value]
     turns = _turns(value, where, field)
     if turns[-1][0] != "assistant" or not turns[-1][1]:
-        raise BadRow("malformed_row", f"{where}: {field!r} does not end in an assistant turn")
+        raise Unreadable("malformed_row", f"{where}: {field!r} does not end in an assistant turn")
     return turns[-1][1]
 
 
@@ -162,7 +156,7 @@ def _preference(obj: dict, where: str) -> Imported:
             chosen_turns = _turns(obj.get("chosen"), where, "chosen")
             rejected_turns = _turns(obj.get("rejected"), where, "rejected")
             if chosen_turns[:-1] != rejected_turns[:-1]:
-                raise BadRow("malformed_row", f"{where}: no 'prompt', and chosen and rejected "
+                raise Unreadable("malformed_row", f"{where}: no 'prompt', and chosen and rejected "
                                               "do not share their prompt turns")
             prompt = [{"role": r, "content": t} for r, t in chosen_turns[:-1]]
         instruction = (prompt.strip() if isinstance(prompt, str) and prompt.strip()
@@ -170,7 +164,7 @@ def _preference(obj: dict, where: str) -> Imported:
         chosen = _answer(obj.get("chosen"), where, "chosen")
         rejected = _answer(obj.get("rejected"), where, "rejected")
     if chosen == rejected:
-        raise BadRow("malformed_row", f"{where}: chosen and rejected are the same text")
+        raise Unreadable("malformed_row", f"{where}: chosen and rejected are the same text")
     pair = _pair(where, instruction, chosen).pair
     nan = float("nan")  # scored by the judge later, like generated preferences
     return Imported(pair=pair, preference=Preference(pair.pair_id, instruction, chosen, rejected,
@@ -182,10 +176,10 @@ def _prompt(turns: object, where: str, field: str) -> str:
         return turns.strip()
     parsed = _turns(turns, where, field)
     if any(role == "system" and text for role, text in parsed):
-        raise BadRow("system_prompt", f"{where}: {field} has a system prompt; tuneline's "
+        raise Unreadable("system_prompt", f"{where}: {field} has a system prompt; tuneline's "
                                       "pairs are one user turn and one assistant turn")
     parsed = [t for t in parsed if t[0] != "system"]
     if [r for r, _ in parsed] != ["user"] or not parsed[0][1]:
-        raise BadRow("multi_turn" if len(parsed) > 1 else "malformed_row",
+        raise Unreadable("multi_turn" if len(parsed) > 1 else "malformed_row",
                      f"{where}: {field} is not one user turn")
     return parsed[0][1]

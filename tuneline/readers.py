@@ -15,11 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-
-class Unreadable(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+from tuneline.records import Unreadable
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,14 @@ class Dropped:
     record: dict[str, Any]
 
 
+class Unreadable(Exception):
+    """A file or row a stage cannot use: the reason and detail its drop record gets."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
 R = TypeVar("R")
 
 
