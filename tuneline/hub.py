@@ -215,10 +215,11 @@ def dataset_rows(config: str, items: list) -> list[dict]:
     from tuneline import formats
 
     if config == "sft":
-        return [{**formats.sft_rows([p])[0], "instruction": p.instruction, "answer": p.answer,
-                 "score": p.score, "source": p.source, "pair_id": p.pair_id} for p in items]
-    return [{**formats.dpo_rows([p])[0], "chosen_score": p.chosen_score,
-             "rejected_score": p.rejected_score, "pair_id": p.pair_id} for p in items]
+        return [{**row, "instruction": p.instruction, "answer": p.answer, "score": p.score,
+                 "source": p.source, "pair_id": p.pair_id}
+                for row, p in zip(formats.sft_rows(items), items)]
+    return [{**row, "chosen_score": p.chosen_score, "rejected_score": p.rejected_score,
+             "pair_id": p.pair_id} for row, p in zip(formats.dpo_rows(items), items)]
 
 
 def dataset_folder(out: Path, splits: dict[str, list], card: str) -> Path:
