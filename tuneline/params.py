@@ -217,16 +217,45 @@ class LoRAParams(Params):
     target_modules: str | list[str] = "all-linear"
 
 
+class DistributedParams(Params):
+    """Training on several processes (one per GPU) launched by torchrun; the default, one
+    process on one node, trains inside the step's own process."""
+
+    nproc_per_node: int | Literal["auto"] = Field(
+        1, description="processes per node, one per GPU; auto = every visible GPU (1 on CPU)")
+    nnodes: int = Field(1, ge=1, description="machines; above 1 the rendezvous comes from the "
+                                             "environment (see docs/distributed.md)")
+    strategy: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="ddp: a full copy per GPU; fsdp: parameters, gradients and optimizer "
+                           "state sharded across GPUs (trl backend)")
+    fsdp_cpu_offload: bool = Field(False, description="fsdp: parameters and gradients in CPU memory")
+    fsdp_sharding: Literal["full_shard", "shard_grad_op"] = Field(
+        "full_shard", description="fsdp: full_shard frees each layer's gathered parameters after "
+                                  "its forward (least memory); shard_grad_op keeps them to backward")
+    timeout_s: int = Field(1800, gt=0, description="a collective waiting longer fails the run")
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if self.nproc_per_node != "auto" and self.nproc_per_node < 1:
+            raise ValueError("nproc_per_node must be >= 1 or 'auto'")
+        return self
+
+
 class TrainParams(Params):
-    """Hyperparameters shared by SFT and DPO; every one is passed to the trainer explicitly."""
+    """Hyperparameters shared by SFT and DPO; every one is passed to the trainer explicitly.
+
+    `batch_size` x `grad_accum` examples make one optimizer step whatever the number of
+    processes (so the schedule and a checkpoint mean the same on 1 or 8 GPUs); `batch_size`
+    is also the most examples one process takes per forward pass (its memory)."""
 
     backend: Literal["auto", "trl", "unsloth"] = Field(
         "auto", description="auto: unsloth when CUDA and unsloth are available, else trl")
     learning_rate: float = 2e-4
     epochs: float = 1.0
     max_steps: int = Field(-1, description="-1 = run the full epochs")
-    batch_size: int = 4
-    grad_accum: int = 1
+    batch_size: int = Field(4, gt=0, description=(
+        "most examples per forward pass of one process; batch_size x grad_accum per optimizer step"))
+    grad_accum: int = Field(1, gt=0, description="with batch_size: the examples per optimizer step")
     max_length: int = Field(512, description="tokens; longer examples are truncated")
     warmup: float = Field(0.05, ge=0, description="steps, or a share of all steps when < 1")
     weight_decay: float = 0.0
@@ -244,6 +273,7 @@ class TrainParams(Params):
     checkpoint_every: int = Field(50, ge=0, description="optimizer steps between checkpoints a "
                                                        "re-run resumes from; 0 = none")
     lora: LoRAParams = LoRAParams()
+    distributed: DistributedParams = DistributedParams()
 
 
 class SFTParams(TrainParams):

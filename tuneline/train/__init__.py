@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
+from tuneline.train import distributed
 
 
 def cuda_available() -> bool:
@@ -18,10 +19,15 @@ def cuda_available() -> bool:
 
 
 def backend_for(params: TrainParams) -> str:
-    """auto: Unsloth on a CUDA GPU when it is installed, else TRL + PEFT (runs everywhere)."""
+    """auto: Unsloth on a CUDA GPU when it is installed, else TRL + PEFT (runs everywhere).
+    FSDP is TRL + PEFT's (through accelerate): Unsloth's kernels run one copy per GPU (DDP)."""
+    fsdp = params.distributed.strategy == "fsdp"
     if params.backend == "trl":
         return "trl"
     if params.backend == "unsloth":
+        if fsdp:
+            raise RuntimeError("train backend 'unsloth' runs distributed.strategy ddp only; for "
+                               "fsdp set backend: trl (or auto, which picks it)")
         if not cuda_available():
             raise RuntimeError("train backend 'unsloth' needs a CUDA GPU and none is visible: "
                                "set backend: trl (CPU) or run the step on a GPU step operator")
@@ -31,7 +37,7 @@ def backend_for(params: TrainParams) -> str:
         return "unsloth"
     if params.backend == "auto":
         usable = cuda_available() and importlib.util.find_spec("unsloth") is not None
-        return "unsloth" if usable else "trl"
+        return "unsloth" if usable and not fsdp else "trl"
     raise ValueError(f"unknown train backend {params.backend!r}; expected auto, trl or unsloth")
 
 
@@ -50,8 +56,15 @@ def _backend(params: TrainParams):
 def run_dir(kind: str, base_model: str, rows: list[dict], params: TrainParams,
             after: Path | None = None) -> Path:
     """Where a training run keeps its checkpoints: the same folder for the same base model,
-    data, hyperparameters (and, for DPO, SFT adapter), so a re-run after a crash resumes."""
-    digest = hashlib.sha256(json.dumps([kind, base_model, rows, params.model_dump()],
+    data, hyperparameters (and, for DPO, SFT adapter), so a re-run after a crash resumes.
+
+    The number of DDP processes is not part of it: an optimizer step is the same examples
+    on any number (`distributed.rank_batch`), so a run cut short on 4 GPUs resumes on 2.
+    FSDP checkpoints are sharded by world size, so they are."""
+    hp = params.model_dump()
+    if params.distributed.strategy == "ddp":
+        hp.pop("distributed")
+    digest = hashlib.sha256(json.dumps([kind, base_model, rows, hp],
                                        sort_keys=True, default=str).encode())
     if after is not None:
         for f in sorted(Path(after).rglob("*")):
@@ -70,6 +83,9 @@ def last_checkpoint(folder: Path) -> str | None:
 def train_sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path) -> dict:
     """LoRA SFT on prompt/completion rows; the adapter is saved in `out_dir`. Returns metrics."""
     work = run_dir("sft", base_model, rows, params)
+    if distributed.is_distributed(params.distributed):
+        return distributed.launch("sft", {"base_model": base_model, "rows": rows,
+                                          "work": str(work)}, params, out_dir)
     return _backend(params).sft(base_model, rows, params, out_dir, work)
 
 
@@ -88,4 +104,8 @@ def train_dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOP
               out_dir: Path) -> dict:
     """DPO with a fresh LoRA on the SFT model (reference = the SFT model itself)."""
     work = run_dir("dpo", base_model, rows, params, after=sft_adapter)
+    if distributed.is_distributed(params.distributed):
+        return distributed.launch("dpo", {"base_model": base_model, "rows": rows,
+                                          "sft_adapter": str(sft_adapter), "work": str(work)},
+                                  params, out_dir)
     return _backend(params).dpo(base_model, sft_adapter, rows, params, out_dir, work)

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from tuneline.params import TrainParams
-from tuneline.train import last_checkpoint
+from tuneline.train import distributed, last_checkpoint
 from tuneline.train.tracking import comet_finish, comet_setup
 
 
 def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> tuple[dict, dict]:
     """Every hyperparameter explicit: defaults differ between TRL versions and change silently
     after `import unsloth` (lr, grad accumulation, optimizer), and a run must mean the same
-    thing on every backend. Returns the arguments and the tracking info."""
-    report_to, tracking = comet_setup(run_name)
+    thing on every backend. Returns the arguments and the tracking info.
+
+    Under torchrun the step's batch is split over the processes (`distributed.rank_batch`)
+    and only rank 0 reports to Comet."""
+    world = int(os.environ.get("WORLD_SIZE", "1")) if distributed.launched() else 1
+    per_device, accum = distributed.rank_batch(params.batch_size, params.grad_accum, world)
+    if distributed.current_rank() == 0:
+        report_to, tracking = comet_setup(run_name)
+    else:
+        report_to, tracking = "none", {"comet": f"rank {distributed.current_rank()} does not report"}
     every = params.checkpoint_every
     args: dict[str, Any] = dict(
         output_dir=str(work / "checkpoints"),
@@ -24,8 +33,8 @@ def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> t
         learning_rate=params.learning_rate,
         num_train_epochs=params.epochs,
         max_steps=params.max_steps,
-        per_device_train_batch_size=params.batch_size,
-        gradient_accumulation_steps=params.grad_accum,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accum,
         warmup_steps=params.warmup,
         weight_decay=params.weight_decay,
         lr_scheduler_type=params.lr_scheduler,
@@ -43,9 +52,33 @@ def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> t
         bf16=gpu,
         fp16=False,
         dataloader_pin_memory=gpu,
-        disable_tqdm=False,
+        disable_tqdm=distributed.current_rank() != 0,
     )
+    if world > 1:
+        args.update(distributed_args(params, gpu))
     return args, tracking
+
+
+def distributed_args(params: TrainParams, gpu: bool) -> dict[str, Any]:
+    """The Trainer's DDP / FSDP arguments (accelerate sets the process group up from them)."""
+    d = params.distributed
+    args: dict[str, Any] = dict(ddp_backend="nccl" if gpu else "gloo", ddp_timeout=d.timeout_s,
+                                # without it accelerate sees no distributed CPU setup and each
+                                # rank trains alone (DistributedType.NO, seen on torch 2.13)
+                                use_cpu=not gpu,
+                                # LoRA: every trainable parameter gets a gradient each step
+                                ddp_find_unused_parameters=False)
+    if d.strategy == "fsdp":
+        # FSDP2 (transformers' default); its wrapping follows the model's _no_split_modules
+        # (the decoder layer), and recomputation is FSDP's own activation checkpointing
+        # (the Trainer's gradient checkpointing adds an all-gather per layer in backward)
+        args["fsdp"] = True
+        args["fsdp_config"] = {"version": 2, "cpu_offload": d.fsdp_cpu_offload,
+                               "reshard_after_forward": d.fsdp_sharding == "full_shard",
+                               "activation_checkpointing": params.gradient_checkpointing,
+                               "state_dict_type": "FULL_STATE_DICT"}
+        args["gradient_checkpointing"] = False
+    return args
 
 
 def train_and_save(trainer, work: Path, out_dir: Path, n_rows: int, tracking: dict) -> dict:
@@ -55,8 +88,15 @@ def train_and_save(trainer, work: Path, out_dir: Path, n_rows: int, tracking: di
     speed = throughput_callback()
     trainer.add_callback(speed)
     result = trainer.train(resume_from_checkpoint=resume)
-    trainer.model.save_pretrained(str(out_dir / "adapter"))
+    if trainer.is_fsdp_enabled:
+        trainer.save_model(str(out_dir / "adapter"))  # every rank gathers; rank 0 writes
+    elif trainer.is_world_process_zero():
+        trainer.model.save_pretrained(str(out_dir / "adapter"))
     history = [h for h in trainer.state.log_history if "loss" in h]
+    measured = speed.measured(trainer.args)  # a collective under torchrun: every rank
+    trainer.accelerator.wait_for_everyone()
+    if not trainer.is_world_process_zero():
+        return {}
     shutil.rmtree(work, ignore_errors=True)  # finished: nothing left to resume
     return {
         "train_loss": float(result.training_loss),
@@ -66,14 +106,17 @@ def train_and_save(trainer, work: Path, out_dir: Path, n_rows: int, tracking: di
         "runtime_s": round(float(result.metrics.get("train_runtime", 0.0)), 2),
         "examples": n_rows,
         "loss_curve": [round(float(h["loss"]), 4) for h in history],
-        **speed.measured(trainer.args),
+        **measured,
+        # what accelerate actually ran: NO, MULTI_CPU / MULTI_GPU (DDP) or FSDP
+        "distributed_type": str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1],
         "tracking": comet_finish(tracking),
     }
 
 
 def throughput_callback(skip: int = 2):
     """Tokens/s and examples/s after the first `skip` optimizer steps (kernel autotuning and
-    allocator warm-up are not throughput), and peak GPU memory."""
+    allocator warm-up are not throughput), and peak GPU memory: in total and per process
+    under torchrun (the Trainer counts the tokens of all ranks)."""
     import torch
     from transformers import TrainerCallback
 
@@ -102,11 +145,30 @@ def throughput_callback(skip: int = 2):
                 return {}
             dt = self.end[0] - self.start[0]
             steps = self.end[1] - self.start[1]
-            per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps
-            out = {"tokens_per_s": round((self.end[2] - self.start[2]) / dt, 1),
-                   "examples_per_s": round(steps * per_step / dt, 3), "measured_steps": steps}
+            world = args.world_size
+            per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * world
+            tokens_per_s = (self.end[2] - self.start[2]) / dt
+            out = {"tokens_per_s": round(tokens_per_s, 1),
+                   "examples_per_s": round(steps * per_step / dt, 3), "measured_steps": steps,
+                   "processes": world}
+            if world > 1:
+                out["tokens_per_s_per_process"] = round(tokens_per_s / world, 1)
             if cuda:
-                out["peak_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+                peaks = all_ranks(round(torch.cuda.max_memory_allocated() / 2**30, 2))
+                out["peak_memory_gib"] = max(peaks)
+                if world > 1:
+                    out["peak_memory_gib_per_process"] = peaks
             return out
 
     return Throughput()
+
+
+def all_ranks(value) -> list:
+    """`value` from every rank, in rank order (just [value] outside torchrun)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return [value]
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, value)
+    return out

@@ -8,7 +8,7 @@ from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
 from tuneline.train import cuda_available
 from tuneline.train.common import train_and_save, trainer_args
-from tuneline.train.trl_compat import ensure_loss_kernel
+from tuneline.train.trl_compat import accept_cpu_device_index, ensure_loss_kernel
 
 
 def _check(params: TrainParams) -> None:
@@ -48,6 +48,7 @@ def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, wor
 
     _check(params)
     ensure_loss_kernel()
+    accept_cpu_device_index()
     model, tok = load_model(base_model)
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=cuda_available())
     config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy,
@@ -64,6 +65,7 @@ def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
 
     _check(params)
     ensure_loss_kernel()
+    accept_cpu_device_index()
     model, tok = load_model(base_model, [sft_adapter])
     args, tracking = trainer_args(params, work, f"dpo-{work.name}", gpu=cuda_available())
     config = DPOConfig(**args, beta=params.beta)

@@ -41,3 +41,18 @@ def ensure_loss_kernel() -> None:
 
     if trl_utils._ChunkedLogProbFunction is None:
         trl_utils._ChunkedLogProbFunction = TorchChunkedLogProb
+
+
+def _cpu_index_deserializer(obj, location: str):
+    return obj if location.startswith("cpu:") and location[4:].isdigit() else None
+
+
+def accept_cpu_device_index() -> None:
+    """Resuming DDP on CPU: transformers loads the optimizer state with
+    `map_location=args.device`, which there is `cpu:0`, a location torch's own CPU
+    deserializer refuses ("don't know how to restore data location ... cpu:0"; transformers
+    5.17, torch 2.13). This registers the one that takes it, as plain CPU memory."""
+    import torch.serialization as ts
+
+    if not any(d is _cpu_index_deserializer for _, _, d in ts._package_registry):
+        ts.register_package(100, lambda obj: None, _cpu_index_deserializer)

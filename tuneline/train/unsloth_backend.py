@@ -33,8 +33,12 @@ def load(base_model: str, params: TrainParams, adapter: Path | None = None):
     import unsloth  # noqa: F401  (first: it patches the libraries below)
     from unsloth import FastLanguageModel
 
+    from tuneline.train import distributed
+
+    # DDP: each torchrun process holds its copy on its own GPU
+    place = {"device_map": {"": f"cuda:{distributed.local_rank()}"}} if distributed.launched() else {}
     model, tok = FastLanguageModel.from_pretrained(
-        models.resolve(base_model), max_seq_length=params.max_length, dtype=None,
+        models.resolve(base_model), max_seq_length=params.max_length, dtype=None, **place,
         load_in_4bit=params.load_in_4bit, load_in_16bit=not params.load_in_4bit,
         full_finetuning=False, random_state=params.seed,
         use_gradient_checkpointing="unsloth" if params.gradient_checkpointing else False)

@@ -1,0 +1,150 @@
+"""Training on several processes: the batch split, the launch arguments, and real 2-process
+DDP runs of SFT on CPU (torchrun, gloo) checked against one process with the same global batch."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tuneline import models, train
+from tuneline.params import DistributedParams, SFTParams
+from tuneline.train import distributed
+
+from tests.test_train import BASE, ROWS
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_rank_batch_keeps_the_examples_per_optimizer_step_for_any_world_size():
+    assert distributed.rank_batch(4, 1, 1) == (4, 1)
+    assert distributed.rank_batch(4, 1, 2) == (2, 1)
+    assert distributed.rank_batch(4, 4, 2) == (4, 2)  # the per-process batch stays as large
+    assert distributed.rank_batch(4, 3, 4) == (3, 1)
+    for b, ga, w in ((4, 1, 2), (4, 4, 2), (4, 3, 4), (6, 2, 3), (8, 2, 8)):
+        per, accum = distributed.rank_batch(b, ga, w)
+        assert per * accum * w == b * ga and per <= b
+
+
+def test_a_batch_that_cannot_be_split_evenly_is_a_clear_error():
+    with pytest.raises(ValueError, match="4 examples per optimizer step cannot be split over 3"):
+        distributed.rank_batch(4, 1, 3)
+
+
+def test_one_node_rendezvous_is_local_and_several_need_the_job_environment():
+    one = distributed.rendezvous(DistributedParams(nproc_per_node=2), {})
+    assert one[:4] == ["--nnodes", "1", "--master-addr", "127.0.0.1"]
+    two = DistributedParams(nproc_per_node=8, nnodes=2)
+    k8s = {"ZENML_KUBERNETES_MAIN_ADDRESS": "job-0.job.ns.svc", "ZENML_KUBERNETES_MAIN_PORT": "29400",
+           "JOB_COMPLETION_INDEX": "1"}
+    assert distributed.rendezvous(two, k8s) == ["--nnodes", "2", "--node-rank", "1", "--master-addr",
+                                                "job-0.job.ns.svc", "--master-port", "29400"]
+    torchjob = {"MASTER_ADDR": "10.0.0.5", "MASTER_PORT": "23456", "NODE_RANK": "0"}
+    assert distributed.rendezvous(two, torchjob)[3:] == ["0", "--master-addr", "10.0.0.5",
+                                                         "--master-port", "23456"]
+    with pytest.raises(RuntimeError, match="nnodes=2 needs the main node's address"):
+        distributed.rendezvous(two, {})
+
+
+def test_fsdp_without_a_gpu_and_more_processes_than_gpus_are_refused():
+    with pytest.raises(RuntimeError, match="fsdp shards over CUDA GPUs and none is visible"):
+        distributed.check(DistributedParams(nproc_per_node=2, strategy="fsdp"), gpus=0)
+    with pytest.raises(RuntimeError, match="nproc_per_node=4 but this node has 2 GPU"):
+        distributed.check(DistributedParams(nproc_per_node=4), gpus=2)
+    distributed.check(DistributedParams(nproc_per_node=2), gpus=0)  # DDP on CPU: gloo
+
+
+def test_fsdp_is_the_trl_backends_and_unsloth_says_so():
+    fsdp = {"nproc_per_node": 2, "strategy": "fsdp"}
+    assert train.backend_for(SFTParams(distributed=fsdp)) == "trl"
+    with pytest.raises(RuntimeError, match="'unsloth' runs distributed.strategy ddp only"):
+        train.backend_for(SFTParams(backend="unsloth", distributed=fsdp))
+
+
+def test_a_ddp_run_resumes_on_another_world_size_but_an_fsdp_one_does_not():
+    p = SFTParams(max_steps=3)
+    two = p.model_copy(update={"distributed": DistributedParams(nproc_per_node=2)})
+    fsdp = p.model_copy(update={"distributed": DistributedParams(nproc_per_node=2, strategy="fsdp")})
+    assert train.run_dir("sft", BASE, ROWS, p) == train.run_dir("sft", BASE, ROWS, two)
+    assert train.run_dir("sft", BASE, ROWS, p) != train.run_dir("sft", BASE, ROWS, fsdp)
+
+
+# The same global batch on 1 and 2 processes: 4 examples per optimizer step (2 per process).
+RUN = {"max_steps": 6, "batch_size": 4, "max_length": 80, "learning_rate": 1e-4, "seed": 7,
+       "checkpoint_every": 2}
+# Same data, same examples per step, same order (accelerate shards each global batch over the
+# ranks) and gradients averaged over all tokens of all ranks: the curves agree to float32
+# rounding on CPU (measured: equal to 4 decimals); the tolerance leaves room for the reduction
+# order of other builds.
+TOLERANCE = 1e-3
+
+
+@pytest.fixture(scope="module")
+def one_process_curve(tmp_path_factory):
+    return train.train_sft(BASE, ROWS, SFTParams(**RUN), tmp_path_factory.mktemp("one"))["loss_curve"]
+
+
+def comet_archives() -> set[str]:
+    folder = models.cache_dir() / "comet"
+    return {p.name for p in folder.glob("*.zip")} if folder.exists() else set()
+
+
+def test_two_process_ddp_sft_matches_one_process_and_only_rank_0_writes(tmp_path, monkeypatch,
+                                                                         one_process_curve):
+    monkeypatch.delenv("COMET_API_KEY", raising=False)
+    before = comet_archives()
+    metrics = train.train_sft(BASE, ROWS, SFTParams(**RUN, distributed={"nproc_per_node": 2}),
+                              tmp_path)
+    assert metrics["processes"] == 2 and metrics["distributed_type"] == "MULTI_CPU"
+    assert metrics["steps"] == 6 and len(metrics["loss_curve"]) == 6
+    assert metrics["loss_curve"] == pytest.approx(one_process_curve, abs=TOLERANCE)
+    assert metrics["tokens_per_s_per_process"] == pytest.approx(metrics["tokens_per_s"] / 2, rel=0.01)
+    assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
+    # one experiment for the run, from rank 0, not one per process
+    assert len(comet_archives() - before) == 1
+    assert metrics["tracking"]["archive"].endswith(tuple(comet_archives() - before))
+
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from tuneline import train
+from tuneline.params import SFTParams
+from tests.test_train import BASE, ROWS
+train.train_sft(BASE, ROWS, SFTParams(**eval(sys.argv[1])), Path(sys.argv[2]))
+"""
+
+
+def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(tmp_path,
+                                                                                one_process_curve):
+    params = {**RUN, "distributed": {"nproc_per_node": 2}}
+    work = train.run_dir("sft", BASE, ROWS, SFTParams(**params))
+    # its own session: the kill reaches torchrun and both of its workers
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, repr(params), str(tmp_path / "a")],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (train.last_checkpoint(work / "checkpoints") or "").endswith(("-2", "-4")):
+        assert proc.poll() is None, "training finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = Path(train.last_checkpoint(work / "checkpoints")).name
+    metrics = train.train_sft(BASE, ROWS, SFTParams(**params), tmp_path / "b")
+    assert metrics["resumed_from"] == saved and metrics["steps"] == 6
+    assert metrics["loss_curve"] == pytest.approx(one_process_curve, abs=TOLERANCE)
+    assert not work.exists()
+
+
+def test_a_failing_rank_fails_the_launch_with_the_log(tmp_path):
+    bad = [{"prompt": "not a conversation", "completion": 3}]
+    with pytest.raises(RuntimeError, match=r"sft on 2 processes failed \(torchrun exit [1-9]"):
+        train.train_sft(BASE, bad, SFTParams(max_steps=1, batch_size=2,
+                                             distributed={"nproc_per_node": 2}), tmp_path)
+    spec = json.loads(next(tmp_path.glob("tuneline-sft-launch-*/spec.json")).read_text())
+    assert spec["kind"] == "sft" and spec["rows"] == bad
