@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_train import BASE, ROWS
 from tuneline import models, train
 from tuneline.params import DistributedParams, SFTParams
 from tuneline.train import distributed
-
-from tests.test_train import BASE, ROWS
 
 ROOT = Path(__file__).parents[1]
 
