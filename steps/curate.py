@@ -47,6 +47,7 @@ def dedup_pairs(
     """Remove exact, near (MinHash) and paraphrased (embedding) duplicate pairs."""
     items = from_frame(pairs, Pair)
     encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device)
+    log_metadata(metadata={"embedding": {"model": embedding.model, "device": encoder.device}})
     dropped = []
     for name, n_in, kept, stage_dropped in dedup_core.dedup(items, dedup, encoder):
         log_ledger(name, n_in, len(kept), stage_dropped)
@@ -64,7 +65,8 @@ def check_grounding(
     encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device)
     kept, dropped, stats = grounding.check_grounding(items, _chunk_text(chunks), encoder, grounding_check)
     log_ledger("grounding", len(items), len(kept), dropped)
-    log_metadata(metadata={"grounding_stats": stats})
+    log_metadata(metadata={"grounding_stats": stats,
+                           "embedding": {"model": embedding.model, "device": encoder.device}})
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 

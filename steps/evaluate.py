@@ -10,14 +10,13 @@ from steps._common import FRAMES, code_of, log_usage
 from tuneline import evaluate as core
 from tuneline import judge
 from tuneline import llm as llm_core
-from tuneline.llm import make_llm
-from tuneline.llm.transformers_backend import wrap
+from tuneline.llm import make_llm, transformers_backend
 from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair, from_frame
 from tuneline.train import trl_backend
 
 
-@step(cache_policy=code_of(core, judge, llm_core, trl_backend),
+@step(cache_policy=code_of(core, judge, llm_core, transformers_backend, trl_backend),
       output_materializers={"eval_answers": FRAMES})
 def evaluate(
     test_pairs: pd.DataFrame, sft_adapter: Path, dpo_adapter: Path, base_model: str,
@@ -30,11 +29,7 @@ def evaluate(
     candidates = [("base", []), ("tuned", [sft_adapter, dpo_adapter])]
     if production_sft is not None and production_dpo is not None:
         candidates.append(("production", [production_sft, production_dpo]))
-
-    def load(label: str, adapters: list[Path]):
-        model, tok = trl_backend.load_model(base_model, adapters)
-        return wrap(model, tok, f"{base_model} ({label})", llm.batch_size, llm.seed), model, tok
-
+    load = core.model_loader(base_model, llm, evaluation)
     metrics, rows = core.evaluate_candidates(candidates, load, from_frame(test_pairs, Pair),
                                              judge_llm, judging, evaluation)
     if "production" in metrics:

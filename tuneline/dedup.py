@@ -182,17 +182,19 @@ def minhash_dedup(pairs: list[Pair], params: DedupParams) -> tuple[list[Pair], l
     return _greedy(pairs, [(i, j, d) for _, i, j, d in edges], "minhash_dedup", "near_duplicate")
 
 
-def load_encoder(name: str, batch_size: int, device: str = "cpu") -> Encoder:
+def load_encoder(name: str, batch_size: int, device: str = "auto") -> Encoder:
+    """Normalised embeddings of texts, on the step's GPU when it has one (`device`)."""
     from sentence_transformers import SentenceTransformer
 
     from tuneline import models
 
-    model = SentenceTransformer(models.resolve(name), device=device)
+    model = SentenceTransformer(models.resolve(name), device=models.device_for(device))
 
     def encode(texts: list[str]) -> np.ndarray:
         return model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                             convert_to_numpy=True, show_progress_bar=len(texts) > 4 * batch_size)
 
+    encode.device = str(model.device)  # where it runs, for the step's metadata and tests
     return encode
 
 

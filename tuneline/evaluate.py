@@ -11,7 +11,7 @@ from statistics import mean
 from tuneline import judge
 from tuneline.formats import assistant, user_chat
 from tuneline.llm import LLM
-from tuneline.params import EvalParams, JudgeParams
+from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair
 
 
@@ -67,6 +67,19 @@ def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], judge_llm: LLM,
 Loader = Callable[[str, list[Path]], tuple[LLM, object, object]]  # (label, adapters) -> llm, model, tok
 
 
+def model_loader(base_model: str, llm: LLMParams, params: EvalParams) -> Loader:
+    """Each candidate as base + merged adapters on `params.device` (the step's GPU when it
+    has one), wrapped as an LLM that generates with the run's batch size and seed."""
+    from tuneline.llm.transformers_backend import wrap
+    from tuneline.train import trl_backend
+
+    def load(label: str, adapters: list[Path]):
+        model, tok = trl_backend.load_model(base_model, adapters, params.device)
+        return wrap(model, tok, f"{base_model} ({label})", llm.batch_size, llm.seed), model, tok
+
+    return load
+
+
 def evaluate_candidates(candidates: list[tuple[str, list[Path]]], load: Loader, test: list[Pair],
                         judge_llm: LLM, judging: JudgeParams, params: EvalParams
                         ) -> tuple[dict[str, dict], list[dict]]:
@@ -84,6 +97,7 @@ def evaluate_candidates(candidates: list[tuple[str, list[Path]]], load: Loader, 
             model_llm, model, tok = load(label, adapters)
             metrics[label], answers = evaluate_model(model_llm, model, tok, test, judge_llm,
                                                      judging, params, label)
+            metrics[label]["device"] = str(model.device)
             rows += answers
         done.append((label, adapters))
     return metrics, rows

@@ -19,6 +19,23 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERSION = 2
 
 
+def device_for(device: str) -> str:
+    """`auto` is the step's GPU when it has one, else the CPU; an explicit `cuda` on a
+    machine without one is an error here rather than a crash deep inside torch."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device {device!r} asked for and no CUDA GPU is visible: set "
+                               "device: auto or cpu, or run the step on a GPU step operator")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise RuntimeError(f"device {device!r}: this machine has {torch.cuda.device_count()} GPU(s)")
+    return device
+
+
 def cache_dir() -> Path:
     root = os.environ.get("TUNELINE_CACHE") or Path.home() / ".cache" / "tuneline"
     return Path(root)

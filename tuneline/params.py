@@ -15,6 +15,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# where a model runs: auto = the step's GPU when it has one, else the CPU
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
+
 DataShape = Literal["auto", "text", "alpaca", "sharegpt", "openai", "preference"]
 
 
@@ -48,7 +51,7 @@ class LLMParams(Params):
     model: str = Field("bundled:smollm2-135m-instruct",
                        description="transformers: bundled:NAME, path or hub id; openai: served model name")
     batch_size: int = Field(8, gt=0, description="transformers: prompts per forward pass")
-    device: str = Field("auto", description="transformers: auto | cpu | cuda | cuda:N")
+    device: str = Field("auto", pattern=DEVICE_PATTERN, description="transformers: auto | cpu | cuda | cuda:N")
     threads: int | None = Field(None, description="transformers: CPU threads; None = torch default")
     dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description=(
         "transformers: auto = bfloat16 on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), "
@@ -138,7 +141,7 @@ class EmbeddingParams(Params):
 
     model: str = Field("bundled:all-minilm-l6-v2", description="bundled:NAME, path or hub id")
     batch_size: int = Field(64, gt=0, description="texts per forward pass")
-    device: str = Field("cpu", description="cpu | cuda | cuda:N")
+    device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto | cpu | cuda | cuda:N")
 
 
 class DedupParams(Params):
@@ -290,6 +293,8 @@ class DPOParams(TrainParams):
 
 class EvalParams(Params):
     max_examples: int = Field(32, gt=0, description="test pairs scored per model")
+    device: str = Field("auto", pattern=DEVICE_PATTERN, description=(
+        "where the evaluated models run: auto | cpu | cuda | cuda:N"))
     max_new_tokens: int = 128
 
 

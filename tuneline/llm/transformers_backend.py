@@ -132,8 +132,7 @@ def _load(name: str, device: str, threads: int | None, batch_size: int, seed: in
     path = models.resolve(name)
     if threads:
         torch.set_num_threads(threads)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = models.device_for(device)
     tok = AutoTokenizer.from_pretrained(path)
     tok.padding_side = "left"
     if tok.pad_token is None:

@@ -54,7 +54,7 @@ def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> t
         dataloader_pin_memory=gpu,
         disable_tqdm=distributed.current_rank() != 0,
     )
-    if world > 1:
+    if distributed.launched():
         args.update(distributed_args(params, gpu))
     return args, tracking
 

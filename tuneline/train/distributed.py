@@ -85,8 +85,9 @@ def local_rank() -> int:
 
 
 def launched() -> bool:
-    """Inside a torchrun worker: the Trainer sets up the process group from these variables."""
-    return "LOCAL_RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    """Inside a torchrun worker (of any world size: FSDP runs on one GPU too); the Trainer
+    sets up the process group from torchrun's variables."""
+    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
 def die_with_parent() -> None:

@@ -25,8 +25,9 @@ def _lora(params: TrainParams):
                       task_type="CAUSAL_LM")
 
 
-def load_model(base_model: str, adapters: list[Path] = ()):
-    """Base model with each adapter merged in order (SFT, then DPO), and its tokenizer."""
+def load_model(base_model: str, adapters: list[Path] = (), device: str | None = None):
+    """Base model with each adapter merged in order (SFT, then DPO), and its tokenizer; on
+    `device` (auto | cpu | cuda[:N]) when given, else left on the CPU for a Trainer to place."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -35,10 +36,13 @@ def load_model(base_model: str, adapters: list[Path] = ()):
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    target = models.device_for(device) if device is not None else None
+    gpu = target.startswith("cuda") if target else torch.cuda.is_available()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if gpu else torch.float32)
     for adapter in adapters:
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    if target is not None:
+        model = model.to(target)
     return model, tok
 
 

@@ -28,6 +28,10 @@ def main(spec_path: str) -> None:
                               out_dir, work)
     if distributed.current_rank() == 0:
         Path(spec["metrics"]).write_text(json.dumps(metrics))
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
