@@ -147,3 +147,47 @@ def test_a_failing_rank_fails_the_launch_with_the_log(tmp_path):
                                              distributed={"nproc_per_node": 2}), tmp_path)
     spec = json.loads(next(tmp_path.glob("tuneline-sft-launch-*/spec.json")).read_text())
     assert spec["kind"] == "sft" and spec["rows"] == bad
+
+
+def test_two_nodes_rendezvous_and_the_second_gets_the_rows_from_rank_0(tmp_path, monkeypatch,
+                                                                       one_process_curve):
+    # two "nodes" of one process each on this machine, as two pods of a job would: node 1 is
+    # what `python -m tuneline.train.node` runs on every pod but the first; it has no spec
+    port = str(distributed._free_port())
+    # one thread each, as torchrun gives several processes of one node: two 2-thread
+    # processes on a 2-core machine spin against each other in gloo (10x slower, measured)
+    job = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "OMP_NUM_THREADS": "1"}
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "tuneline.train.node"], cwd=ROOT, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, env={**os.environ, **job, "NODE_RANK": "1", "NNODES": "2",
+                                        "TUNELINE_NPROC_PER_NODE": "1"})
+    for k, v in {**job, "NODE_RANK": "0"}.items():
+        monkeypatch.setenv(k, v)
+    run = {**RUN, "checkpoint_every": 0}
+    metrics = train.train_sft(BASE, ROWS, SFTParams(**run, distributed={"nnodes": 2}), tmp_path)
+    assert follower.wait(timeout=120) == 0
+    assert metrics["processes"] == 2 and metrics["loss_curve"] == pytest.approx(
+        one_process_curve, abs=TOLERANCE)
+
+
+def test_every_pod_runs_the_node_command_and_only_pod_0_runs_the_step():
+    from tuneline.zenml_ext.multinode_step_operator import node_command
+
+    step = ["python", "-m", "zenml.entrypoints.step_entrypoint", "--step_name", "sft"]
+    assert node_command(step) == ["python", "-m", "tuneline.train.node", "--", *step]
+    # pod 0 becomes the step's own command (here one that exits 7)
+    pod0 = subprocess.run([sys.executable, "-m", "tuneline.train.node", "--", "python", "-c",
+                           "raise SystemExit(7)"], cwd=ROOT, env={**os.environ,
+                                                                  "JOB_COMPLETION_INDEX": "0"})
+    assert pod0.returncode == 7
+    pod1 = subprocess.run([sys.executable, "-m", "tuneline.train.node", "--", "python", "-c", "1"],
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "JOB_COMPLETION_INDEX": "1"})
+    assert pod1.returncode != 0 and "a following node needs the number of nodes" in pod1.stderr
+
+
+def test_nnodes_that_differ_from_the_pods_of_the_job_are_refused():
+    env = {"ZENML_KUBERNETES_POD_COUNT": "3", "ZENML_KUBERNETES_MAIN_ADDRESS": "a",
+           "JOB_COMPLETION_INDEX": "0"}
+    with pytest.raises(RuntimeError, match="nnodes=2 but the step runs on 3 pods"):
+        distributed.rendezvous(DistributedParams(nnodes=2), env)

@@ -115,6 +115,10 @@ def rendezvous(d: DistributedParams, env: dict[str, str]) -> list[str]:
     launcher that sets MASTER_ADDR/MASTER_PORT and NODE_RANK."""
     if d.nnodes == 1:
         return ["--nnodes", "1", "--master-addr", "127.0.0.1", "--master-port", str(_free_port())]
+    pods = env.get("ZENML_KUBERNETES_POD_COUNT")
+    if pods and int(pods) != d.nnodes:
+        raise RuntimeError(f"distributed.nnodes={d.nnodes} but the step runs on {pods} pods: set "
+                           "the step operator's pod_count to the same number")
     addr = env.get("ZENML_KUBERNETES_MAIN_ADDRESS") or env.get("MASTER_ADDR")
     port = env.get("ZENML_KUBERNETES_MAIN_PORT") or env.get("MASTER_PORT") or "29500"
     node = env.get("NODE_RANK") or env.get("JOB_COMPLETION_INDEX") or env.get("PET_NODE_RANK")
@@ -138,20 +142,48 @@ def launch(kind: str, spec: dict, params: TrainParams, out_dir: Path) -> dict:
                                      "params_class": type(params).__name__,
                                      "out_dir": str(out_dir), "metrics": str(metrics_path)},
                                     default=str))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node",
-           str(procs_per_node(d)), *rendezvous(d, dict(os.environ)),
-           "-m", "tuneline.train.worker", str(spec_path)]
+    code, text, log = torchrun(procs_per_node(d), rendezvous(d, dict(os.environ)), str(spec_path),
+                               folder, d.nnodes)
+    if code != 0 or not metrics_path.exists():
+        raise RuntimeError(f"{kind} on {world_size(d)} processes failed (torchrun exit {code}); "
+                           f"the last lines of {log}:\n{text[-3000:]}")
+    return json.loads(metrics_path.read_text())
+
+
+def torchrun(nproc: int, node_args: list[str], spec: str, folder: Path, nnodes: int
+             ) -> tuple[int, str, Path]:
+    """torchrun over `tuneline.train.worker SPEC`; its exit code, output and log file. The
+    output also goes to this process's stderr: the step's logs."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
+           *node_args, "-m", "tuneline.train.worker", spec]
     log = folder / "torchrun.log"
     # the workers import tuneline from where this process did (a source checkout included)
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "TORCH_NCCL_ASYNC_ERROR_HANDLING": "1",
+           "TUNELINE_NNODES": str(nnodes),
            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     with open(log, "w") as out:
         code = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
                                preexec_fn=die_with_parent)
     text = log.read_text(errors="replace")
-    sys.stderr.write(text[-20000:])  # into the step's logs
-    if code != 0 or not metrics_path.exists():
-        raise RuntimeError(f"{kind} on {world_size(d)} processes failed (torchrun exit {code}); "
-                           f"the last lines of {log}:\n{text[-3000:]}")
-    return json.loads(metrics_path.read_text())
+    sys.stderr.write(text[-20000:])
+    return code, text, log
+
+
+FROM_RANK_0 = "-"  # the worker's spec argument on the other nodes: rank 0 sends it
+
+
+def follow(env: dict[str, str]) -> int:
+    """A node other than the first of a multi-node run: join the rendezvous with this node's
+    processes; the spec (rows, parameters) comes from rank 0 over the process group, so the
+    other nodes need no shared filesystem. Node count and processes per node come from the
+    job (ZENML_KUBERNETES_POD_COUNT or NNODES; TUNELINE_NPROC_PER_NODE, else one per GPU)."""
+    nnodes = int(env.get("ZENML_KUBERNETES_POD_COUNT") or env.get("NNODES") or env.get("PET_NNODES") or 0)
+    if nnodes < 2:
+        raise RuntimeError("a following node needs the number of nodes: ZENML_KUBERNETES_POD_COUNT "
+                           "or NNODES (2 or more)")
+    nproc = int(env.get("TUNELINE_NPROC_PER_NODE") or max(1, visible_gpus()))
+    d = DistributedParams(nproc_per_node=nproc, nnodes=nnodes)
+    folder = Path(tempfile.mkdtemp(prefix="tuneline-follow-"))
+    code, _, _ = torchrun(nproc, rendezvous(d, env), FROM_RANK_0, folder, nnodes)
+    return code
