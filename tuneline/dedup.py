@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from tuneline import minhash as mh
+from tuneline import parallel
 from tuneline.params import DedupParams
 from tuneline.records import Dropped, Pair, drop
 from tuneline.text import atoms, content_overlap, key_terms
@@ -69,13 +70,18 @@ def keep_order(pairs: list[Pair]) -> np.ndarray:
     return rank
 
 
-def exact_dedup(pairs: list[Pair]) -> tuple[list[Pair], list[Dropped]]:
-    """Same instruction and same answer, up to case, punctuation and spacing."""
+def exact_key(p: Pair) -> str:
+    return hashlib.sha1(f"{normalize(p.instruction)}\x1f{normalize(p.answer)}".encode()).hexdigest()
+
+
+def exact_dedup(pairs: list[Pair], workers: int | None = None) -> tuple[list[Pair], list[Dropped]]:
+    """Same instruction and same answer, up to case, punctuation and spacing (the keys of a
+    large input are computed on every core)."""
+    keys = parallel.map_records(exact_key, pairs, workers)
     seen: dict[str, str] = {}
     dropped_at: dict[int, Dropped] = {}
     for i in np.argsort(keep_order(pairs), kind="stable").tolist():
-        p = pairs[i]
-        key = hashlib.sha1(f"{normalize(p.instruction)}\x1f{normalize(p.answer)}".encode()).hexdigest()
+        p, key = pairs[i], keys[i]
         if key in seen:
             dropped_at[i] = drop("exact_dedup", "exact_duplicate", p, f"duplicate_of={seen[key]}")
         else:
@@ -107,22 +113,24 @@ def _greedy(pairs: list[Pair], edges: list[tuple[int, int, str]], stage: str, re
     return kept, [dropped_at[i] for i in sorted(dropped_at)]
 
 
-def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 1000
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 1000,
+                       instructions: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
     """(instruction, answer) signatures. Character shingles for texts under
     `long_text_words` words (a one-line question or a short answer has too few word
     n-grams: one typo changes most of them), word n-grams for longer answers (fewer
     shingles, and an edit still changes only n of them).
 
     `chunk` records at a time, on a thread per core (numpy releases the GIL in its loops):
-    memory stays flat and the byte arrays stay in the CPU caches."""
-    q = np.empty((len(pairs), params.num_perm), dtype=np.uint32)
-    a = np.empty_like(q)
+    memory stays flat and the byte arrays stay in the CPU caches. `instructions=False`: the
+    answers' only (q is None)."""
+    a = np.empty((len(pairs), params.num_perm), dtype=np.uint32)
+    q = np.empty_like(a) if instructions else None
 
     def one_chunk(lo: int) -> None:
         part = pairs[lo:lo + chunk]
-        h, o = mh.char_shingle_hashes([p.instruction for p in part], params.shingle_chars)
-        q[lo:lo + len(part)] = mh.signatures(h, o, len(part), params.num_perm)
+        if q is not None:
+            h, o = mh.char_shingle_hashes([p.instruction for p in part], params.shingle_chars)
+            q[lo:lo + len(part)] = mh.signatures(h, o, len(part), params.num_perm)
         answers = [p.answer for p in part]
         long = np.array([len(t.split()) >= params.long_text_words for t in answers], dtype=bool)
         for mask, shingle in ((~long, lambda ts: mh.char_shingle_hashes(ts, params.shingle_chars)),
@@ -168,10 +176,15 @@ def minhash_dedup(pairs: list[Pair], params: DedupParams) -> tuple[list[Pair], l
     both reach their thresholds and no key term conflicts."""
     if not pairs:
         return [], []
-    q_sig, a_sig = minhash_signatures(pairs, params)
+    _, a_sig = minhash_signatures(pairs, params, instructions=False)
     cand = mh.candidate_pairs(a_sig, params.minhash_threshold)
-    jq = (q_sig[cand[:, 0]] == q_sig[cand[:, 1]]).mean(axis=1)
     ja = (a_sig[cand[:, 0]] == a_sig[cand[:, 1]]).mean(axis=1)
+    del a_sig  # n x num_perm: the largest array of the stage
+    # instruction signatures of the candidates' records only (a few percent of them)
+    involved, local = np.unique(cand, return_inverse=True)
+    q_sig, _ = minhash_signatures([pairs[i] for i in involved.tolist()], params)
+    local = local.reshape(cand.shape)
+    jq = (q_sig[local[:, 0]] == q_sig[local[:, 1]]).mean(axis=1)
     ok = (jq >= params.near_instruction_jaccard) & (ja >= params.near_answer_jaccard)
     terms = _Terms(pairs)
     edges = []
@@ -216,6 +229,35 @@ def similar_pairs(emb: np.ndarray, threshold: float, block: int = 2048) -> tuple
     return np.concatenate(rows), np.concatenate(sims)
 
 
+def ann_similar_pairs(emb: np.ndarray, threshold: float, nprobe: int, block: int = 65536
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """`similar_pairs` through an inverted-file index (FAISS IVF-Flat, inner product): each
+    vector is compared with those in its `nprobe` nearest of ~4 sqrt(n) k-means cells,
+    exactly, instead of with all n. A pair is found when either side's probes reach the
+    other; recall against exact tiles is measured in benchmarks/curation_scale.py."""
+    import faiss
+
+    n, dim = emb.shape
+    emb = np.ascontiguousarray(emb, dtype=np.float32)
+    nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))  # FAISS wants >= 39 training points a cell
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(n, min(n, 64 * nlist), replace=False)
+    index.train(emb[np.sort(sample)])
+    index.add(emb)
+    index.nprobe = min(nprobe, nlist)
+    found_i, found_j, found_s = [], [], []
+    for lo in range(0, n, block):  # bounded result buffers
+        lims, sims, ids = index.range_search(emb[lo:lo + block], threshold)
+        rows = lo + np.repeat(np.arange(len(lims) - 1), np.diff(lims).astype(np.int64))
+        off = rows != ids
+        found_i.append(np.minimum(rows[off], ids[off]))
+        found_j.append(np.maximum(rows[off], ids[off]))
+        found_s.append(sims[off])
+    i, j, s = np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_s)
+    key, first = np.unique(i.astype(np.int64) * n + j, return_index=True)  # each pair once
+    return np.stack([i[first], j[first]], axis=1).astype(np.int64), s[first].astype(np.float32)
+
+
 def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, block: int = 2048
                     ) -> tuple[list[Pair], list[Dropped]]:
     """Paraphrases: instructions within `embedding_instruction_threshold` cosine whose answers
@@ -224,7 +266,10 @@ def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, blo
     if not pairs:
         return [], []
     q = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)
-    ij, q_sim = similar_pairs(q, params.embedding_instruction_threshold, block)
+    if len(pairs) >= params.ann_min_records:
+        ij, q_sim = ann_similar_pairs(q, params.embedding_instruction_threshold, params.ann_nprobe)
+    else:
+        ij, q_sim = similar_pairs(q, params.embedding_instruction_threshold, block)
     edges = []
     if len(ij):  # only the answers of candidate pairs need encoding
         involved, local = np.unique(ij, return_inverse=True)
@@ -247,7 +292,7 @@ def dedup(pairs: list[Pair], params: DedupParams, encode: Encoder
     """The three stages in order; per stage (name, inputs, kept, dropped)."""
     stages = []
     current = pairs
-    for name, run in (("exact_dedup", exact_dedup),
+    for name, run in (("exact_dedup", lambda ps: exact_dedup(ps, params.workers)),
                       ("minhash_dedup", lambda ps: minhash_dedup(ps, params)),
                       ("embedding_dedup", lambda ps: embedding_dedup(ps, encode, params))):
         kept, dropped = run(current)

@@ -6,9 +6,10 @@ import ast
 import json
 import re
 from collections import Counter
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Callable
 
+from tuneline import parallel
 from tuneline.params import FilterParams
 from tuneline.records import Dropped, Pair, drop
 
@@ -259,12 +260,18 @@ FILTERS: tuple[Filter, ...] = (
 def apply_filters(
     pairs: list[Pair], params: FilterParams, filters: tuple[Filter, ...] = FILTERS
 ) -> tuple[list[Pair], list[Dropped]]:
-    """Keep pairs no filter objects to; a dropped pair carries the first filter's reason."""
+    """Keep pairs no filter objects to; a dropped pair carries the first filter's reason.
+    Large inputs are checked on every core (`params.workers`), in the same order."""
+    reasons = parallel.map_records(partial(first_reason, params=params, filters=filters), pairs,
+                                   params.workers)
     kept, dropped = [], []
-    for pair in pairs:
-        reason = next((r for f in filters if (r := f(pair, params))), None)
+    for pair, reason in zip(pairs, reasons):
         if reason:
             dropped.append(drop(STAGE, reason, pair))
         else:
             kept.append(pair)
     return kept, dropped
+
+
+def first_reason(pair: Pair, params: FilterParams, filters: tuple[Filter, ...] = FILTERS) -> str | None:
+    return next((r for f in filters if (r := f(pair, params))), None)

@@ -134,6 +134,8 @@ class FilterParams(Params):
         r"\[(?:answer|placeholder|todo)\]",
     ]
     max_url_share: float = Field(0.5, gt=0, le=1, description="answer characters inside URLs")
+    workers: int | None = Field(None, ge=1, description=(
+        "processes checking the rules on large inputs; None = one per core"))
 
 
 class EmbeddingParams(Params):
@@ -155,7 +157,13 @@ class DedupParams(Params):
     near_answer_jaccard: float = Field(0.5, gt=0, le=1, description=(
         "near duplicate: estimated Jaccard of the two answers"))
     num_perm: int = Field(128, gt=0, description="MinHash signature size")
-    workers: int | None = Field(None, ge=1, description="threads computing signatures; None = one per core")
+    workers: int | None = Field(None, ge=1, description=(
+        "cores used: processes for exact keys, threads for signatures; None = one per core"))
+    ann_min_records: int = Field(50_000, ge=2, description=(
+        "embedding search over this many records uses an approximate index (FAISS IVF), "
+        "below it exact tiles (benchmarks/curation_scale.py measures both)"))
+    ann_nprobe: int = Field(16, ge=1, description=(
+        "approximate index: cells searched per query (more: higher recall, slower)"))
     shingle_chars: int = Field(5, gt=0, description="character shingle size (instructions, short answers)")
     shingle_words: int = Field(3, gt=0, description="word n-gram size (answers of long_text_words+)")
     long_text_words: int = Field(30, gt=0, description="answers with this many words use word n-grams")
