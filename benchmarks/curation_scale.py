@@ -215,7 +215,11 @@ def docstring_lines(limit: int) -> list[str]:
                 mod = importlib.import_module(name)
             except BaseException:  # noqa: BLE001 (a module may exit, skip or need a device)
                 continue
-            for _, obj in inspect.getmembers(mod):
+            try:
+                members = inspect.getmembers(mod)
+            except BaseException:  # noqa: BLE001 (lazy modules import on attribute access)
+                continue
+            for _, obj in members:
                 doc = inspect.getdoc(obj) if callable(obj) else None
                 line = doc.strip().splitlines()[0].strip() if doc and doc.strip() else ""
                 if 4 <= len(line.split()) <= 40 and line not in seen:

@@ -141,12 +141,14 @@ def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(
 
 
 def test_a_failing_rank_fails_the_launch_with_the_log(tmp_path):
-    bad = [{"prompt": "not a conversation", "completion": 3}]
-    with pytest.raises(RuntimeError, match=r"sft on 2 processes failed \(torchrun exit [1-9]"):
-        train.train_sft(BASE, bad, SFTParams(max_steps=1, batch_size=2,
-                                             distributed={"nproc_per_node": 2}), tmp_path)
+    # every rank fails where it loads the model; the error carries what the rank said
+    missing = str(tmp_path / "no-such-model")
+    with pytest.raises(RuntimeError, match=r"(?s)sft on 2 processes failed \(torchrun exit [1-9].*"
+                                           r"no-such-model"):
+        train.train_sft(missing, ROWS, SFTParams(max_steps=1, batch_size=2,
+                                                 distributed={"nproc_per_node": 2}), tmp_path)
     spec = json.loads(next(tmp_path.glob("tuneline-sft-launch-*/spec.json")).read_text())
-    assert spec["kind"] == "sft" and spec["rows"] == bad
+    assert spec["kind"] == "sft" and spec["rows"] == ROWS and spec["base_model"] == missing
 
 
 def test_two_nodes_rendezvous_and_the_second_gets_the_rows_from_rank_0(tmp_path, monkeypatch,
