@@ -254,7 +254,7 @@ def ann_similar_pairs(emb: np.ndarray, threshold: float, nprobe: int, block: int
         found_j.append(np.maximum(rows[off], ids[off]))
         found_s.append(sims[off])
     i, j, s = np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_s)
-    key, first = np.unique(i.astype(np.int64) * n + j, return_index=True)  # each pair once
+    _, first = np.unique(i.astype(np.int64) * n + j, return_index=True)  # each pair once
     return np.stack([i[first], j[first]], axis=1).astype(np.int64), s[first].astype(np.float32)
 
 
