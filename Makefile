@@ -1,5 +1,5 @@
 # The two commands in README.md: `make quickstart` and `make test`. Each sets up what it needs.
-# `make test-fast`: the unit tests only, about a minute (no pipelines, no llama.cpp server, no browser).
+# `make test-fast`: the unit tests only, about 4 minutes (no pipelines, no llama.cpp server, no browser).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
