@@ -92,22 +92,6 @@ def comet_archives() -> set[str]:
     return {p.name for p in folder.glob("*.zip")} if folder.exists() else set()
 
 
-def test_two_process_ddp_sft_matches_one_process_and_only_rank_0_writes(tmp_path, monkeypatch,
-                                                                         one_process_curve):
-    monkeypatch.delenv("COMET_API_KEY", raising=False)
-    before = comet_archives()
-    metrics = train.train_sft(BASE, ROWS, SFTParams(**RUN, distributed={"nproc_per_node": 2}),
-                              tmp_path)
-    assert metrics["processes"] == 2 and metrics["distributed_type"] == "MULTI_CPU"
-    assert metrics["steps"] == 6 and len(metrics["loss_curve"]) == 6
-    assert metrics["loss_curve"] == pytest.approx(one_process_curve, abs=TOLERANCE)
-    assert metrics["tokens_per_s_per_process"] == pytest.approx(metrics["tokens_per_s"] / 2, rel=0.01)
-    assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
-    # one experiment for the run, from rank 0, not one per process
-    assert len(comet_archives() - before) == 1
-    assert metrics["tracking"]["archive"].endswith(tuple(comet_archives() - before))
-
-
 SCRIPT = """
 import sys
 from pathlib import Path
@@ -118,8 +102,11 @@ train.train_sft(BASE, ROWS, SFTParams(**eval(sys.argv[1])), Path(sys.argv[2]))
 """
 
 
-def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(tmp_path,
-                                                                                one_process_curve):
+def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(
+        tmp_path, monkeypatch, one_process_curve):
+    """Also the 2-process run against one process with the same global batch, and rank 0
+    alone writing (one Comet experiment for the run, not one per process)."""
+    monkeypatch.delenv("COMET_API_KEY", raising=False)
     params = {**RUN, "distributed": {"nproc_per_node": 2}}
     work = train.run_dir("sft", BASE, ROWS, SFTParams(**params))
     # its own session: the kill reaches torchrun and both of its workers
@@ -134,10 +121,16 @@ def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     saved = Path(train.last_checkpoint(work / "checkpoints")).name
+    before = comet_archives()
     metrics = train.train_sft(BASE, ROWS, SFTParams(**params), tmp_path / "b")
     assert metrics["resumed_from"] == saved and metrics["steps"] == 6
+    assert metrics["processes"] == 2 and metrics["distributed_type"] == "MULTI_CPU"
     assert metrics["loss_curve"] == pytest.approx(one_process_curve, abs=TOLERANCE)
+    assert metrics["tokens_per_s_per_process"] == pytest.approx(metrics["tokens_per_s"] / 2, rel=0.01)
+    assert (tmp_path / "b" / "adapter" / "adapter_model.safetensors").exists()
     assert not work.exists()
+    new = comet_archives() - before
+    assert len(new) == 1 and metrics["tracking"]["archive"].endswith(tuple(new))
 
 
 def test_a_failing_rank_fails_the_launch_with_the_log(tmp_path):

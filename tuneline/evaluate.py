@@ -58,6 +58,7 @@ def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], judge_llm: LLM,
         "judge_score": round(mean(valid), 4) if valid else math.nan,
         "judged": len(valid),
         "examples": len(test),
+        "device": str(model.device),  # where it ran (evaluation.device)
     }
     rows = [{"model": label, "pair_id": p.pair_id, "instruction": p.instruction, "answer": a,
              "reference": p.answer, "judge_score": s} for p, a, (s, _) in zip(test, answers, scored)]
@@ -97,7 +98,6 @@ def evaluate_candidates(candidates: list[tuple[str, list[Path]]], load: Loader, 
             model_llm, model, tok = load(label, adapters)
             metrics[label], answers = evaluate_model(model_llm, model, tok, test, judge_llm,
                                                      judging, params, label)
-            metrics[label]["device"] = str(model.device)
             rows += answers
         done.append((label, adapters))
     return metrics, rows
