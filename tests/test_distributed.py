@@ -3,15 +3,13 @@ DDP runs of SFT on CPU (torchrun, gloo) checked against one process with the sam
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_train import BASE, ROWS
+from tests.test_train import BASE, ROWS, kill_9_once_checkpointed
 from tuneline import models, train
 from tuneline.params import DistributedParams, SFTParams
 from tuneline.train import distributed
@@ -92,16 +90,6 @@ def comet_archives() -> set[str]:
     return {p.name for p in folder.glob("*.zip")} if folder.exists() else set()
 
 
-SCRIPT = """
-import sys
-from pathlib import Path
-from tuneline import train
-from tuneline.params import SFTParams
-from tests.test_train import BASE, ROWS
-train.train_sft(BASE, ROWS, SFTParams(**eval(sys.argv[1])), Path(sys.argv[2]))
-"""
-
-
 def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(
         tmp_path, monkeypatch, one_process_curve):
     """Also the 2-process run against one process with the same global batch, and rank 0
@@ -109,18 +97,7 @@ def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(
     monkeypatch.delenv("COMET_API_KEY", raising=False)
     params = {**RUN, "distributed": {"nproc_per_node": 2}}
     work = train.run_dir("sft", BASE, ROWS, SFTParams(**params))
-    # its own session: the kill reaches torchrun and both of its workers
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, repr(params), str(tmp_path / "a")],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 300
-    while not (train.last_checkpoint(work / "checkpoints") or "").endswith(("-2", "-4")):
-        assert proc.poll() is None, "training finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    saved = Path(train.last_checkpoint(work / "checkpoints")).name
+    saved = kill_9_once_checkpointed(params, tmp_path / "a", ("-2", "-4"))
     before = comet_archives()
     metrics = train.train_sft(BASE, ROWS, SFTParams(**params), tmp_path / "b")
     assert metrics["resumed_from"] == saved and metrics["steps"] == 6

@@ -60,22 +60,28 @@ train.train_sft(BASE, ROWS, SFTParams(**eval(sys.argv[1])), Path(sys.argv[2]))
 """
 
 
+def kill_9_once_checkpointed(params: dict, out: Path, at: tuple[str, ...]) -> str:
+    """Run SFT with `params` in a child, SIGKILL it (its whole session: torchrun and its
+    workers too) once its newest checkpoint ends with one of `at`; that checkpoint's name."""
+    work = train.run_dir("sft", BASE, ROWS, SFTParams(**params))
+    proc = subprocess.Popen([sys.executable, "-c", SFT_SCRIPT, repr(params), str(out)],
+                            cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (train.last_checkpoint(work / "checkpoints") or "").endswith(at):
+        assert proc.poll() is None, "training finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return Path(train.last_checkpoint(work / "checkpoints")).name
+
+
 def test_kill_9_during_sft_resumes_from_the_last_checkpoint(tmp_path):
     params = {"max_steps": 12, "batch_size": 2, "checkpoint_every": 2, "max_length": 96,
               "learning_rate": 1e-4, "seed": 7}
     work = train.run_dir("sft", BASE, ROWS, SFTParams(**params))
-    proc = subprocess.Popen([sys.executable, "-c", SFT_SCRIPT, repr(params), str(tmp_path / "a")],
-                            cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while train.last_checkpoint(work / "checkpoints") is None or not train.last_checkpoint(
-            work / "checkpoints").endswith(("-4", "-6", "-8")):
-        assert proc.poll() is None, "training finished before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    saved = Path(train.last_checkpoint(work / "checkpoints")).name
+    saved = kill_9_once_checkpointed(params, tmp_path / "a", ("-4", "-6", "-8"))
     metrics = train.train_sft(BASE, ROWS, SFTParams(**params), tmp_path / "b")
     assert metrics["resumed_from"] == saved and metrics["steps"] == 12
     assert (tmp_path / "b" / "adapter" / "adapter_model.safetensors").exists()
