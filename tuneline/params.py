@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Params(BaseModel):
@@ -274,17 +274,38 @@ class TrainParams(Params):
     optimizer: str = "adamw_torch"
     seed: int = 42
     logging_steps: int = 1
-    packing: bool = Field(False, description="pack several examples per sequence (GPU throughput)")
+    packing: bool = Field(False, description=(
+        "padding-free batches (GPU throughput). SFT: several examples per row; DPO: the "
+        "chosen and rejected sequences of a batch back to back in one row"))
     packing_strategy: Literal["bfd", "wrapped"] = Field(
-        "bfd", description="bfd: whole examples, padding-free, attention stays inside each; "
-                           "wrapped: fixed max_length chunks across examples (fastest shapes)")
+        "bfd", description="SFT: bfd keeps each example whole and attending only to itself; "
+                           "wrapped cuts fixed max_length chunks across examples (tokens attend "
+                           "across example boundaries, answers split mid-way)")
+    packed_attention: Literal["flex", "native"] = Field(
+        "flex", description="padding-free attention on CUDA: flex = one FlexAttention call per "
+                            "layer with a per-example mask; native = the backend's own kernel")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (unsloth, CUDA only)")
-    gradient_checkpointing: bool = Field(
-        True, description="recompute activations in backward (unsloth: its offloaded variant)")
+    gradient_checkpointing: Literal["auto", "on", "off"] | float = Field(
+        "auto", description=(
+            "recompute activations in backward (unsloth: its offloaded variant): on, off, a "
+            "share of the layers, or auto = the fewest checkpointed layers whose measured peak "
+            "fits max_memory_gib (every layer on CPU)"))
+    max_memory_gib: float | None = Field(None, gt=0, description=(
+        "GPU memory per process gradient_checkpointing auto plans for; default 90% of the GPU's"))
     checkpoint_every: int = Field(50, ge=0, description="optimizer steps between checkpoints a "
                                                        "re-run resumes from; 0 = none")
     lora: LoRAParams = LoRAParams()
     distributed: DistributedParams = DistributedParams()
+
+    @field_validator("gradient_checkpointing", mode="before")
+    @classmethod
+    def _checkpointing(cls, value):
+        if isinstance(value, bool):  # the old switch: true / false
+            return "on" if value else "off"
+        if isinstance(value, (int, float)) and not 0 <= value <= 1:
+            raise ValueError(f"gradient_checkpointing {value} is not a share of the layers in "
+                             "[0, 1]; or use auto, on, off")
+        return value
 
 
 class SFTParams(TrainParams):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneline.params import TrainParams
-from tuneline.train import distributed, last_checkpoint
+from tuneline.train import checkpointing, distributed, last_checkpoint
 from tuneline.train.tracking import comet_finish, comet_setup
 
 
@@ -47,7 +47,8 @@ def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> t
         save_steps=every or 500,
         save_total_limit=2,
         report_to=report_to,
-        gradient_checkpointing=params.gradient_checkpointing,
+        # on for every layer here; the policy switches layers off once training begins
+        gradient_checkpointing=checkpointing.enabled(params.gradient_checkpointing),
         include_num_input_tokens_seen="non_padding",
         bf16=gpu,
         fp16=False,
@@ -75,16 +76,20 @@ def distributed_args(params: TrainParams, gpu: bool) -> dict[str, Any]:
         args["fsdp"] = True
         args["fsdp_config"] = {"version": 2, "cpu_offload": d.fsdp_cpu_offload,
                                "reshard_after_forward": d.fsdp_sharding == "full_shard",
-                               "activation_checkpointing": params.gradient_checkpointing,
+                               "activation_checkpointing":
+                                   checkpointing.enabled(params.gradient_checkpointing),
                                "state_dict_type": "FULL_STATE_DICT"}
         args["gradient_checkpointing"] = False
     return args
 
 
-def train_and_save(trainer, work: Path, out_dir: Path, n_rows: int, tracking: dict) -> dict:
+def train_and_save(trainer, params: TrainParams, work: Path, out_dir: Path, n_rows: int,
+                   tracking: dict, attention: str) -> dict:
     """Train (resuming from the newest checkpoint of an interrupted run), save the adapter in
-    `out_dir`, drop the checkpoints, and return the metrics."""
+    `out_dir`, drop the checkpoints, and return the metrics (`attention`: what ran, for them)."""
     resume = last_checkpoint(work / "checkpoints")
+    recompute = checkpointing.callback(trainer, params)
+    trainer.add_callback(recompute)  # first: its measurement is not the run's peak memory
     speed = throughput_callback()
     trainer.add_callback(speed)
     result = trainer.train(resume_from_checkpoint=resume)
@@ -109,6 +114,8 @@ def train_and_save(trainer, work: Path, out_dir: Path, n_rows: int, tracking: di
         **measured,
         # what accelerate actually ran: NO, MULTI_CPU / MULTI_GPU (DDP) or FSDP
         "distributed_type": str(trainer.accelerator.distributed_type).rsplit(".", 1)[-1],
+        "gradient_checkpointing": recompute.record,
+        "attention": attention,
         "tracking": comet_finish(tracking),
     }
 

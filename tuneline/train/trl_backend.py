@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
-from tuneline.train import cuda_available
+from tuneline.train import cuda_available, packing
 from tuneline.train.common import train_and_save, trainer_args
 from tuneline.train.trl_compat import accept_cpu_device_index, ensure_loss_kernel
 
@@ -25,9 +25,11 @@ def _lora(params: TrainParams):
                       task_type="CAUSAL_LM")
 
 
-def load_model(base_model: str, adapters: list[Path] = (), device: str | None = None):
+def load_model(base_model: str, adapters: list[Path] = (), device: str | None = None,
+               attention: str | None = None):
     """Base model with each adapter merged in order (SFT, then DPO), and its tokenizer; on
-    `device` (auto | cpu | cuda[:N]) when given, else left on the CPU for a Trainer to place."""
+    `device` (auto | cpu | cuda[:N]) when given, else left on the CPU for a Trainer to place;
+    `attention`: a transformers attn_implementation (default: the model's)."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -38,7 +40,8 @@ def load_model(base_model: str, adapters: list[Path] = (), device: str | None = 
         tok.pad_token = tok.eos_token
     target = models.device_for(device) if device is not None else None
     gpu = target.startswith("cuda") if target else torch.cuda.is_available()
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if gpu else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if gpu else torch.float32,
+                                                 **({"attn_implementation": attention} if attention else {}))
     for adapter in adapters:
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     if target is not None:
@@ -47,30 +50,45 @@ def load_model(base_model: str, adapters: list[Path] = (), device: str | None = 
 
 
 def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, work: Path) -> dict:
+    trainer, tracking, attention = sft_trainer(base_model, rows, params, work)
+    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
+
+
+def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path):
+    """The SFTTrainer a run trains with, its tracking info and the attention packed rows use."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     _check(params)
     ensure_loss_kernel()
     accept_cpu_device_index()
-    model, tok = load_model(base_model)
+    padding_free = params.packing and params.packing_strategy == "bfd"
+    attention = packing.attn_implementation(cuda_available(), padding_free, params.packed_attention)
+    model, tok = load_model(base_model, attention=attention)
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=cuda_available())
     config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy,
                        completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok, peft_config=_lora(params))
-    return train_and_save(trainer, work, out_dir, len(rows), tracking)
+    return trainer, tracking, attention
 
 
 def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, out_dir: Path,
         work: Path) -> dict:
+    trainer, tracking, attention = dpo_trainer(base_model, sft_adapter, rows, params, work)
+    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
+
+
+def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, work: Path):
+    """The DPOTrainer a run trains with (its decoder padding-free when `packing`), tracking, attention."""
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     _check(params)
     ensure_loss_kernel()
     accept_cpu_device_index()
-    model, tok = load_model(base_model, [sft_adapter])
+    attention = packing.attn_implementation(cuda_available(), params.packing, params.packed_attention)
+    model, tok = load_model(base_model, [sft_adapter], attention=attention)
     args, tracking = trainer_args(params, work, f"dpo-{work.name}", gpu=cuda_available())
     config = DPOConfig(**args, beta=params.beta)
     # ref_model=None with a PEFT adapter: TRL scores the reference with the adapter disabled,
@@ -78,7 +96,9 @@ def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
     trainer = DPOTrainer(model=model, ref_model=None, args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=_lora(params))
-    return train_and_save(trainer, work, out_dir, len(rows), tracking)
+    if params.packing:
+        packing.padding_free_backbone(trainer.model)
+    return trainer, tracking, attention
 
 
 def save_merged(base_model: str, adapters: list[Path], out: Path, params: TrainParams) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
+from tuneline.train import checkpointing, packing
 from tuneline.train.common import train_and_save, trainer_args
 
 # "all-linear" for Llama-family models: every attention and MLP projection
@@ -27,21 +28,23 @@ def chat_template(tok):
     return get_chat_template(tok, chat_template="chatml")
 
 
-def load(base_model: str, params: TrainParams, adapter: Path | None = None):
+def load(base_model: str, params: TrainParams, padding_free: bool, adapter: Path | None = None):
     """FastLanguageModel (16-bit, or 4-bit for QLoRA) with a fresh LoRA on top; with `adapter`,
-    that adapter is merged into the base first (DPO trains on the SFT model)."""
+    that adapter is merged into the base first (DPO trains on the SFT model). Returns the model,
+    its tokenizer and the attention packed rows run with."""
     import unsloth  # noqa: F401  (first: it patches the libraries below)
     from unsloth import FastLanguageModel
 
     from tuneline.train import distributed
 
+    recompute = "unsloth" if checkpointing.enabled(params.gradient_checkpointing) else False
     # DDP: each torchrun process holds its copy on its own GPU
     place = {"device_map": {"": f"cuda:{distributed.local_rank()}"}} if distributed.launched() else {}
     model, tok = FastLanguageModel.from_pretrained(
         models.resolve(base_model), max_seq_length=params.max_length, dtype=None, **place,
         load_in_4bit=params.load_in_4bit, load_in_16bit=not params.load_in_4bit,
         full_finetuning=False, random_state=params.seed,
-        use_gradient_checkpointing="unsloth" if params.gradient_checkpointing else False)
+        use_gradient_checkpointing=recompute)
     if adapter is not None:
         from peft import PeftModel
 
@@ -50,16 +53,26 @@ def load(base_model: str, params: TrainParams, adapter: Path | None = None):
     model = FastLanguageModel.get_peft_model(
         model, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, bias="none",
         target_modules=ALL_LINEAR if lora.target_modules == "all-linear" else lora.target_modules,
-        use_rslora=lora.rslora, random_state=params.seed,
-        use_gradient_checkpointing="unsloth" if params.gradient_checkpointing else False)
+        use_rslora=lora.rslora, random_state=params.seed, use_gradient_checkpointing=recompute)
     tok = chat_template(tok)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    return model, tok
+    attention = "unsloth"
+    if padding_free and params.packed_attention == "flex":
+        packing.install_unsloth_flex()
+        attention = "unsloth + flex_attention for packed rows"
+    return model, tok, attention
 
 
 def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, work: Path) -> dict:
-    model, tok = load(base_model, params)
+    trainer, tracking, attention = sft_trainer(base_model, rows, params, work)
+    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
+
+
+def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path):
+    """The SFTTrainer a run trains with, its tracking info and the attention packed rows use."""
+    model, tok, attention = load(base_model, params,
+                                 padding_free=params.packing and params.packing_strategy == "bfd")
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -69,17 +82,24 @@ def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, wor
                        completion_only_loss=True, dataset_num_proc=1)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok)
-    return train_and_save(trainer, work, out_dir, len(rows), tracking)
+    return trainer, tracking, attention
 
 
 def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, out_dir: Path,
         work: Path) -> dict:
+    trainer, tracking, attention = dpo_trainer(base_model, sft_adapter, rows, params, work)
+    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
+
+
+def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, work: Path):
+    """The DPOTrainer a run trains with (its decoder padding-free when `packing`), tracking, attention."""
     import os
 
-    # read by unsloth_zoo when DPO's loss runs; the tokens/s gain is measured in
-    # benchmarks/gpu_train.py (2.11x vs 1.70x of TRL's pairs/s on an H100)
+    # read by unsloth_zoo when DPO's loss runs; the pairs/s gain is measured in
+    # benchmarks/gpu_train.py
     os.environ["UNSLOTH_FUSED_PREFERENCE_LOSS"] = "1" if params.fused_preference_loss else "0"
-    model, tok = load(base_model, params, adapter=sft_adapter)
+    model, tok, attention = load(base_model, params, padding_free=params.packing,
+                                 adapter=sft_adapter)
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -89,4 +109,6 @@ def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
     # ref_model=None: the reference is the policy with the LoRA disabled = the merged SFT model
     trainer = DPOTrainer(model=model, ref_model=None, args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tok)
-    return train_and_save(trainer, work, out_dir, len(rows), tracking)
+    if params.packing:
+        packing.padding_free_backbone(trainer.model)
+    return trainer, tracking, attention

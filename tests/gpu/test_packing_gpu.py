@@ -1,0 +1,87 @@
+"""Padding-free packing on CUDA with FlexAttention, on the Unsloth and the TRL + PEFT backend:
+a packed batch has the loss of its examples run one by one, attention runs once per layer,
+packed DPO has the loss of the padded batch; the checkpointing policy keeps a run inside the
+memory budget it is given. (The CPU twins, with SDPA, are tests/test_packing.py.)"""
+
+import pytest
+
+from tests.gpu.test_unsloth_gpu import prefs, rows
+from tests.test_packing import dpo_padded_and_packed, fresh_adapter, packed_and_one_by_one
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+BACKENDS = ["unsloth", "trl"]
+# bf16: one forward of the same tokens in another layout agrees to bf16 rounding
+REL = 1e-2
+
+
+@pytest.fixture
+def flex_calls(monkeypatch):
+    """Counts FlexAttention calls on either backend's route."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    from tuneline.train import packing
+
+    calls = []
+    route = packing.flex_packed_attention
+    monkeypatch.setattr(packing, "flex_packed_attention",
+                        lambda *a, **k: calls.append(1) or route(*a, **k))
+    hf = ALL_ATTENTION_FUNCTIONS["flex_attention"]
+    monkeypatch.setitem(ALL_ATTENTION_FUNCTIONS, "flex_attention",
+                        lambda *a, **k: calls.append(1) or hf(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_packed_sft_batch_has_the_loss_of_its_examples_with_one_flex_call_per_layer(
+        tiny_llama, tmp_path, backend, flex_calls):
+    from tuneline import train
+    from tuneline.params import SFTParams
+
+    params = SFTParams(backend=backend, packing=True, batch_size=4, max_length=512, max_steps=1)
+    trainer, _, attention = train._backend(params).sft_trainer(tiny_llama, rows(24), params, tmp_path)
+    assert "flex_attention" in attention
+    packed, alone, crossed, examples = packed_and_one_by_one(trainer)
+    assert examples >= 8
+    assert packed == pytest.approx(alone, rel=REL)
+    assert abs(crossed - alone) > 3 * abs(packed - alone)
+    # first forward: one call per layer for the packed row (later ones are the single examples)
+    assert len(flex_calls) >= trainer.model.config.num_hidden_layers
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_packed_dpo_has_the_loss_of_the_padded_batch_on_gpu(tiny_llama, tmp_path, backend):
+    from tuneline import train
+    from tuneline.params import DPOParams
+
+    params = DPOParams(backend=backend, batch_size=4, max_length=512, max_steps=1)
+    adapter = fresh_adapter(tiny_llama, tmp_path / "sft")
+    trainer, _, _ = train._backend(params).dpo_trainer(tiny_llama, adapter, prefs(8), params,
+                                                       tmp_path / "work")
+    padded, packed, seen = dpo_padded_and_packed(trainer)
+    assert seen and set(seen) == {1}
+    assert packed == pytest.approx(padded, rel=REL)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_auto_checkpointing_fits_a_budget_between_all_and_none(tiny_llama, tmp_path, backend):
+    from tuneline import train
+    from tuneline.params import SFTParams
+
+    run = dict(backend=backend, packing=True, batch_size=4, max_length=2048, max_steps=3,
+               checkpoint_every=0, learning_rate=1e-4)
+    long_rows = [dict(r, completion=[{"role": "assistant", "content": r["completion"][0]["content"] * 30}])
+                 for r in rows(24)]
+    peak = {}
+    for policy in ("on", "off"):
+        m = train.train_sft(tiny_llama, long_rows, SFTParams(**run, gradient_checkpointing=policy),
+                            tmp_path / policy)
+        peak[policy] = m["peak_memory_gib"]
+    assert peak["off"] > peak["on"]
+    budget = (peak["on"] + peak["off"]) / 2
+    m = train.train_sft(tiny_llama, long_rows, SFTParams(**run, max_memory_gib=budget),
+                        tmp_path / "auto")
+    chosen = m["gradient_checkpointing"]
+    assert 0 < chosen["checkpointed_layers"] < chosen["layers"], (chosen, peak)
+    assert chosen["predicted_peak_gib"] <= budget
+    assert m["peak_memory_gib"] <= budget * 1.05, (m["peak_memory_gib"], chosen, peak)

@@ -1,0 +1,148 @@
+"""Padding-free packing keeps examples apart, and the checkpointing policy, on CPU with the
+bundled SmolLM2 (TRL + PEFT, SDPA: torch has no FlexAttention backward on CPU). The same checks
+run on CUDA with FlexAttention, on both backends, in tests/gpu/test_packing_gpu.py."""
+
+from pathlib import Path
+
+import pytest
+
+from tuneline import train
+from tuneline.params import DPOParams, SFTParams
+from tuneline.train import checkpointing, packing
+
+BASE = "bundled:smollm2-135m-instruct"
+
+
+def sft_rows(n: int) -> list[dict]:
+    return [{"prompt": [{"role": "user", "content": f"What does flag -{chr(97 + i)} of tar do?"}],
+             "completion": [{"role": "assistant", "content": " ".join(
+                 f"It sets option {i} for the archive, step {j}." for j in range(1 + i % 4))}]}
+            for i in range(n)]
+
+
+def pref_rows(n: int) -> list[dict]:
+    return [{"prompt": r["prompt"], "chosen": r["completion"],
+             "rejected": [{"role": "assistant", "content": "No idea." * (1 + i % 3)}]}
+            for i, r in enumerate(sft_rows(n))]
+
+
+def summed_loss(model, ids, labels, positions=None) -> float:
+    """The model's own training loss (a mean over predicted tokens) times their number."""
+    import torch
+
+    with torch.no_grad():
+        out = model(input_ids=ids, labels=labels, position_ids=positions, use_cache=False)
+    return float(out.loss) * int((labels[..., 1:] != -100).sum())
+
+
+def packed_and_one_by_one(trainer) -> tuple[float, float, float, int]:
+    """The summed loss of the trainer's first packed batch; of its examples run one by one;
+    of the same row with attention across examples (positions not restarting); its examples."""
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    ids, labels, pos = batch["input_ids"], batch["labels"], batch["position_ids"]
+    assert ids.shape[0] == 1, "a padding-free batch is one row"
+    # no token is predicted from the example before it
+    labels = labels.masked_fill(pos == 0, -100)
+    model = trainer.model
+    model.train()  # the training forward (dropout is 0); Unsloth's eval forward is another path
+    packed = summed_loss(model, ids, labels, pos)
+    starts = (pos[0] == 0).nonzero().flatten().tolist() + [ids.shape[1]]
+    alone = sum(summed_loss(model, ids[:, a:b], labels[:, a:b]) for a, b in zip(starts, starts[1:]))
+    crossed = summed_loss(model, ids, labels)
+    return packed, alone, crossed, len(starts) - 1
+
+
+def dpo_padded_and_packed(trainer) -> tuple[float, float, list[int]]:
+    """DPO's loss on the trainer's first batch padded, then with the decoder padding-free, and
+    the number of rows the decoder saw in the packed forward."""
+    import torch
+
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    trainer.model.train()
+    with torch.no_grad():
+        padded = float(trainer.compute_loss(trainer.model, batch))
+        packing.padding_free_backbone(trainer.model)
+        rows = []
+        layer = checkpointing.decoder_layers(trainer.model)[0]
+        hook = layer.register_forward_pre_hook(lambda m, args: rows.append(args[0].shape[0]))
+        packed = float(trainer.compute_loss(trainer.model, batch))
+        hook.remove()
+    return padded, packed, rows
+
+
+def fresh_adapter(base: str, out: Path) -> Path:
+    """An untrained LoRA (B = 0: merging it changes nothing) standing in for an SFT adapter."""
+    from peft import LoraConfig, get_peft_model
+
+    from tuneline.train import trl_backend
+
+    model, _ = trl_backend.load_model(base)
+    get_peft_model(model, LoraConfig(r=4, target_modules="all-linear")).save_pretrained(out)
+    return out
+
+
+def test_a_packed_sft_batch_has_the_loss_of_its_examples_run_one_by_one(tmp_path):
+    params = SFTParams(backend="trl", packing=True, batch_size=4, max_length=256, max_steps=1)
+    trainer, _, attention = train._backend(params).sft_trainer(BASE, sft_rows(8), params, tmp_path)
+    packed, alone, crossed, examples = packed_and_one_by_one(trainer)
+    assert attention == "sdpa" and examples >= 4
+    assert packed == pytest.approx(alone, rel=1e-4)
+    # the check has teeth: the same row attending across examples scores differently
+    assert abs(crossed - alone) > 100 * 1e-4 * alone
+
+
+def test_packed_dpo_has_the_loss_of_the_padded_batch(tmp_path):
+    params = DPOParams(backend="trl", batch_size=4, max_length=256, max_steps=1)
+    adapter = fresh_adapter(BASE, tmp_path / "sft")
+    trainer, _, _ = train._backend(params).dpo_trainer(BASE, adapter, pref_rows(8), params,
+                                                       tmp_path / "work")
+    padded, packed, rows = dpo_padded_and_packed(trainer)
+    # policy and reference forwards, each one row holding the 4 chosen and 4 rejected sequences
+    assert rows and set(rows) == {1}
+    assert packed == pytest.approx(padded, rel=1e-4, abs=1e-5)
+
+
+def test_padding_free_backbone_leaves_cached_and_single_row_calls_alone(tmp_path):
+    import torch
+
+    from tuneline.train import trl_backend
+
+    model, _ = trl_backend.load_model(BASE)
+    ids = torch.tensor([[1, 504, 3458, 282, 253], [1, 504, 28, 2, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    with torch.no_grad():
+        padded = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        packing.padding_free_backbone(model)
+        packed = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        generated = model.generate(ids[:1], max_new_tokens=3, do_sample=False)
+    assert (packed - padded)[mask.bool()].abs().max() < 1e-4
+    assert generated.shape == (1, 8)  # a KV cache: the original forward
+
+
+def test_checkpointing_policy_values_and_the_layers_they_mean():
+    assert SFTParams(gradient_checkpointing=True).gradient_checkpointing == "on"
+    assert SFTParams(gradient_checkpointing=False).gradient_checkpointing == "off"
+    assert SFTParams().gradient_checkpointing == "auto"
+    with pytest.raises(ValueError, match="not a share of the layers"):
+        SFTParams(gradient_checkpointing=1.5)
+    assert [checkpointing.fixed_layers(p, 32) for p in ("on", "off", 0.25, "auto")] == [32, 0, 8, None]
+    assert not checkpointing.enabled("off") and not checkpointing.enabled(0.0)
+    assert checkpointing.enabled("auto") and checkpointing.enabled(0.5)
+
+
+def test_auto_checkpoints_the_fewest_layers_that_fit_the_budget():
+    # 32 layers, 10 GiB with all checkpointed, 1 GiB per layer kept, 1 GiB optimizer state
+    fits = checkpointing.least_that_fits
+    assert fits(32, 10, 1.0, 1, budget_gib=80) == 0  # everything fits: no recomputation
+    assert fits(32, 10, 1.0, 1, budget_gib=25) == 18  # 14 layers keep their activations
+    assert fits(32, 10, 1.0, 1, budget_gib=11) == 32
+    assert fits(32, 10, 1.0, 1, budget_gib=8) == 32  # nothing fits: the least memory there is
+    assert fits(32, 10, 0.0, 1, budget_gib=8) == 0  # keeping activations costs nothing measurable
+
+
+def test_a_share_of_layers_is_checkpointed_and_recorded_in_the_metrics(tmp_path):
+    m = train.train_sft(BASE, sft_rows(4), SFTParams(max_steps=1, batch_size=2, max_length=128,
+                                                     gradient_checkpointing=0.5,
+                                                     checkpoint_every=0), tmp_path)
+    assert m["gradient_checkpointing"] == {"policy": 0.5, "layers": 30, "checkpointed_layers": 15}
+    assert m["attention"] == "sdpa"

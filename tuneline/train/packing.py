@@ -1,0 +1,155 @@
+"""Padding-free batches with one attention call per layer.
+
+A packed row holds several whole examples; each must attend only to itself. The backends'
+own padding-free paths are launch-bound on the GPU hosts' torch 2.11 (Unsloth runs one SDPA
+call per run of equal-length documents, ~900 calls and ~4,000 pad kernels a step on 4 x 2048,
+because torch's `varlen_attn` only takes GQA from torch 2.12). Here attention over the whole
+row is one FlexAttention call per layer with a document mask built once per forward.
+
+- SFT: TRL's `bfd` packing already emits a packed row (position_ids restart per example).
+- DPO: `padding_free_backbone` turns the padded [2B, L] chosen/rejected batch into one packed
+  row inside the decoder's forward and scatters the hidden states back, so TRL's and Unsloth's
+  losses (the fused preference loss too) see the shapes they expect.
+"""
+
+from __future__ import annotations
+
+import functools
+
+FLEX = "flex_attention"
+
+
+def attn_implementation(cuda: bool, packed: bool, packed_attention: str) -> str:
+    """The transformers attention for a training run: FlexAttention for padding-free batches on
+    a CUDA GPU (torch has no FlexAttention backward on the CPU), else SDPA, whose mask
+    transformers builds block-diagonal from the restarting position_ids."""
+    if packed_attention not in ("flex", "native"):
+        raise ValueError(f"unknown packed_attention {packed_attention!r}; expected flex or native")
+    return FLEX if cuda and packed and packed_attention == "flex" else "sdpa"
+
+
+def document_ids(cu_seqlens, total: int):
+    """Example index of each of the `total` tokens of a packed row ([0, 3, 7] -> 0 0 0 1 1 1 1);
+    tokens past the last boundary (a collator's pad tail) form one more document."""
+    import torch
+
+    positions = torch.arange(total, device=cu_seqlens.device, dtype=cu_seqlens.dtype)
+    return torch.searchsorted(cu_seqlens[1:].contiguous(), positions, right=True)
+
+
+@functools.cache
+def _compiled_flex():
+    import torch
+    from torch.nn.attention.flex_attention import flex_attention
+
+    # compiled once per process; uncompiled flex_attention is a slow reference implementation
+    return torch.compile(flex_attention)
+
+
+_MASK_CACHE: dict = {}
+
+
+def document_block_mask(cu_seqlens, total: int):
+    """Causal attention inside each document of a packed row, as a FlexAttention BlockMask.
+
+    Every layer of one forward (and the checkpointed recompute in backward) passes the same
+    `cu_seqlens` tensor, so the mask is built once per forward and reused."""
+    cached = _MASK_CACHE.get("entry")
+    if cached is not None and cached[0] is cu_seqlens and cached[1] == total:
+        return cached[2]
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    doc = document_ids(cu_seqlens, total)
+
+    def same_document_causal(b, h, q, kv):
+        return (doc[q] == doc[kv]) & (q >= kv)
+
+    mask = create_block_mask(same_document_causal, B=None, H=None, Q_LEN=total, KV_LEN=total,
+                             device=cu_seqlens.device, _compile=True)
+    _MASK_CACHE["entry"] = (cu_seqlens, total, mask)
+    return mask
+
+
+def flex_packed_attention(Q, K, V, cu_seqlens, scale=None):
+    """Q (1, H, T, D), K / V (1, H_kv, T, D) -> (1, T, H, D): one FlexAttention call."""
+    total = Q.shape[-2]
+    mask = document_block_mask(cu_seqlens, total)
+    out = _compiled_flex()(Q, K, V, block_mask=mask, scale=scale,
+                           enable_gqa=K.shape[1] != Q.shape[1])
+    return out.transpose(1, 2)
+
+
+def install_unsloth_flex() -> None:
+    """Route Unsloth's padding-free SDPA calls through `flex_packed_attention`.
+
+    Only the case it reproduces exactly: one packed causal row, no padding mask, no KV cache,
+    no sliding window, no logit softcap, on CUDA; everything else stays Unsloth's own."""
+    from unsloth.utils import attention_dispatch as ad
+    from unsloth.utils.packing import cover_padded_cu_seqlens
+
+    if getattr(ad._run_attention, "_tuneline_flex", False):
+        return
+    original = ad._run_attention
+
+    def _run_attention(*, config, context, Q, K, V):
+        if (context.seq_info is not None and context.attention_mask is None
+                and context.prefix_seg_info is None and context.is_causal
+                and not (context.sliding_window and context.sliding_window > 0)
+                and Q.is_cuda and Q.shape[0] == 1 and Q.shape[-2] == K.shape[-2]
+                and ad._configured_softcap(config) is None
+                and not (config.sdpa_kwargs or {}).get("dropout_p")):
+            cu_seqlens, _ = cover_padded_cu_seqlens(context.seq_info, Q.shape[-2])
+            scale = (config.sdpa_kwargs or {}).get("scale") or \
+                (config.flash_varlen_kwargs or {}).get("softmax_scale")
+            return flex_packed_attention(Q, K, V, cu_seqlens, scale=scale)
+        return original(config=config, context=context, Q=Q, K=K, V=V)
+
+    _run_attention._tuneline_flex = True
+    ad._run_attention = _run_attention
+
+
+def backbone(model):
+    """The decoder stack under a (PEFT-wrapped) causal LM: the module whose forward returns
+    hidden states."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(inner, inner.base_model_prefix)
+
+
+def padding_free_backbone(model) -> None:
+    """Make the decoder run a padded batch as one packed row: the non-pad tokens of all rows
+    back to back, positions restarting per row, hidden states scattered back to [B, L, H]
+    (zeros at pad positions, which every loss masks out). Anything else (a KV cache, given
+    positions or embeddings, one unpadded row) runs unchanged."""
+    decoder = backbone(model)
+    if getattr(decoder.forward, "_tuneline_padding_free", False):
+        return
+    original = decoder.forward
+
+    @functools.wraps(original)
+    def forward(*args, **kwargs):
+        ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
+        if (args or ids is None or mask is None or mask.dim() != 2 or kwargs.get("use_cache")
+                or any(kwargs.get(k) is not None
+                       for k in ("position_ids", "inputs_embeds", "past_key_values"))):
+            return original(*args, **kwargs)
+        keep = mask.bool()
+        rows, length = ids.shape
+        if rows == 1 and bool(keep.all()):
+            return original(*args, **kwargs)
+        flat = keep.flatten().nonzero().squeeze(1)
+        positions = (keep.long().cumsum(-1) - 1).flatten()[flat]
+        packed = dict(kwargs, input_ids=ids.flatten()[flat][None], attention_mask=None,
+                      position_ids=positions[None], use_cache=False)
+        if "causal_mask" in packed:  # Unsloth's xformers mask: the packed row brings its own
+            packed["causal_mask"] = None
+        out = original(**packed)
+        hidden = out[0][0]
+        full = hidden.new_zeros((rows * length, hidden.shape[-1])).index_copy(0, flat, hidden)
+        full = full.view(rows, length, -1)
+        if isinstance(out, tuple):
+            return (full, *out[1:])
+        out.last_hidden_state = full
+        return out
+
+    forward._tuneline_padding_free = True
+    decoder.forward = forward
