@@ -10,10 +10,16 @@ the rest of a process), one after another on the same GPU.
     python benchmarks/gpu_train.py --tokenizer DIR sft          # HF+PEFT vs Unsloth, knobs
     python benchmarks/gpu_train.py --tokenizer DIR dpo          # pairs/s, TRL vs Unsloth
 
-Reported: tokens/s (non-padding input tokens per second after 2 warm-up steps), peak GPU
-memory, MFU = tokens/s x 6 x parameters / 989 TFLOP/s (H100 SXM dense bf16; the usual 6N
-convention, although frozen LoRA base weights skip their weight gradients), and each
-configuration's ratio to the HF+PEFT baseline.
+Reported: tokens/s (non-padding input tokens per second after 2 warm-up steps: the median of
+three equal windows of the measured steps, with the spread), peak GPU memory, MFU = tokens/s x
+6 x parameters / 989 TFLOP/s (H100 SXM dense bf16; the usual 6N convention, although frozen LoRA
+base weights skip their weight gradients), and each configuration's ratio to its own baseline
+(named in the table: the same model and checkpointing with the other packing, attention or
+backend). The tokenizer folder is printed with the results.
+
+    python benchmarks/gpu_train.py --tokenizer DIR sft --profile "unsloth bfd native,unsloth bfd flex"
+
+profiles one step of those configurations (top CUDA kernels, kernel launches per step).
 """
 
 from __future__ import annotations
@@ -94,6 +100,8 @@ def child(args) -> None:
     os.environ.update(env)
     rows = json.loads(Path(args.rows).read_text())
     out = Path(args.out)
+    if config.pop("profile", False):
+        profile_one_step(out / "profile.json")
     started = time.perf_counter()
     if args.task == "sft":
         metrics = train.train_sft(args.model, rows, SFTParams(**config), out / "run")
@@ -101,12 +109,56 @@ def child(args) -> None:
         sft_adapter = Path(args.sft_adapter)
         metrics = train.train_dpo(args.model, sft_adapter, rows, DPOParams(**config), out / "run")
     metrics["wall_s"] = round(time.perf_counter() - started, 1)
+    if (out / "profile.json").exists():
+        metrics["profile"] = json.loads((out / "profile.json").read_text())
     (out / "metrics.json").write_text(json.dumps(metrics))
 
 
+def profile_one_step(path: Path, step: int = 4) -> None:
+    """Profile optimizer step `step` + 1 of the run (after warm-up) through one more callback
+    on the backends' train_and_save. The profiler slows that step: it falls in one of the three
+    timing windows, which the median leaves out."""
+    import torch
+    from transformers import TrainerCallback
+
+    from tuneline.train import common, trl_backend, unsloth_backend
+
+    class Profile(TrainerCallback):
+        prof = None
+
+        def on_step_begin(self, args, state, control, **kw):
+            if state.global_step == step:
+                self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
+                self.prof.__enter__()
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.prof is None or state.global_step != step + 1:
+                return
+            torch.cuda.synchronize()
+            self.prof.__exit__(None, None, None)
+            kernels = [e for e in self.prof.key_averages()
+                       if e.device_type == torch.autograd.DeviceType.CUDA]
+            kernels.sort(key=lambda e: e.self_device_time_total, reverse=True)
+            path.write_text(json.dumps({
+                "kernel_launches": sum(e.count for e in kernels),
+                "cuda_ms": sum(e.self_device_time_total for e in kernels) / 1e3,
+                "top": [{"name": e.key[:90], "calls": e.count, "ms": e.self_device_time_total / 1e3}
+                        for e in kernels[:12]]}))
+            self.prof = None
+
+    original = common.train_and_save
+
+    def with_profile(trainer, *a, **k):
+        trainer.add_callback(Profile())
+        return original(trainer, *a, **k)
+
+    unsloth_backend.train_and_save = trl_backend.train_and_save = with_profile
+
+
 def run_child(task: str, name: str, config: dict, model: Path, rows: Path, work: Path,
-              sft_adapter: Path | None = None) -> dict:
+              sft_adapter: Path | None = None, profile: bool = False) -> dict:
     out = work / f"{task}-{name}"
+    config = dict(config, profile=True) if profile else config
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, __file__, "--child", task, "--config", json.dumps(config),
            "--model", str(model), "--rows", str(rows), "--out", str(out)]
@@ -125,59 +177,92 @@ def n_params(model: Path) -> int:
     return L * (2 * h * h + 2 * h * kv + 3 * h * i + 2 * h) + 2 * v * h + h
 
 
-def report(task: str, results: dict, params: int) -> None:
-    base = results.get("hf+peft", {})
-    key = "tokens_per_s" if task == "sft" else "examples_per_s"
-    print(f"\n{task.upper()} on a random-init Llama ({params / 1e9:.2f}B params), LoRA r16 all linear")
-    print(f"{'configuration':<34} {'tok/s':>8} {'pairs/s' if task == 'dpo' else 'ex/s':>8} "
-          f"{'peak GiB':>9} {'MFU':>6} {'vs HF':>6}  steps")
+def median_and_spread(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    mid = ordered[len(ordered) // 2] if len(ordered) % 2 else sum(ordered[len(ordered) // 2 - 1:
+                                                                          len(ordered) // 2 + 1]) / 2
+    return mid, (ordered[-1] - ordered[0]) / mid if mid else float("nan")
+
+
+def report(task: str, results: dict, baselines: dict, params: int) -> None:
+    key = "tokens_per_s_windows" if task == "sft" else "examples_per_s_windows"
+    unit = "tok/s" if task == "sft" else "pairs/s"
+    print(f"\n{task.upper()} on a random-init Llama ({params / 1e9:.2f}B params), LoRA r16 all "
+          f"linear; {unit}: median of 3 windows (spread = max-min / median)")
+    print(f"{'configuration':<40} {unit:>8} {'spread':>7} {'tok/s':>8} {'peak GiB':>9} {'MFU':>6} "
+          f"{'ratio':>6}  vs")
+    medians = {name: median_and_spread(m[key])[0] for name, m in results.items() if key in m}
     for name, m in results.items():
-        if "error" in m:
-            print(f"{name:<34} failed: {m['error'].splitlines()[-1] if m['error'] else '?'}")
+        if key not in m:
+            print(f"{name:<40} failed: {(m.get('error') or '?').strip().splitlines()[-1][:150]}")
             continue
-        ratio = m[key] / base[key] if base.get(key) else float("nan")
-        mfu = m["tokens_per_s"] * 6 * params / PEAK_FLOPS
-        print(f"{name:<34} {m['tokens_per_s']:>8.0f} {m['examples_per_s']:>8.2f} "
-              f"{m.get('peak_memory_gib', 0):>9.1f} {mfu:>6.1%} {ratio:>6.2f}  {m['measured_steps']}")
-    print(json.dumps(results, indent=1, default=str)[:4000])
+        value, spread = median_and_spread(m[key])
+        tokens = median_and_spread(m["tokens_per_s_windows"])[0]
+        base = baselines.get(name)
+        ratio = value / medians[base] if base in medians else float("nan")
+        mfu = tokens * 6 * params / PEAK_FLOPS
+        shown = f"{value:>8.0f}" if task == "sft" else f"{value:>8.2f}"
+        print(f"{name:<40} {shown} {spread:>6.1%} {tokens:>8.0f} {m.get('peak_memory_gib', 0):>9.1f} "
+              f"{mfu:>6.1%} {ratio if base else 1.0:>6.2f}  {base or '(baseline)'}")
+        ckpt = m.get("gradient_checkpointing") or {}
+        if ckpt.get("policy") == "auto":
+            print(f"{'':<40} auto: {ckpt.get('checkpointed_layers')}/{ckpt.get('layers')} layers "
+                  f"checkpointed, predicted peak {ckpt.get('predicted_peak_gib')} GiB")
+    for name, m in results.items():
+        if m.get("profile"):
+            prof = m["profile"]
+            print(f"\nprofile of one step, {name}: {prof['kernel_launches']} kernel launches, "
+                  f"{prof['cuda_ms']:.0f} ms of kernels")
+            for k in prof["top"]:
+                print(f"  {k['ms']:>8.1f} ms {k['calls']:>6}x  {k['name']}")
+    print(json.dumps(results, indent=1, default=str)[:6000])
 
 
-SFT_BASE = dict(max_steps=12, batch_size=4, max_length=2048, packing=True, learning_rate=2e-4,
-                optimizer="adamw_torch", checkpoint_every=0, logging_steps=1, warmup=0.0)
+SFT_BASE = dict(max_steps=11, batch_size=4, max_length=2048, packing=True, learning_rate=2e-4,
+                optimizer="adamw_8bit", checkpoint_every=0, logging_steps=1, warmup=0.0,
+                gradient_checkpointing="on")
+UNSLOTH = dict(SFT_BASE, backend="unsloth")
+# name: (configuration, the baseline its ratio is against)
 SFT_CONFIGS = {
-    "hf+peft": dict(SFT_BASE, backend="trl"),
-    "unsloth": dict(SFT_BASE, backend="unsloth"),
-    "unsloth adamw_8bit": dict(SFT_BASE, backend="unsloth", optimizer="adamw_8bit"),
-    "unsloth 8x2048 adamw_8bit": dict(SFT_BASE, backend="unsloth", batch_size=8,
-                                      optimizer="adamw_8bit"),
-    "unsloth 2x8192 adamw_8bit": dict(SFT_BASE, backend="unsloth", batch_size=2, max_length=8192,
-                                      optimizer="adamw_8bit"),
-    "unsloth no packing": dict(SFT_BASE, backend="unsloth", packing=False),
-    "hf+peft wrapped": dict(SFT_BASE, backend="trl", packing_strategy="wrapped"),
-    "unsloth wrapped adamw_8bit": dict(SFT_BASE, backend="unsloth", packing_strategy="wrapped",
-                                       optimizer="adamw_8bit"),
-    "unsloth wrapped 8x2048 adamw_8bit": dict(SFT_BASE, backend="unsloth", batch_size=8,
-                                              packing_strategy="wrapped", optimizer="adamw_8bit"),
+    "unsloth wrapped": (dict(UNSLOTH, packing_strategy="wrapped"), None),
+    "unsloth bfd native": (dict(UNSLOTH, packed_attention="native"), "unsloth wrapped"),
+    "unsloth bfd flex": (UNSLOTH, "unsloth wrapped"),
+    "unsloth wrapped, no checkpointing": (dict(UNSLOTH, packing_strategy="wrapped",
+                                               gradient_checkpointing="off"), None),
+    "unsloth bfd flex, no checkpointing": (dict(UNSLOTH, gradient_checkpointing="off"),
+                                           "unsloth wrapped, no checkpointing"),
+    "unsloth bfd flex, auto <= 48 GiB": (dict(UNSLOTH, gradient_checkpointing="auto",
+                                              max_memory_gib=48), "unsloth bfd flex"),
+    "unsloth bfd flex, auto <= 18 GiB": (dict(UNSLOTH, gradient_checkpointing="auto",
+                                              max_memory_gib=18), "unsloth bfd flex"),
+    "hf+peft bfd native": (dict(SFT_BASE, backend="trl", packed_attention="native"), None),
+    "hf+peft bfd flex": (dict(SFT_BASE, backend="trl"), "hf+peft bfd native"),
 }
-DPO_BASE = dict(max_steps=10, batch_size=4, max_length=1536, learning_rate=5e-6, beta=0.1,
-                optimizer="adamw_torch", checkpoint_every=0, logging_steps=1, warmup=0.0)
+DPO_BASE = dict(max_steps=11, batch_size=4, max_length=1536, learning_rate=5e-6, beta=0.1,
+                optimizer="adamw_8bit", checkpoint_every=0, logging_steps=1, warmup=0.0,
+                gradient_checkpointing="on")
 DPO_CONFIGS = {
-    "hf+peft": dict(DPO_BASE, backend="trl"),
-    "unsloth": dict(DPO_BASE, backend="unsloth", fused_preference_loss=False),
-    "unsloth fused preference loss": dict(DPO_BASE, backend="unsloth", fused_preference_loss=True),
-    "unsloth fused adamw_8bit bs8": dict(DPO_BASE, backend="unsloth", batch_size=8,
-                                         optimizer="adamw_8bit"),
+    "hf+peft": (dict(DPO_BASE, backend="trl"), None),
+    "hf+peft packed": (dict(DPO_BASE, backend="trl", packing=True), "hf+peft"),
+    "unsloth fused": (dict(DPO_BASE, backend="unsloth"), "hf+peft"),
+    "unsloth fused packed": (dict(DPO_BASE, backend="unsloth", packing=True), "hf+peft"),
+    "unsloth fused packed, no checkpointing": (dict(DPO_BASE, backend="unsloth", packing=True,
+                                                    gradient_checkpointing="off"), "hf+peft"),
 }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("task", choices=["sft", "dpo"])
-    p.add_argument("--tokenizer", help="tokenizer folder (the model gets Llama-3.1's vocab size)")
+    p.add_argument("--tokenizer", required="--child" not in sys.argv,
+                   help="tokenizer folder (the model gets Llama-3.1's vocab size)")
     p.add_argument("--work", default="/tmp/tuneline-gpu-bench")
-    p.add_argument("--only", help="comma-separated configuration names")
+    p.add_argument("--only", help="comma-separated configuration names (baselines are added)")
+    p.add_argument("--profile", default="", help="comma-separated configuration names to profile")
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
-    p.add_argument("--steps", type=int, help="override max_steps")
+    p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
+    p.add_argument("--set", default="{}", help='JSON merged into every configuration, e.g. '
+                                               '\'{"optimizer": "adamw_torch"}\' on CPU')
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--config"), p.add_argument("--model"), p.add_argument("--rows")
     p.add_argument("--out"), p.add_argument("--sft-adapter")
@@ -190,27 +275,40 @@ def main() -> None:
     model = build_model(args.tokenizer, work / f"{args.arch}-random", arch)
     configs = SFT_CONFIGS if args.task == "sft" else DPO_CONFIGS
     if args.only:
-        configs = {k: v for k, v in configs.items() if k in args.only.split(",")}
-    if args.steps:
-        configs = {k: dict(v, max_steps=args.steps) for k, v in configs.items()}
+        wanted = set(args.only.split(","))
+        wanted |= {configs[k][1] for k in wanted if configs[k][1]}
+        configs = {k: v for k, v in configs.items() if k in wanted}
+    profiled = set(filter(None, args.profile.split(",")))
     rows = work / f"{args.task}-rows.json"
     rows.write_text(json.dumps(make_rows(args.task, 2000)))
-    sft_adapter = None
-    if args.task == "dpo":  # DPO starts from an SFT adapter: a short Unsloth SFT run makes one
-        m = run_child("sft", "for-dpo", dict(SFT_BASE, backend="unsloth", max_steps=2), model,
-                      _sft_rows(work), work)
-        assert "error" not in m, m
-        sft_adapter = work / "sft-for-dpo" / "run" / "adapter"
-    results = {name: run_child(args.task, name.replace(" ", "_"), cfg, model, rows, work,
-                               sft_adapter) for name, cfg in configs.items()}
-    report(args.task, results, n_params(model))
+    sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
+    results = {}
+    for name, (cfg, _) in configs.items():
+        cfg = dict(cfg, max_steps=args.steps or cfg["max_steps"], **json.loads(args.set))
+        results[name] = run_child(args.task, name.replace(" ", "_").replace(",", ""), cfg, model,
+                                  rows, work, sft_adapter, profile=name in profiled)
+    print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model)")
+    report(args.task, results, {k: v[1] for k, v in configs.items()}, n_params(model))
 
 
-def _sft_rows(work: Path) -> Path:
-    path = work / "sft-rows.json"
-    if not path.exists():
-        path.write_text(json.dumps(make_rows("sft", 200)))
-    return path
+def fresh_adapter(model: Path, out: Path) -> Path:
+    """An untrained LoRA for DPO's SFT adapter (B = 0: merging it changes nothing), made on a
+    one-layer model of the same widths (adapter layers it does not name stay untrained too)."""
+    if (out / "adapter_config.json").exists():
+        return out
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tuneline.train.unsloth_backend import ALL_LINEAR
+
+    cfg = LlamaConfig.from_pretrained(model)
+    cfg.num_hidden_layers = 1
+    lora = LoraConfig(r=16, lora_alpha=16, target_modules=ALL_LINEAR, task_type="CAUSAL_LM")
+    peft = get_peft_model(LlamaForCausalLM(cfg).to(torch.bfloat16), lora)
+    peft.peft_config["default"].base_model_name_or_path = str(model)
+    peft.save_pretrained(out)
+    return out
 
 
 if __name__ == "__main__":

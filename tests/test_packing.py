@@ -43,7 +43,7 @@ def packed_and_one_by_one(trainer) -> tuple[float, float, float, int]:
     assert ids.shape[0] == 1, "a padding-free batch is one row"
     # no token is predicted from the example before it
     labels = labels.masked_fill(pos == 0, -100)
-    model = trainer.model
+    model = trainer.model.to(trainer.args.device)  # the Trainer places it when training starts
     model.train()  # the training forward (dropout is 0); Unsloth's eval forward is another path
     packed = summed_loss(model, ids, labels, pos)
     starts = (pos[0] == 0).nonzero().flatten().tolist() + [ids.shape[1]]
@@ -58,7 +58,7 @@ def dpo_padded_and_packed(trainer) -> tuple[float, float, list[int]]:
     import torch
 
     batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
-    trainer.model.train()
+    trainer.model.to(trainer.args.device).train()
     with torch.no_grad():
         padded = float(trainer.compute_loss(trainer.model, batch))
         packing.padding_free_backbone(trainer.model)

@@ -138,6 +138,7 @@ def throughput_callback(skip: int = 2):
         start = end = None
 
         def on_train_begin(self, args, state, control, **kw):
+            self.marks = []
             if cuda:
                 torch.cuda.reset_peak_memory_stats()
 
@@ -145,6 +146,8 @@ def throughput_callback(skip: int = 2):
             mark = (now(), state.global_step, state.num_input_tokens_seen)
             if self.start is None and state.global_step >= skip:
                 self.start = mark
+            if self.start is not None:
+                self.marks.append(mark)
             self.end = mark
 
         def measured(self, args) -> dict:
@@ -158,6 +161,13 @@ def throughput_callback(skip: int = 2):
             out = {"tokens_per_s": round(tokens_per_s, 1),
                    "examples_per_s": round(steps * per_step / dt, 3), "measured_steps": steps,
                    "processes": world}
+            if steps >= 3:  # three equal windows of the measured steps: repeats to take a median of
+                n, m = steps, self.marks
+                cuts = [m[i * n // 3] for i in range(4)]
+                out["tokens_per_s_windows"] = [round((b[2] - a[2]) / (b[0] - a[0]), 1)
+                                               for a, b in zip(cuts, cuts[1:])]
+                out["examples_per_s_windows"] = [round((b[1] - a[1]) * per_step / (b[0] - a[0]), 3)
+                                                 for a, b in zip(cuts, cuts[1:])]
             if world > 1:
                 out["tokens_per_s_per_process"] = round(tokens_per_s / world, 1)
             if cuda:
