@@ -42,8 +42,10 @@ def _compiled_flex():
     import torch
     from torch.nn.attention.flex_attention import flex_attention
 
-    # compiled once per process; uncompiled flex_attention is a slow reference implementation
-    return torch.compile(flex_attention)
+    # compiled once per process (uncompiled flex_attention is a slow reference implementation),
+    # with a symbolic row length: packed rows differ in length every step, and compiling per
+    # length cost ~60 s of the first steps of an 8B run (measured, benchmarks/gpu_train.py)
+    return torch.compile(flex_attention, dynamic=True)
 
 
 _MASK_CACHE: dict = {}
@@ -64,8 +66,10 @@ def document_block_mask(cu_seqlens, total: int):
     def same_document_causal(b, h, q, kv):
         return (doc[q] == doc[kv]) & (q >= kv)
 
+    # eager: a compiled mask builder would recompile per row length too; once per forward it
+    # is a few ms
     mask = create_block_mask(same_document_causal, B=None, H=None, Q_LEN=total, KV_LEN=total,
-                             device=cu_seqlens.device, _compile=True)
+                             device=cu_seqlens.device)
     _MASK_CACHE["entry"] = (cu_seqlens, total, mask)
     return mask
 
