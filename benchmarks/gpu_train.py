@@ -17,7 +17,7 @@ base weights skip their weight gradients), and each configuration's ratio to its
 (named in the table: the same model and checkpointing with the other packing, attention or
 backend). The tokenizer folder is printed with the results.
 
-    python benchmarks/gpu_train.py --tokenizer DIR sft --profile "unsloth bfd native,unsloth bfd flex"
+    python benchmarks/gpu_train.py --tokenizer DIR sft --profile "unsloth bfd native;unsloth bfd flex"
 
 profiles one step of those configurations (top CUDA kernels, kernel launches per step).
 """
@@ -257,8 +257,8 @@ def main() -> None:
     p.add_argument("--tokenizer", required="--child" not in sys.argv,
                    help="tokenizer folder (the model gets Llama-3.1's vocab size)")
     p.add_argument("--work", default="/tmp/tuneline-gpu-bench")
-    p.add_argument("--only", help="comma-separated configuration names (baselines are added)")
-    p.add_argument("--profile", default="", help="comma-separated configuration names to profile")
+    p.add_argument("--only", help="configuration names separated by ; (their baselines are added)")
+    p.add_argument("--profile", default="", help="configuration names separated by ; to profile")
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
     p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
     p.add_argument("--set", default="{}", help='JSON merged into every configuration, e.g. '
@@ -275,10 +275,10 @@ def main() -> None:
     model = build_model(args.tokenizer, work / f"{args.arch}-random", arch)
     configs = SFT_CONFIGS if args.task == "sft" else DPO_CONFIGS
     if args.only:
-        wanted = set(args.only.split(","))
+        wanted = set(args.only.split(";"))
         wanted |= {configs[k][1] for k in wanted if configs[k][1]}
         configs = {k: v for k, v in configs.items() if k in wanted}
-    profiled = set(filter(None, args.profile.split(",")))
+    profiled = set(filter(None, args.profile.split(";")))
     rows = work / f"{args.task}-rows.json"
     rows.write_text(json.dumps(make_rows(args.task, 2000)))
     sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
