@@ -64,7 +64,7 @@ def test_packed_dpo_has_the_loss_of_the_padded_batch_on_gpu(tiny_llama, tmp_path
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_auto_checkpointing_fits_a_budget_between_all_and_none(tiny_llama, tmp_path, backend):
+def test_auto_checkpointing_fits_a_budget_between_all_and_none(wide_llama, tmp_path, backend):
     from tuneline import train
     from tuneline.params import SFTParams
 
@@ -74,12 +74,12 @@ def test_auto_checkpointing_fits_a_budget_between_all_and_none(tiny_llama, tmp_p
                  for r in rows(24)]
     peak = {}
     for policy in ("on", "off"):
-        m = train.train_sft(tiny_llama, long_rows, SFTParams(**run, gradient_checkpointing=policy),
+        m = train.train_sft(wide_llama, long_rows, SFTParams(**run, gradient_checkpointing=policy),
                             tmp_path / policy)
         peak[policy] = m["peak_memory_gib"]
     assert peak["off"] > peak["on"]
     budget = (peak["on"] + peak["off"]) / 2
-    m = train.train_sft(tiny_llama, long_rows, SFTParams(**run, max_memory_gib=budget),
+    m = train.train_sft(wide_llama, long_rows, SFTParams(**run, max_memory_gib=budget),
                         tmp_path / "auto")
     chosen = m["gradient_checkpointing"]
     assert 0 < chosen["checkpointed_layers"] < chosen["layers"], (chosen, peak)
