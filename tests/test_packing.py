@@ -122,7 +122,7 @@ def test_padding_free_backbone_leaves_cached_and_single_row_calls_alone(tmp_path
 def test_checkpointing_policy_values_and_the_layers_they_mean():
     assert SFTParams(gradient_checkpointing=True).gradient_checkpointing == "on"
     assert SFTParams(gradient_checkpointing=False).gradient_checkpointing == "off"
-    assert SFTParams().gradient_checkpointing == "auto"
+    assert SFTParams().gradient_checkpointing == "on"
     with pytest.raises(ValueError, match="not a share of the layers"):
         SFTParams(gradient_checkpointing=1.5)
     assert [checkpointing.fixed_layers(p, 32) for p in ("on", "off", 0.25, "auto")] == [32, 0, 8, None]

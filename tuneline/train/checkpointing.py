@@ -14,7 +14,10 @@ The policy (`TrainParams.gradient_checkpointing`):
 from __future__ import annotations
 
 import copy
+import logging
 import math
+
+log = logging.getLogger(__name__)
 
 PROBE = 2  # layers left un-checkpointed in the second measurement
 HEADROOM = 0.9  # share of the GPU's memory `auto` may plan for (allocator slack, other users)
@@ -83,7 +86,13 @@ def callback(trainer, params):
                 return
             k = fixed_layers(policy, n)
             if k is None:
-                k = self._auto(layers, params.max_memory_gib)
+                try:
+                    k = self._auto(layers, params.max_memory_gib)
+                except Exception as e:  # a failed measurement must not cost the run: recompute all
+                    log.warning("gradient_checkpointing auto: measurement failed (%s); "
+                                "checkpointing every layer", e)
+                    self.record["chosen_because"] = f"measurement failed ({type(e).__name__}: {e})"
+                    k = n
             set_layers(layers, k)
             self.record["checkpointed_layers"] = k
 
