@@ -119,6 +119,20 @@ def test_padding_free_backbone_leaves_cached_and_single_row_calls_alone(tmp_path
     assert generated.shape == (1, 8)  # a KV cache: the original forward
 
 
+def test_document_ids_number_the_examples_of_a_packed_row_and_its_pad_tail():
+    import torch
+
+    cu = torch.tensor([0, 3, 7], dtype=torch.int32)
+    assert packing.document_ids(cu, 9).tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2]
+
+
+def test_attention_is_flex_only_for_padding_free_rows_on_cuda():
+    assert packing.attn_implementation(cuda=True, packed=True, packed_attention="flex") == "flex_attention"
+    assert packing.attn_implementation(cuda=False, packed=True, packed_attention="flex") == "sdpa"
+    assert packing.attn_implementation(cuda=True, packed=False, packed_attention="flex") == "sdpa"
+    assert packing.attn_implementation(cuda=True, packed=True, packed_attention="native") == "sdpa"
+
+
 def test_checkpointing_policy_values_and_the_layers_they_mean():
     assert SFTParams(gradient_checkpointing=True).gradient_checkpointing == "on"
     assert SFTParams(gradient_checkpointing=False).gradient_checkpointing == "off"
