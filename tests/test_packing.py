@@ -160,3 +160,23 @@ def test_a_share_of_layers_is_checkpointed_and_recorded_in_the_metrics(tmp_path)
                                                      checkpoint_every=0), tmp_path)
     assert m["gradient_checkpointing"] == {"policy": 0.5, "layers": 30, "checkpointed_layers": 15}
     assert m["attention"] == "sdpa"
+
+
+def test_a_failed_auto_measurement_checkpoints_every_layer_and_says_why(monkeypatch):
+    # control flow only: a stand-in trainer whose "GPU" cannot be measured (torch here has no
+    # CUDA, so asking for the GPU's memory raises)
+    from types import SimpleNamespace
+
+    import torch
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    layers = torch.nn.ModuleList([GradientCheckpointingLayer() for _ in range(4)])
+    for layer in layers:
+        layer._gradient_checkpointing_func = None
+    trainer = SimpleNamespace(model=layers, is_fsdp_enabled=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    recompute = checkpointing.callback(trainer, SFTParams(gradient_checkpointing="auto"))
+    recompute.on_train_begin(None, None, None)
+    assert recompute.record["checkpointed_layers"] == 4
+    assert recompute.record["chosen_because"].startswith("measurement failed")
+    assert all(layer.gradient_checkpointing for layer in layers)
