@@ -82,7 +82,7 @@ def fresh_adapter(base: str, out: Path) -> Path:
 
 
 def test_a_packed_sft_batch_has_the_loss_of_its_examples_run_one_by_one(tmp_path):
-    params = SFTParams(backend="trl", packing=True, batch_size=4, max_length=256, max_steps=1)
+    params = SFTParams(backend="trl", packing=True, batch_size=4, max_length=128, max_steps=1)
     trainer, _, attention = train._backend(params).sft_trainer(BASE, sft_rows(8), params, tmp_path)
     packed, alone, crossed, examples = packed_and_one_by_one(trainer)
     assert attention == "sdpa" and examples >= 4
@@ -92,7 +92,7 @@ def test_a_packed_sft_batch_has_the_loss_of_its_examples_run_one_by_one(tmp_path
 
 
 def test_packed_dpo_has_the_loss_of_the_padded_batch(tmp_path):
-    params = DPOParams(backend="trl", batch_size=4, max_length=256, max_steps=1)
+    params = DPOParams(backend="trl", batch_size=4, max_length=128, max_steps=1)
     adapter = fresh_adapter(BASE, tmp_path / "sft")
     trainer, _, _ = train._backend(params).dpo_trainer(BASE, adapter, pref_rows(8), params,
                                                        tmp_path / "work")
