@@ -9,6 +9,7 @@ the rest of a process), one after another on the same GPU.
 
     python benchmarks/gpu_train.py --tokenizer DIR sft          # HF+PEFT vs Unsloth, knobs
     python benchmarks/gpu_train.py --tokenizer DIR dpo          # pairs/s, TRL vs Unsloth
+    python benchmarks/gpu_train.py --tokenizer DIR scale        # 1 GPU vs 2: DDP, FSDP
 
 Reported: tokens/s (non-padding input tokens per second after 2 warm-up steps: the median of
 three equal windows of the measured steps, with the spread), peak GPU memory, MFU = tokens/s x
@@ -204,6 +205,9 @@ def report(task: str, results: dict, baselines: dict, params: int) -> None:
         shown = f"{value:>8.0f}" if task == "sft" else f"{value:>8.2f}"
         print(f"{name:<40} {shown} {spread:>6.1%} {tokens:>8.0f} {m.get('peak_memory_gib', 0):>9.1f} "
               f"{mfu:>6.1%} {ratio if base else 1.0:>6.2f}  {base or '(baseline)'}")
+        if m.get("peak_memory_gib_per_process"):
+            print(f"{'':<40} {m['processes']} processes ({m.get('distributed_type')}), peak GiB per "
+                  f"GPU {m['peak_memory_gib_per_process']}")
         ckpt = m.get("gradient_checkpointing") or {}
         if ckpt.get("policy") == "auto":
             print(f"{'':<40} auto: {ckpt.get('checkpointed_layers')}/{ckpt.get('layers')} layers "
@@ -238,6 +242,18 @@ SFT_CONFIGS = {
     "hf+peft bfd native": (dict(SFT_BASE, backend="trl", packed_attention="native"), None),
     "hf+peft bfd flex": (dict(SFT_BASE, backend="trl"), "hf+peft bfd native"),
 }
+# 1 GPU vs 2 (DDP, FSDP) with the same per-GPU batch (4 x 2048): scaling = tok/s ratio
+SCALE_CONFIGS = {
+    "unsloth 1 GPU": (UNSLOTH, None),
+    "unsloth 2 GPUs DDP": (dict(UNSLOTH, batch_size=8, distributed={"nproc_per_node": 2}),
+                           "unsloth 1 GPU"),
+    "hf+peft 1 GPU": (dict(SFT_BASE, backend="trl"), None),
+    "hf+peft 2 GPUs DDP": (dict(SFT_BASE, backend="trl", batch_size=8,
+                                distributed={"nproc_per_node": 2}), "hf+peft 1 GPU"),
+    "hf+peft 2 GPUs FSDP": (dict(SFT_BASE, backend="trl", batch_size=8,
+                                 distributed={"nproc_per_node": 2, "strategy": "fsdp"}),
+                            "hf+peft 1 GPU"),
+}
 DPO_BASE = dict(max_steps=11, batch_size=4, max_length=1536, learning_rate=5e-6, beta=0.1,
                 optimizer="adamw_8bit", checkpoint_every=0, logging_steps=1, warmup=0.0,
                 gradient_checkpointing="on")
@@ -253,7 +269,8 @@ DPO_CONFIGS = {
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("task", choices=["sft", "dpo"])
+    p.add_argument("task", choices=["sft", "dpo", "scale"],
+                   help="scale: SFT on 1 GPU vs 2 (needs two GPUs)")
     p.add_argument("--tokenizer", required="--child" not in sys.argv,
                    help="tokenizer folder (the model gets Llama-3.1's vocab size)")
     p.add_argument("--work", default="/tmp/tuneline-gpu-bench")
@@ -273,22 +290,23 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     arch = LLAMA_31_8B if args.arch == "llama-3.1-8b" else TINY
     model = build_model(args.tokenizer, work / f"{args.arch}-random", arch)
-    configs = SFT_CONFIGS if args.task == "sft" else DPO_CONFIGS
+    configs = {"sft": SFT_CONFIGS, "dpo": DPO_CONFIGS, "scale": SCALE_CONFIGS}[args.task]
     if args.only:
         wanted = set(args.only.split(";"))
         wanted |= {configs[k][1] for k in wanted if configs[k][1]}
         configs = {k: v for k, v in configs.items() if k in wanted}
     profiled = set(filter(None, args.profile.split(";")))
-    rows = work / f"{args.task}-rows.json"
-    rows.write_text(json.dumps(make_rows(args.task, 2000)))
+    task = "dpo" if args.task == "dpo" else "sft"
+    rows = work / f"{task}-rows.json"
+    rows.write_text(json.dumps(make_rows(task, 2000)))
     sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
     results = {}
     for name, (cfg, _) in configs.items():
         cfg = dict(cfg, max_steps=args.steps or cfg["max_steps"], **json.loads(args.set))
-        results[name] = run_child(args.task, name.replace(" ", "_").replace(",", ""), cfg, model,
+        results[name] = run_child(task, name.replace(" ", "_").replace(",", ""), cfg, model,
                                   rows, work, sft_adapter, profile=name in profiled)
     print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model)")
-    report(args.task, results, {k: v[1] for k, v in configs.items()}, n_params(model))
+    report(task, results, {k: v[1] for k, v in configs.items()}, n_params(model))
 
 
 def fresh_adapter(model: Path, out: Path) -> Path:
