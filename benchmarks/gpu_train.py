@@ -117,12 +117,12 @@ def child(args) -> None:
 
 def profile_one_step(path: Path, step: int = 4) -> None:
     """Profile optimizer step `step` + 1 of the run (after warm-up) through one more callback
-    on the backends' train_and_save. The profiler slows that step: it falls in one of the three
+    through train_and_save. The profiler slows that step: it falls in one of the three
     timing windows, which the median leaves out."""
     import torch
     from transformers import TrainerCallback
 
-    from tuneline.train import common, trl_backend, unsloth_backend
+    from tuneline.train import common
 
     class Profile(TrainerCallback):
         prof = None
@@ -153,7 +153,7 @@ def profile_one_step(path: Path, step: int = 4) -> None:
         trainer.add_callback(Profile())
         return original(trainer, *a, **k)
 
-    unsloth_backend.train_and_save = trl_backend.train_and_save = with_profile
+    common.train_and_save = with_profile  # run_sft / run_dpo import it when they run
 
 
 def run_child(task: str, name: str, config: dict, model: Path, rows: Path, work: Path,

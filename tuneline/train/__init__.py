@@ -86,7 +86,15 @@ def train_sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Pat
     if distributed.is_distributed(params.distributed):
         return distributed.launch("sft", {"base_model": base_model, "rows": rows,
                                           "work": str(work)}, params, out_dir)
-    return _backend(params).sft(base_model, rows, params, out_dir, work)
+    return run_sft(base_model, rows, params, out_dir, work)
+
+
+def run_sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, work: Path) -> dict:
+    """SFT in this process (or one torchrun rank): the backend's trainer, trained and saved."""
+    from tuneline.train.common import train_and_save
+
+    trainer, tracking, attention = _backend(params).sft_trainer(base_model, rows, params, work)
+    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
 
 
 def save_merged(base_model: str, adapters: list[Path], out: Path,
@@ -108,4 +116,14 @@ def train_dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOP
         return distributed.launch("dpo", {"base_model": base_model, "rows": rows,
                                           "sft_adapter": str(sft_adapter), "work": str(work)},
                                   params, out_dir)
-    return _backend(params).dpo(base_model, sft_adapter, rows, params, out_dir, work)
+    return run_dpo(base_model, sft_adapter, rows, params, out_dir, work)
+
+
+def run_dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams,
+            out_dir: Path, work: Path) -> dict:
+    """DPO in this process (or one torchrun rank): the backend's trainer, trained and saved."""
+    from tuneline.train.common import train_and_save
+
+    trainer, tracking, attention = _backend(params).dpo_trainer(base_model, sft_adapter, rows,
+                                                                params, work)
+    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)

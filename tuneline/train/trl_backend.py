@@ -7,7 +7,7 @@ from pathlib import Path
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
 from tuneline.train import cuda_available, packing
-from tuneline.train.common import train_and_save, trainer_args
+from tuneline.train.common import trainer_args
 from tuneline.train.trl_compat import accept_cpu_device_index, ensure_loss_kernel
 
 
@@ -49,11 +49,6 @@ def load_model(base_model: str, adapters: list[Path] = (), device: str | None = 
     return model, tok
 
 
-def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, work: Path) -> dict:
-    trainer, tracking, attention = sft_trainer(base_model, rows, params, work)
-    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
-
-
 def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path):
     """The SFTTrainer a run trains with, its tracking info and the attention packed rows use."""
     from datasets import Dataset
@@ -71,12 +66,6 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok, peft_config=_lora(params))
     return trainer, tracking, attention
-
-
-def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, out_dir: Path,
-        work: Path) -> dict:
-    trainer, tracking, attention = dpo_trainer(base_model, sft_adapter, rows, params, work)
-    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
 
 
 def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, work: Path):

@@ -13,7 +13,7 @@ from pathlib import Path
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
 from tuneline.train import checkpointing, packing
-from tuneline.train.common import train_and_save, trainer_args
+from tuneline.train.common import trainer_args
 
 # "all-linear" for Llama-family models: every attention and MLP projection
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -64,11 +64,6 @@ def load(base_model: str, params: TrainParams, padding_free: bool, adapter: Path
     return model, tok, attention
 
 
-def sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path, work: Path) -> dict:
-    trainer, tracking, attention = sft_trainer(base_model, rows, params, work)
-    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
-
-
 def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path):
     """The SFTTrainer a run trains with, its tracking info and the attention packed rows use."""
     model, tok, attention = load(base_model, params,
@@ -83,12 +78,6 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok)
     return trainer, tracking, attention
-
-
-def dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, out_dir: Path,
-        work: Path) -> dict:
-    trainer, tracking, attention = dpo_trainer(base_model, sft_adapter, rows, params, work)
-    return train_and_save(trainer, params, work, out_dir, len(rows), tracking, attention)
 
 
 def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, work: Path):

@@ -37,13 +37,12 @@ def main(arg: str) -> None:
     spec = load_spec(arg)
     cls = {"SFTParams": SFTParams, "DPOParams": DPOParams}[spec["params_class"]]
     params = cls(**spec["params"])
-    backend = train._backend(params)
     out_dir, work = Path(spec["out_dir"]), Path(spec["work"])
     if spec["kind"] == "sft":
-        metrics = backend.sft(spec["base_model"], spec["rows"], params, out_dir, work)
+        metrics = train.run_sft(spec["base_model"], spec["rows"], params, out_dir, work)
     else:
-        metrics = backend.dpo(spec["base_model"], Path(spec["sft_adapter"]), spec["rows"], params,
-                              out_dir, work)
+        metrics = train.run_dpo(spec["base_model"], Path(spec["sft_adapter"]), spec["rows"],
+                                params, out_dir, work)
     if distributed.current_rank() == 0:
         Path(spec["metrics"]).write_text(json.dumps(metrics))
     import torch.distributed as dist
