@@ -211,7 +211,8 @@ def report(task: str, results: dict, baselines: dict, params: int) -> None:
         ckpt = m.get("gradient_checkpointing") or {}
         if ckpt.get("policy") == "auto":
             print(f"{'':<40} auto: {ckpt.get('checkpointed_layers')}/{ckpt.get('layers')} layers "
-                  f"checkpointed, predicted peak {ckpt.get('predicted_peak_gib')} GiB")
+                  f"checkpointed, predicted peak {ckpt.get('predicted_peak_gib')} GiB "
+                  f"({ckpt.get('chosen_because')}; probes, layers: GiB {ckpt.get('probes_gib')})")
     for name, m in results.items():
         if m.get("profile"):
             prof = m["profile"]

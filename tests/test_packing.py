@@ -136,7 +136,7 @@ def test_attention_is_flex_only_for_padding_free_rows_on_cuda():
 def test_checkpointing_policy_values_and_the_layers_they_mean():
     assert SFTParams(gradient_checkpointing=True).gradient_checkpointing == "on"
     assert SFTParams(gradient_checkpointing=False).gradient_checkpointing == "off"
-    assert SFTParams().gradient_checkpointing == "on"
+    assert SFTParams().gradient_checkpointing == "auto"
     with pytest.raises(ValueError, match="not a share of the layers"):
         SFTParams(gradient_checkpointing=1.5)
     assert [checkpointing.fixed_layers(p, 32) for p in ("on", "off", 0.25, "auto")] == [32, 0, 8, None]
@@ -144,14 +144,26 @@ def test_checkpointing_policy_values_and_the_layers_they_mean():
     assert checkpointing.enabled("auto") and checkpointing.enabled(0.5)
 
 
-def test_auto_checkpoints_the_fewest_layers_that_fit_the_budget():
-    # 32 layers, 10 GiB with all checkpointed, 1 GiB per layer kept, 1 GiB optimizer state
-    fits = checkpointing.least_that_fits
-    assert fits(32, 10, 1.0, 1, budget_gib=80) == 0  # everything fits: no recomputation
-    assert fits(32, 10, 1.0, 1, budget_gib=25) == 18  # 14 layers keep their activations
-    assert fits(32, 10, 1.0, 1, budget_gib=11) == 32
-    assert fits(32, 10, 1.0, 1, budget_gib=8) == 32  # nothing fits: the least memory there is
-    assert fits(32, 10, 0.0, 1, budget_gib=8) == 0  # keeping activations costs nothing measurable
+def test_auto_bisects_to_the_fewest_checkpointed_layers_whose_measured_peak_fits():
+    # a peak shaped as measured on GPU: the first kept layers hide under the transient peak
+    # of the logits and the recompute (10 GiB), after that each costs 1 GiB
+    def peak(k, n=32, kept_free=4):
+        return 10 + max(0, (n - k) - kept_free) * 1.0
+
+    def run(budget):
+        probed = []
+        k, why = checkpointing.fewest_that_fit(32, lambda k: probed.append(k) or peak(k) <= budget)
+        return k, why, probed
+
+    k, why, probed = run(budget=80)
+    assert (k, probed) == (0, [0]) and "every layer" in why  # nothing to recompute
+    k, why, probed = run(budget=24.5)
+    assert k == 14 and peak(k) <= 24.5 < peak(k - 1)
+    assert len(probed) <= 2 + 5  # 0, 32, then bisection over 32
+    k, why, _ = run(budget=10)
+    assert k == 28  # four layers' activations still fit under the transient peak
+    k, why, probed = run(budget=8)
+    assert (k, probed) == (32, [0, 32]) and "over the budget" in why
 
 
 def test_a_share_of_layers_is_checkpointed_and_recorded_in_the_metrics(tmp_path):

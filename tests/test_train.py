@@ -28,6 +28,14 @@ def test_auto_is_trl_without_a_gpu_and_unsloth_says_why_it_cannot_run():
         train.backend_for(SFTParams(backend="unsloth"))
 
 
+def test_a_trl_run_in_a_process_that_imported_unsloth_trains_in_a_fresh_one():
+    # Unsloth rewrites TRL's trainers on import and the rewritten ones ignore peft_config
+    # (tests/gpu/test_unsloth_gpu.py runs the real case: trl after an Unsloth run)
+    assert train.needs_own_process(SFTParams(backend="trl"), {"unsloth": object()})
+    assert train.needs_own_process(SFTParams(), {"unsloth": object()})  # auto = trl here
+    assert not train.needs_own_process(SFTParams(backend="trl"), {"trl": object()})
+
+
 def test_qlora_on_the_trl_backend_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="load_in_4bit .* needs the unsloth backend"):
         train.train_sft(BASE, ROWS, SFTParams(load_in_4bit=True, max_steps=1), tmp_path)
@@ -92,6 +100,7 @@ def test_training_is_tracked_in_an_offline_comet_experiment(tmp_path, monkeypatc
     monkeypatch.delenv("COMET_API_KEY", raising=False)
     metrics = train.train_sft(BASE, ROWS[:4], SFTParams(max_steps=2, batch_size=2,
                                                          max_length=96, seed=3), tmp_path)
+    assert 0 < metrics["trainable_parameters"] < 0.05 * 134e6  # the LoRA adapter, not the model
     tracking = metrics["tracking"]
     assert tracking["mode"] == "offline" and tracking["experiment_key"]
     archive = Path(tracking["archive"])

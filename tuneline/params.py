@@ -286,7 +286,7 @@ class TrainParams(Params):
                             "layer with a per-example mask; native = the backend's own kernel")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (unsloth, CUDA only)")
     gradient_checkpointing: Literal["auto", "on", "off"] | float = Field(
-        "on", description=(
+        "auto", description=(
             "recompute activations in backward (unsloth: its offloaded variant): on, off, a "
             "share of the layers, or auto = the fewest checkpointed layers whose measured peak "
             "fits max_memory_gib (every layer on CPU)"))

@@ -57,3 +57,22 @@ def test_qlora_trains_in_4bit(tiny_llama, tmp_path):
     m = train.train_sft(tiny_llama, rows(16), SFTParams(max_steps=3, batch_size=4, max_length=256,
                                                         load_in_4bit=True), tmp_path)
     assert m["steps"] == 3 and m["train_loss"] > 0
+
+
+def test_trl_backend_after_import_unsloth_still_trains_only_its_lora_adapter(tiny_llama, tmp_path):
+    # `import unsloth` rewrites TRL's trainers (they ignore peft_config): a trl run in such a
+    # process, as after an Unsloth step on the local orchestrator, trains in a fresh one
+    import unsloth  # noqa: F401
+
+    from tuneline import train
+    from tuneline.params import DPOParams, SFTParams
+
+    sft = SFTParams(backend="trl", max_steps=2, batch_size=4, max_length=256)
+    assert train.needs_own_process(sft)
+    m1 = train.train_sft(tiny_llama, rows(16), sft, tmp_path / "sft")
+    dpo = DPOParams(backend="trl", max_steps=2, batch_size=2, max_length=256)
+    m2 = train.train_dpo(tiny_llama, tmp_path / "sft/adapter", prefs(8), dpo, tmp_path / "dpo")
+    for m, folder in ((m1, "sft"), (m2, "dpo")):
+        # tiny_llama has ~28M weights (its embeddings alone 25M); its LoRA adapter ~0.3M
+        assert m["steps"] == 2 and 0 < m["trainable_parameters"] < 1e6, m
+        assert (tmp_path / folder / "adapter" / "adapter_config.json").exists()

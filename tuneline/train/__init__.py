@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 from tuneline import models
@@ -39,6 +40,14 @@ def backend_for(params: TrainParams) -> str:
         usable = cuda_available() and importlib.util.find_spec("unsloth") is not None
         return "unsloth" if usable and not fsdp else "trl"
     raise ValueError(f"unknown train backend {params.backend!r}; expected auto, trl or unsloth")
+
+
+def needs_own_process(params: TrainParams, loaded=None) -> bool:
+    """The trl backend in a process that has imported Unsloth (an earlier step of a pipeline on
+    the local orchestrator): Unsloth rewrites TRL's trainers on import, and the rewritten ones
+    ignore `peft_config`, so the run would train every weight. It trains in a fresh process."""
+    loaded = sys.modules if loaded is None else loaded
+    return backend_for(params) == "trl" and "unsloth" in loaded
 
 
 def _backend(params: TrainParams):
@@ -83,7 +92,7 @@ def last_checkpoint(folder: Path) -> str | None:
 def train_sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path) -> dict:
     """LoRA SFT on prompt/completion rows; the adapter is saved in `out_dir`. Returns metrics."""
     work = run_dir("sft", base_model, rows, params)
-    if distributed.is_distributed(params.distributed):
+    if distributed.is_distributed(params.distributed) or needs_own_process(params):
         return distributed.launch("sft", {"base_model": base_model, "rows": rows,
                                           "work": str(work)}, params, out_dir)
     return run_sft(base_model, rows, params, out_dir, work)
@@ -112,7 +121,7 @@ def train_dpo(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOP
               out_dir: Path) -> dict:
     """DPO with a fresh LoRA on the SFT model (reference = the SFT model itself)."""
     work = run_dir("dpo", base_model, rows, params, after=sft_adapter)
-    if distributed.is_distributed(params.distributed):
+    if distributed.is_distributed(params.distributed) or needs_own_process(params):
         return distributed.launch("dpo", {"base_model": base_model, "rows": rows,
                                           "sft_adapter": str(sft_adapter), "work": str(work)},
                                   params, out_dir)

@@ -5,21 +5,22 @@ and none costs ~2.7x the memory; the right amount depends on the GPU and the seq
 The policy (`TrainParams.gradient_checkpointing`):
 
 - `on` / `off`: every layer / none; a number in [0, 1]: that share of the layers.
-- `auto`: the fewest checkpointed layers whose predicted peak fits `max_memory_gib` (default
-  90% of the GPU's memory). The prediction comes from a short measurement on the run's own
-  longest batch: one forward + backward with every layer checkpointed and one with `PROBE`
-  layers not, so peak(m layers not checkpointed) = all + m x per_layer + optimizer state.
+- `auto`: the fewest checkpointed layers whose measured peak fits `max_memory_gib` (default
+  90% of the GPU's memory). Before the first step it runs one forward + backward of the run's
+  own longest batch per candidate, bisecting over the number of checkpointed layers (about
+  log2(layers) + 2 probes, each the cost of one step). It measures rather than extrapolates:
+  the peak is not linear in the layers kept (the first ones fit under the logits' and
+  recompute's transient peak for free, seen on GPU: a 2-layer probe predicted a quarter of
+  the real cost of keeping all 8), so a slope from two probes under-predicts.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import math
 
 log = logging.getLogger(__name__)
 
-PROBE = 2  # layers left un-checkpointed in the second measurement
 HEADROOM = 0.9  # share of the GPU's memory `auto` may plan for (allocator slack, other users)
 OPTIMIZER_BYTES = 8  # per trainable parameter: AdamW's two fp32 moments (8-bit ones need less)
 TOKEN_COLUMNS = ("input_ids", "prompt_ids", "chosen_ids", "rejected_ids")  # SFT and DPO rows
@@ -41,14 +42,19 @@ def enabled(policy) -> bool:
     return policy != "off" and not (isinstance(policy, float) and policy == 0.0)
 
 
-def least_that_fits(n_layers: int, all_gib: float, per_layer_gib: float, extra_gib: float,
-                    budget_gib: float) -> int:
-    """Fewest checkpointed layers with all + (n - k) x per_layer + extra <= budget (all when
-    even that does not fit: the run then needs a smaller batch or sequence)."""
-    if per_layer_gib <= 0:
-        return 0
-    free = math.floor((budget_gib - all_gib - extra_gib) / per_layer_gib)
-    return n_layers - max(0, min(n_layers, free))
+def fewest_that_fit(n_layers: int, fits) -> tuple[int, str]:
+    """Fewest checkpointed layers k in [0, n] with `fits(k)`, and why; the peak does not grow
+    with k, so bisection finds it in about log2(n) + 2 calls. All layers when not even that
+    fits (the run then needs a smaller batch or sequence)."""
+    if fits(0):
+        return 0, "every layer's activations fit"
+    if not fits(n_layers):
+        return n_layers, "even with every layer checkpointed the peak is over the budget"
+    lo, hi = 0, n_layers  # lo does not fit, hi does
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+    return hi, "the fewest checkpointed layers whose measured peak fits"
 
 
 def decoder_layers(model) -> list:
@@ -97,6 +103,8 @@ def callback(trainer, params):
             self.record["checkpointed_layers"] = k
 
         def _auto(self, layers, budget_gib) -> int:
+            import gc
+
             import torch
 
             from tuneline.train.common import all_ranks
@@ -108,20 +116,23 @@ def callback(trainer, params):
             if budget_gib is None:
                 total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
                 budget_gib = HEADROOM * total / 2**30
-            all_gib, probe_gib = measure(trainer, layers, n), measure(trainer, layers, n - PROBE)
-            per_layer = max(0.0, (probe_gib - all_gib) / min(PROBE, n)) if probe_gib else None
             trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-            extra = OPTIMIZER_BYTES * trainable / 2**30
-            if per_layer is None:  # the probe itself ran out of memory
-                k = n
-            else:
-                k = least_that_fits(n, all_gib, per_layer, extra, budget_gib)
-            k = max(all_ranks(k))  # every DDP rank runs the same graph
+            extra = OPTIMIZER_BYTES * trainable / 2**30  # allocated at the first optimizer step
+            gc.collect()  # an earlier run's unreachable tensors are not this run's peak
+            probes = {}
+
+            def fits(k: int) -> bool:
+                peak = measure(trainer, layers, k)
+                probes[str(k)] = round(peak, 2) if peak is not None else "out of memory"
+                ok = peak is not None and peak + extra <= budget_gib
+                return all(all_ranks(ok))  # in step on every DDP rank: the same graph, the same k
+
+            k, why = fewest_that_fit(n, fits)
+            peak = probes.get(str(k))
             self.record.update(
-                budget_gib=round(budget_gib, 2), all_checkpointed_gib=round(all_gib, 2),
-                per_layer_gib=round(per_layer, 3) if per_layer is not None else None,
-                optimizer_state_gib=round(extra, 2),
-                predicted_peak_gib=round(all_gib + (n - k) * (per_layer or 0) + extra, 2))
+                budget_gib=round(budget_gib, 2), optimizer_state_gib=round(extra, 2),
+                probes_gib=probes, chosen_because=why,
+                predicted_peak_gib=round(peak + extra, 2) if isinstance(peak, float) else None)
             return k
 
     return Checkpointing()
@@ -137,7 +148,9 @@ def measure(trainer, layers: list, k: int) -> float | None:
     batch = trainer._prepare_inputs(trainer.data_collator(longest_rows(trainer)))
     saved = {name: copy.deepcopy(getattr(trainer, name)) for name in ("_metrics", "_total_train_tokens")
              if hasattr(trainer, name)}
-    model = trainer.model_wrapped
+    # the bare model, not DDP's wrapper: a probe's backward must not wait on the other ranks
+    # (one of them may have run out of memory)
+    model = trainer.model
     model.train()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import time
@@ -92,6 +93,7 @@ def train_and_save(trainer, params: TrainParams, work: Path, out_dir: Path, n_ro
     trainer.add_callback(recompute)  # first: its measurement is not the run's peak memory
     speed = throughput_callback()
     trainer.add_callback(speed)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)  # before FSDP shards
     result = trainer.train(resume_from_checkpoint=resume)
     if trainer.is_fsdp_enabled:
         trainer.save_model(str(out_dir / "adapter"))  # every rank gathers; rank 0 writes
@@ -110,6 +112,7 @@ def train_and_save(trainer, params: TrainParams, work: Path, out_dir: Path, n_ro
         "resumed_from": Path(resume).name if resume else None,
         "runtime_s": round(float(result.metrics.get("train_runtime", 0.0)), 2),
         "examples": n_rows,
+        "trainable_parameters": trainable,
         "loss_curve": [round(float(h["loss"]), 4) for h in history],
         **measured,
         # what accelerate actually ran: NO, MULTI_CPU / MULTI_GPU (DDP) or FSDP
@@ -140,6 +143,7 @@ def throughput_callback(skip: int = 2):
         def on_train_begin(self, args, state, control, **kw):
             self.marks = []
             if cuda:
+                gc.collect()  # an earlier run's unreachable tensors are not this run's peak
                 torch.cuda.reset_peak_memory_stats()
 
         def on_step_end(self, args, state, control, **kw):

@@ -25,6 +25,18 @@ def _lora(params: TrainParams):
                       task_type="CAUSAL_LM")
 
 
+def _has_lora(trainer):
+    """The trainer trains the LoRA adapter, not every weight (a TRL patched by `import unsloth`
+    drops `peft_config`; `train.needs_own_process` keeps such runs out of that process)."""
+    from peft import PeftModel
+
+    if not isinstance(trainer.model, PeftModel):
+        raise RuntimeError(f"the trl backend's {type(trainer).__name__} was built without its LoRA "
+                           "adapter (TRL's trainers were rewritten by `import unsloth` in this "
+                           "process) and would train every weight")
+    return trainer
+
+
 def load_model(base_model: str, adapters: list[Path] = (), device: str | None = None,
                attention: str | None = None):
     """Base model with each adapter merged in order (SFT, then DPO), and its tokenizer; on
@@ -65,7 +77,7 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
                        completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok, peft_config=_lora(params))
-    return trainer, tracking, attention
+    return _has_lora(trainer), tracking, attention
 
 
 def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DPOParams, work: Path):
@@ -85,6 +97,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
     trainer = DPOTrainer(model=model, ref_model=None, args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=_lora(params))
+    _has_lora(trainer)
     if params.packing:
         packing.padding_free_backbone(trainer.model)
     return trainer, tracking, attention
