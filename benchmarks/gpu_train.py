@@ -117,34 +117,54 @@ def child(args) -> None:
 
 def profile_one_step(path: Path, step: int = 4) -> None:
     """Profile optimizer step `step` + 1 of the run (after warm-up) through one more callback
-    through train_and_save. The profiler slows that step: it falls in one of the three
-    timing windows, which the median leaves out."""
+    through train_and_save: top CUDA kernels, kernel launches, the step's wall time against the
+    GPU's busy time (a gap means the step waits on the host), the top host ops, and a Chrome
+    trace (`trace.json.gz` beside `path`). The profiler slows that step: it falls in one of the
+    three timing windows, which the median leaves out."""
+    import gzip
+    import shutil
+
     import torch
     from transformers import TrainerCallback
 
     from tuneline.train import common
 
+    acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+
     class Profile(TrainerCallback):
         prof = None
+        started = 0.0
 
         def on_step_begin(self, args, state, control, **kw):
             if state.global_step == step:
-                self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
+                torch.cuda.synchronize()
+                self.prof = torch.profiler.profile(activities=acts)
                 self.prof.__enter__()
+                self.started = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kw):
             if self.prof is None or state.global_step != step + 1:
                 return
             torch.cuda.synchronize()
+            wall_ms = (time.perf_counter() - self.started) * 1e3
             self.prof.__exit__(None, None, None)
-            kernels = [e for e in self.prof.key_averages()
-                       if e.device_type == torch.autograd.DeviceType.CUDA]
+            events = self.prof.key_averages()
+            kernels = [e for e in events if e.device_type == torch.autograd.DeviceType.CUDA]
             kernels.sort(key=lambda e: e.self_device_time_total, reverse=True)
+            host = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)
+            trace = path.with_name("trace.json")
+            self.prof.export_chrome_trace(str(trace))
+            with trace.open("rb") as src, gzip.open(f"{trace}.gz", "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            trace.unlink()
             path.write_text(json.dumps({
                 "kernel_launches": sum(e.count for e in kernels),
                 "cuda_ms": sum(e.self_device_time_total for e in kernels) / 1e3,
+                "step_wall_ms": wall_ms,
                 "top": [{"name": e.key[:90], "calls": e.count, "ms": e.self_device_time_total / 1e3}
-                        for e in kernels[:12]]}))
+                        for e in kernels[:12]],
+                "top_host": [{"name": e.key[:90], "calls": e.count,
+                              "ms": e.self_cpu_time_total / 1e3} for e in host[:12]]}))
             self.prof = None
 
     original = common.train_and_save
@@ -217,8 +237,12 @@ def report(task: str, results: dict, baselines: dict, params: int) -> None:
         if m.get("profile"):
             prof = m["profile"]
             print(f"\nprofile of one step, {name}: {prof['kernel_launches']} kernel launches, "
-                  f"{prof['cuda_ms']:.0f} ms of kernels")
+                  f"{prof['cuda_ms']:.0f} ms of kernels in {prof.get('step_wall_ms', 0):.0f} ms "
+                  f"of wall time (profiled)")
             for k in prof["top"]:
+                print(f"  {k['ms']:>8.1f} ms {k['calls']:>6}x  {k['name']}")
+            print("  host, self time:")
+            for k in prof.get("top_host", []):
                 print(f"  {k['ms']:>8.1f} ms {k['calls']:>6}x  {k['name']}")
     print(json.dumps(results, indent=1, default=str)[:6000])
 
@@ -276,6 +300,8 @@ def main() -> None:
                    help="tokenizer folder (the model gets Llama-3.1's vocab size)")
     p.add_argument("--work", default="/tmp/tuneline-gpu-bench")
     p.add_argument("--only", help="configuration names separated by ; (their baselines are added)")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="with --only: run just those (an A/B of two checkouts prints its own ratio)")
     p.add_argument("--profile", default="", help="configuration names separated by ; to profile")
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
     p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
@@ -294,7 +320,8 @@ def main() -> None:
     configs = {"sft": SFT_CONFIGS, "dpo": DPO_CONFIGS, "scale": SCALE_CONFIGS}[args.task]
     if args.only:
         wanted = set(args.only.split(";"))
-        wanted |= {configs[k][1] for k in wanted if configs[k][1]}
+        if not args.no_baselines:
+            wanted |= {configs[k][1] for k in wanted if configs[k][1]}
         configs = {k: v for k, v in configs.items() if k in wanted}
     profiled = set(filter(None, args.profile.split(";")))
     task = "dpo" if args.task == "dpo" else "sft"

@@ -126,6 +126,31 @@ def test_document_ids_number_the_examples_of_a_packed_row_and_its_pad_tail():
     assert packing.document_ids(cu, 9).tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2]
 
 
+def test_the_document_block_mask_is_the_one_torch_builds_from_the_mask_function():
+    # torch's create_block_mask evaluates the mask per token pair: the reference for the block
+    # arithmetic, on rows of short, block-sized and block-crossing examples with pad tails
+    import itertools
+    import random
+
+    import torch
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    rng = random.Random(0)
+    for _ in range(60):
+        lengths = [rng.choice([1, 3, 50, 127, 128, 129, 300, 700]) for _ in range(rng.randint(1, 9))]
+        cu = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32)
+        total = int(cu[-1]) + rng.choice([0, 5, 130])
+        doc = packing.document_ids(cu, total)
+        want = create_block_mask(lambda b, h, q, kv: (doc[q] == doc[kv]) & (q >= kv), None, None,
+                                 total, total, device="cpu")
+        got = packing.document_block_mask(cu, total)
+        for count, index in [("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices"),
+                             ("q_num_blocks", "q_indices"), ("full_q_num_blocks", "full_q_indices")]:
+            assert torch.equal(getattr(got, count), getattr(want, count)), (lengths, total, count)
+            for row, k in enumerate(getattr(want, count)[0, 0].tolist()):
+                assert torch.equal(getattr(got, index)[0, 0, row, :k], getattr(want, index)[0, 0, row, :k])
+
+
 def test_attention_is_flex_only_for_padding_free_rows_on_cuda():
     assert packing.attn_implementation(cuda=True, packed=True, packed_attention="flex") == "flex_attention"
     assert packing.attn_implementation(cuda=False, packed=True, packed_attention="flex") == "sdpa"

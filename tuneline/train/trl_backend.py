@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
-from tuneline.train import cuda_available, packing
+from tuneline.train import cuda_available, packing, reference
 from tuneline.train.common import trainer_args
 from tuneline.train.trl_compat import accept_cpu_device_index, ensure_loss_kernel
 
@@ -98,6 +98,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
                          train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=_lora(params))
     _has_lora(trainer)
+    reference.install()  # after the trainer's module (Unsloth's rewrite) is loaded
     if params.packing:
         packing.padding_free_backbone(trainer.model)
     return trainer, tracking, attention

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
-from tuneline.train import checkpointing, packing
+from tuneline.train import checkpointing, packing, reference
 from tuneline.train.common import trainer_args
 
 # "all-linear" for Llama-family models: every attention and MLP projection
@@ -98,6 +98,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
     # ref_model=None: the reference is the policy with the LoRA disabled = the merged SFT model
     trainer = DPOTrainer(model=model, ref_model=None, args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tok)
+    reference.install()  # after the trainer's module (Unsloth's rewrite) is loaded
     if params.packing:
         packing.padding_free_backbone(trainer.model)
     return trainer, tracking, attention

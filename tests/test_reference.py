@@ -1,0 +1,89 @@
+"""DPO's reference forward (`tuneline.train.reference`): the policy with its LoRA off gives the
+base model's outputs, as PEFT's `disable_adapter` does, and a run keeps the checkpointed layers
+its policy chose (TRL's own context re-enabled every layer after the first step). On CPU with
+the bundled SmolLM2 and TRL + PEFT."""
+
+from pathlib import Path
+
+import pytest
+
+from tuneline.train import checkpointing, reference
+
+BASE = "bundled:smollm2-135m-instruct"
+
+
+@pytest.fixture(scope="module")
+def adapted():
+    """SmolLM2 with a LoRA whose B matrices are non-zero (a fresh one changes nothing)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from tuneline.train import trl_backend
+
+    torch.manual_seed(0)
+    model, tok = trl_backend.load_model(BASE)
+    model = get_peft_model(model, LoraConfig(r=4, target_modules="all-linear"))
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.05)
+    ids = tok("The archive is extracted with tar -x.", return_tensors="pt").input_ids
+    return model.eval(), ids
+
+
+def logits(model, ids):
+    import torch
+
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def test_adapters_off_gives_the_base_models_outputs_like_peft_disable_adapter(adapted):
+    import torch
+
+    model, ids = adapted
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    with_lora = logits(model, ids)
+    with model.disable_adapter():
+        peft_base = logits(model, ids)
+    with reference.adapters_off(model):
+        ours = logits(model, ids)
+    assert not torch.allclose(with_lora, peft_base, atol=1e-3), "the LoRA changes the outputs"
+    assert torch.equal(ours, peft_base)
+    assert torch.equal(logits(model, ids), with_lora), "the adapter is back on afterwards"
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == trainable
+
+
+def test_checkpointing_off_restores_each_layers_own_setting(adapted):
+    model, _ = adapted
+    layers = checkpointing.decoder_layers(model)
+    checkpointing.set_layers(layers, 7)
+    with reference.checkpointing_off(model):
+        assert not any(layer.gradient_checkpointing for layer in layers)
+    assert [layer.gradient_checkpointing for layer in layers] == [i < 7 for i in range(len(layers))]
+    checkpointing.set_layers(layers, 0)
+
+
+def test_a_dpo_run_keeps_the_share_of_checkpointed_layers_its_policy_chose(tmp_path):
+    from transformers import TrainerCallback
+
+    from tests.test_packing import fresh_adapter, pref_rows
+    from tuneline.params import DPOParams
+    from tuneline.train import common, trl_backend
+
+    params = DPOParams(max_steps=2, batch_size=2, max_length=128, gradient_checkpointing=0.5,
+                       checkpoint_every=0)
+    trainer, tracking, attention = trl_backend.dpo_trainer(
+        BASE, fresh_adapter(BASE, tmp_path / "sft"), pref_rows(4), params, tmp_path / "work")
+    seen = []
+
+    class Count(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            seen.append(sum(bool(layer.gradient_checkpointing)
+                            for layer in checkpointing.decoder_layers(trainer.model)))
+
+    trainer.add_callback(Count())
+    metrics = common.train_and_save(trainer, params, tmp_path / "work", tmp_path / "out", 4,
+                                    tracking, attention)
+    assert metrics["gradient_checkpointing"]["checkpointed_layers"] == 15
+    assert seen == [15, 15]
+    assert Path(tmp_path / "out" / "adapter" / "adapter_config.json").exists()
