@@ -101,8 +101,13 @@ def child(args) -> None:
     os.environ.update(env)
     rows = json.loads(Path(args.rows).read_text())
     out = Path(args.out)
-    if config.pop("profile", False):
-        profile_one_step(out / "profile.json")
+    profile = config.pop("profile", False)
+    if profile:
+        profile_one_step(out / "profile.json", with_stack=profile == "stack")
+    if config.pop("stock_trl", False):  # TRL's own reference-forward contexts (the baseline)
+        from tuneline.train import reference
+
+        reference.install = lambda: None
     started = time.perf_counter()
     if args.task == "sft":
         metrics = train.train_sft(args.model, rows, SFTParams(**config), out / "run")
@@ -115,12 +120,13 @@ def child(args) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics))
 
 
-def profile_one_step(path: Path, step: int = 4) -> None:
+def profile_one_step(path: Path, step: int = 4, with_stack: bool = False) -> None:
     """Profile optimizer step `step` + 1 of the run (after warm-up) through one more callback
     through train_and_save: top CUDA kernels, kernel launches, the step's wall time against the
     GPU's busy time (a gap means the step waits on the host), the top host ops, and a Chrome
-    trace (`trace.json.gz` beside `path`). The profiler slows that step: it falls in one of the
-    three timing windows, which the median leaves out."""
+    trace (`trace.json.gz` beside `path`; `with_stack`: with the Python functions too, to see
+    what the host does while the GPU waits). The profiler slows that step: it falls in one of
+    the three timing windows, which the median leaves out."""
     import gzip
     import shutil
 
@@ -138,7 +144,7 @@ def profile_one_step(path: Path, step: int = 4) -> None:
         def on_step_begin(self, args, state, control, **kw):
             if state.global_step == step:
                 torch.cuda.synchronize()
-                self.prof = torch.profiler.profile(activities=acts)
+                self.prof = torch.profiler.profile(activities=acts, with_stack=with_stack)
                 self.prof.__enter__()
                 self.started = time.perf_counter()
 
@@ -177,9 +183,9 @@ def profile_one_step(path: Path, step: int = 4) -> None:
 
 
 def run_child(task: str, name: str, config: dict, model: Path, rows: Path, work: Path,
-              sft_adapter: Path | None = None, profile: bool = False) -> dict:
+              sft_adapter: Path | None = None, profile: bool | str = False) -> dict:
     out = work / f"{task}-{name}"
-    config = dict(config, profile=True) if profile else config
+    config = dict(config, profile=profile) if profile else config
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, __file__, "--child", task, "--config", json.dumps(config),
            "--model", str(model), "--rows", str(rows), "--out", str(out)]
@@ -282,13 +288,18 @@ SCALE_CONFIGS = {
 DPO_BASE = dict(max_steps=11, batch_size=4, max_length=1536, learning_rate=5e-6, beta=0.1,
                 optimizer="adamw_8bit", checkpoint_every=0, logging_steps=1, warmup=0.0,
                 gradient_checkpointing="on")
+TRL, TRL_OFF = "stock trl + peft", "stock trl + peft, no checkpointing"
 DPO_CONFIGS = {
-    "hf+peft": (dict(DPO_BASE, backend="trl"), None),
-    "hf+peft packed": (dict(DPO_BASE, backend="trl", packing=True), "hf+peft"),
-    "unsloth fused": (dict(DPO_BASE, backend="unsloth"), "hf+peft"),
-    "unsloth fused packed": (dict(DPO_BASE, backend="unsloth", packing=True), "hf+peft"),
+    # TRL 1.15 as shipped: PEFT's disable_adapter and TRL's checkpointing switch around every
+    # reference forward (tuneline's trl backend replaces both: `train.reference`)
+    TRL: (dict(DPO_BASE, backend="trl", stock_trl=True), None),
+    "hf+peft": (dict(DPO_BASE, backend="trl"), TRL),
+    "hf+peft packed": (dict(DPO_BASE, backend="trl", packing=True), TRL),
+    "unsloth fused": (dict(DPO_BASE, backend="unsloth"), TRL),
+    "unsloth fused packed": (dict(DPO_BASE, backend="unsloth", packing=True), TRL),
+    TRL_OFF: (dict(DPO_BASE, backend="trl", stock_trl=True, gradient_checkpointing="off"), None),
     "unsloth fused packed, no checkpointing": (dict(DPO_BASE, backend="unsloth", packing=True,
-                                                    gradient_checkpointing="off"), "hf+peft"),
+                                                    gradient_checkpointing="off"), TRL_OFF),
 }
 
 
@@ -303,6 +314,8 @@ def main() -> None:
     p.add_argument("--no-baselines", action="store_true",
                    help="with --only: run just those (an A/B of two checkouts prints its own ratio)")
     p.add_argument("--profile", default="", help="configuration names separated by ; to profile")
+    p.add_argument("--profile-stack", action="store_true",
+                   help="profile Python functions too (the trace shows what the host runs)")
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
     p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
     p.add_argument("--set", default="{}", help='JSON merged into every configuration, e.g. '
@@ -332,7 +345,8 @@ def main() -> None:
     for name, (cfg, _) in configs.items():
         cfg = dict(cfg, max_steps=args.steps or cfg["max_steps"], **json.loads(args.set))
         results[name] = run_child(task, name.replace(" ", "_").replace(",", ""), cfg, model,
-                                  rows, work, sft_adapter, profile=name in profiled)
+                                  rows, work, sft_adapter,
+                                  profile=name in profiled and ("stack" if args.profile_stack else True))
     print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model)")
     report(task, results, {k: v[1] for k, v in configs.items()}, n_params(model))
 

@@ -96,6 +96,46 @@ def test_kill_9_during_sft_resumes_from_the_last_checkpoint(tmp_path):
     assert not work.exists()  # finished: its checkpoints are gone
 
 
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_comet_key_with_no_reachable_server_tracks_offline_and_says_why(tmp_path, monkeypatch):
+    # comet_ml on its own retries ~30 s, then trains on logging nothing while the metadata
+    # said "online"
+    monkeypatch.setenv("COMET_API_KEY", "comet-test-not-a-secret-unreachable")
+    monkeypatch.setenv("COMET_URL_OVERRIDE", f"http://127.0.0.1:{closed_port()}/clientlib/")
+    metrics = train.train_sft(BASE, ROWS[:4], SFTParams(max_steps=1, batch_size=2,
+                                                         max_length=96), tmp_path)
+    tracking = metrics["tracking"]
+    assert tracking["mode"] == "offline"
+    assert "127.0.0.1" in tracking["online_unreachable"]
+    with zipfile.ZipFile(tracking["archive"]) as z:
+        assert any("messages" in n for n in z.namelist())
+        assert not any(b"comet-test-not-a-secret" in z.read(n) for n in z.namelist())
+
+
+def test_a_comet_server_that_answers_at_all_counts_as_reachable(monkeypatch):
+    import http.server
+    import threading
+
+    from tuneline.train import tracking
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:  # it answers 501 to everything: an HTTP answer, so the network path is there
+        monkeypatch.setenv("COMET_URL_OVERRIDE", f"http://127.0.0.1:{server.server_port}/clientlib/")
+        assert tracking.comet_unreachable() is None
+        monkeypatch.setenv("COMET_URL_OVERRIDE", f"http://127.0.0.1:{closed_port()}/clientlib/")
+        assert "refused" in tracking.comet_unreachable().lower()
+    finally:
+        server.shutdown()
+
+
 def test_training_is_tracked_in_an_offline_comet_experiment(tmp_path, monkeypatch):
     monkeypatch.delenv("COMET_API_KEY", raising=False)
     metrics = train.train_sft(BASE, ROWS[:4], SFTParams(max_steps=2, batch_size=2,

@@ -43,3 +43,14 @@ def wide_llama(tmp_path_factory):
     """8 layers of width 1024: at 4 x 2048 tokens its layers' activations outweigh the logits,
     as in the models people train (the tiny one's peak is its logits)."""
     return random_llama(tmp_path_factory.mktemp("wide-llama"), hidden=1024, layers=8)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every trl-backend test first: `import unsloth` rewrites TRL's trainers for the rest of
+    the process, and the trl backend refuses to build a trainer there (`trl_backend._has_lora`;
+    a real run trains in a fresh process, `train.needs_own_process`)."""
+    def unsloth_free_first(item):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return 0 if params.get("backend") == "trl" else 1
+
+    items.sort(key=unsloth_free_first)  # stable: the order within each group stays

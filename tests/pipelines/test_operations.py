@@ -27,7 +27,7 @@ from tuneline_app.cli import main
 MODEL = "tuneline-ops"
 TOKEN = "hf_test-not-a-secret_tuneline-ops-0001"
 OPENAI_KEY = "sk-test-not-a-secret-tuneline-ops-0002"
-# with a Comet key and no network comet_ml waits ~30 s per experiment, then logs nothing
+# a Comet key with no server to reach: the runs are tracked offline (`tracking.online_unreachable`)
 COMET_KEY = "comet-test-not-a-secret-tuneline-ops-0003"
 CURATION_STEPS = ["scan_raw", "ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
                   "check_grounding", "judge_pairs", "build_preferences", "split_dataset"]
@@ -308,8 +308,10 @@ def test_planted_secrets_are_nowhere_on_disk(ops):
     assert scanned > 50  # the store, its database and artifacts were really read
     if ops["installed"] is not None:
         assert OPENAI_KEY not in ops["installed"] and COMET_KEY not in ops["installed"]
-    # the key was there: training tracked online (and, with no network, logged nothing)
+    # the key was there: tracked online, or (no server to reach here) offline saying why
     from zenml.client import Client as C
 
     run = C().get_pipeline_run(versions()[-1].run_metadata["training_run"]["id"])
-    assert run.steps["sft"].run_metadata["sft"]["tracking"]["mode"] == "online"
+    tracking = run.steps["sft"].run_metadata["sft"]["tracking"]
+    assert tracking["mode"] == "online" or tracking["online_unreachable"]
+    assert tracking["mode"] == "online" or Path(tracking["archive"]).is_file()
