@@ -4,14 +4,14 @@ With a LoRA policy and no reference model, TRL 1.15 scores the reference each st
 context managers:
 
 - `use_adapter(model, None)`, i.e. PEFT's `disable_adapter`: a status report over every layer,
-  then a walk over every module flipping `requires_grad` off and back on. ~60 ms of host time a
-  step on the 8B benchmark model, with the GPU idle (profiled on an H200, where a packed DPO
-  step is ~0.5 s).
+  then a walk over every module flipping `requires_grad` off and back on: 57 ms of host time a
+  step for a 32-layer model with 224 LoRA layers (measured on an H200 host, where a packed DPO
+  step of the 8B shape is ~0.55 s); 1.8 ms here.
 - `disable_gradient_checkpointing`: switches checkpointing off for every layer and back *on
   for every layer*, so a share of layers chosen by the checkpointing policy
   (`checkpointing.callback`) became all layers after the first step of a trl-backend run.
-  Unsloth replaces it with a no-op, which leaves checkpointing on in the reference forward:
-  its activations were offloaded to the host for a backward that never comes.
+  Unsloth replaces it with a no-op, so its reference forward (no gradients) ran every layer
+  through its checkpoint function.
 
 `install` rebinds both where TRL's DPO code looks them up, with versions that flip the same
 per-layer flags on a cached list of layers and restore exactly what was there; anything they
