@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from zenml import log_metadata
 from zenml.config import CachePolicy
@@ -49,3 +51,25 @@ def frame_step(**kwargs):
         return step(output_materializers=frames_of(func), **kwargs)(func)
 
     return wrap
+
+
+def step_folder(prefix: str) -> Path:
+    """A local folder (a step's Path output, or files staged for an upload) deleted when the
+    step ends, after ZenML has stored the outputs' copies in the artifact store (later steps
+    and runs load those). Without it every run left its adapters, GGUF files and Hub uploads
+    in the temp folder for good: the test runs of one day here had left 13 GB of GGUF exports
+    and 4.6 GB of adapters; a merged 8B upload stages 16 GB."""
+    import shutil
+    import tempfile
+
+    from zenml import get_step_context
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        context = get_step_context()
+    except RuntimeError:  # the function called outside a step run: the caller owns the folder
+        return folder
+    # the registry ZenML's own materializers put their temporary folders in: it runs when the
+    # step context closes, after the outputs are stored (zenml 0.98 step_runner)
+    context._cleanup_registry.register_callback(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return folder

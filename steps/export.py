@@ -7,7 +7,7 @@ from typing import Annotated
 import pandas as pd
 from zenml import get_step_context, log_metadata, step
 
-from steps._common import code_of
+from steps._common import code_of, step_folder
 from tuneline import gguf as gguf_core
 from tuneline import gguf_probe, train
 from tuneline.params import GGUFParams
@@ -21,7 +21,7 @@ def export_gguf(
     gguf: GGUFParams = GGUFParams(),
 ) -> tuple[Annotated[Path, "gguf_files"], Annotated[dict, "gguf_report"]]:
     """GGUF quants for llama.cpp and Ollama, each checked in llama.cpp against the merged model."""
-    out = Path(tempfile.mkdtemp(prefix="tuneline-gguf-"))
+    out = step_folder("tuneline-gguf-")
     if not gguf.quants:
         return out, {"quants": [], "skipped": "gguf.quants is empty"}
     gguf_core.require()  # before the merge: a missing llama.cpp fails fast

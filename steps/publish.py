@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -8,6 +7,7 @@ import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.client import Client
 
+from steps._common import step_folder
 from tuneline import hub as hub_core
 from tuneline.params import DatasetHubParams, HubParams
 from tuneline.records import Pair, Preference, from_frame
@@ -35,14 +35,14 @@ def push_to_hub(
     result: dict = {"pushed": False}
     if hub.repo_id:
         card = hub_core.model_card(hub.repo_id, record, hub.mode, hub.intended_use, hub.license)
-        folder = hub_core.build_folder(Path(tempfile.mkdtemp(prefix="tuneline-hub-")), base_model,
+        folder = hub_core.build_folder(step_folder("tuneline-hub-"), base_model,
                                        [sft_adapter, dpo_adapter], hub.mode, card)
         pushed = hub_core.upload(folder, hub.repo_id, token, hub.private, hub.endpoint, message)
         result = {"pushed": True, "mode": hub.mode,
                   "files": sorted(p.name for p in folder.iterdir()), **pushed}
     if hub.gguf_repo_id:
         folder, skipped = hub_core.gguf_folder(
-            Path(tempfile.mkdtemp(prefix="tuneline-hub-gguf-")), gguf_files, gguf_report,
+            step_folder("tuneline-hub-gguf-"), gguf_files, gguf_report,
             hub.gguf_repo_id, hub.repo_id, base_model, record, hub.license)
         if folder is None:
             result["gguf"] = {"pushed": False, "reason": "no GGUF quant passed its checks",
@@ -104,7 +104,7 @@ def publish_dataset(
         dataset_hub.repo_id, splits, raw_files.to_dict(orient="records"), curation_summary,
         _effective_settings(run), {"name": run.name, "id": str(run.id), "pipeline": run.pipeline.name},
         dataset_hub.pretty_name, dataset_hub.description, dataset_hub.license)
-    folder = hub_core.dataset_folder(Path(tempfile.mkdtemp(prefix="tuneline-hub-data-")), splits, card)
+    folder = hub_core.dataset_folder(step_folder("tuneline-hub-data-"), splits, card)
     pushed = hub_core.upload(folder, dataset_hub.repo_id, token, dataset_hub.private,
                              dataset_hub.endpoint, f"tuneline: dataset from run {run.name}",
                              repo_type="dataset")

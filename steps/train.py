@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 from zenml import log_metadata, step
 
-from steps._common import code_of
+from steps._common import code_of, step_folder
 from tuneline import formats, train
 from tuneline.params import DPOParams, SFTParams
 from tuneline.records import Pair, Preference, from_frame
@@ -21,7 +20,7 @@ def sft(
     train_pairs: pd.DataFrame, base_model: str, sft: SFTParams = SFTParams()
 ) -> Annotated[Path, "sft_adapter"]:
     """Supervised fine-tuning with LoRA on the train split; returns the adapter folder."""
-    out = Path(tempfile.mkdtemp(prefix="tuneline-sft-"))
+    out = step_folder("tuneline-sft-")
     rows = formats.sft_rows(from_frame(train_pairs, Pair))
     metrics = train.train_sft(base_model, rows, sft, out)
     log_metadata(metadata={"sft": {**metrics, "base_model": base_model,
@@ -35,7 +34,7 @@ def dpo(
     train_preferences: pd.DataFrame, sft_adapter: Path, base_model: str, dpo: DPOParams = DPOParams()
 ) -> Annotated[Path, "dpo_adapter"]:
     """Direct preference optimisation on the SFT model; returns the DPO adapter folder."""
-    out = Path(tempfile.mkdtemp(prefix="tuneline-dpo-"))
+    out = step_folder("tuneline-dpo-")
     rows = formats.dpo_rows(from_frame(train_preferences, Preference))
     if not rows:
         raise ValueError("DPO needs preference pairs, and the train split has none: lower "

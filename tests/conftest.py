@@ -4,7 +4,15 @@ The environment is set before anything imports zenml (conftest is imported first
 """
 
 import os
+import shutil
 import tempfile
+
+# every temporary folder of the session (the ZenML store, the call cache, the Hub recorder's
+# blobs, what the runs it starts write) under one root, removed after a passing session and
+# kept (its path printed) after a failing one: sessions used to leave ~1 GB each in /tmp
+SESSION_TMP = tempfile.mkdtemp(prefix="tuneline-tests-")
+os.environ["TMPDIR"] = SESSION_TMP  # the CLI runs and servers the tests start
+tempfile.tempdir = SESSION_TMP
 
 os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="tuneline-zenml-")
 # a fresh LLM call cache per session: tests see real generations, not an earlier run's
@@ -51,3 +59,10 @@ def fake_llm():
 def make_pair(i, instruction, answer="An answer with enough words to pass the length filter here.",
               score=None):
     return Pair(f"p{i}", f"c{i}", "doc.md", instruction, answer, score)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0:
+        shutil.rmtree(SESSION_TMP, ignore_errors=True)
+    else:
+        print(f"\nthe session's temporary files (ZenML store, run logs) are kept in {SESSION_TMP}")

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -106,11 +107,31 @@ def raw_dir(tmp_path_factory):
     return raw
 
 
+STEP_FOLDERS = ("tuneline-sft-*", "tuneline-dpo-*", "tuneline-gguf-*", "tuneline-hub*")
+LEFT_BEHIND: dict = {}
+
+
+def step_folders() -> set:
+    return {p for pattern in STEP_FOLDERS for p in Path(tempfile.gettempdir()).glob(pattern)}
+
+
 @pytest.fixture(scope="module")
 def first_run(raw_dir, tmp_path_factory):
     cfg = write_config(tmp_path_factory.mktemp("cfg") / "e2e.yaml", "end_to_end", raw_dir=str(raw_dir))
+    before = step_folders()
     assert main(["run", cfg]) == 0
+    LEFT_BEHIND["first run"] = step_folders() - before
     return cfg, latest_run("end_to_end_pipeline")
+
+
+def test_a_run_leaves_no_step_folders_behind_and_its_artifacts_still_load(first_run):
+    # adapters, GGUF files and upload staging live in the artifact store once a step ends
+    _, run = first_run
+    assert LEFT_BEHIND["first run"] == set()
+    adapter = run.steps["dpo"].outputs["dpo_adapter"][0].load()
+    assert (adapter / "adapter_config.json").is_file()
+    gguf_files = run.steps["export_gguf"].outputs["gguf_files"][0].load()
+    assert any(p.suffix == ".gguf" for p in gguf_files.iterdir())
 
 
 def test_every_curation_step_conserves_records_and_keeps_its_rejects(first_run):
