@@ -53,32 +53,28 @@ def lora_layers(model) -> list | None:
 
 
 @contextlib.contextmanager
-def adapters_off(model):
-    """Every LoRA layer of `model` runs as its base layer, then back as it was."""
-    layers = _cached(model, "lora", lora_layers)
-    before = [layer._disable_adapters for layer in layers]
-    for layer in layers:
-        layer._disable_adapters = True
+def _set_all(objects: list, name: str, value):
+    """`name` set to `value` on every object, then back to what each had."""
+    before = [getattr(o, name) for o in objects]
+    for o in objects:
+        setattr(o, name, value)
     try:
         yield
     finally:
-        for layer, was in zip(layers, before):
-            layer._disable_adapters = was
+        for o, was in zip(objects, before):
+            setattr(o, name, was)
 
 
-@contextlib.contextmanager
+def adapters_off(model):
+    """Every LoRA layer of `model` runs as its base layer, then back as it was."""
+    return _set_all(_cached(model, "lora", lora_layers), "_disable_adapters", True)
+
+
 def checkpointing_off(model):
     """No decoder layer checkpoints (the reference forward runs without gradients), then each
     back to its own setting."""
-    layers = _cached(model, "decoder", checkpointing.decoder_layers)
-    before = [layer.gradient_checkpointing for layer in layers]
-    for layer in layers:
-        layer.gradient_checkpointing = False
-    try:
-        yield
-    finally:
-        for layer, was in zip(layers, before):
-            layer.gradient_checkpointing = was
+    return _set_all(_cached(model, "decoder", checkpointing.decoder_layers),
+                    "gradient_checkpointing", False)
 
 
 def install() -> None:
