@@ -135,8 +135,6 @@ def profile_one_step(path: Path, step: int = 4, with_stack: bool = False) -> Non
     import torch
     from transformers import TrainerCallback
 
-    from tuneline.train import common
-
     acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
 
     class Profile(TrainerCallback):
@@ -175,13 +173,20 @@ def profile_one_step(path: Path, step: int = 4, with_stack: bool = False) -> Non
                               "ms": e.self_cpu_time_total / 1e3} for e in host[:12]]}))
             self.prof = None
 
+    add_to_training(Profile())
+
+
+def add_to_training(callback) -> None:
+    """Add `callback` to the trainer the product's entry point builds in this process."""
+    from tuneline.train import common
+
     original = common.train_and_save
 
-    def with_profile(trainer, *a, **k):
-        trainer.add_callback(Profile())
+    def with_callback(trainer, *a, **k):
+        trainer.add_callback(callback)
         return original(trainer, *a, **k)
 
-    common.train_and_save = with_profile  # run_sft / run_dpo import it when they run
+    common.train_and_save = with_callback  # run_sft / run_dpo import it when they run
 
 
 def freeze_gc_at_train_begin() -> None:
@@ -192,20 +197,12 @@ def freeze_gc_at_train_begin() -> None:
 
     from transformers import TrainerCallback
 
-    from tuneline.train import common
-
     class Freeze(TrainerCallback):
         def on_train_begin(self, args, state, control, **kw):
             gc.collect()
             gc.freeze()
 
-    original = common.train_and_save
-
-    def with_freeze(trainer, *a, **k):
-        trainer.add_callback(Freeze())
-        return original(trainer, *a, **k)
-
-    common.train_and_save = with_freeze
+    add_to_training(Freeze())
 
 
 def run_child(task: str, name: str, config: dict, model: Path, rows: Path, work: Path,

@@ -107,7 +107,7 @@ def callback(trainer, params):
 
             import torch
 
-            from tuneline.train.common import all_ranks
+            from tuneline.train.common import all_ranks, trainable_parameters
 
             n = len(layers)
             if not torch.cuda.is_available():
@@ -116,7 +116,7 @@ def callback(trainer, params):
             if budget_gib is None:
                 total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
                 budget_gib = HEADROOM * total / 2**30
-            trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+            trainable = trainable_parameters(trainer.model)
             extra = OPTIMIZER_BYTES * trainable / 2**30  # allocated at the first optimizer step
             gc.collect()  # an earlier run's unreachable tensors are not this run's peak
             probes = {}

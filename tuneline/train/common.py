@@ -93,7 +93,7 @@ def train_and_save(trainer, params: TrainParams, work: Path, out_dir: Path, n_ro
     trainer.add_callback(recompute)  # first: its measurement is not the run's peak memory
     speed = throughput_callback()
     trainer.add_callback(speed)
-    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)  # before FSDP shards
+    trainable = trainable_parameters(trainer.model)  # before FSDP shards
     result = trainer.train(resume_from_checkpoint=resume)
     if trainer.is_fsdp_enabled:
         trainer.save_model(str(out_dir / "adapter"))  # every rank gathers; rank 0 writes
@@ -121,6 +121,10 @@ def train_and_save(trainer, params: TrainParams, work: Path, out_dir: Path, n_ro
         "attention": attention,
         "tracking": comet_finish(tracking),
     }
+
+
+def trainable_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def throughput_callback(skip: int = 2):

@@ -52,8 +52,9 @@ _MASK_CACHE: dict = {}
 BLOCK = 128  # FlexAttention's default block size, in tokens, for queries and keys
 
 
-def document_blocks(cu_seqlens, total: int, block: int = BLOCK):
-    """Which (query block, key block) pairs of a packed row attention must visit, as two
+def document_blocks(doc, block: int = BLOCK):
+    """Which (query block, key block) pairs of a packed row (`doc`: each token's document id,
+    `document_ids`) attention must visit, as two
     [n, n] boolean matrices: `partial` (the mask is evaluated per token: the diagonal, and
     blocks a document boundary cuts through) and `full` (every query attends to every key: an
     earlier block of the same document). Documents are contiguous and in order, so a block's
@@ -61,8 +62,8 @@ def document_blocks(cu_seqlens, total: int, block: int = BLOCK):
     bounds, with no [T, T] mask and no host sync."""
     import torch
 
+    total = doc.shape[0]
     n = -(-total // block)
-    doc = document_ids(cu_seqlens, total)
     # a short last block repeats its last real token's document (it adds no new id)
     padded = torch.cat([doc, doc[-1:].expand(n * block - total)])
     first, last = padded[::block], padded.view(n, block)[:, -1]
@@ -103,7 +104,7 @@ def document_block_mask(cu_seqlens, total: int):
         order = torch.argsort(blocks.to(torch.int8), dim=-1, descending=True, stable=True)
         return counts[None, None], order.to(torch.int32)[None, None]
 
-    partial, full = document_blocks(cu_seqlens, total)
+    partial, full = document_blocks(doc)
     mask = BlockMask.from_kv_blocks(*sparse(partial), *sparse(full), BLOCK_SIZE=BLOCK,
                                     mask_mod=same_document_causal, seq_lengths=(total, total))
     _MASK_CACHE["entry"] = (cu_seqlens, total, mask)
