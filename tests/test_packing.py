@@ -119,6 +119,26 @@ def test_padding_free_backbone_leaves_cached_and_single_row_calls_alone(tmp_path
     assert generated.shape == (1, 8)  # a KV cache: the original forward
 
 
+def test_the_registered_flex_attention_runs_padded_batches_as_sdpa_does():
+    # the trl backend's FLEX attention: transformers accepts its name; a padded batch (a mask)
+    # gets SDPA with the mask transformers builds (packed rows on CUDA: tests/gpu)
+    import torch
+
+    from tuneline.train import trl_backend
+
+    sdpa, _ = trl_backend.load_model(BASE, attention="sdpa")
+    flex, _ = trl_backend.load_model(BASE, attention=packing.FLEX)
+    assert flex.config._attn_implementation == packing.FLEX
+    ids = torch.tensor([[1, 504, 3458, 282, 253], [1, 504, 28, 2, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    with torch.no_grad():
+        want = sdpa(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        got = flex(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        unmasked = flex(input_ids=ids[:1], use_cache=False).logits
+    assert (got - want)[mask.bool()].abs().max() < 1e-5
+    assert (unmasked - want[:1]).abs().max() < 1e-4
+
+
 def test_document_ids_number_the_examples_of_a_packed_row_and_its_pad_tail():
     import torch
 
@@ -143,16 +163,19 @@ def test_the_document_block_mask_is_the_one_torch_builds_from_the_mask_function(
         doc = packing.document_ids(cu, total)
         want = create_block_mask(lambda b, h, q, kv: (doc[q] == doc[kv]) & (q >= kv), None, None,
                                  total, total, device="cpu")
-        got = packing.document_block_mask(cu, total)
-        for count, index in [("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices"),
-                             ("q_num_blocks", "q_indices"), ("full_q_num_blocks", "full_q_indices")]:
-            assert torch.equal(getattr(got, count), getattr(want, count)), (lengths, total, count)
-            for row, k in enumerate(getattr(want, count)[0, 0].tolist()):
-                assert torch.equal(getattr(got, index)[0, 0, row, :k], getattr(want, index)[0, 0, row, :k])
+        # the same row as the trl backend sees it: position_ids restarting per example
+        starts = (cu if total > int(cu[-1]) else cu[:-1]).long()  # a pad tail is one more example
+        positions = torch.arange(total) - starts[torch.searchsorted(starts, torch.arange(total), right=True) - 1]
+        for got in (packing.document_block_mask(cu, total), packing.position_block_mask(positions[None])):
+            for count, index in [("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices"),
+                                 ("q_num_blocks", "q_indices"), ("full_q_num_blocks", "full_q_indices")]:
+                assert torch.equal(getattr(got, count), getattr(want, count)), (lengths, total, count)
+                for row, k in enumerate(getattr(want, count)[0, 0].tolist()):
+                    assert torch.equal(getattr(got, index)[0, 0, row, :k], getattr(want, index)[0, 0, row, :k])
 
 
 def test_attention_is_flex_only_for_padding_free_rows_on_cuda():
-    assert packing.attn_implementation(cuda=True, packed=True, packed_attention="flex") == "flex_attention"
+    assert packing.attn_implementation(cuda=True, packed=True, packed_attention="flex") == packing.FLEX
     assert packing.attn_implementation(cuda=False, packed=True, packed_attention="flex") == "sdpa"
     assert packing.attn_implementation(cuda=True, packed=False, packed_attention="flex") == "sdpa"
     assert packing.attn_implementation(cuda=True, packed=True, packed_attention="native") == "sdpa"

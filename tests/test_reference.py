@@ -87,3 +87,46 @@ def test_a_dpo_run_keeps_the_share_of_checkpointed_layers_its_policy_chose(tmp_p
     assert metrics["gradient_checkpointing"]["checkpointed_layers"] == 15
     assert seen == [15, 15]
     assert Path(tmp_path / "out" / "adapter" / "adapter_config.json").exists()
+
+
+def test_trls_untrained_ref_copy_is_dropped_and_the_reference_stays_the_same(tmp_path):
+    # handed a PeftModel (as the Unsloth backend does), TRL adds a "ref" copy of its adapter;
+    # a fresh LoRA's copy adds nothing, so the reference is the adapter switched off, exactly
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+    from trl import DPOConfig, DPOTrainer
+    from trl.trainer.utils import use_adapter
+
+    from tests.test_packing import pref_rows
+    from tuneline.train import trl_backend
+
+    base, tok = trl_backend.load_model(BASE)
+    model = get_peft_model(base, LoraConfig(r=4, target_modules="all-linear"))
+    trainer = DPOTrainer(model=model, ref_model=None, processing_class=tok,
+                         args=DPOConfig(output_dir=str(tmp_path), report_to=[], max_steps=1,
+                                        bf16=False, use_cpu=True),
+                         train_dataset=Dataset.from_list(pref_rows(2)))
+    assert "ref" in trainer.model.peft_config
+    ids = tok("Extract the archive with tar -x.", return_tensors="pt").input_ids
+    with use_adapter(trainer.model, "ref"):
+        trls = logits(trainer.model, ids)
+    reference.setup(trainer)
+    assert "ref" not in trainer.model.peft_config
+    assert trainer.model.active_adapter == "default"
+    with reference.adapters_off(trainer.model):
+        ours = logits(trainer.model, ids)
+    assert torch.equal(ours, trls)
+
+
+def test_a_trained_ref_copy_is_kept(adapted):
+    model, _ = adapted
+    model.add_adapter("ref", model.peft_config["default"])
+    for name, p in model.named_parameters():
+        if ".ref." in name:
+            p.data.copy_(model.get_parameter(name.replace(".ref.", ".default.")))
+    try:
+        assert reference.drop_untrained_copy(model) is False
+        assert "ref" in model.peft_config
+    finally:
+        model.delete_adapter("ref")

@@ -4,7 +4,8 @@ A packed row holds several whole examples; each must attend only to itself. The 
 own padding-free paths are launch-bound on the GPU hosts' torch 2.11 (Unsloth runs one SDPA
 call per run of equal-length documents, ~900 calls and ~4,000 pad kernels a step on 4 x 2048,
 because torch's `varlen_attn` only takes GQA from torch 2.12). Here attention over the whole
-row is one FlexAttention call per layer with a document mask built once per forward.
+row is one FlexAttention call per layer with a document mask built once per forward
+(Unsloth: `install_unsloth_flex`; TRL + PEFT: the transformers attention `FLEX`).
 
 - SFT: TRL's `bfd` packing already emits a packed row (position_ids restart per example).
 - DPO: `padding_free_backbone` turns the padded [2B, L] chosen/rejected batch into one packed
@@ -16,7 +17,10 @@ from __future__ import annotations
 
 import functools
 
-FLEX = "flex_attention"
+# The trl backend's transformers attention for packed rows on CUDA: `flex_packed_attention`
+# (compiled once with a symbolic length, the kernel options it needs) with documents read from
+# position_ids, the same path as Unsloth's packed rows.
+FLEX = "tuneline_flex_attention"
 
 
 def attn_implementation(cuda: bool, packed: bool, packed_attention: str) -> str:
@@ -26,6 +30,36 @@ def attn_implementation(cuda: bool, packed: bool, packed_attention: str) -> str:
     if packed_attention not in ("flex", "native"):
         raise ValueError(f"unknown packed_attention {packed_attention!r}; expected flex or native")
     return FLEX if cuda and packed and packed_attention == "flex" else "sdpa"
+
+
+@functools.cache
+def register_transformers_flex() -> str:
+    """Register `FLEX` with transformers (attention and mask), once per process; returns it.
+
+    A padding-free row (batch 1, no attention mask, position_ids restarting per example) runs as
+    one FlexAttention call; anything else (a padded batch, a KV cache) runs transformers' SDPA
+    with the mask transformers builds for SDPA."""
+    from transformers import AttentionInterface, AttentionMaskInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    from transformers.masking_utils import sdpa_mask
+
+    def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                  position_ids=None, **kwargs):
+        if (attention_mask is None and position_ids is not None and query.shape[0] == 1
+                and query.is_cuda and query.shape[-2] == key.shape[-2] and not dropout):
+            mask = position_block_mask(position_ids)
+            return flex_packed_attention(query, key, value, mask, scale=scaling), None
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
+                                      dropout=dropout, **kwargs)
+
+    def mask(*args, attention_mask=None, **kwargs):
+        # no 2D mask = no padding: causal, and a packed row's documents come from position_ids
+        # in `attention` (SDPA's [T, T] block-diagonal mask would be built for nothing)
+        return None if attention_mask is None else sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
+
+    AttentionInterface.register(FLEX, attention)
+    AttentionMaskInterface.register(FLEX, mask)
+    return FLEX
 
 
 def document_ids(cu_seqlens, total: int):
@@ -48,7 +82,7 @@ def _compiled_flex():
     return torch.compile(flex_attention, dynamic=True)
 
 
-_MASK_CACHE: dict = {}
+_MASK_CACHE: list = []  # (key tensor, length, BlockMask), newest first
 BLOCK = 128  # FlexAttention's default block size, in tokens, for queries and keys
 
 
@@ -81,20 +115,33 @@ def document_blocks(doc, block: int = BLOCK):
 
 
 def document_block_mask(cu_seqlens, total: int):
-    """Causal attention inside each document of a packed row, as a FlexAttention BlockMask.
+    """Causal attention inside each document of a packed row given by its boundaries
+    (`cu_seqlens`, Unsloth's), as a FlexAttention BlockMask; see `_block_mask`."""
+    return _block_mask(cu_seqlens, total, lambda: document_ids(cu_seqlens, total))
+
+
+def position_block_mask(position_ids):
+    """The same for a row given by its position_ids ([1, T], restarting at 0 per example)."""
+    total = position_ids.shape[-1]
+    return _block_mask(position_ids, total, lambda: (position_ids[0] == 0).cumsum(0) - 1)
+
+
+def _block_mask(key, total: int, doc_ids):
+    """The BlockMask for the documents `doc_ids()` gives (each token's, in order).
 
     Built from `document_blocks` (a few small tensor ops, no host sync). torch's
     `create_block_mask` evaluates the mask over every token pair through vmap on the host: a
     few ms per forward, and 482 ms of host time with the GPU idle in one profiled DPO step on an
-    H200, when checkpointed recompute rebuilt it inside backward. Every layer of one forward
-    passes the same `cu_seqlens` tensor, so the mask is cached on it."""
-    cached = _MASK_CACHE.get("entry")
-    if cached is not None and cached[0] is cu_seqlens and cached[1] == total:
-        return cached[2]
+    H200, when checkpointed recompute rebuilt it inside backward. Every layer of one forward,
+    and its recompute, passes the same `key` tensor, so masks are cached on it (the last few:
+    DPO's reference forward comes between a forward and its recompute)."""
+    for cached in _MASK_CACHE:
+        if cached[0] is key and cached[1] == total:
+            return cached[2]
     import torch
     from torch.nn.attention.flex_attention import BlockMask
 
-    doc = document_ids(cu_seqlens, total)
+    doc = doc_ids()
 
     def same_document_causal(b, h, q, kv):
         return (doc[q] == doc[kv]) & (q >= kv)
@@ -107,16 +154,20 @@ def document_block_mask(cu_seqlens, total: int):
     partial, full = document_blocks(doc)
     mask = BlockMask.from_kv_blocks(*sparse(partial), *sparse(full), BLOCK_SIZE=BLOCK,
                                     mask_mod=same_document_causal, seq_lengths=(total, total))
-    _MASK_CACHE["entry"] = (cu_seqlens, total, mask)
+    _MASK_CACHE.insert(0, (key, total, mask))
+    del _MASK_CACHE[4:]
     return mask
 
 
-def flex_packed_attention(Q, K, V, cu_seqlens, scale=None):
-    """Q (1, H, T, D), K / V (1, H_kv, T, D) -> (1, T, H, D): one FlexAttention call."""
-    total = Q.shape[-2]
-    mask = document_block_mask(cu_seqlens, total)
+def flex_packed_attention(Q, K, V, mask, scale=None):
+    """Q (1, H, T, D), K / V (1, H_kv, T, D), a packed row's BlockMask -> (1, T, H, D): one
+    FlexAttention call."""
+    # BACKEND TRITON: never the flex-decoding kernel torch picks for rows under 128 tokens
+    # without gradients (a reference forward, an evaluation), which has no kernel for a symbolic
+    # length on torch 2.11 (inductor NoValidChoicesError, seen on the H200)
     out = _compiled_flex()(Q, K, V, block_mask=mask, scale=scale,
-                           enable_gqa=K.shape[1] != Q.shape[1])
+                           enable_gqa=K.shape[1] != Q.shape[1],
+                           kernel_options={"BACKEND": "TRITON"})
     return out.transpose(1, 2)
 
 
@@ -142,7 +193,8 @@ def install_unsloth_flex() -> None:
             cu_seqlens, _ = cover_padded_cu_seqlens(context.seq_info, Q.shape[-2])
             scale = (config.sdpa_kwargs or {}).get("scale") or \
                 (config.flash_varlen_kwargs or {}).get("softmax_scale")
-            return flex_packed_attention(Q, K, V, cu_seqlens, scale=scale)
+            return flex_packed_attention(Q, K, V, document_block_mask(cu_seqlens, Q.shape[-2]),
+                                         scale=scale)
         return original(config=config, context=context, Q=Q, K=K, V=V)
 
     _run_attention._tuneline_flex = True

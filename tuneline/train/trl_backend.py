@@ -46,6 +46,8 @@ def load_model(base_model: str, adapters: list[Path] = (), device: str | None = 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if attention == packing.FLEX:
+        packing.register_transformers_flex()
     path = models.resolve(base_model)
     tok = AutoTokenizer.from_pretrained(path)
     if tok.pad_token is None:
@@ -98,7 +100,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
                          train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=_lora(params))
     _has_lora(trainer)
-    reference.install()  # after the trainer's module (Unsloth's rewrite) is loaded
+    reference.setup(trainer)
     if params.packing:
         packing.padding_free_backbone(trainer.model)
     return trainer, tracking, attention

@@ -98,7 +98,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
     # ref_model=None: the reference is the policy with the LoRA disabled = the merged SFT model
     trainer = DPOTrainer(model=model, ref_model=None, args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tok)
-    reference.install()  # after the trainer's module (Unsloth's rewrite) is loaded
+    reference.setup(trainer)
     if params.packing:
         packing.padding_free_backbone(trainer.model)
     return trainer, tracking, attention
