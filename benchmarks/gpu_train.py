@@ -108,8 +108,6 @@ def child(args) -> None:
         from tuneline.train import reference
 
         reference.install = lambda: None
-    if config.pop("gc_freeze", False):
-        freeze_gc_at_train_begin()
     started = time.perf_counter()
     if args.task == "sft":
         metrics = train.train_sft(args.model, rows, SFTParams(**config), out / "run")
@@ -189,27 +187,13 @@ def add_to_training(callback) -> None:
     common.train_and_save = with_callback  # run_sft / run_dpo import it when they run
 
 
-def freeze_gc_at_train_begin() -> None:
-    """An experiment: move every object alive when training starts out of the garbage
-    collector's generations (`gc.freeze`), so no collection walks the model and the libraries
-    mid-step. Does a step's host-only time shrink?"""
-    import gc
-
-    from transformers import TrainerCallback
-
-    class Freeze(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kw):
-            gc.collect()
-            gc.freeze()
-
-    add_to_training(Freeze())
-
-
 def run_child(task: str, name: str, config: dict, model: Path, rows: Path, work: Path,
               sft_adapter: Path | None = None, profile: bool | str = False) -> dict:
     out = work / f"{task}-{name}"
     config = dict(config, profile=profile) if profile else config
     out.mkdir(parents=True, exist_ok=True)
+    for stale in ("profile.json", "metrics.json", "trace.json.gz"):  # an earlier run's
+        (out / stale).unlink(missing_ok=True)
     cmd = [sys.executable, __file__, "--child", task, "--config", json.dumps(config),
            "--model", str(model), "--rows", str(rows), "--out", str(out)]
     if sft_adapter:
@@ -320,8 +304,6 @@ DPO_CONFIGS = {
     "hf+peft packed": (dict(DPO_BASE, backend="trl", packing=True), TRL),
     "unsloth fused": (dict(DPO_BASE, backend="unsloth"), TRL),
     "unsloth fused packed": (dict(DPO_BASE, backend="unsloth", packing=True), TRL),
-    "unsloth fused packed, gc frozen": (dict(DPO_BASE, backend="unsloth", packing=True,
-                                             gc_freeze=True), "unsloth fused packed"),
     # 8 pairs a forward: padded TRL pads 16 sequences to the longest; packed rows amortise
     # the per-layer host work (launch-bound at 4 pairs) over twice the tokens
     TRL + ", 8 pairs": (dict(DPO_BASE, backend="trl", stock_trl=True, batch_size=8), None),
