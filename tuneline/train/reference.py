@@ -19,9 +19,9 @@ do not cover (a named adapter, prompt learning, modules_to_save) goes to TRL's o
 
 Handed a model that already is a PeftModel (the Unsloth backend's), TRL adds a "ref" copy of
 its adapter and scores the reference with it: `set_adapter("ref")` and back walk every module
-(~28 ms a step for the 8B shape's module tree on this machine's CPU, and in the profile of a
-packed 8B DPO step on the H200 two GPU-idle stretches), and the reference forward runs all
-224 LoRA layers' kernels for an adapter that adds nothing. `drop_untrained_copy` removes that
+(~28 ms a step for the 8B shape's module tree on a development machine's CPU; in the profile
+of a packed 8B DPO step on the H200, two GPU-idle stretches), and the reference forward runs
+all 224 LoRA layers' kernels for an adapter that adds nothing. `drop_untrained_copy` removes that
 copy when it is a fresh LoRA's (every B zero), so the reference is the adapter switched off:
 the same model, exactly.
 """
@@ -96,10 +96,11 @@ def drop_untrained_copy(model) -> bool:
     config = getattr(model, "peft_config", {}).get("ref")
     if config is None or getattr(config, "peft_type", None) != "LORA" or config.use_dora:
         return False
-    ref = {n: p for n, p in model.named_parameters() if ".ref." in n or n.endswith(".ref")}
-    if not ref or not all(_REF_FACTOR.search(n) for n in ref):
+    factors = {n: (_REF_FACTOR.search(n), p) for n, p in model.named_parameters()
+               if ".ref." in n or n.endswith(".ref")}
+    if not factors or not all(found for found, _ in factors.values()):
         return False  # something besides the two LoRA factors (DoRA, lora_bias, ...)
-    if any(bool(p.any()) for n, p in ref.items() if "_B." in n or n.endswith("_B.ref")):
+    if any(bool(p.any()) for found, p in factors.values() if found.group(2) == "B"):
         return False  # a trained copy: the reference is that adapter, keep it
     model.delete_adapter("ref")
     _LAYERS.pop(model, None)  # layer lists found with the copy in place
