@@ -88,8 +88,7 @@ BLOCK = 128  # FlexAttention's default block size, in tokens, for queries and ke
 
 def document_blocks(doc, block: int = BLOCK):
     """Which (query block, key block) pairs of a packed row (`doc`: each token's document id,
-    `document_ids`) attention must visit, as two
-    [n, n] boolean matrices: `partial` (the mask is evaluated per token: the diagonal, and
+    in order) attention must visit, as two [n, n] boolean matrices: `partial` (the mask is evaluated per token: the diagonal, and
     blocks a document boundary cuts through) and `full` (every query attends to every key: an
     earlier block of the same document). Documents are contiguous and in order, so a block's
     first and last document ids bound all of its ids; this is block arithmetic on those
