@@ -218,11 +218,12 @@ def median_and_spread(values: list[float]) -> tuple[float, float]:
     return mid, (ordered[-1] - ordered[0]) / mid if mid else float("nan")
 
 
-def report(task: str, results: dict, baselines: dict, params: int) -> None:
+def report(task: str, results: dict, baselines: dict, params: int, repeats: int = 1) -> None:
     key = "tokens_per_s_windows" if task == "sft" else "examples_per_s_windows"
     unit = "tok/s" if task == "sft" else "pairs/s"
+    of = f"median of {repeats} runs' medians of 3 windows" if repeats > 1 else "median of 3 windows"
     print(f"\n{task.upper()} on a random-init Llama ({params / 1e9:.2f}B params), LoRA r16 all "
-          f"linear; {unit}: median of 3 windows (spread = max-min / median)")
+          f"linear; {unit}: {of} (spread = max-min / median)")
     print(f"{'configuration':<40} {unit:>8} {'spread':>7} {'tok/s':>8} {'peak GiB':>9} {'MFU':>6} "
           f"{'ratio':>6}  vs")
     medians = {name: median_and_spread(m[key])[0] for name, m in results.items() if key in m}
@@ -333,6 +334,8 @@ def main() -> None:
     p.add_argument("--profile-stack", action="store_true",
                    help="profile Python functions too (the trace shows what the host runs)")
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="runs of each configuration, in rounds of all of them (fresh processes)")
     p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
     p.add_argument("--set", default="{}", help='JSON merged into every configuration, e.g. '
                                                '\'{"optimizer": "adamw_torch"}\' on CPU')
@@ -357,17 +360,37 @@ def main() -> None:
     rows = work / f"{task}-rows.json"
     rows.write_text(json.dumps(make_rows(task, 2000)))
     sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
-    results = {}
-    for name, (cfg, _) in configs.items():
-        cfg = dict(cfg, max_steps=args.steps or cfg["max_steps"], **json.loads(args.set))
-        results[name] = run_child(task, name.replace(" ", "_").replace(",", ""), cfg, model,
-                                  rows, work, sft_adapter,
-                                  profile=name in profiled and ("stack" if args.profile_stack else True))
-        got = results[name]  # as it comes: a call cut off at its time limit keeps what it measured
-        print(f"{name}: {got.get('error') or got.get('examples_per_s_windows')} per s, "
-              f"{got.get('peak_memory_gib')} GiB", flush=True)
+    runs: dict[str, list[dict]] = {name: [] for name in configs}
+    # rounds of every configuration in turn (A B A B ...): a slow stretch of a shared host then
+    # lands on both sides of a ratio instead of on one configuration's every window
+    for round_ in range(args.repeats):
+        for name, (cfg, _) in configs.items():
+            cfg = dict(cfg, max_steps=args.steps or cfg["max_steps"], **json.loads(args.set))
+            profile = round_ == 0 and name in profiled and ("stack" if args.profile_stack else True)
+            got = run_child(task, name.replace(" ", "_").replace(",", ""), cfg, model, rows, work,
+                            sft_adapter, profile=profile)
+            runs[name].append(got)  # as it comes: a call cut off at its time limit keeps them
+            print(f"{name} (run {round_ + 1}): {got.get('error') or got.get('examples_per_s_windows')}"
+                  f" per s, {got.get('peak_memory_gib')} GiB", flush=True)
     print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model)")
-    report(task, results, {k: v[1] for k, v in configs.items()}, n_params(model))
+    results = {name: merge_runs(got) for name, got in runs.items() if got}
+    report(task, results, {k: v[1] for k, v in configs.items()}, n_params(model), args.repeats)
+
+
+def merge_runs(runs: list[dict]) -> dict:
+    """One configuration's runs as one result: with several runs its windows are the runs'
+    medians (each run a fresh process), their own windows kept under `runs_windows`."""
+    ok = [r for r in runs if "examples_per_s_windows" in r]
+    if len(runs) == 1 or not ok:
+        return runs[0]
+    merged = dict(ok[0], profile=next((r["profile"] for r in runs if r.get("profile")), None))
+    for key in ("examples_per_s_windows", "tokens_per_s_windows"):
+        merged[key] = [median_and_spread(r[key])[0] for r in ok]
+    merged["runs_windows"] = [r["examples_per_s_windows"] for r in ok]
+    if all(r.get("peak_memory_gib") for r in ok):  # no GPU: no peak
+        merged["peak_memory_gib"] = max(r["peak_memory_gib"] for r in ok)
+    merged["failed_runs"] = [r["error"] for r in runs if "error" in r]
+    return merged
 
 
 def fresh_adapter(model: Path, out: Path) -> Path:
