@@ -52,22 +52,51 @@ def packed_and_one_by_one(trainer) -> tuple[float, float, float, int]:
     return packed, alone, crossed, len(starts) - 1
 
 
-def dpo_padded_and_packed(trainer) -> tuple[float, float, list[int]]:
-    """DPO's loss on the trainer's first batch padded, then with the decoder padding-free, and
-    the number of rows the decoder saw in the packed forward."""
+def dpo_padded_and_packed(trainer) -> tuple[float, float, list[tuple[int, int]], int]:
+    """DPO's loss on the trainer's first batch padded (the decoder's own forward), then as the
+    trainer runs it (packed); the (rows, tokens) the decoder's first layer saw in each packed
+    forward; the tokens of the batch's chosen and rejected rows less their shared prefixes."""
     import torch
 
     batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
     trainer.model.to(trainer.args.device).train()
+    decoder = packing.backbone(trainer.model)
+    packed_forward = decoder.forward
     with torch.no_grad():
+        decoder.forward = packed_forward.__wrapped__
         padded = float(trainer.compute_loss(trainer.model, batch))
-        packing.padding_free_backbone(trainer.model)
-        rows = []
+        decoder.forward = packed_forward
+        seen = []
         layer = checkpointing.decoder_layers(trainer.model)[0]
-        hook = layer.register_forward_pre_hook(lambda m, args: rows.append(args[0].shape[0]))
+        hook = layer.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape[:2])))
         packed = float(trainer.compute_loss(trainer.model, batch))
         hook.remove()
-    return padded, packed, rows
+    rows = [r[m.bool()].tolist() for r, m in zip(batch["input_ids"], batch["attention_mask"])]
+    half = len(rows) // 2
+    shared = [next((k for k, (a, b) in enumerate(zip(c, r)) if a != b), min(len(c), len(r)))
+              for c, r in zip(rows[:half], rows[half:])]
+    return padded, packed, seen, sum(map(len, rows)) - sum(shared)
+
+
+def dpo_gradient_gap(trainer) -> float:
+    """|g_packed - g_padded| / |g_padded| over the trainable parameters, for DPO's loss on the
+    trainer's first batch (the shared prompt tokens' gradient is the sum of both rows')."""
+    import torch
+
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    model = trainer.model.to(trainer.args.device).train()
+    decoder = packing.backbone(model)
+    packed_forward = decoder.forward
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = []
+    for forward in (packed_forward.__wrapped__, packed_forward):
+        decoder.forward = forward
+        model.zero_grad()
+        trainer.compute_loss(model, batch).backward()
+        grads.append(torch.cat([p.grad.float().flatten() for p in params]))
+    decoder.forward = packed_forward
+    model.zero_grad()
+    return float((grads[1] - grads[0]).norm() / grads[0].norm())
 
 
 def fresh_adapter(base: str, out: Path) -> Path:
@@ -85,21 +114,113 @@ def test_a_packed_sft_batch_has_the_loss_of_its_examples_run_one_by_one(tmp_path
     params = SFTParams(backend="trl", packing=True, batch_size=4, max_length=128, max_steps=1)
     trainer, _, attention = train._backend(params).sft_trainer(BASE, sft_rows(8), params, tmp_path)
     packed, alone, crossed, examples = packed_and_one_by_one(trainer)
-    assert attention == "sdpa" and examples >= 4
+    assert attention == packing.FLEX and examples >= 4
     assert packed == pytest.approx(alone, rel=1e-4)
     # the check has teeth: the same row attending across examples scores differently
     assert abs(crossed - alone) > 100 * 1e-4 * alone
 
 
-def test_packed_dpo_has_the_loss_of_the_padded_batch(tmp_path):
-    params = DPOParams(backend="trl", batch_size=4, max_length=128, max_steps=1)
+def test_packed_dpo_runs_each_prompt_once_with_the_loss_of_the_padded_batch(tmp_path):
+    params = DPOParams(backend="trl", packing=True, batch_size=4, max_length=128, max_steps=1)
     adapter = fresh_adapter(BASE, tmp_path / "sft")
-    trainer, _, _ = train._backend(params).dpo_trainer(BASE, adapter, pref_rows(8), params,
-                                                       tmp_path / "work")
-    padded, packed, rows = dpo_padded_and_packed(trainer)
-    # policy and reference forwards, each one row holding the 4 chosen and 4 rejected sequences
-    assert rows and set(rows) == {1}
+    trainer, _, attention = train._backend(params).dpo_trainer(BASE, adapter, pref_rows(8), params,
+                                                               tmp_path / "work")
+    padded, packed, seen, unshared = dpo_padded_and_packed(trainer)
+    # policy and reference forwards, each one row: the 4 chosen sequences and what the rejected
+    # ones add to the prompt they share with them
+    assert attention == packing.FLEX and len(seen) == 2
+    assert all(shape == (1, unshared) for shape in seen), (seen, unshared)
     assert packed == pytest.approx(padded, rel=1e-4, abs=1e-5)
+    assert dpo_gradient_gap(trainer) < 1e-4
+
+
+def test_packed_dpo_without_flex_attention_packs_every_row_whole(tmp_path):
+    # "native": transformers' SDPA mask knows documents, not branches
+    params = DPOParams(backend="trl", packing=True, packed_attention="native", batch_size=4,
+                       max_length=128, max_steps=1)
+    adapter = fresh_adapter(BASE, tmp_path / "sft")
+    trainer, _, attention = train._backend(params).dpo_trainer(BASE, adapter, pref_rows(8), params,
+                                                               tmp_path / "work")
+    padded, packed, seen, unshared = dpo_padded_and_packed(trainer)
+    assert attention == "sdpa" and seen and all(rows == 1 and tokens > unshared for rows, tokens in seen)
+    assert packed == pytest.approx(padded, rel=1e-4, abs=1e-5)
+
+
+def test_pack_rows_runs_each_pairs_shared_prefix_once_and_maps_every_token_back():
+    import random
+
+    import torch
+
+    rng = random.Random(0)
+    for case in range(40):
+        pairs, width = rng.randint(1, 5), rng.randint(1, 12)
+        prompts = [[rng.randint(1, 9) for _ in range(rng.randint(0, width))] for _ in range(pairs)]
+        def answer(prompt):  # noqa: E306
+            return (prompt + [rng.randint(1, 9) for _ in range(rng.randint(0, 6))])[:width + 4] or [1]
+        seqs = [answer(p) for p in prompts] + [answer(p) for p in prompts]
+        length = max(map(len, seqs))
+        ids = torch.tensor([q + [0] * (length - len(q)) for q in seqs])
+        keep = torch.tensor([[1] * len(q) + [0] * (length - len(q)) for q in seqs]).bool()
+        packed, positions, where, source = packing.pack_rows(ids, keep, share_prompts=True)
+        shared = [next((k for k, (a, b) in enumerate(zip(c, r)) if a != b), min(len(c), len(r)))
+                  for c, r in zip(seqs[:pairs], seqs[pairs:])]
+        assert packed.shape[1] == sum(map(len, seqs)) - sum(shared), case
+        index = torch.arange(len(where)) if source is None else source
+        # every non-pad token of the batch reads a packed token of the same id and position
+        assert torch.equal(packed[0][index], ids.flatten()[where]), case
+        assert torch.equal(positions[0][index], where % length), case
+        # whole rows: no sharing asked for, or rows padded on the left (TRL flushes them left)
+        packed, _, _, source = packing.pack_rows(ids, keep, share_prompts=False)
+        assert source is None and packed.shape[1] == int(keep.sum()), case
+        if not bool(keep.all()):
+            packed, _, _, source = packing.pack_rows(ids.flip(1), keep.flip(1), share_prompts=True)
+            assert source is None and packed.shape[1] == int(keep.sum()), case
+
+
+def test_a_branch_attends_to_its_documents_shared_prefix_and_itself_in_both_masks():
+    # rows of documents, some with a branch (a rejected answer continuing the first p tokens);
+    # the visibility each token should have, from how the row was built, against the [T, T]
+    # mask (SDPA on the CPU) and the block mask (FlexAttention; torch's create_block_mask is
+    # the reference for which blocks it visits)
+    import random
+
+    import torch
+    from torch.nn.attention.flex_attention import create_block_mask
+
+    rng = random.Random(1)
+    for case in range(40):
+        positions, sees = [], []
+        for _ in range(rng.randint(1, 6)):
+            start, trunk = len(positions), rng.choice([1, 2, 60, 127, 128, 200, 300])
+            for t in range(trunk):
+                sees.append(set(range(start, start + t + 1)))
+            positions += range(trunk)
+            if rng.random() < 0.7:
+                p, branch_start = rng.randint(1, trunk), len(positions)
+                for t in range(rng.choice([1, 5, 130, 250])):
+                    sees.append(set(range(start, start + p)) | set(range(branch_start, branch_start + t + 1)))
+                    positions.append(p + t)
+        total = len(positions)
+        want = torch.zeros(total, total, dtype=torch.bool)
+        for q, kvs in enumerate(sees):
+            want[q, list(kvs)] = True
+        pos = torch.tensor(positions)[None]
+        assert torch.equal(packing.position_dense_mask(pos), want), case
+        ref = create_block_mask(lambda b, h, q, kv: want[q, kv], None, None, total, total, device="cpu")
+        got = packing.position_block_mask(pos)
+        for count, index in [("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices")]:
+            # every block the reference visits is visited; the full ones are exactly its full ones
+            for row in range(ref.kv_num_blocks.shape[-1]):
+                k_ref = int(getattr(ref, count)[0, 0, row])
+                k_got = int(getattr(got, count)[0, 0, row])
+                blocks_ref = set(getattr(ref, index)[0, 0, row, :k_ref].tolist())
+                blocks_got = set(getattr(got, index)[0, 0, row, :k_got].tolist())
+                if count == "kv_num_blocks":
+                    full = set(got.full_kv_indices[0, 0, row, :int(got.full_kv_num_blocks[0, 0, row])].tolist())
+                    full_ref = set(ref.full_kv_indices[0, 0, row, :int(ref.full_kv_num_blocks[0, 0, row])].tolist())
+                    assert blocks_ref | full_ref <= blocks_got | full, (case, row)
+                else:
+                    assert blocks_got <= blocks_ref, (case, row)  # never full where one is masked
 
 
 def test_padding_free_backbone_leaves_cached_and_single_row_calls_alone(tmp_path):
@@ -112,7 +233,7 @@ def test_padding_free_backbone_leaves_cached_and_single_row_calls_alone(tmp_path
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
     with torch.no_grad():
         padded = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
-        packing.padding_free_backbone(model)
+        packing.padding_free_backbone(model, share_prompts=False)
         packed = model(input_ids=ids, attention_mask=mask, use_cache=False).logits
         generated = model.generate(ids[:1], max_new_tokens=3, do_sample=False)
     assert (packed - padded)[mask.bool()].abs().max() < 1e-4
@@ -174,11 +295,10 @@ def test_the_document_block_mask_is_the_one_torch_builds_from_the_mask_function(
                     assert torch.equal(getattr(got, index)[0, 0, row, :k], getattr(want, index)[0, 0, row, :k])
 
 
-def test_attention_is_flex_only_for_padding_free_rows_on_cuda():
-    assert packing.attn_implementation(cuda=True, packed=True, packed_attention="flex") == packing.FLEX
-    assert packing.attn_implementation(cuda=False, packed=True, packed_attention="flex") == "sdpa"
-    assert packing.attn_implementation(cuda=True, packed=False, packed_attention="flex") == "sdpa"
-    assert packing.attn_implementation(cuda=True, packed=True, packed_attention="native") == "sdpa"
+def test_attention_is_flex_only_for_padding_free_rows():
+    assert packing.attn_implementation(packed=True, packed_attention="flex") == packing.FLEX
+    assert packing.attn_implementation(packed=False, packed_attention="flex") == "sdpa"
+    assert packing.attn_implementation(packed=True, packed_attention="native") == "sdpa"
 
 
 def test_checkpointing_policy_values_and_the_layers_they_mean():

@@ -7,6 +7,7 @@ import pytest
 
 from tests.gpu.test_unsloth_gpu import prefs, rows
 from tests.test_packing import (
+    dpo_gradient_gap,
     dpo_padded_and_packed,
     fresh_adapter,
     packed_and_one_by_one,
@@ -53,19 +54,24 @@ def test_packed_sft_batch_has_the_loss_of_its_examples_with_one_flex_call_per_la
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_packed_dpo_has_the_loss_of_the_padded_batch_on_gpu(tiny_llama, tmp_path, backend):
+def test_packed_dpo_runs_each_prompt_once_with_the_loss_of_the_padded_batch_on_gpu(
+        tiny_llama, tmp_path, backend, flex_calls):
     from tuneline import train
     from tuneline.params import DPOParams
 
-    params = DPOParams(backend=backend, batch_size=4, max_length=512, max_steps=1)
+    params = DPOParams(backend=backend, packing=True, batch_size=4, max_length=512, max_steps=1)
     adapter = fresh_adapter(tiny_llama, tmp_path / "sft")
     trainer, _, _ = train._backend(params).dpo_trainer(tiny_llama, adapter, prefs(8), params,
                                                        tmp_path / "work")
     # the reference is the adapter switched off, not TRL's copy of a fresh adapter (Unsloth)
     assert "ref" not in trainer.model.peft_config
-    padded, packed, seen = dpo_padded_and_packed(trainer)
-    assert seen and set(seen) == {1}
+    padded, packed, seen, unshared = dpo_padded_and_packed(trainer)
+    # policy and reference forward: one row each, the rejected answers branching off the
+    # prompts they share with the chosen ones; one FlexAttention call per layer and forward
+    assert len(seen) == 2 and all(shape == (1, unshared) for shape in seen), (seen, unshared)
+    assert len(flex_calls) == 2 * trainer.model.config.num_hidden_layers
     assert packed == pytest.approx(padded, rel=REL)
+    assert dpo_gradient_gap(trainer) < 3 * REL
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

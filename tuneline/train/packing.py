@@ -10,7 +10,14 @@ row is one FlexAttention call per layer with a document mask built once per forw
 - SFT: TRL's `bfd` packing already emits a packed row (position_ids restart per example).
 - DPO: `padding_free_backbone` turns the padded [2B, L] chosen/rejected batch into one packed
   row inside the decoder's forward and scatters the hidden states back, so TRL's and Unsloth's
-  losses (the fused preference loss too) see the shapes they expect.
+  losses (the fused preference loss too) see the shapes they expect. The prompt a pair's chosen
+  and rejected sequences share is run once (`pack_rows`): the rejected sequence continues it as
+  a branch that attends to the shared tokens and to itself, not to the chosen answer. A causal
+  decoder's state at a token depends only on the tokens up to it, so each row's hidden states
+  are the ones it would have alone; the shared tokens' gradient is the sum of both rows'.
+
+A packed row's layout is its position_ids alone: a document starts where they restart at 0;
+a branch where they drop to p > 0 (it sees its document's first p tokens, then itself).
 """
 
 from __future__ import annotations
@@ -21,34 +28,55 @@ import functools
 # (compiled once with a symbolic length, the kernel options it needs) with documents read from
 # position_ids, the same path as Unsloth's packed rows.
 FLEX = "tuneline_flex_attention"
+# the decoder-forward keyword that carries a packed row with shared prompts down to attention
+# (Unsloth's attention forwards hand it on in their context; transformers' in **kwargs)
+ROW_KWARG = "prefix_seg_info"
+_ROW_CALLS = [0]  # attention calls that read a packed row's layout: a branch no attention read
+                  # would silently attend across answers, so the decoder checks this moved
 
 
-def attn_implementation(cuda: bool, packed: bool, packed_attention: str) -> str:
-    """The transformers attention for a training run: FlexAttention for padding-free batches on
-    a CUDA GPU (torch has no FlexAttention backward on the CPU), else SDPA, whose mask
-    transformers builds block-diagonal from the restarting position_ids."""
+class PackedRow:
+    """A packed row's position_ids, handed to attention next to the hidden states."""
+
+    def __init__(self, position_ids):
+        self.position_ids = position_ids
+
+
+def attn_implementation(packed: bool, packed_attention: str) -> str:
+    """The transformers attention for a training run: `FLEX` for padding-free batches (on the
+    CPU, where torch has no FlexAttention backward, it runs SDPA with the same mask), else SDPA
+    ("native": transformers builds SDPA's mask block-diagonal from the restarting position_ids,
+    which knows documents but not branches, so rows are packed without sharing prompts)."""
     if packed_attention not in ("flex", "native"):
         raise ValueError(f"unknown packed_attention {packed_attention!r}; expected flex or native")
-    return FLEX if cuda and packed and packed_attention == "flex" else "sdpa"
+    return FLEX if packed and packed_attention == "flex" else "sdpa"
 
 
 @functools.cache
 def register_transformers_flex() -> str:
     """Register `FLEX` with transformers (attention and mask), once per process; returns it.
 
-    A padding-free row (batch 1, no attention mask, position_ids restarting per example) runs as
-    one FlexAttention call; anything else (a padded batch, a KV cache) runs transformers' SDPA
-    with the mask transformers builds for SDPA."""
+    A padding-free row (batch 1, no attention mask, its layout in position_ids) runs as one
+    FlexAttention call on CUDA, as SDPA with the row's [T, T] mask on the CPU; anything else (a
+    padded batch, a KV cache) runs transformers' SDPA with the mask transformers builds."""
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
     from transformers.masking_utils import sdpa_mask
 
     def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
                   position_ids=None, **kwargs):
+        row = kwargs.pop(ROW_KWARG, None)
         if (attention_mask is None and position_ids is not None and query.shape[0] == 1
-                and query.is_cuda and query.shape[-2] == key.shape[-2] and not dropout):
-            mask = position_block_mask(position_ids)
-            return flex_packed_attention(query, key, value, mask, scale=scaling), None
+                and query.shape[-2] == key.shape[-2] and not dropout):
+            positions = row.position_ids if isinstance(row, PackedRow) else position_ids
+            _ROW_CALLS[0] += 1
+            if query.is_cuda:
+                mask = position_block_mask(positions)
+                return flex_packed_attention(query, key, value, mask, scale=scaling), None
+            attention_mask = position_dense_mask(positions)[None, None]
+        elif isinstance(row, PackedRow):
+            raise ValueError("a packed row with shared prompts reached attention with a padding "
+                             "mask or a cache; it runs only as one mask-free row")
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling,
                                       dropout=dropout, **kwargs)
 
@@ -113,20 +141,81 @@ def document_blocks(doc, block: int = BLOCK):
     return partial, full
 
 
+def shared_blocks(lo, hi, block: int = BLOCK):
+    """`document_blocks` for the shared ranges [lo, hi) of a row's tokens (`row_layout`): a
+    (query block, key block) pair is `full` when every query's range covers the whole key
+    block, `partial` when some query's range may reach into it (bounds over the block's
+    queries with a non-empty range: never less than the exact set)."""
+    import torch
+
+    total = lo.shape[0]
+    n = -(-total // block)
+    big = torch.iinfo(lo.dtype).max
+    some = hi > lo
+    pad = n * block - total  # a short last block's missing queries have no range
+    lo_some = torch.cat([torch.where(some, lo, big), lo.new_full((pad,), big)]).view(n, block)
+    hi_some = torch.cat([torch.where(some, hi, -1), hi.new_full((pad,), -1)]).view(n, block)
+    everyone = torch.cat([some, some.new_zeros(pad)]).view(n, block).all(-1)
+    kv_first = torch.arange(n, device=lo.device) * block
+    kv_last = torch.clamp(kv_first + block - 1, max=total - 1)
+    full = (everyone[:, None] & (lo_some.max(-1).values[:, None] <= kv_first[None, :])
+            & (kv_last[None, :] < hi_some.min(-1).values[:, None]))
+    if total % block:  # the short last block is partial wherever it appears
+        full[-1, :] = False
+        full[:, -1] = False
+    partial = ((lo_some.min(-1).values[:, None] <= kv_last[None, :])
+               & (hi_some.max(-1).values[:, None] > kv_first[None, :])) & ~full
+    return partial, full
+
+
 def document_block_mask(cu_seqlens, total: int):
     """Causal attention inside each document of a packed row given by its boundaries
     (`cu_seqlens`, Unsloth's), as a FlexAttention BlockMask; see `_block_mask`."""
     return _block_mask(cu_seqlens, total, lambda: document_ids(cu_seqlens, total))
 
 
+def row_layout(position_ids):
+    """A packed row's layout from its position_ids ([1, T] or [T]; see the module docstring):
+    each token's segment (a run of consecutive positions, numbered in order) and the range
+    [lo, hi) of earlier tokens it sees besides its own segment: its document's first p tokens
+    for a branch starting at position p (clamped to the document's first segment), empty
+    otherwise. Tensor ops only, no host sync."""
+    import torch
+
+    pos = position_ids.reshape(-1).long()
+    total = pos.shape[0]
+    index = torch.arange(total, device=pos.device)
+    starts = torch.ones_like(pos, dtype=torch.bool)
+    starts[1:] = pos[1:] != pos[:-1] + 1
+    doc_starts = (pos == 0) | (index == 0)
+    seg = starts.cumsum(0) - 1
+    seg_first = torch.where(starts, index, 0).cummax(0).values  # where each token's segment starts
+    doc_first = torch.where(doc_starts, index, 0).cummax(0).values
+    seg_len = torch.zeros_like(pos).scatter_add_(0, seg, torch.ones_like(pos))
+    trunk = seg_len[seg[doc_first]]  # length of the document's first segment
+    shared = torch.where(seg_first == doc_first, 0, torch.minimum(pos[seg_first], trunk))
+    return seg, doc_first, doc_first + shared
+
+
+def position_dense_mask(position_ids):
+    """The row's [T, T] boolean attention mask (query, key; True = attends), for SDPA."""
+    import torch
+
+    seg, lo, hi = row_layout(position_ids)
+    index = torch.arange(seg.shape[0], device=seg.device)
+    q, kv = index[:, None], index[None, :]
+    return ((seg[:, None] == seg[None, :]) & (q >= kv)) | ((kv >= lo[:, None]) & (kv < hi[:, None]))
+
+
 def position_block_mask(position_ids):
-    """The same for a row given by its position_ids ([1, T], restarting at 0 per example)."""
+    """The same for a row given by its position_ids ([1, T]): documents and branches."""
     total = position_ids.shape[-1]
-    return _block_mask(position_ids, total, lambda: (position_ids[0] == 0).cumsum(0) - 1)
+    return _block_mask(position_ids, total, lambda: row_layout(position_ids))
 
 
-def _block_mask(key, total: int, doc_ids):
-    """The BlockMask for the documents `doc_ids()` gives (each token's, in order).
+def _block_mask(key, total: int, layout):
+    """The BlockMask for the row `layout()` gives: each token's document id, in order, or its
+    segment, lo and hi (`row_layout`).
 
     Built from `document_blocks` (a few small tensor ops, no host sync). torch's
     `create_block_mask` evaluates the mask over every token pair through vmap on the host: a
@@ -140,10 +229,14 @@ def _block_mask(key, total: int, doc_ids):
     import torch
     from torch.nn.attention.flex_attention import BlockMask
 
-    doc = doc_ids()
+    got = layout()
+    doc, lo, hi = got if isinstance(got, tuple) else (got, None, None)
 
     def same_document_causal(b, h, q, kv):
         return (doc[q] == doc[kv]) & (q >= kv)
+
+    def same_segment_causal_or_shared(b, h, q, kv):
+        return ((doc[q] == doc[kv]) & (q >= kv)) | ((kv >= lo[q]) & (kv < hi[q]))
 
     def sparse(blocks):  # [n, n] -> the count and the ordered indices of each row's blocks
         counts = blocks.sum(-1, dtype=torch.int32)
@@ -151,8 +244,14 @@ def _block_mask(key, total: int, doc_ids):
         return counts[None, None], order.to(torch.int32)[None, None]
 
     partial, full = document_blocks(doc)
+    mask_mod = same_document_causal
+    if lo is not None:
+        shared_partial, shared_full = shared_blocks(lo, hi)
+        full = full | shared_full
+        partial = (partial | shared_partial) & ~full
+        mask_mod = same_segment_causal_or_shared
     mask = BlockMask.from_kv_blocks(*sparse(partial), *sparse(full), BLOCK_SIZE=BLOCK,
-                                    mask_mod=same_document_causal, seq_lengths=(total, total))
+                                    mask_mod=mask_mod, seq_lengths=(total, total))
     _MASK_CACHE.insert(0, (key, total, mask))
     del _MASK_CACHE[4:]
     return mask
@@ -183,6 +282,17 @@ def install_unsloth_flex() -> None:
     original = ad._run_attention
 
     def _run_attention(*, config, context, Q, K, V):
+        row = context.prefix_seg_info
+        if isinstance(row, PackedRow):  # tuneline's, not Unsloth's own PrefixGrouper table
+            if not (Q.is_cuda and Q.shape[0] == 1 and Q.shape[-2] == K.shape[-2]
+                    and context.attention_mask is None and ad._configured_softcap(config) is None
+                    and not (context.sliding_window and context.sliding_window > 0)):
+                raise ValueError("a packed row with shared prompts runs only as one causal row on "
+                                 "CUDA without a mask, sliding window or logit softcap")
+            _ROW_CALLS[0] += 1
+            scale = (config.sdpa_kwargs or {}).get("scale") or \
+                (config.flash_varlen_kwargs or {}).get("softmax_scale")
+            return flex_packed_attention(Q, K, V, position_block_mask(row.position_ids), scale=scale)
         if (context.seq_info is not None and context.attention_mask is None
                 and context.prefix_seg_info is None and context.is_causal
                 and not (context.sliding_window and context.sliding_window > 0)
@@ -207,11 +317,58 @@ def backbone(model):
     return getattr(inner, inner.base_model_prefix)
 
 
-def padding_free_backbone(model) -> None:
-    """Make the decoder run a padded batch as one packed row: the non-pad tokens of all rows
-    back to back, positions restarting per row, hidden states scattered back to [B, L, H]
-    (zeros at pad positions, which every loss masks out). Anything else (a KV cache, given
-    positions or embeddings, one unpadded row) runs unchanged."""
+def pack_rows(ids, keep, share_prompts: bool):
+    """A padded batch ([R, L] token ids and their non-pad mask) as one packed row: (packed ids
+    [1, N], position_ids [1, N], `where` [R * L] -> `source` [M]: the flat batch position of
+    each non-pad token and the packed token whose hidden state it gets).
+
+    Rows run back to back with positions restarting at 0. With `share_prompts` and DPO's batch
+    (chosen rows, then the rejected rows of the same pairs, both flushed left), each rejected
+    row keeps only what follows the tokens it shares with its chosen row, as a branch
+    (positions continuing from the shared length); its shared tokens read the chosen row's."""
+    import torch
+
+    rows, length = ids.shape
+    half = rows // 2
+    host_shared = []
+    if share_prompts and rows % 2 == 0:
+        lengths = keep.sum(1)
+        same = (ids[:half] == ids[half:]) & keep[:half] & keep[half:]
+        shared = same.long().cumprod(1).sum(1)
+        flushed = (keep[:, 1:] <= keep[:, :-1]).all().long()[None]  # pads only after the tokens
+        host = torch.cat([lengths, shared, flushed]).tolist()  # one device-to-host copy
+        host_lengths, host_shared = host[:rows], host[rows:rows + half] if host[-1] else []
+    if not any(host_shared):
+        where = keep.flatten().nonzero().squeeze(1)
+        positions = (keep.long().cumsum(-1) - 1).flatten()[where]
+        return ids.flatten()[where][None], positions[None], where, None
+    # pieces of the packed row, in order: (row, first column, last column + 1)
+    pieces, offsets = [], {}
+    for i in range(half):
+        for row, first in ((i, 0), (i + half, host_shared[i])):
+            offsets[row] = sum(b - a for _, a, b in pieces) - first
+            pieces.append((row, first, host_lengths[row]))
+    cat = torch.cat
+    flat = cat([torch.arange(a, b) + r * length for r, a, b in pieces]).to(ids.device)
+    positions = cat([torch.arange(a, b) for _, a, b in pieces]).to(ids.device)
+    where, source = [], []
+    for row in range(rows):
+        cols = torch.arange(host_lengths[row])
+        where.append(cols + row * length)
+        src = cols + offsets[row]
+        if row >= half:  # the shared tokens come from the chosen row
+            n = host_shared[row - half]
+            src[:n] = cols[:n] + offsets[row - half]
+        source.append(src)
+    return (ids.flatten()[flat][None], positions[None], cat(where).to(ids.device),
+            cat(source).to(ids.device))
+
+
+def padding_free_backbone(model, share_prompts: bool) -> None:
+    """Make the decoder run a padded batch as one packed row (`pack_rows`; `share_prompts`
+    only where attention reads branches: `FLEX` and Unsloth's flex path), hidden states
+    scattered back to [B, L, H] (zeros at pad positions, which every loss masks out).
+    Anything else (a KV cache, given positions or embeddings, one unpadded row) runs unchanged."""
     decoder = backbone(model)
     if getattr(decoder.forward, "_tuneline_padding_free", False):
         return
@@ -222,21 +379,29 @@ def padding_free_backbone(model) -> None:
         ids, mask = kwargs.get("input_ids"), kwargs.get("attention_mask")
         if (args or ids is None or mask is None or mask.dim() != 2 or kwargs.get("use_cache")
                 or any(kwargs.get(k) is not None
-                       for k in ("position_ids", "inputs_embeds", "past_key_values"))):
+                       for k in ("position_ids", "inputs_embeds", "past_key_values", ROW_KWARG))):
             return original(*args, **kwargs)
         keep = mask.bool()
         rows, length = ids.shape
         if rows == 1 and bool(keep.all()):
             return original(*args, **kwargs)
-        flat = keep.flatten().nonzero().squeeze(1)
-        positions = (keep.long().cumsum(-1) - 1).flatten()[flat]
-        packed = dict(kwargs, input_ids=ids.flatten()[flat][None], attention_mask=None,
-                      position_ids=positions[None], use_cache=False)
+        packed_ids, positions, where, source = pack_rows(ids, keep, share_prompts)
+        packed = dict(kwargs, input_ids=packed_ids, attention_mask=None, position_ids=positions,
+                      use_cache=False)
         if "causal_mask" in packed:  # Unsloth's xformers mask: the packed row brings its own
             packed["causal_mask"] = None
+        if source is not None:
+            packed[ROW_KWARG] = PackedRow(positions)
+            calls = _ROW_CALLS[0]
         out = original(**packed)
+        if source is not None and _ROW_CALLS[0] == calls:
+            raise RuntimeError(f"{type(decoder).__name__}'s attention did not read the packed row's "
+                               "shared prompts (it would attend across answers); run with "
+                               "packed_attention: native")
         hidden = out[0][0]
-        full = hidden.new_zeros((rows * length, hidden.shape[-1])).index_copy(0, flat, hidden)
+        if source is not None:
+            hidden = hidden.index_select(0, source)
+        full = hidden.new_zeros((rows * length, hidden.shape[-1])).index_copy(0, where, hidden)
         full = full.view(rows, length, -1)
         if isinstance(out, tuple):
             return (full, *out[1:])

@@ -72,7 +72,7 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
     ensure_loss_kernel()
     accept_cpu_device_index()
     padding_free = params.packing and params.packing_strategy == "bfd"
-    attention = packing.attn_implementation(cuda_available(), padding_free, params.packed_attention)
+    attention = packing.attn_implementation(padding_free, params.packed_attention)
     model, tok = load_model(base_model, attention=attention)
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=cuda_available())
     config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy,
@@ -90,7 +90,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
     _check(params)
     ensure_loss_kernel()
     accept_cpu_device_index()
-    attention = packing.attn_implementation(cuda_available(), params.packing, params.packed_attention)
+    attention = packing.attn_implementation(params.packing, params.packed_attention)
     model, tok = load_model(base_model, [sft_adapter], attention=attention)
     args, tracking = trainer_args(params, work, f"dpo-{work.name}", gpu=cuda_available())
     config = DPOConfig(**args, beta=params.beta)
@@ -102,7 +102,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
     _has_lora(trainer)
     reference.setup(trainer)
     if params.packing:
-        packing.padding_free_backbone(trainer.model)
+        packing.padding_free_backbone(trainer.model, share_prompts=attention == packing.FLEX)
     return trainer, tracking, attention
 
 

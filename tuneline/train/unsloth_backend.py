@@ -100,5 +100,6 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
                          train_dataset=Dataset.from_list(rows), processing_class=tok)
     reference.setup(trainer)
     if params.packing:
-        packing.padding_free_backbone(trainer.model)
+        packing.padding_free_backbone(trainer.model,
+                                      share_prompts=params.packed_attention == "flex")
     return trainer, tracking, attention
