@@ -74,13 +74,13 @@ def text(rng, median_tokens: float, cap: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(int(n * 0.8)))  # ~1.25 tokens per word
 
 
-def make_rows(task: str, n: int, seed: int = 0) -> list[dict]:
+def make_rows(task: str, n: int, seed: int = 0, prompt_tokens: int = 60) -> list[dict]:
     import random
 
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
-        prompt = [{"role": "user", "content": text(rng, 60, 400)}]
+        prompt = [{"role": "user", "content": text(rng, prompt_tokens, max(400, 4 * prompt_tokens))}]
         if task == "sft":
             rows.append({"prompt": prompt,
                          "completion": [{"role": "assistant", "content": text(rng, 300, 1600)}]})
@@ -334,6 +334,8 @@ def main() -> None:
     p.add_argument("--profile-stack", action="store_true",
                    help="profile Python functions too (the trace shows what the host runs)")
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
+    p.add_argument("--prompt-tokens", type=int, default=60,
+                   help="median prompt length of the made-up rows (DPO shares each pair's prompt)")
     p.add_argument("--repeats", type=int, default=1,
                    help="runs of each configuration, in rounds of all of them (fresh processes)")
     p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
@@ -358,7 +360,7 @@ def main() -> None:
     profiled = set(filter(None, args.profile.split(";")))
     task = "dpo" if args.task == "dpo" else "sft"
     rows = work / f"{task}-rows.json"
-    rows.write_text(json.dumps(make_rows(task, 2000)))
+    rows.write_text(json.dumps(make_rows(task, 2000, prompt_tokens=args.prompt_tokens)))
     sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     # rounds of every configuration in turn (A B A B ...): a slow stretch of a shared host then
@@ -372,7 +374,8 @@ def main() -> None:
             runs[name].append(got)  # as it comes: a call cut off at its time limit keeps them
             print(f"{name} (run {round_ + 1}): {got.get('error') or got.get('examples_per_s_windows')}"
                   f" per s, {got.get('peak_memory_gib')} GiB", flush=True)
-    print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model)")
+    print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model); "
+          f"median prompt {args.prompt_tokens} tokens")
     results = {name: merge_runs(got) for name, got in runs.items() if got}
     report(task, results, {k: v[1] for k, v in configs.items()}, n_params(model), args.repeats)
 

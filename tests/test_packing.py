@@ -146,6 +146,18 @@ def test_packed_dpo_without_flex_attention_packs_every_row_whole(tmp_path):
     assert packed == pytest.approx(padded, rel=1e-4, abs=1e-5)
 
 
+def test_shared_prompts_on_an_attention_that_ignores_branches_raise_instead_of_mixing_answers():
+    import torch
+
+    from tuneline.train import trl_backend
+
+    model, _ = trl_backend.load_model(BASE, attention="sdpa")  # SDPA's mask knows no branches
+    packing.padding_free_backbone(model, share_prompts=True)
+    ids = torch.tensor([[1, 504, 3458, 282], [1, 504, 28, 2]])  # a chosen and a rejected row
+    with torch.no_grad(), pytest.raises(RuntimeError, match="packed_attention: native"):
+        model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False)
+
+
 def test_pack_rows_runs_each_pairs_shared_prefix_once_and_maps_every_token_back():
     import random
 

@@ -276,14 +276,15 @@ class TrainParams(Params):
     logging_steps: int = 1
     packing: bool = Field(False, description=(
         "padding-free batches (GPU throughput). SFT: several examples per row; DPO: the "
-        "chosen and rejected sequences of a batch back to back in one row"))
+        "chosen and rejected sequences of a batch in one row, each pair's prompt once"))
     packing_strategy: Literal["bfd", "wrapped"] = Field(
         "bfd", description="SFT: bfd keeps each example whole and attending only to itself; "
                            "wrapped cuts fixed max_length chunks across examples (tokens attend "
                            "across example boundaries, answers split mid-way)")
     packed_attention: Literal["flex", "native"] = Field(
-        "flex", description="padding-free attention on CUDA: flex = one FlexAttention call per "
-                            "layer with a per-example mask; native = the backend's own kernel")
+        "flex", description="padding-free attention: flex = one FlexAttention call per layer "
+                            "with a per-example mask (on CPU: SDPA with that mask; DPO prompts "
+                            "shared); native = the backend's own kernel, DPO prompts not shared")
     load_in_4bit: bool = Field(False, description="QLoRA: 4-bit base weights (unsloth, CUDA only)")
     gradient_checkpointing: Literal["auto", "on", "off"] | float = Field(
         "auto", description=(
