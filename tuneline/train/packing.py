@@ -318,9 +318,10 @@ def backbone(model):
 
 
 def pack_rows(ids, keep, share_prompts: bool):
-    """A padded batch ([R, L] token ids and their non-pad mask) as one packed row: (packed ids
-    [1, N], position_ids [1, N], `where` [R * L] -> `source` [M]: the flat batch position of
-    each non-pad token and the packed token whose hidden state it gets).
+    """A padded batch ([R, L] token ids and their non-pad mask) as one packed row: packed ids
+    [1, N], position_ids [1, N], `where` [M] (the flat [R * L] index of each of the batch's M
+    non-pad tokens) and `source` [M] (the packed token whose hidden state each gets; None when
+    the packed row is those M tokens in order).
 
     Rows run back to back with positions restarting at 0. With `share_prompts` and DPO's batch
     (chosen rows, then the rejected rows of the same pairs, both flushed left), each rejected
