@@ -52,6 +52,11 @@ def packed_and_one_by_one(trainer) -> tuple[float, float, float, int]:
     return packed, alone, crossed, len(starts) - 1
 
 
+def shared_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens two sequences share."""
+    return next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
 def dpo_padded_and_packed(trainer) -> tuple[float, float, list[tuple[int, int]], int]:
     """DPO's loss on the trainer's first batch padded (the decoder's own forward), then as the
     trainer runs it (packed); the (rows, tokens) the decoder's first layer saw in each packed
@@ -73,8 +78,7 @@ def dpo_padded_and_packed(trainer) -> tuple[float, float, list[tuple[int, int]],
         hook.remove()
     rows = [r[m.bool()].tolist() for r, m in zip(batch["input_ids"], batch["attention_mask"])]
     half = len(rows) // 2
-    shared = [next((k for k, (a, b) in enumerate(zip(c, r)) if a != b), min(len(c), len(r)))
-              for c, r in zip(rows[:half], rows[half:])]
+    shared = [shared_prefix(c, r) for c, r in zip(rows[:half], rows[half:])]
     return padded, packed, seen, sum(map(len, rows)) - sum(shared)
 
 
@@ -174,8 +178,7 @@ def test_pack_rows_runs_each_pairs_shared_prefix_once_and_maps_every_token_back(
         ids = torch.tensor([q + [0] * (length - len(q)) for q in seqs])
         keep = torch.tensor([[1] * len(q) + [0] * (length - len(q)) for q in seqs]).bool()
         packed, positions, where, source = packing.pack_rows(ids, keep, share_prompts=True)
-        shared = [next((k for k, (a, b) in enumerate(zip(c, r)) if a != b), min(len(c), len(r)))
-                  for c, r in zip(seqs[:pairs], seqs[pairs:])]
+        shared = [shared_prefix(c, r) for c, r in zip(seqs[:pairs], seqs[pairs:])]
         assert packed.shape[1] == sum(map(len, seqs)) - sum(shared), case
         index = torch.arange(len(where)) if source is None else source
         # every non-pad token of the batch reads a packed token of the same id and position
