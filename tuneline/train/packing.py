@@ -171,7 +171,7 @@ def shared_blocks(lo, hi, block: int = BLOCK):
 def document_block_mask(cu_seqlens, total: int):
     """Causal attention inside each document of a packed row given by its boundaries
     (`cu_seqlens`, Unsloth's), as a FlexAttention BlockMask; see `_block_mask`."""
-    return _block_mask(cu_seqlens, total, lambda: document_ids(cu_seqlens, total))
+    return _block_mask(cu_seqlens, total, lambda: (document_ids(cu_seqlens, total), None, None))
 
 
 def row_layout(position_ids):
@@ -214,8 +214,8 @@ def position_block_mask(position_ids):
 
 
 def _block_mask(key, total: int, layout):
-    """The BlockMask for the row `layout()` gives: each token's document id, in order, or its
-    segment, lo and hi (`row_layout`).
+    """The BlockMask for the row `layout()` gives: each token's segment (document id, in
+    order), lo and hi (`row_layout`; None, None: documents without branches).
 
     Built from `document_blocks` (a few small tensor ops, no host sync). torch's
     `create_block_mask` evaluates the mask over every token pair through vmap on the host: a
@@ -229,8 +229,7 @@ def _block_mask(key, total: int, layout):
     import torch
     from torch.nn.attention.flex_attention import BlockMask
 
-    got = layout()
-    doc, lo, hi = got if isinstance(got, tuple) else (got, None, None)
+    doc, lo, hi = layout()
 
     def same_document_causal(b, h, q, kv):
         return (doc[q] == doc[kv]) & (q >= kv)
