@@ -108,6 +108,7 @@ def child(args) -> None:
         from tuneline.train import reference
 
         reference.install = lambda: None
+    step_s = record_step_times()
     started = time.perf_counter()
     if args.task == "sft":
         metrics = train.train_sft(args.model, rows, SFTParams(**config), out / "run")
@@ -115,6 +116,7 @@ def child(args) -> None:
         sft_adapter = Path(args.sft_adapter)
         metrics = train.train_dpo(args.model, sft_adapter, rows, DPOParams(**config), out / "run")
     metrics["wall_s"] = round(time.perf_counter() - started, 1)
+    metrics["step_s"] = step_s  # each step's seconds: a slow window is one slow step or all slow
     if (out / "profile.json").exists():
         metrics["profile"] = json.loads((out / "profile.json").read_text())
     (out / "metrics.json").write_text(json.dumps(metrics))
@@ -172,6 +174,28 @@ def profile_one_step(path: Path, step: int = 4, with_stack: bool = False) -> Non
             self.prof = None
 
     add_to_training(Profile())
+
+
+def record_step_times() -> list[float]:
+    """Seconds of every optimizer step of the run, filled in as it trains."""
+    import torch
+    from transformers import TrainerCallback
+
+    times: list[float] = []
+
+    class StepTimes(TrainerCallback):
+        last = None
+
+        def on_step_end(self, args, state, control, **kw):
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            now = time.perf_counter()
+            if self.last is not None:
+                times.append(round(now - self.last, 4))
+            self.last = now
+
+    add_to_training(StepTimes())
+    return times
 
 
 def add_to_training(callback) -> None:
