@@ -109,6 +109,7 @@ def child(args) -> None:
 
         reference.install = lambda: None
     step_s = record_step_times()
+    blocks = record_block_compile()
     started = time.perf_counter()
     if args.task == "sft":
         metrics = train.train_sft(args.model, rows, SFTParams(**config), out / "run")
@@ -117,6 +118,7 @@ def child(args) -> None:
         metrics = train.train_dpo(args.model, sft_adapter, rows, DPOParams(**config), out / "run")
     metrics["wall_s"] = round(time.perf_counter() - started, 1)
     metrics["step_s"] = step_s  # each step's seconds: a slow window is one slow step or all slow
+    metrics["unsloth_block_compile"] = blocks
     if (out / "profile.json").exists():
         metrics["profile"] = json.loads((out / "profile.json").read_text())
     (out / "metrics.json").write_text(json.dumps(metrics))
@@ -198,6 +200,26 @@ def record_step_times() -> list[float]:
     return times
 
 
+def record_block_compile() -> dict:
+    """At the end of training: how many decoder layers ran as Unsloth's per-layer compiled
+    blocks, by mode (Unsloth's own per-layer record: 0 stock forward, 1 compiled with attention
+    inside, 2 compiled with flex_attention outside; `checked` bit 1 no-grad, bit 2 grad calls)."""
+    from transformers import TrainerCallback
+
+    seen: dict = {}
+
+    class BlockModes(TrainerCallback):
+        def on_train_end(self, args, state, control, model=None, **kw):
+            for module in model.modules() if model is not None else ():
+                mode = module.__dict__.get("_unsloth_block_mode")
+                if mode is not None:
+                    key = f"mode {mode}, checked {module.__dict__.get('_unsloth_block_checked', 0)}"
+                    seen[key] = seen.get(key, 0) + 1
+
+    add_to_training(BlockModes())
+    return seen
+
+
 def add_to_training(callback) -> None:
     """Add `callback` to the trainer the product's entry point builds in this process."""
     from tuneline.train import common
@@ -223,9 +245,14 @@ def run_child(task: str, name: str, config: dict, model: Path, rows: Path, work:
     if sft_adapter:
         cmd += ["--sft-adapter", str(sft_adapter)]
     res = subprocess.run(cmd, capture_output=True, text=True)
+    (out / "stderr.log").write_text(res.stderr)  # the last run's, for TORCH_LOGS and warnings
     if res.returncode != 0:
         return {"error": res.stderr[-1500:]}
-    return json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    # Unsloth falls back to its stock forward when a block fails to compile, and says so
+    metrics["compile_messages"] = [line[:200] for line in res.stderr.splitlines()
+                                   if "compile failed" in line][:10]
+    return metrics
 
 
 def n_params(model: Path) -> int:
@@ -360,6 +387,9 @@ def main() -> None:
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
     p.add_argument("--prompt-tokens", type=int, default=60,
                    help="median prompt length of the made-up rows (DPO shares each pair's prompt)")
+    p.add_argument("--n-rows", type=int, default=2000,
+                   help="made-up rows (fewer: less tokenizing before each run; the order of the "
+                        "batches is the same in every configuration of a call)")
     p.add_argument("--repeats", type=int, default=1,
                    help="runs of each configuration, in rounds of all of them (fresh processes)")
     p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
@@ -384,7 +414,7 @@ def main() -> None:
     profiled = set(filter(None, args.profile.split(";")))
     task = "dpo" if args.task == "dpo" else "sft"
     rows = work / f"{task}-rows.json"
-    rows.write_text(json.dumps(make_rows(task, 2000, prompt_tokens=args.prompt_tokens)))
+    rows.write_text(json.dumps(make_rows(task, args.n_rows, prompt_tokens=args.prompt_tokens)))
     sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     # rounds of every configuration in turn (A B A B ...): a slow stretch of a shared host then
@@ -397,7 +427,9 @@ def main() -> None:
                             sft_adapter, profile=profile)
             runs[name].append(got)  # as it comes: a call cut off at its time limit keeps them
             print(f"{name} (run {round_ + 1}): {got.get('error') or got.get('examples_per_s_windows')}"
-                  f" per s, {got.get('peak_memory_gib')} GiB", flush=True)
+                  f" per s, {got.get('peak_memory_gib')} GiB, wall {got.get('wall_s')} s, steps (s) "
+                  f"{got.get('step_s')}, compiled blocks {got.get('unsloth_block_compile')}",
+                  flush=True)
     print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model); "
           f"median prompt {args.prompt_tokens} tokens")
     results = {name: merge_runs(got) for name, got in runs.items() if got}
