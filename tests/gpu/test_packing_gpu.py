@@ -13,7 +13,6 @@ from tests.test_packing import (
     packed_and_one_by_one,
     summed_loss,
 )
-from tuneline.train import checkpointing
 
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -73,22 +72,6 @@ def test_packed_dpo_runs_each_prompt_once_with_the_loss_of_the_padded_batch_on_g
     assert len(flex_calls) == 2 * trainer.model.config.num_hidden_layers
     assert packed == pytest.approx(padded, rel=REL)
     assert dpo_gradient_gap(trainer) < 3 * REL
-    if backend == "unsloth" and unsloth_compiles_blocks():
-        # the packed row's layers ran as Unsloth's compiled blocks, attention inside (mode 1),
-        # not its stock forward (0), which it keeps for rows that carry packed lengths
-        modes = {layer.__dict__.get("_unsloth_block_mode")
-                 for layer in checkpointing.decoder_layers(trainer.model)}
-        assert modes == {1}, modes
-
-
-def unsloth_compiles_blocks() -> bool:
-    """Whether Unsloth compiles each decoder layer here (torch >= 2.11, not switched off)."""
-    import os
-
-    from unsloth.kernels.fast_lora import TRACE_LORA_FUNCTIONS
-
-    return TRACE_LORA_FUNCTIONS and os.environ.get("UNSLOTH_BLOCK_COMPILE", "1") != "0" \
-        and os.environ.get("UNSLOTH_COMPILE_DISABLE", "0") not in ("1", "partial")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
