@@ -201,9 +201,11 @@ def record_step_times() -> list[float]:
 
 
 def record_block_compile() -> dict:
-    """At the end of training: how many decoder layers ran as Unsloth's per-layer compiled
-    blocks, by mode (Unsloth's own per-layer record: 0 stock forward, 1 compiled with attention
-    inside, 2 compiled with flex_attention outside; `checked` bit 1 no-grad, bit 2 grad calls)."""
+    """At the end of training: the decoder layers counted by the mode Unsloth's per-layer
+    compile recorded for them (0 stock forward, 1 compiled with attention inside, 2 compiled with
+    flex_attention outside; `checked`: bit 1 no-grad, bit 2 grad calls compiled without error).
+    The mode is set at a layer's first call: a call carrying packed_seq_lengths or
+    prefix_seg_info (tuneline's packed rows) runs the stock forward whatever the mode says."""
     from transformers import TrainerCallback
 
     seen: dict = {}
