@@ -254,6 +254,8 @@ def run_child(task: str, name: str, config: dict, model: Path, rows: Path, work:
     # Unsloth falls back to its stock forward when a block fails to compile, and says so
     metrics["compile_messages"] = [line[:200] for line in res.stderr.splitlines()
                                    if "compile failed" in line][:10]
+    # with TORCH_LOGS=recompiles: how often Dynamo recompiled (a graph per row length is slow)
+    metrics["recompiles"] = res.stderr.count("[__recompiles] Recompiling")
     return metrics
 
 
@@ -358,6 +360,10 @@ DPO_CONFIGS = {
     "hf+peft packed": (dict(DPO_BASE, backend="trl", packing=True), TRL),
     "unsloth fused": (dict(DPO_BASE, backend="unsloth"), TRL),
     "unsloth fused packed": (dict(DPO_BASE, backend="unsloth", packing=True), TRL),
+    # Unsloth's per-layer compiled blocks switched off: every layer its eager forward
+    "unsloth fused packed, eager layers": (dict(DPO_BASE, backend="unsloth", packing=True,
+                                                env={"UNSLOTH_BLOCK_COMPILE": "0"}),
+                                           "unsloth fused packed"),
     # 8 pairs a forward: padded TRL pads 16 sequences to the longest; packed rows amortise
     # the per-layer host work (launch-bound at 4 pairs) over twice the tokens
     TRL + ", 8 pairs": (dict(DPO_BASE, backend="trl", stock_trl=True, batch_size=8), None),
@@ -430,7 +436,8 @@ def main() -> None:
             runs[name].append(got)  # as it comes: a call cut off at its time limit keeps them
             print(f"{name} (run {round_ + 1}): {got.get('error') or got.get('examples_per_s_windows')}"
                   f" per s, {got.get('peak_memory_gib')} GiB, wall {got.get('wall_s')} s, steps (s) "
-                  f"{got.get('step_s')}, compiled blocks {got.get('unsloth_block_compile')}",
+                  f"{got.get('step_s')}, compiled blocks {got.get('unsloth_block_compile')}, "
+                  f"recompiles {got.get('recompiles')}",
                   flush=True)
     print(f"tokenizer: {Path(args.tokenizer).resolve()} (its ids index the random-init model); "
           f"median prompt {args.prompt_tokens} tokens")

@@ -33,6 +33,22 @@ def flex_calls(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def packed_rows(monkeypatch):
+    """Every PackedRow the decoder hands its layers (DPO rows with shared prompts)."""
+    from tuneline.train import packing
+
+    rows = []
+
+    class Recorded(packing.PackedRow):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            rows.append(self)
+
+    monkeypatch.setattr(packing, "PackedRow", Recorded)
+    return rows
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_packed_sft_batch_has_the_loss_of_its_examples_with_one_flex_call_per_layer(
         tiny_llama, tmp_path, backend, flex_calls):
@@ -55,7 +71,7 @@ def test_packed_sft_batch_has_the_loss_of_its_examples_with_one_flex_call_per_la
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_packed_dpo_runs_each_prompt_once_with_the_loss_of_the_padded_batch_on_gpu(
-        tiny_llama, tmp_path, backend, flex_calls):
+        tiny_llama, tmp_path, backend, flex_calls, packed_rows):
     from tuneline import train
     from tuneline.params import DPOParams
 
@@ -72,6 +88,22 @@ def test_packed_dpo_runs_each_prompt_once_with_the_loss_of_the_padded_batch_on_g
     assert len(flex_calls) == 2 * trainer.model.config.num_hidden_layers
     assert packed == pytest.approx(padded, rel=REL)
     assert dpo_gradient_gap(trainer) < 3 * REL
+    assert packed_rows and all(row.read for row in packed_rows)
+    if backend == "unsloth" and unsloth_compiles_blocks():
+        # every layer read its packed row inside Unsloth's compiled blocks (a read outside a
+        # compiled region counts in eager_reads), with and without gradients: Unsloth runs a
+        # layer whose row carries packed lengths or its own prefix table as the stock forward
+        assert [row.eager_reads for row in packed_rows] == [0] * len(packed_rows)
+
+
+def unsloth_compiles_blocks() -> bool:
+    """Whether Unsloth compiles each decoder layer here (torch >= 2.11, not switched off)."""
+    import os
+
+    from unsloth.kernels.fast_lora import TRACE_LORA_FUNCTIONS
+
+    return TRACE_LORA_FUNCTIONS and os.environ.get("UNSLOTH_BLOCK_COMPILE", "1") != "0" \
+        and os.environ.get("UNSLOTH_COMPILE_DISABLE", "0") not in ("1", "partial")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -28,18 +28,36 @@ import functools
 # (compiled once with a symbolic length, the kernel options it needs) with documents read from
 # position_ids, the same path as Unsloth's packed rows.
 FLEX = "tuneline_flex_attention"
-# the decoder-forward keyword that carries a packed row with shared prompts down to attention
-# (Unsloth's attention forwards hand it on in their context; transformers' in **kwargs)
-ROW_KWARG = "prefix_seg_info"
-_ROW_CALLS = [0]  # attention calls that read a packed row's layout: a branch no attention read
-                  # would silently attend across answers, so the decoder checks this moved
+# the decoder-forward keyword that carries a packed row down to attention (transformers' layers
+# hand it on in **kwargs; Unsloth's reach it through `resolve_prefix_seg_info`, patched by
+# `install_unsloth_flex`). Not Unsloth's own "prefix_seg_info": Unsloth runs a layer that gets
+# that keyword (or packed_seq_lengths) outside its per-layer compiled blocks.
+ROW_KWARG = "tuneline_packed_row"
 
 
 class PackedRow:
-    """A packed row's position_ids, handed to attention next to the hidden states."""
+    """A packed row's position_ids and, on CUDA, its FlexAttention BlockMask (built once per
+    forward, outside any compiled layer), handed to attention next to the hidden states.
 
-    def __init__(self, position_ids):
+    `read` is set by every attention that reads the row's layout: a branch no attention read
+    would silently attend across answers, so the decoder checks it. A flag stored on the row,
+    not a global counter: inside a compiled layer Dynamo replays the store, while reading a
+    counter there would guard on its value and recompile the layer at every call.
+    `eager_reads` counts the reads that ran outside a compiled region (tests: Unsloth's
+    compiled blocks ran the row)."""
+
+    def __init__(self, position_ids, block_mask=None):
         self.position_ids = position_ids
+        self.block_mask = block_mask
+        self.read = False
+        self.eager_reads = 0
+
+    def mark_read(self) -> None:
+        import torch
+
+        self.read = True
+        if not torch.compiler.is_compiling():  # a constant while tracing: no guard, no graph op
+            self.eager_reads += 1
 
 
 def attn_implementation(packed: bool, packed_attention: str) -> str:
@@ -69,9 +87,11 @@ def register_transformers_flex() -> str:
         if (attention_mask is None and position_ids is not None and query.shape[0] == 1
                 and query.shape[-2] == key.shape[-2] and not dropout):
             positions = row.position_ids if isinstance(row, PackedRow) else position_ids
-            _ROW_CALLS[0] += 1
+            if isinstance(row, PackedRow):
+                row.mark_read()
             if query.is_cuda:
-                mask = position_block_mask(positions)
+                mask = row.block_mask if isinstance(row, PackedRow) and row.block_mask is not None \
+                    else position_block_mask(positions)
                 return flex_packed_attention(query, key, value, mask, scale=scaling), None
             attention_mask = position_dense_mask(positions)[None, None]
         elif isinstance(row, PackedRow):
@@ -251,9 +271,28 @@ def _block_mask(key, total: int, layout):
         mask_mod = same_segment_causal_or_shared
     mask = BlockMask.from_kv_blocks(*sparse(partial), *sparse(full), BLOCK_SIZE=BLOCK,
                                     mask_mod=mask_mod, seq_lengths=(total, total))
+    _dynamic_sizes(mask, doc, lo, hi)
     _MASK_CACHE.insert(0, (key, total, mask))
     del _MASK_CACHE[4:]
     return mask
+
+
+def _dynamic_sizes(mask, *layout) -> None:
+    """Mark the row length (layout tensors) and block count (the mask's tensors) as dynamic for
+    a compiled region the mask enters as an input (Unsloth's per-layer blocks): its first graph
+    is then already the one for every length, instead of one graph for the first length and a
+    recompile at the second."""
+    import torch
+
+    n = mask.kv_num_blocks.shape[-1]
+    for t in (mask.kv_num_blocks, mask.kv_indices, mask.full_kv_num_blocks, mask.full_kv_indices,
+              mask.q_num_blocks, mask.q_indices, mask.full_q_num_blocks, mask.full_q_indices):
+        for dim in range(2, t.dim()) if t is not None and n > 1 else ():
+            if t.shape[dim] == n:
+                torch._dynamo.maybe_mark_dynamic(t, dim)
+    for t in layout:
+        if t is not None and t.shape[0] > 1:
+            torch._dynamo.maybe_mark_dynamic(t, 0)
 
 
 def flex_packed_attention(Q, K, V, mask, scale=None):
@@ -262,9 +301,13 @@ def flex_packed_attention(Q, K, V, mask, scale=None):
     # BACKEND TRITON: never the flex-decoding kernel torch picks for rows under 128 tokens
     # without gradients (a reference forward, an evaluation), which has no kernel for a symbolic
     # length on torch 2.11 (inductor NoValidChoicesError, seen on the H200)
-    out = _compiled_flex()(Q, K, V, block_mask=mask, scale=scale,
-                           enable_gqa=K.shape[1] != Q.shape[1],
-                           kernel_options={"BACKEND": "TRITON"})
+    import torch
+    from torch.nn.attention.flex_attention import flex_attention
+
+    # inside a compiled region (Unsloth's per-layer blocks) flex_attention is part of its graph
+    flex = flex_attention if torch.compiler.is_compiling() else _compiled_flex()
+    out = flex(Q, K, V, block_mask=mask, scale=scale, enable_gqa=K.shape[1] != Q.shape[1],
+               kernel_options={"BACKEND": "TRITON"})
     return out.transpose(1, 2)
 
 
@@ -272,13 +315,22 @@ def install_unsloth_flex() -> None:
     """Route Unsloth's padding-free SDPA calls through `flex_packed_attention`.
 
     Only the case it reproduces exactly: one packed causal row, no padding mask, no KV cache,
-    no sliding window, no logit softcap, on CUDA; everything else stays Unsloth's own."""
+    no sliding window, no logit softcap, on CUDA; everything else stays Unsloth's own.
+
+    A `PackedRow` (`padding_free_backbone`) reaches attention through Unsloth's
+    `resolve_prefix_seg_info`, and Unsloth does not read lengths from its position_ids
+    (`get_packed_info_from_kwargs`: a host sync, and a layer given `packed_seq_lengths` runs
+    outside Unsloth's per-layer compiled blocks): such a row's layers run compiled, attention
+    included, its BlockMask an input."""
+    import sys
+
     from unsloth.utils import attention_dispatch as ad
     from unsloth.utils.packing import cover_padded_cu_seqlens
 
     if getattr(ad._run_attention, "_tuneline_flex", False):
         return
     original = ad._run_attention
+    _route_packed_rows(sys.modules)
 
     def _run_attention(*, config, context, Q, K, V):
         row = context.prefix_seg_info
@@ -288,10 +340,11 @@ def install_unsloth_flex() -> None:
                     and not (context.sliding_window and context.sliding_window > 0)):
                 raise ValueError("a packed row with shared prompts runs only as one causal row on "
                                  "CUDA without a mask, sliding window or logit softcap")
-            _ROW_CALLS[0] += 1
+            row.mark_read()
             scale = (config.sdpa_kwargs or {}).get("scale") or \
                 (config.flash_varlen_kwargs or {}).get("softmax_scale")
-            return flex_packed_attention(Q, K, V, position_block_mask(row.position_ids), scale=scale)
+            mask = row.block_mask if row.block_mask is not None else position_block_mask(row.position_ids)
+            return flex_packed_attention(Q, K, V, mask, scale=scale)
         if (context.seq_info is not None and context.attention_mask is None
                 and context.prefix_seg_info is None and context.is_causal
                 and not (context.sliding_window and context.sliding_window > 0)
@@ -307,6 +360,38 @@ def install_unsloth_flex() -> None:
 
     _run_attention._tuneline_flex = True
     ad._run_attention = _run_attention
+
+
+def _route_packed_rows(modules: dict) -> None:
+    """In every loaded Unsloth model module: `resolve_prefix_seg_info` hands attention the
+    `PackedRow` under `ROW_KWARG` (as Unsloth's context's prefix_seg_info, which
+    `install_unsloth_flex`'s attention reads), and `get_packed_info_from_kwargs` finds no packed
+    lengths in a forward that carries one."""
+    for name, module in list(modules.items()):
+        if not name.startswith("unsloth.models.") or module is None:
+            continue
+        resolve = getattr(module, "resolve_prefix_seg_info", None)
+        if resolve is not None and not getattr(resolve, "_tuneline_row", False):
+            def resolve_row(kwargs, past_key_value, attention_mask, _resolve=resolve):
+                row = kwargs.get(ROW_KWARG)
+                if isinstance(row, PackedRow):
+                    if past_key_value is not None or attention_mask is not None:
+                        raise ValueError("a packed row reached attention with a KV cache or a "
+                                         "padding mask; it runs only as one mask-free row")
+                    return row
+                return _resolve(kwargs, past_key_value, attention_mask)
+
+            resolve_row._tuneline_row = True
+            module.resolve_prefix_seg_info = resolve_row
+        lengths = getattr(module, "get_packed_info_from_kwargs", None)
+        if lengths is not None and not getattr(lengths, "_tuneline_row", False):
+            def packed_info(kwargs, *args, _lengths=lengths, **kw):
+                if isinstance(kwargs.get(ROW_KWARG), PackedRow):
+                    return None
+                return _lengths(kwargs, *args, **kw)
+
+            packed_info._tuneline_row = True
+            module.get_packed_info_from_kwargs = packed_info
 
 
 def backbone(model):
@@ -366,13 +451,16 @@ def pack_rows(ids, keep, share_prompts: bool):
 
 def padding_free_backbone(model, share_prompts: bool) -> None:
     """Make the decoder run a padded batch as one packed row (`pack_rows`; `share_prompts`
-    only where attention reads branches: `FLEX` and Unsloth's flex path), hidden states
-    scattered back to [B, L, H] (zeros at pad positions, which every loss masks out).
-    Anything else (a KV cache, given positions or embeddings, one unpadded row) runs unchanged."""
+    only where attention reads branches: `FLEX` and Unsloth's flex path, which then get the
+    row as a `PackedRow`), hidden states scattered back to [B, L, H] (zeros at pad positions,
+    which every loss masks out). Anything else (a KV cache, given positions or embeddings, one
+    unpadded row) runs unchanged."""
     decoder = backbone(model)
     if getattr(decoder.forward, "_tuneline_padding_free", False):
         return
     original = decoder.forward
+    # Unsloth cuts a row longer than max_seq_length unless told it is a packed one
+    decoder._unsloth_allow_packed_overlength = True
 
     @functools.wraps(original)
     def forward(*args, **kwargs):
@@ -390,11 +478,12 @@ def padding_free_backbone(model, share_prompts: bool) -> None:
                       use_cache=False)
         if "causal_mask" in packed:  # Unsloth's xformers mask: the packed row brings its own
             packed["causal_mask"] = None
-        if source is not None:
-            packed[ROW_KWARG] = PackedRow(positions)
-            calls = _ROW_CALLS[0]
+        row = None
+        if share_prompts:  # the mask once per forward, an input of every layer (compiled or not)
+            row = packed[ROW_KWARG] = PackedRow(positions, position_block_mask(positions)
+                                                if positions.is_cuda else None)
         out = original(**packed)
-        if source is not None and _ROW_CALLS[0] == calls:
+        if source is not None and not row.read:
             raise RuntimeError(f"{type(decoder).__name__}'s attention did not read the packed row's "
                                "shared prompts (it would attend across answers); run with "
                                "packed_attention: native")
