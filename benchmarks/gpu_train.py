@@ -104,6 +104,11 @@ def child(args) -> None:
     profile = config.pop("profile", False)
     if profile:
         profile_one_step(out / "profile.json", with_stack=profile == "stack")
+    keep_inputs = config.pop("unsloth_checkpointing", None)
+    if keep_inputs is not None:  # where Unsloth keeps a checkpointed layer's input
+        from tuneline.train import unsloth_backend
+
+        unsloth_backend.CHECKPOINTING = keep_inputs
     if config.pop("stock_trl", False):  # TRL's own reference-forward contexts (the baseline)
         from tuneline.train import reference
 
@@ -360,6 +365,15 @@ DPO_CONFIGS = {
     "hf+peft packed": (dict(DPO_BASE, backend="trl", packing=True), TRL),
     "unsloth fused": (dict(DPO_BASE, backend="unsloth"), TRL),
     "unsloth fused packed": (dict(DPO_BASE, backend="unsloth", packing=True), TRL),
+    # tuneline's default checkpointing, given the memory stock TRL peaks at (19.3 GiB, H200)
+    "unsloth fused packed, auto <= 19 GiB": (dict(DPO_BASE, backend="unsloth", packing=True,
+                                                  gradient_checkpointing="auto",
+                                                  max_memory_gib=19), TRL),
+    # checkpointed layers' inputs kept on the GPU (torch's checkpointing), not offloaded to
+    # pinned CPU memory: with auto, 27 of 32 layers checkpointed ran 1.22x "on" (one run each)
+    "unsloth fused packed, checkpoints on the GPU": (dict(DPO_BASE, backend="unsloth", packing=True,
+                                                          unsloth_checkpointing=True),
+                                                     "unsloth fused packed"),
     # Unsloth's per-layer compiled blocks switched off: every layer its eager forward
     "unsloth fused packed, eager layers": (dict(DPO_BASE, backend="unsloth", packing=True,
                                                 env={"UNSLOTH_BLOCK_COMPILE": "0"}),
@@ -400,6 +414,10 @@ def main() -> None:
                         "batches is the same in every configuration of a call)")
     p.add_argument("--repeats", type=int, default=1,
                    help="runs of each configuration, in rounds of all of them (fresh processes)")
+    p.add_argument("--warm-up", action="store_true",
+                   help="first a short run of the first configuration, not counted: on a fresh "
+                        "GPU host the first stock TRL process ran two of its steps at 3-4 s instead "
+                        "of ~1.3 (the same two in both first runs seen, in no later one)")
     p.add_argument("--steps", type=int, help="override max_steps (>= 5: 2 warm-up, 3 windows)")
     p.add_argument("--set", default="{}", help='JSON merged into every configuration, e.g. '
                                                '\'{"optimizer": "adamw_torch"}\' on CPU')
@@ -425,6 +443,12 @@ def main() -> None:
     rows.write_text(json.dumps(make_rows(task, args.n_rows, prompt_tokens=args.prompt_tokens)))
     sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
     runs: dict[str, list[dict]] = {name: [] for name in configs}
+    if args.warm_up:
+        name, (cfg, _) = next(iter(configs.items()))
+        got = run_child(task, "warm-up", dict(cfg, max_steps=6, **json.loads(args.set)), model,
+                        rows, work, sft_adapter)
+        print(f"warm-up, not counted ({name}, 6 steps): {got.get('error') or got.get('step_s')}",
+              flush=True)
     # rounds of every configuration in turn (A B A B ...): a slow stretch of a shared host then
     # lands on both sides of a ratio instead of on one configuration's every window
     for round_ in range(args.repeats):

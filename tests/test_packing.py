@@ -238,6 +238,53 @@ def test_a_branch_attends_to_its_documents_shared_prefix_and_itself_in_both_mask
                     assert blocks_got <= blocks_ref, (case, row)  # never full where one is masked
 
 
+def test_a_compiled_layer_takes_packed_rows_of_every_length_without_a_graph_per_length():
+    # On the GPU hosts Unsloth runs each decoder layer as a compiled region, the packed row
+    # (its BlockMask built outside) among its inputs. Whatever Dynamo guards on per row (a
+    # global counter read in attention, the length as a constant) compiles the layer again at
+    # every step: an 8B DPO run did not finish 14 steps. Dynamo with the aot_eager backend runs
+    # here (no inductor, no FlexAttention backward on CPU); SDPA over the row's dense mask is
+    # the reference for what attention returns.
+    import torch
+    import torch._dynamo.testing
+    import torch.nn.functional as F
+
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    heads, dim = 2, 16
+    weight = torch.randn(heads * dim, 3 * heads * dim) * 0.1
+
+    def qkv(hidden):
+        n = hidden.shape[1]
+        return (hidden @ weight).view(1, n, 3, heads, dim).permute(2, 0, 3, 1, 4)
+
+    def layer(hidden, **kwargs):
+        row = kwargs[packing.ROW_KWARG]
+        q, k, v = qkv(hidden)
+        row.mark_read()
+        return packing.flex_packed_attention(q, k, v, row.block_mask)
+
+    counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
+    compiled = torch.compile(layer, backend=counter, dynamic=None)
+    for n in (300, 420, 513, 700, 260):
+        # a document, then one whose last 30 tokens branch off its first 40 (a rejected answer)
+        half = n // 2
+        positions = torch.cat([torch.arange(half), torch.arange(n - half - 30),
+                               torch.arange(40, 70)])[None]
+        hidden = torch.randn(1, n, heads * dim)
+        torch._dynamo.maybe_mark_dynamic(hidden, 1)  # as Unsloth marks a block's sequence dim
+        row = packing.PackedRow(positions, packing.position_block_mask(positions))
+        with torch.no_grad():
+            got = compiled(hidden, **{packing.ROW_KWARG: row})
+            q, k, v = qkv(hidden)
+            want = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=packing.position_dense_mask(positions)).transpose(1, 2)
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+        # read inside the compiled graph: the flag set, no read outside a compiled region
+        assert row.read and row.eager_reads == 0, n
+    assert counter.frame_count <= 2, counter.frame_count  # the first length, then any length
+
+
 def test_padding_free_backbone_leaves_cached_and_single_row_calls_alone(tmp_path):
     import torch
 

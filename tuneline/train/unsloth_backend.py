@@ -17,6 +17,9 @@ from tuneline.train.common import trainer_args
 
 # "all-linear" for Llama-family models: every attention and MLP projection
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+# how a checkpointed layer keeps its input until backward: "unsloth" = in pinned CPU memory
+# (Unsloth's offloaded variant), True = on the GPU (torch's); benchmarks/gpu_train.py compares them
+CHECKPOINTING = "unsloth"
 
 
 def chat_template(tok):
@@ -37,7 +40,7 @@ def load(base_model: str, params: TrainParams, padding_free: bool, adapter: Path
 
     from tuneline.train import distributed
 
-    recompute = "unsloth" if checkpointing.enabled(params.gradient_checkpointing) else False
+    recompute = CHECKPOINTING if checkpointing.enabled(params.gradient_checkpointing) else False
     # DDP: each torchrun process holds its copy on its own GPU
     place = {"device_map": {"": f"cuda:{distributed.local_rank()}"}} if distributed.launched() else {}
     model, tok = FastLanguageModel.from_pretrained(
