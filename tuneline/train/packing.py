@@ -86,11 +86,12 @@ def register_transformers_flex() -> str:
         row = kwargs.pop(ROW_KWARG, None)
         if (attention_mask is None and position_ids is not None and query.shape[0] == 1
                 and query.shape[-2] == key.shape[-2] and not dropout):
-            positions = row.position_ids if isinstance(row, PackedRow) else position_ids
-            if isinstance(row, PackedRow):
+            ours = isinstance(row, PackedRow)
+            positions = row.position_ids if ours else position_ids
+            if ours:
                 row.mark_read()
             if query.is_cuda:
-                mask = row.block_mask if isinstance(row, PackedRow) and row.block_mask is not None \
+                mask = row.block_mask if ours and row.block_mask is not None \
                     else position_block_mask(positions)
                 return flex_packed_attention(query, key, value, mask, scale=scaling), None
             attention_mask = position_dense_mask(positions)[None, None]
@@ -286,9 +287,10 @@ def _dynamic_sizes(mask, *layout) -> None:
     import torch
 
     n = mask.kv_num_blocks.shape[-1]
-    for t in (mask.kv_num_blocks, mask.kv_indices, mask.full_kv_num_blocks, mask.full_kv_indices,
-              mask.q_num_blocks, mask.q_indices, mask.full_q_num_blocks, mask.full_q_indices):
-        for dim in range(2, t.dim()) if t is not None and n > 1 else ():
+    blocks = (mask.kv_num_blocks, mask.kv_indices, mask.full_kv_num_blocks, mask.full_kv_indices,
+              mask.q_num_blocks, mask.q_indices, mask.full_q_num_blocks, mask.full_q_indices)
+    for t in blocks if n > 1 else ():
+        for dim in range(2, t.dim() if t is not None else 0):  # [1, 1, n] and [1, 1, n, n]
             if t.shape[dim] == n:
                 torch._dynamo.maybe_mark_dynamic(t, dim)
     for t in layout:
