@@ -47,6 +47,21 @@ def test_one_node_rendezvous_is_local_and_several_need_the_job_environment():
         distributed.rendezvous(two, {})
 
 
+def test_the_ddp_backend_is_named_for_several_processes_and_left_to_accelerate_for_one_gpu_process():
+    from tuneline.train.common import distributed_args
+
+    def backend(nproc, gpu, **kw):
+        params = SFTParams(distributed=DistributedParams(nproc_per_node=nproc, **kw))
+        return distributed_args(params, gpu).get("ddp_backend")
+
+    assert backend(2, gpu=True) == "nccl"
+    assert backend(2, gpu=False) == backend(1, gpu=False) == "gloo"
+    # one torchrun process on a GPU (FSDP, or a run in its own process): Unsloth's one-GPU
+    # patch of accelerate refuses an explicit "nccl"
+    assert backend(1, gpu=True) is None
+    assert backend(1, gpu=True, strategy="fsdp") is None
+
+
 def test_fsdp_without_a_gpu_and_more_processes_than_gpus_are_refused():
     with pytest.raises(RuntimeError, match="fsdp shards over CUDA GPUs and none is visible"):
         distributed.check(DistributedParams(nproc_per_node=2, strategy="fsdp"), gpus=0)

@@ -49,3 +49,32 @@ def test_two_gpu_ddp_sft_and_dpo_match_one_gpu_with_the_same_global_batch(tiny_l
             assert len(sft["peak_memory_gib_per_process"]) == 2
     assert curves[2][0] == pytest.approx(curves[1][0], abs=TOLERANCE)
     assert curves[2][1] == pytest.approx(curves[1][1], abs=TOLERANCE)
+
+
+def test_unsloth_sft_and_dpo_through_the_torchrun_worker_on_one_gpu_match_the_in_process_run(
+        tiny_llama, tmp_path):
+    """The launch 2-GPU DDP runs (spec file, torchrun, `tuneline.train.worker`, Unsloth placed
+    on the rank's LOCAL_RANK GPU, rank 0 saving and writing the metrics), on one process: what a
+    one-GPU host can check of that path. `nproc_per_node: 1` alone trains in-process, so the
+    launch is called directly."""
+    from tuneline import train
+    from tuneline.params import DPOParams, SFTParams
+    from tuneline.train import distributed
+
+    sft_params = SFTParams(**RUN, backend="unsloth")
+    dpo_params = DPOParams(**RUN, backend="unsloth")
+    plain_sft = train.train_sft(tiny_llama, rows(24), sft_params, tmp_path / "sft")
+    plain_dpo = train.train_dpo(tiny_llama, tmp_path / "sft" / "adapter", prefs(16), dpo_params,
+                                tmp_path / "dpo")
+    sft = distributed.launch("sft", {"base_model": tiny_llama, "rows": rows(24),
+                                     "work": str(tmp_path / "sft-w-work")},
+                             sft_params, tmp_path / "sft-w")
+    dpo = distributed.launch("dpo", {"base_model": tiny_llama, "rows": prefs(16),
+                                     "sft_adapter": str(tmp_path / "sft-w" / "adapter"),
+                                     "work": str(tmp_path / "dpo-w-work")},
+                             dpo_params, tmp_path / "dpo-w")
+    for got, plain, out in ((sft, plain_sft, "sft-w"), (dpo, plain_dpo, "dpo-w")):
+        assert got["processes"] == 1 and got["attention"].startswith("unsloth")
+        assert (tmp_path / out / "adapter" / "adapter_model.safetensors").exists()
+        assert len(got["loss_curve"]) == len(plain["loss_curve"]) == RUN["max_steps"]
+        assert got["loss_curve"] == pytest.approx(plain["loss_curve"], abs=TOLERANCE)

@@ -64,12 +64,17 @@ def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> t
 def distributed_args(params: TrainParams, gpu: bool) -> dict[str, Any]:
     """The Trainer's DDP / FSDP arguments (accelerate sets the process group up from them)."""
     d = params.distributed
-    args: dict[str, Any] = dict(ddp_backend="nccl" if gpu else "gloo", ddp_timeout=d.timeout_s,
+    args: dict[str, Any] = dict(ddp_timeout=d.timeout_s,
                                 # without it accelerate sees no distributed CPU setup and each
                                 # rank trains alone (DistributedType.NO, seen on torch 2.13)
                                 use_cpu=not gpu,
                                 # LoRA: every trainable parameter gets a gradient each step
                                 ddp_find_unused_parameters=False)
+    if not gpu or distributed.world_size(d) > 1:
+        # one process on a GPU: accelerate picks the backend. Unsloth, imported on a one-GPU
+        # host, patches accelerate to report none (unsloth/models/_utils.py), and an explicit
+        # "nccl" is then refused ("Your assigned backend nccl is not available", H200)
+        args["ddp_backend"] = "nccl" if gpu else "gloo"
     if d.strategy == "fsdp":
         # FSDP2 (transformers' default); its wrapping follows the model's _no_split_modules
         # (the decoder layer), and recomputation is FSDP's own activation checkpointing
