@@ -8,6 +8,14 @@ same run, on the same dev set):
   paraphrase), false merges (distinct pairs dropped as duplicates: hard negatives and
   others), records/s per stage;
 - grounding (embedding check): kept share per faithfulness label;
+- source checks (tuneline/source_checks.py, the whole chain the pipeline runs): per fault kind
+  (planted on real text: commentary, scaffolding, truncated, looping, questions that need the
+  chunk, answers to another question, answers from another chunk, one changed fact) the share
+  dropped; per rule, drops and precision against faithful pairs (the dev set's own answers and
+  paraphrases of them);
+- with --labelled FILE (JSONL of pairs a real run generated, each read against its chunk and
+  labelled `usable`: benchmarks/label_run.py writes them): the chain's precision and recall
+  on the product's own output, and the judge's separation (AUROC) when it scored them;
 - with --judge: the bundled judge (SmolLM2-135M, logprobs) on the faithfulness cases,
   kept share per label at the default min_score.
 
@@ -182,6 +190,57 @@ def eval_grounding(records, encode) -> dict | None:
             "records_per_s": round(len(pairs) / secs)}
 
 
+def source_check_cases(seed: int) -> tuple[list, dict, dict]:
+    """Records with a label each: the dev set's faithfulness cases and planted faults, plus
+    faithful pairs (the source's own answer, and a paraphrase of it) on 400 more sources;
+    with the chunk map and each chunk's `group > entity` (its title > section)."""
+    import random
+
+    sets = devset.build(seed)
+    recs = sets["faithfulness"] + sets["faults"]
+    rng = random.Random(seed + 1)
+    for i, s in enumerate(rng.sample(devset.sources(), 400)):
+        q = devset.templates(s)[rng.randrange(len(devset.templates(s)))].format(e=s.entity)
+        a, kind = (s.answer, "faithful") if i % 2 else (devset.paraphrase_answer(s.answer, rng),
+                                                         "faithful_paraphrase")
+        recs.append(devset.Record(f"good{i}", q, a, s.chunk, {"faithful": kind}))
+    where_of = {x.chunk: f"{x.group} > {x.entity}" for x in devset.sources()}
+    chunks = {r.pair_id: r.chunk for r in recs}
+    return recs, chunks, {k: where_of.get(v, "") for k, v in chunks.items()}
+
+
+def eval_source_checks(seed: int, encode) -> dict | None:
+    try:
+        from tuneline import source_checks
+    except ImportError:  # code from before the chain existed
+        return None
+    from tuneline.params import GroundingParams
+    from tuneline.records import Pair
+
+    recs, chunks, where = source_check_cases(seed)
+    pairs = [Pair(r.pair_id, r.pair_id, "devset", r.instruction, r.answer) for r in recs]
+    label = {r.pair_id: r.label["faithful"] for r in recs}
+    t = time.perf_counter()
+    kept, dropped, _ = source_checks.run_source_checks(pairs, chunks, encode, GroundingParams(), where)
+    secs = time.perf_counter() - t
+    good = {k for k, v in label.items() if v.startswith("faithful")}
+    by_rule = defaultdict(lambda: [0, 0])  # drops, of faithful pairs
+    fp_examples = []
+    for d in dropped:
+        pid = d.record["pair_id"]
+        by_rule[d.reason][0] += 1
+        if pid in good:
+            by_rule[d.reason][1] += 1
+            fp_examples.append((d.reason, d.detail[:100]))
+    kept_ids = {p.pair_id for p in kept}
+    n_good_dropped = sum(pid not in kept_ids for pid in good)
+    return {"kept_share_by_label": _kept_share(recs, kept_ids),
+            "per_rule": {r: {"drops": n, "precision": round(1 - g / n, 3)} for r, (n, g) in sorted(by_rule.items())},
+            "precision": round(1 - n_good_dropped / max(1, len(dropped)), 3),
+            "faithful_kept": round(1 - n_good_dropped / len(good), 3),
+            "false_drop_examples": fp_examples[:8], "records_per_s": round(len(pairs) / secs)}
+
+
 def _kept_share(records, kept_ids) -> dict:
     by = defaultdict(lambda: [0, 0])
     for r in records:
@@ -217,7 +276,8 @@ def evaluate(with_judge: bool, seed: int) -> dict:
     sets = devset.build(seed)
     encode = load_encoder("bundled:all-minilm-l6-v2", 64)
     out = {"filters": eval_filters(sets["filters"]), "dedup": eval_dedup(sets["dedup"], encode),
-           "grounding": eval_grounding(sets["faithfulness"], encode)}
+           "grounding": eval_grounding(sets["faithfulness"], encode),
+           "source_checks": eval_source_checks(seed, encode)}
     if with_judge:
         out["judge"] = eval_judge(sets["faithfulness"])
     return out
@@ -265,6 +325,18 @@ def show(name: str, res: dict) -> None:
     for m in d["missed_examples"]:
         print(f"    missed {m[0]}: {m[1]!r} ~ {m[2]!r}")
     print("grounding check:", g if g else "(none: every answer kept)")
+    sc = res.get("source_checks")
+    if sc:
+        print(f"source checks (whole chain): precision {sc['precision']}  faithful kept {sc['faithful_kept']}  "
+              f"{sc['records_per_s']} records/s")
+        for k, v in sc["kept_share_by_label"].items():
+            print(f"  kept {k:22} {v}")
+        for rule, r in sc["per_rule"].items():
+            print(f"  {rule:26} drops {r['drops']:4}  precision {r['precision']}")
+        for reason, detail in sc["false_drop_examples"]:
+            print(f"    faithful dropped by {reason}: {detail}")
+    else:
+        print("source checks: (none)")
     if "judge" in res:
         print("judge:", res["judge"])
 

@@ -431,11 +431,72 @@ def build_faithfulness(srcs: list[Source], rng: random.Random, n: int = 120) -> 
     return out
 
 
+# Faults a person finds reading generated pairs against their chunks, planted on real text
+# (wordings varied beyond any one rule's pattern; the scaffolding is the product's own).
+COMMENTARY = ["The text is incorrect and should be: {a}", "The text is: {c}",
+              "This passage describes {e}. {a}", "Sure! {a}", "Here is the answer: {a}",
+              "The question asks about {e}, and the answer is that {a}",
+              "I think {a}", "The paragraph above explains it: {a}"]
+SCAFFOLD_ANSWER = ["Source: {where}\nText: {a}", "{a}\n\nQuestion: What else does {e} do?",
+                   "Answer: {a}\nQuestion: How is {e} used?", "Passage:\n{a}"]
+CONTEXT_QUESTIONS = ["What does it do?", "How does this work?", "What is this used for?",
+                     "Why is it important according to the text?", "What does the passage say?",
+                     "What are these options?", "How do they differ?", "What does the author mean?",
+                     "What is its purpose?", "When should this feature be used?",
+                     "What is described above?", "What is the main idea?"]
+
+
+def plant_fault(kind: str, s: Source, other: Source, rng: random.Random) -> tuple[str, str] | None:
+    """(question, answer) with one planted fault of `kind`, on source `s`."""
+    q = templates(s)[rng.randrange(len(templates(s)))].format(e=s.entity)
+    a, e = s.answer, s.entity
+    if kind == "commentary":
+        return q, rng.choice(COMMENTARY).format(a=a, c=_words(s.chunk, 60), e=e)
+    if kind == "scaffolding":
+        return q, rng.choice(SCAFFOLD_ANSWER).format(a=a, e=e, where=f"{s.group} > {s.name}")
+    if kind == "truncated":
+        w = a.split()
+        return (q, " ".join(w[: max(4, int(len(w) * rng.uniform(0.4, 0.8)))]).rstrip(".,;:")) \
+            if len(w) >= 8 else None
+    if kind == "looping":
+        w = a.split()
+        if len(w) < 6:
+            return None
+        i = rng.randrange(0, len(w) - 4)
+        n = rng.randint(3, 5)
+        phrase = " ".join(w[i:i + n])
+        return q, " ".join(w[:i + n]) + " " + " ".join([phrase] * rng.randint(1, 3)) + " " + " ".join(w[i + n:])
+    if kind == "context_question":
+        return rng.choice(CONTEXT_QUESTIONS), a
+    if kind == "off_question":
+        oq = templates(other)[rng.randrange(len(templates(other)))].format(e=other.entity)
+        return oq, a
+    raise ValueError(kind)
+
+
+FAULT_KINDS = ["commentary", "scaffolding", "truncated", "looping", "context_question", "off_question"]
+
+
+def build_faults(srcs: list[Source], rng: random.Random, per_kind: int = 25) -> list[Record]:
+    """Planted faults of every kind, each on its own source with that source's chunk."""
+    out = []
+    for kind in FAULT_KINDS:
+        made = 0
+        while made < per_kind:
+            s, other = rng.sample(srcs, 2)
+            qa = plant_fault(kind, s, other, rng)
+            if qa:
+                out.append(Record(f"{kind}{made}", qa[0], qa[1], s.chunk, {"faithful": kind}))
+                made += 1
+    return out
+
+
 def build(seed: int = 13) -> dict[str, list[Record]]:
     rng = random.Random(seed)
     srcs = sources()
     dd = build_dedup(srcs, rng)
-    return {"dedup": dd, "filters": build_filter_set(dd, rng), "faithfulness": build_faithfulness(srcs, rng)}
+    return {"dedup": dd, "filters": build_filter_set(dd, rng), "faithfulness": build_faithfulness(srcs, rng),
+            "faults": build_faults(srcs, rng)}
 
 
 if __name__ == "__main__":

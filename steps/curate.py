@@ -7,7 +7,8 @@ from zenml import log_metadata
 
 from steps._common import code_of, frame_step, log_ledger, log_usage
 from tuneline import dedup as dedup_core
-from tuneline import filters, grounding, judge, preferences
+from tuneline import generate as generate_core
+from tuneline import filters, judge, preferences, source_checks
 from tuneline import llm as llm_core
 from tuneline.llm import make_llm
 from tuneline.params import (
@@ -25,6 +26,10 @@ from tuneline.records import Chunk, Pair, Preference, dropped_frame, from_frame,
 
 def _chunk_text(chunks: pd.DataFrame) -> dict[str, str]:
     return {c.chunk_id: c.text for c in from_frame(chunks, Chunk)}
+
+
+def _chunk_where(chunks: pd.DataFrame) -> dict[str, str]:
+    return {c.chunk_id: generate_core.where(c) for c in from_frame(chunks, Chunk)}
 
 
 @frame_step(cache_policy=code_of(filters))
@@ -55,15 +60,16 @@ def dedup_pairs(
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
-@frame_step(cache_policy=code_of(grounding))
+@frame_step(cache_policy=code_of(source_checks))
 def check_grounding(
     pairs: pd.DataFrame, chunks: pd.DataFrame, grounding_check: GroundingParams = GroundingParams(),
     embedding: EmbeddingParams = EmbeddingParams(),
 ) -> tuple[Annotated[pd.DataFrame, "grounded_pairs"], Annotated[pd.DataFrame, "grounding_rejected"]]:
-    """Drop answers clearly unsupported by their source chunk (embedding and word overlap)."""
+    """Read each pair against its chunk: scaffolding, commentary, context, claims, relevance, fit."""
     items = from_frame(pairs, Pair)
     encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device)
-    kept, dropped, stats = grounding.check_grounding(items, _chunk_text(chunks), encoder, grounding_check)
+    kept, dropped, stats = source_checks.run_source_checks(
+        items, _chunk_text(chunks), encoder, grounding_check, _chunk_where(chunks))
     log_ledger("grounding", len(items), len(kept), dropped)
     log_metadata(metadata={"grounding_stats": stats,
                            "embedding": {"model": embedding.model, "device": encoder.device}})

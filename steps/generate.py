@@ -16,10 +16,10 @@ from tuneline.records import Chunk, Pair, dropped_frame, from_frame, to_frame
 def generate_pairs(
     chunks: pd.DataFrame, llm: LLMParams, generation: GenerateParams
 ) -> tuple[Annotated[pd.DataFrame, "generated_pairs"], Annotated[pd.DataFrame, "generate_rejected"]]:
-    """Ask the LLM for a question each chunk answers, then for the answer."""
+    """Pairs from chunks: a question for each answer passage (or a question, then its answer)."""
     items = from_frame(chunks, Chunk)
     model = make_llm(llm)
     pairs, dropped = core.generate_pairs(items, model, generation)
     log_usage(model)
-    log_ledger("generate", len(items) * generation.questions_per_chunk, len(pairs), dropped)
+    log_ledger("generate", len(core.attempts(items, generation)), len(pairs), dropped)
     return to_frame(pairs, Pair), dropped_frame(dropped)

@@ -1,15 +1,22 @@
-"""Instruction/answer pairs from chunks, in two LLM passes.
+"""Instruction/answer pairs from chunks, in one of two modes (`GenerateParams.mode`).
 
-Pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk in view.
-Two short prompts work even for a 135M model, where one "write JSON with both" prompt
-mostly fails to parse. The pair's instruction carries no context: SFT teaches the model
-to answer from what it learned.
+- `answer_first` (default): the answer is a passage of the chunk (tuneline/passages.py) and
+  the model writes only the question that passage answers (instruction back-translation,
+  Li et al. 2023). Every claim of the answer is in the source by construction; what is left
+  to check is whether the question fits and stands alone (tuneline/source_checks.py). Read by
+  hand, a 135M model writes faithful answers rarely and fitting questions often.
+- `two_pass`: pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk
+  in view. For capable models, whose own wording teaches more than a copied passage.
+Short single-purpose prompts work even for a 135M model, where one "write JSON with both"
+prompt mostly fails to parse. The pair's instruction carries no context: SFT teaches the
+model to answer from what it learned.
 """
 
 from __future__ import annotations
 
 import re
 
+from tuneline import passages as passages_core
 from tuneline.llm import LLM, Chat
 from tuneline.params import GenerateParams
 from tuneline.records import Chunk, Dropped, Pair, drop, stable_id
@@ -42,6 +49,34 @@ def question_chat(chunk: str, source: str = "") -> Chat:
     return [{"role": "user", "content": _ASK + _text(_EXAMPLE_TEXT, _EXAMPLE_WHERE)},
             {"role": "assistant", "content": _EXAMPLE_QUESTION},
             {"role": "user", "content": _ASK + _text(chunk, source)}]
+
+
+# Answer-first: two worked examples, so the model names the subject (a question that says
+# "it" or "this" cannot stand without the passage) and asks what the passage answers.
+_PASSAGE_EXAMPLES = [
+    ("Python tutorial > Data structures > Lists",
+     "Lists are ordered and mutable. New items are added to the end of a list with the append "
+     "method, and the insert method puts an item at a given position.",
+     "How do you add an item to the end of a Python list?"),
+    ("git manual > git-stash",
+     "Use git stash when you want to record the current state of the working directory and the "
+     "index, but want to go back to a clean working directory.",
+     "When should you use git stash?"),
+]
+_ASK_PASSAGE = ("Write the question that this passage answers. Name what it is about, so the "
+                "question makes sense without the passage.\n\n")
+
+
+def _passage_text(passage: str, source: str) -> str:
+    return (f"Topic: {source}\n" if source else "") + f"Passage:\n{passage}"
+
+
+def passage_question_chat(passage: str, source: str = "") -> Chat:
+    chat: Chat = []
+    for where_, text, question in _PASSAGE_EXAMPLES:
+        chat += [{"role": "user", "content": _ASK_PASSAGE + _passage_text(text, where_)},
+                 {"role": "assistant", "content": question}]
+    return chat + [{"role": "user", "content": _ASK_PASSAGE + _passage_text(passage, source)}]
 
 
 def answer_chat(chunk: str, question: str, source: str = "") -> Chat:
@@ -81,19 +116,61 @@ def trim_answer(text: str) -> str:
     return text[: ends[-1]] if ends else text
 
 
+def attempts(chunks: list[Chunk], params: GenerateParams) -> list[tuple[Chunk, str | None]]:
+    """The generation attempts (the ledger's unit): two_pass, `questions_per_chunk` per chunk
+    (passage None); answer_first, one per chosen passage, and one (None) for a chunk that has
+    no passage that reads as an answer."""
+    if params.mode == "two_pass":
+        return [(c, None) for c in chunks for _ in range(params.questions_per_chunk)]
+    out: list[tuple[Chunk, str | None]] = []
+    for c in chunks:
+        found = passages_core.pick(passages_core.passages(
+            c.text, params.passage_min_words, params.passage_max_words), params.questions_per_chunk)
+        out += [(c, p) for p in found] or [(c, None)]
+    return out
+
+
 def generate_pairs(
     chunks: list[Chunk], llm: LLM, params: GenerateParams
 ) -> tuple[list[Pair], list[Dropped]]:
-    """`questions_per_chunk` attempts per chunk; an attempt whose question or answer is unusable
-    is dropped with the reply (ledger unit: attempts)."""
-    attempts = [c for c in chunks for _ in range(params.questions_per_chunk)]
-    replies = llm.generate([question_chat(c.text, where(c)) for c in attempts],
+    """One pair or one drop per attempt (`attempts`); an attempt whose question or answer is
+    unusable is dropped with the reply."""
+    if params.mode == "answer_first":
+        return _answer_first(attempts(chunks, params), llm, params)
+    if params.mode == "two_pass":
+        return _two_pass(attempts(chunks, params), llm, params)
+    raise ValueError(f"unknown generation.mode {params.mode!r}; expected answer_first or two_pass")
+
+
+def _answer_first(todo: list[tuple[Chunk, str | None]], llm: LLM, params: GenerateParams
+                  ) -> tuple[list[Pair], list[Dropped]]:
+    dropped = [drop(STAGE, "no_answer_passage", c, f"no paragraph of {params.passage_min_words}-"
+                    f"{params.passage_max_words} words that reads on its own") for c, p in todo if p is None]
+    asked = [(c, p) for c, p in todo if p is not None]
+    replies = llm.generate([passage_question_chat(p, where(c)) for c, p in asked],
+                           max_new_tokens=params.question_max_tokens,
+                           temperature=params.temperature, top_p=params.top_p, desc="questions")
+    pairs: list[Pair] = []
+    for (chunk, passage), reply in zip(asked, replies):
+        question = parse_question(reply)
+        if question is None:
+            dropped.append(drop(STAGE, "no_question_in_reply", chunk, reply[:500]))
+            continue
+        pairs.append(Pair(stable_id(chunk.chunk_id, question, passage), chunk.chunk_id,
+                          chunk.source, question, passage))
+    return pairs, dropped
+
+
+def _two_pass(todo: list[tuple[Chunk, str | None]], llm: LLM, params: GenerateParams
+              ) -> tuple[list[Pair], list[Dropped]]:
+    attempts_ = [c for c, _ in todo]
+    replies = llm.generate([question_chat(c.text, where(c)) for c in attempts_],
                            max_new_tokens=params.question_max_tokens,
                            temperature=params.temperature, top_p=params.top_p,
                            desc="questions")
     dropped: list[Dropped] = []
     asked: list[tuple[Chunk, str]] = []
-    for chunk, reply in zip(attempts, replies):
+    for chunk, reply in zip(attempts_, replies):
         question = parse_question(reply)
         if question is None:
             dropped.append(drop(STAGE, "no_question_in_reply", chunk, reply[:500]))

@@ -69,7 +69,14 @@ class LLMParams(Params):
 
 
 class GenerateParams(Params):
-    questions_per_chunk: int = Field(1, ge=1, description="sampled questions asked of each chunk")
+    mode: Literal["answer_first", "two_pass"] = Field("answer_first", description=(
+        "answer_first: the answer is a passage of the chunk and the model writes only the question "
+        "it answers (grounded by construction; the default for small models); two_pass: the model "
+        "writes a question, then answers it with the chunk in view (for capable models)"))
+    questions_per_chunk: int = Field(1, ge=1, description=(
+        "two_pass: sampled questions per chunk; answer_first: passages per chunk (at most)"))
+    passage_min_words: int = Field(15, ge=1, description="answer_first: shortest answer passage")
+    passage_max_words: int = Field(120, ge=10, description="answer_first: longest answer passage")
     question_max_tokens: int = 48
     answer_max_tokens: int = 160
     temperature: float = Field(0.3, ge=0, description="0 = greedy")
@@ -179,10 +186,29 @@ class DedupParams(Params):
 
 
 class GroundingParams(Params):
-    """The embedding faithfulness check (tuneline/grounding.py): an answer is dropped when
-    another chunk fits it better, or when both signals against its own chunk are below their
-    minimum. Defaults measured on the dev set."""
+    """The source checks (tuneline/source_checks.py): rules that read each pair against its
+    chunk, question-answer relevance, and the embedding faithfulness check
+    (tuneline/grounding.py: an answer is dropped when another chunk fits it better, or when
+    both signals against its own chunk are below their minimum). Defaults measured on the dev
+    set (benchmarks/curation_quality.py)."""
 
+    skip_checks: list[str] = Field([], description=(
+        "source-check rules switched off, by name (e.g. unsupported_sentence, relevance)"))
+    min_repeated_words: int = Field(3, ge=2, description=(
+        "looping_text: a run of this many words followed at once by itself"))
+    min_unsupported_terms: int = Field(1, ge=1, description=(
+        "term_not_in_source: key terms of the answer absent from chunk, title and question"))
+    copied_sentence_ratio: float = Field(0.75, gt=0, le=1, description=(
+        "altered copy: word-sequence similarity from which an answer sentence counts as copied"))
+    unsupported_sentence_min_words: int = Field(4, ge=1, description=(
+        "sentence_not_in_source: content words a sentence needs before it is checked"))
+    min_sentence_support: float = Field(0.34, ge=0, le=1, description=(
+        "sentence_not_in_source: share of a sentence's content words found in the chunk"))
+    min_question_terms_in_answer: float = Field(0.5, ge=0, le=1, description=(
+        "answer_off_question: share of the question's topical words found in the answer or in "
+        "its chunk's title and section"))
+    min_question_answer_cosine: float = Field(0.0, ge=-1, le=1, description=(
+        "answer_off_question: question-answer cosine below which the answer is off the question"))
     other_chunk_margin: float = Field(0.2, gt=0, le=2, description=(
         "drop when another chunk's cosine with the answer beats its own chunk's by this much"))
     key_term_check: bool = Field(True, description=(
