@@ -121,12 +121,15 @@ def test_grounding_conserves_whatever_the_similarities(pairs, min_cosine, min_ov
 
 
 @FAST
-@given(st.lists(texts, max_size=8), st.integers(1, 3), st.integers(0, 2**16))
-def test_generation_conserves_attempts(chunk_texts, per_chunk, seed):
+@given(st.lists(texts, max_size=8), st.integers(1, 3), st.integers(0, 2**16),
+       st.sampled_from(["answer_first", "two_pass"]))
+def test_generation_conserves_attempts(chunk_texts, per_chunk, seed, mode):
     chunks = [Chunk(f"c{i}", f"d{i}", "doc.md", t) for i, t in enumerate(chunk_texts)]
-    params = GenerateParams(questions_per_chunk=per_chunk)
+    params = GenerateParams(questions_per_chunk=per_chunk, mode=mode)
     kept, dropped = generate.generate_pairs(chunks, RandomLLM(seed), params)
-    assert len(kept) + len(dropped) == len(chunks) * per_chunk
+    assert len(kept) + len(dropped) == len(generate.attempts(chunks, params))
+    if mode == "two_pass":
+        assert len(generate.attempts(chunks, params)) == len(chunks) * per_chunk
     assert all(d.reason for d in dropped)
 
 

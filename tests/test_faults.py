@@ -122,5 +122,6 @@ def test_empty_and_non_numeric_replies_are_quarantined_not_fatal(monkeypatch, tm
     with FaultServer(replies=["", "   "]) as server:  # generation that says nothing
         llm = llm_for(server, monkeypatch, tmp_path, concurrency=1, cache=False)
         chunks = [Chunk("c0", "d0", "d.md", "LoRA trains low-rank matrices.")]
-        kept, dropped = generate.generate_pairs(chunks, llm, GenerateParams(questions_per_chunk=2))
+        kept, dropped = generate.generate_pairs(chunks, llm, GenerateParams(mode="two_pass",
+                                                                             questions_per_chunk=2))
     assert kept == [] and len(dropped) == 2 and all(d.reason for d in dropped)

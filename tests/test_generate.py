@@ -2,6 +2,8 @@ import pytest
 
 from tuneline.generate import (
     answer_chat,
+    attempts,
+    passage_question_chat,
     generate_pairs,
     parse_question,
     question_chat,
@@ -46,7 +48,7 @@ def test_prompts_say_where_a_chunk_comes_from_when_it_has_a_title_or_section(fak
     assert where(chunk) == "Acme CLI > Usage > Flags"
     assert where(Chunk("c2", "d", "notes.txt", "text")) == ""
     llm = fake_llm(replies=["How do you run the Acme CLI fast?", "Pass --fast."])
-    pairs, _ = generate_pairs([chunk], llm, GenerateParams())
+    pairs, _ = generate_pairs([chunk], llm, GenerateParams(mode="two_pass"))
     assert pairs[0].answer == "Pass --fast."
     asked = question_chat(chunk.text, where(chunk))[-1]["content"]
     assert asked.endswith("Source: Acme CLI > Usage > Flags\nText:\nRun it with --fast.")
@@ -60,7 +62,7 @@ def test_generate_pairs_keeps_good_attempts_and_drops_the_rest(fake_llm):
         "Which text is number two?", "What is the second text?",
         "It is about one.", "", "It is the second.",          # answers for the 3 parsed questions
     ])
-    pairs, dropped = generate_pairs(chunks, llm, GenerateParams(questions_per_chunk=2))
+    pairs, dropped = generate_pairs(chunks, llm, GenerateParams(mode="two_pass", questions_per_chunk=2))
     assert [(p.chunk_id, p.instruction, p.answer) for p in pairs] == [
         ("c1", "What is text one about?", "It is about one."),
         ("c2", "What is the second text?", "It is the second."),
@@ -69,3 +71,38 @@ def test_generate_pairs_keeps_good_attempts_and_drops_the_rest(fake_llm):
         ("empty_answer", "c2"), ("no_question_in_reply", "c1")]
     assert len(pairs) + len(dropped) == 4
     assert llm.calls == [("generate", 4), ("generate", 3)]  # one batched call per pass
+
+
+LORA = ("## Rank\n\nThe rank r sets the capacity of the LoRA update: common values are 8, 16, 32 "
+        "and 64. Higher ranks train more parameters and use more memory.\n\n"
+        "It also changes the scaling when rsLoRA is off, since alpha is divided by r, so a run "
+        "that changes r should revisit alpha.\n\n"
+        "Short line.")
+
+
+def test_answer_first_takes_the_answer_from_the_chunk_and_asks_only_for_the_question(fake_llm):
+    chunk = Chunk("c1", "d", "lora.md", LORA, "LoRA guide", "Hyperparameters")
+    llm = fake_llm(replies=["Question: What does the LoRA rank control, and how does it relate to alpha?"])
+    pairs, dropped = generate_pairs([chunk], llm, GenerateParams(questions_per_chunk=2))
+    assert [p.instruction for p in pairs] == ["What does the LoRA rank control, and how does it relate to alpha?"]
+    # the passage verbatim: the "It also ..." paragraph joined to the one it leans on (which
+    # alone is then no second passage), the heading and the too-short line left out
+    assert pairs[0].answer == LORA.split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
+    assert dropped == [] and llm.calls == [("generate", 1)]  # one batched call, no answer pass
+    asked = passage_question_chat(pairs[0].answer, where(chunk))[-1]["content"]
+    assert "Topic: LoRA guide > Hyperparameters" in asked and asked.endswith(pairs[0].answer)
+
+
+def test_answer_first_counts_a_chunk_without_a_passage_as_one_dropped_attempt(fake_llm):
+    chunks = [Chunk("c1", "d", "a.md", "# Title\n\nToo short."), Chunk("c2", "d", "b.md", LORA)]
+    params = GenerateParams(questions_per_chunk=1)
+    assert [(c.chunk_id, p is None) for c, p in attempts(chunks, params)] == [("c1", True), ("c2", False)]
+    pairs, dropped = generate_pairs(chunks, fake_llm(replies=["What do LoRA ranks set?"]), params)
+    assert len(pairs) + len(dropped) == len(attempts(chunks, params)) == 2
+    assert dropped[0].reason == "no_answer_passage" and dropped[0].record["chunk_id"] == "c1"
+
+
+def test_unknown_generation_mode_is_a_clear_error(fake_llm):
+    params = GenerateParams.model_construct(mode="one_pass", questions_per_chunk=1)
+    with pytest.raises(ValueError, match="unknown generation.mode 'one_pass'"):
+        generate_pairs([Chunk("c1", "d", "a.md", LORA)], fake_llm(replies=[]), params)

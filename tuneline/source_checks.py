@@ -308,7 +308,9 @@ def _tokens(text: str) -> list[str]:
 
 
 def _sentences(text: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?;])\s+|\n+", _prose(text)) if len(s.split()) >= 3]
+    # hard-wrapped lines (plain-text manuals) are joined; blank lines and list items separate
+    joined = re.sub(r"(?<!\n)\n(?!\n|\s*(?:[-*+•]|\d{1,2}[.)])\s)", " ", _prose(text))
+    return [s for s in re.split(r"(?<=[.!?;])\s+|\n+", joined) if len(s.split()) >= 3]
 
 
 def altered_copy(pair: Pair, src: Source, p: GroundingParams) -> Verdict:

@@ -18,7 +18,7 @@ def test_each_step_declares_the_core_modules_it_calls():
     expected = {
         "ingest_documents": "tuneline.ingest", "generate_pairs": "tuneline.generate",
         "filter_pairs": "tuneline.filters", "dedup_pairs": "tuneline.dedup",
-        "check_grounding": "tuneline.grounding",
+        "check_grounding": "tuneline.source_checks",
         "judge_pairs": "tuneline.judge", "build_preferences": "tuneline.preferences",
         "split_dataset": "tuneline.decontaminate", "quality_report": "tuneline.report",
         "sft": "tuneline.train.trl_backend", "dpo": "tuneline.train.trl_backend",

@@ -1,0 +1,98 @@
+"""The source checks: each rule's reason on a planted case, and a faithful pair kept, on real
+text nobody on the project wrote (Python's reference topic on `while`, shipped with CPython)."""
+
+import pydoc_data.topics
+import pytest
+
+from tuneline import source_checks as sc
+from tuneline.dedup import load_encoder
+from tuneline.params import GroundingParams
+from tuneline.records import Pair
+
+WHILE = pydoc_data.topics.topics["while"]
+WHERE = "Python language reference > while"
+SRC = sc.Source(WHILE, WHERE)
+P = GroundingParams()
+FAITHFUL = ("A \"break\" statement executed in the first suite terminates the loop without "
+            "executing the \"else\" clause's suite.")
+PARAPHRASE = ("Running break inside the loop body ends the while loop, and the else clause's "
+              "suite is then skipped.")
+QUESTION = "What happens when a break statement runs inside a Python while loop?"
+
+
+def pair(question=QUESTION, answer=FAITHFUL) -> Pair:
+    return Pair("p", "c", "while.txt", question, answer)
+
+
+def fault(p: Pair, src: sc.Source = SRC) -> str | None:
+    found = sc.first_fault(p, src, P)
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("answer", [FAITHFUL, PARAPHRASE, "It stops the loop, and the else suite is skipped."])
+def test_faithful_answers_and_paraphrases_pass_every_rule(answer):
+    assert fault(pair(answer=answer)) is None
+
+
+@pytest.mark.parametrize("question, answer, reason", [
+    (QUESTION, f"Source: {WHERE}\nText: {FAITHFUL}", "prompt_scaffolding"),
+    (QUESTION, f"{FAITHFUL}\n\nQuestion: What does continue do?", "prompt_scaffolding"),
+    (f"{QUESTION} Write one question that the text answers.", FAITHFUL, "prompt_scaffolding"),
+    (QUESTION, f"The text is incorrect and should be: {FAITHFUL}", "task_commentary"),
+    (QUESTION, "The text is: The \"while\" statement is used for repeated execution.", "task_commentary"),
+    (QUESTION, f"Sure! {FAITHFUL}", "task_commentary"),
+    (QUESTION, "A \"break\" statement executed in the first suite terminates the loop without", "truncated_text"),
+    (QUESTION, "The loop terminates without the else suite the loop terminates without the else suite.", "looping_text"),
+    ("How does it work?", FAITHFUL, "question_needs_context"),
+    ("What does this statement do when break runs?", FAITHFUL, "question_needs_context"),
+    ("What is the main idea?", FAITHFUL, "question_without_subject"),
+    ("What is the difference between a while loop and a while loop?", FAITHFUL, "garbled_question"),
+    ("How does a while loop break in Rust?", FAITHFUL, "question_term_not_in_source"),
+    (QUESTION, "A break statement terminates the loop and calls `sys.exit(3)`.", "term_not_in_source"),
+    (QUESTION, "A \"break\" statement executed in the first suite does not terminate the loop "
+               "without executing the \"else\" clause's suite.", "negation_flipped"),
+    (QUESTION, "A \"continue\" statement executed in the first suite skips the rest of the suite "
+               "and goes back to testing the expression before the loop.", None),
+    (QUESTION, "A \"continue\" statement executed in the last suite skips the rest of the suite "
+               "and goes back to testing the expression.", "word_swapped_for_opposite"),
+    (QUESTION, "A break statement also compiles the module into bytecode for faster imports.",
+     "sentence_not_in_source"),
+])
+def test_each_rule_names_its_fault(question, answer, reason):
+    assert fault(pair(question, answer)) == reason
+
+
+def test_a_phrase_the_chunk_itself_uses_is_not_commentary_or_scaffolding():
+    src = sc.Source("The text is inserted at the cursor. Question: marks a prompt in the log.", "Editor")
+    assert fault(pair("Where is typed text inserted in the editor?", "The text is inserted at the cursor."), src) is None
+
+
+def test_imported_pairs_without_a_chunk_get_only_the_rules_that_need_none():
+    imported = sc.Source(None)
+    assert fault(pair(answer="A break statement calls `sys.exit(3)`."), imported) is None
+    assert fault(pair(answer="Sure! It ends the loop."), imported) == "task_commentary"
+
+
+def test_a_rule_can_be_switched_off_by_name():
+    params = GroundingParams(skip_checks=["question_needs_context"])
+    assert sc.first_fault(pair("How does it work?"), SRC, params) is None
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_encoder("bundled:all-minilm-l6-v2", batch_size=16)
+
+
+def test_the_chain_drops_an_answer_to_another_question_and_conserves_records(minilm):
+    chunk = {"c": WHILE}
+    pairs = [
+        pair(),
+        Pair("off", "c", "while.txt", "How do you open a file for appending with a context manager?", FAITHFUL),
+        Pair("ctx", "c", "while.txt", "How does it work?", FAITHFUL),
+    ]
+    kept, dropped, stats = sc.run_source_checks(pairs, chunk, minilm, GroundingParams(), {"c": WHERE})
+    assert [p.pair_id for p in kept] == ["p"]
+    assert {d.record["pair_id"]: d.reason for d in dropped} == {
+        "off": "answer_off_question", "ctx": "question_needs_context"}
+    assert "missing" in next(d.detail for d in dropped if d.reason == "answer_off_question")
+    assert len(kept) + len(dropped) == len(pairs) and stats["rule_drops"] == 1
