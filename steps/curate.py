@@ -83,11 +83,14 @@ def judge_pairs(
     """Score each pair 1-5 against its source chunk with the LLM judge (or jury); keep the good."""
     items = from_frame(pairs, Pair)
     judges = [make_llm(llm)] + [make_llm(j) for j in judging.jury]
-    kept, dropped, jury = judge.judge_pairs(items, judges, judging, _chunk_text(chunks))
+    kept, dropped, stats = judge.judge_pairs(items, judges, judging, _chunk_text(chunks))
     log_usage(*judges)
     log_ledger("judge", len(items), len(kept), dropped)
-    if jury:
-        log_metadata(metadata={"jury": jury})
+    separation = stats.pop("separation", None)
+    if separation:
+        log_metadata(metadata={"judge_separation": separation})
+    if stats:
+        log_metadata(metadata={"jury": stats})
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 

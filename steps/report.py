@@ -20,7 +20,7 @@ def quality_report(
     dedup_rejected: pd.DataFrame, grounding_rejected: pd.DataFrame, judge_rejected: pd.DataFrame,
     preference_rejected: pd.DataFrame, decontaminate_rejected: pd.DataFrame,
 ) -> tuple[Annotated[HTMLString, "data_quality_report"], Annotated[dict, "curation_summary"]]:
-    """HTML report of the dataset build (funnel, drops, scores, duplicates) and its summary."""
+    """HTML report of the dataset build (sample read against chunks, funnel, drops, scores) and its summary."""
     sizes = {"raw_files": raw_files, "documents": documents, "chunks": chunks,
              "generated_pairs": generated, "imported_pairs": imported, "filtered_pairs": filtered,
              "unique_pairs": unique, "grounded_pairs": grounded, "judged_pairs": judged,
@@ -32,5 +32,7 @@ def quality_report(
     pairs = pd.concat([generated, imported], ignore_index=True)
     kept_text = dict(zip(pairs.pair_id, pairs.instruction))
     sources = core.per_source(chunks, pairs, pd.concat([train, test], ignore_index=True), rejected)
-    page = core.render(funnel, rejected, judged.score.dropna().tolist(), kept_text, sources)
+    kept = pd.concat([train, test], ignore_index=True)
+    sample = core.sample_with_chunks(kept, rejected, chunks)
+    page = core.render(funnel, rejected, judged.score.dropna().tolist(), kept_text, sources, sample=sample)
     return HTMLString(page), core.curation_summary(funnel, rejected)

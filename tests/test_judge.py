@@ -139,3 +139,16 @@ def test_preference_candidates_are_scored_by_the_judge_not_the_generator(fake_ll
     assert len(judge_llm.chats) == 1  # the judge scored it, against the same chunk
     assert judge_llm.chats[0][1]["content"].startswith("Source:\nSerialize obj to a JSON str.")
     assert prefs[0].chosen == pairs[0].answer and prefs[0].rejected_score == 4.0
+
+
+def test_a_judge_that_scores_another_questions_answer_as_high_stops_filtering(fake_llm):
+    from tuneline.judge import auroc, judge_pairs
+    from tuneline.records import Pair
+
+    pairs = [Pair(f"p{i}", "c", "a.md", f"What does option {i} set?", f"Option {i} sets value {i}.")
+             for i in range(6)]
+    blind = fake_llm(probs=[[0.0, 0.9, 0.1, 0.0, 0.0]] * 12)  # the same low score for everything
+    kept, dropped, stats = judge_pairs(pairs, [blind], JudgeParams(separation_probes=6))
+    assert stats["separation"] == {"probes": 6, "auroc": 0.5, "separates": False, "filtering": False}
+    assert len(kept) == 6 and dropped == [] and all(p.score < 2.5 for p in kept)  # recorded, not used
+    assert auroc([4.0, 3.0], [1.0, 3.0]) == 0.875

@@ -37,3 +37,12 @@ def test_a_dataset_run_points_at_training_on_it_and_a_failed_run_at_its_step():
     assert text.splitlines() == ["tuneline: dataset_pipeline run r failed in 3s",
                                  "  failed step  scan_raw: raw folder '/x' does not exist",
                                  "  full log     logs/runs/r.log"]
+
+
+def test_a_judge_that_failed_its_separation_probe_is_named_with_what_to_configure():
+    weak = {**TRAINED, "judge_separation": {"probes": 16, "auroc": 0.52, "separates": False, "filtering": False}}
+    text = render_summary(weak)
+    assert "judge        cannot tell a fitting answer from another question's (AUROC 0.5200 on 16 probes)" in text
+    assert "judging.jury" in text
+    strong = {**TRAINED, "judge_separation": {"probes": 16, "auroc": 0.9, "separates": True, "filtering": True}}
+    assert "cannot tell" not in render_summary(strong)

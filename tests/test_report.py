@@ -54,3 +54,27 @@ def test_per_source_rows_show_which_files_yield_nothing():
     page = render([("raw files", 2)], rejected, [], {}, rows)
     assert "<td>b.md</td><td class=num>1</td><td class=num>1</td><td class=num>0</td>" in page
     assert "grounding 1" in page
+
+
+def test_sample_shows_kept_and_dropped_pairs_next_to_their_chunks_with_reasons():
+    import json
+
+    import pandas as pd
+
+    from tuneline.report import sample_with_chunks
+
+    chunks = pd.DataFrame({"chunk_id": ["c1", "c2"], "text": ["CHUNK ONE TEXT", "CHUNK TWO TEXT"]})
+    kept = pd.DataFrame({"pair_id": [f"k{i}" for i in range(20)], "chunk_id": ["c1"] * 20,
+                         "instruction": [f"Kept question {i}?" for i in range(20)],
+                         "answer": ["Kept answer."] * 20, "score": [3.5] * 20})
+    rejected = pd.DataFrame({"stage": ["grounding", "ingest"], "reason": ["answer_off_question", "bad_json"],
+                             "detail": ["0.20 of the question's words", "a.jsonl:2"],
+                             "record": [json.dumps({"pair_id": "d1", "chunk_id": "c2", "instruction": "Dropped q?",
+                                                    "answer": "Dropped a."}), json.dumps({"path": "a.jsonl"})]})
+    html = sample_with_chunks(kept, rejected, chunks, n=5)
+    assert html.count("Kept question") == 5 and "Kept (5 of 20, random)" in html
+    assert "CHUNK ONE TEXT" in html and "judge 3.50" in html
+    # only pair records are sampled among the drops, each with its stage, reason and detail
+    assert "Dropped (1 of 1, random)" in html and "CHUNK TWO TEXT" in html
+    assert "grounding: answer_off_question" in html and "0.20 of the question" in html
+    assert sample_with_chunks(kept, rejected, chunks, n=5) == html  # seeded: the same sample each time

@@ -154,20 +154,51 @@ def agreement(per_judge: list[list[float | None]]) -> dict:
     }
 
 
+def auroc(pos: list[float], neg: list[float]) -> float | None:
+    """P(a positive scores above a negative), ties counted half; None without both."""
+    if not pos or not neg:
+        return None
+    return sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
+
+
+def separation(items: list[Item], scores: list["float | None"], judges: list[LLM],
+               params: JudgeParams) -> dict:
+    """Can this judge tell a pair's own answer from another question's? The first
+    `separation_probes` items are scored again with the next item's answer (same question,
+    same chunk): a judge worth filtering with scores its own answers higher. Measured on the
+    run's own pairs, so it speaks for this judge on this corpus."""
+    k = min(params.separation_probes, len(items))
+    if k < 4:
+        return {}
+    swapped = [(items[i][0], items[(i + 1) % k][1], *items[i][2:]) for i in range(k)]
+    probe, _, _ = jury_score(judges, swapped, params, desc="judge probe")
+    pos = [s for s in scores[:k] if s is not None]
+    neg = [s for s in probe if s is not None]
+    value = auroc(pos, neg)
+    return {"probes": k, "auroc": None if value is None else round(value, 3),
+            "separates": value is not None and value >= params.min_separation}
+
+
 def judge_pairs(pairs: list[Pair], judges: list[LLM], params: JudgeParams,
                 chunk_text: dict[str, str] | None = None) -> tuple[list[Pair], list[Dropped], dict]:
     """Score every pair with every judge, grounded in its chunk when `chunk_text` has it;
-    keep those whose (combined) score reaches min_score."""
+    keep those whose (combined) score reaches min_score. When the judge fails its separation
+    probe, its scores are recorded on the pairs but drop none of them: a judge that scores an
+    answer to another question like a fitting one is not a filter."""
     chunk_text = chunk_text or {}
     items = [(p.instruction, p.answer, chunk_text.get(p.chunk_id)) for p in pairs]
     scores, said, stats = jury_score(judges, items, params)
+    probe = separation(items, scores, judges, params) if params.separation_probes else {}
+    advisory = bool(probe) and not probe["separates"]
     kept, dropped = [], []
     for pair, value, words in zip(pairs, scores, said):
         if value is None:
             dropped.append(drop(STAGE, "judge_gave_no_score", pair, words))
-        elif value < params.min_score:
+        elif value < params.min_score and not advisory:
             dropped.append(drop(STAGE, "low_judge_score", replace(pair, score=round(value, 4)),
                                 f"{value:.2f} < {params.min_score}"))
         else:
             kept.append(replace(pair, score=round(value, 4)))
+    if probe:
+        stats = {**stats, "separation": {**probe, "filtering": not advisory}}
     return kept, dropped, stats

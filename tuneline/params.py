@@ -227,6 +227,12 @@ class JudgeParams(Params):
     retries: int = Field(1, ge=0, description="text method: re-asks for an unparseable reply")
     jury: list[LLMParams] = Field([], description="extra judges; scores are then aggregated")
     aggregate: Literal["mean", "majority"] = "mean"
+    separation_probes: int = Field(16, ge=0, description=(
+        "pairs whose question is also scored with another pair's answer: the judge must score "
+        "its own answer higher (AUROC); 0 = no probe"))
+    min_separation: float = Field(0.75, ge=0.5, le=1, description=(
+        "probe AUROC below which the judge cannot tell a fitting answer from another question's: "
+        "its scores are recorded, not used to drop pairs, and the run summary says so"))
 
 
 class PreferenceParams(Params):

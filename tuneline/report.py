@@ -146,9 +146,38 @@ def duplicate_clusters(rejected: pd.DataFrame, kept_text: dict[str, str], limit:
     return "<table><tr><th>kept</th><th>dropped as its duplicates</th></tr>" + "".join(rows) + "</table>"
 
 
+def sample_with_chunks(kept: pd.DataFrame, rejected: pd.DataFrame, chunks: pd.DataFrame,
+                       n: int = 12, seed: int = 0) -> str:
+    """A seeded random sample of kept pairs, and one of dropped pairs with their reasons, each
+    next to the chunk it came from: the first look at a dataset is at examples, read against
+    their source, not at counts (the first rows per reason are not a sample)."""
+    text = dict(zip(chunks.chunk_id, chunks.text)) if len(chunks) else {}
+
+    def rows(records: list[dict], verdicts: list[str]) -> str:
+        out = []
+        for rec, verdict in zip(records, verdicts):
+            chunk = text.get(rec.get("chunk_id", ""), "(imported: no source chunk)")
+            score = rec.get("score")
+            score = f"<br><span class=muted>judge {float(score):.2f}</span>" if score == score and score is not None else ""
+            out.append(f"<tr><td><b>Q:</b> {_e(rec.get('instruction', ''))}<br><b>A:</b> "
+                       f"{_e(str(rec.get('answer', ''))[:800])}{score}</td>"
+                       f"<td>{_e(verdict)}</td><td><pre>{_e(chunk[:1500])}</pre></td></tr>")
+        return "".join(out)
+
+    head = "<table><tr><th>pair</th><th>verdict</th><th>its chunk</th></tr>"
+    k = kept.sample(min(n, len(kept)), random_state=seed).to_dict("records") if len(kept) else []
+    pair_rows = rejected[rejected.record.str.contains('"instruction"', na=False)] if len(rejected) else rejected
+    d = pair_rows.sample(min(n, len(pair_rows)), random_state=seed) if len(pair_rows) else pair_rows
+    dropped = [json.loads(r) for r in d.record] if len(d) else []
+    why = [f"{st}: {re_}\n{de}" for st, re_, de in zip(d.stage, d.reason, d.detail)] if len(d) else []
+    return (f"<h3>Kept ({len(k)} of {len(kept)}, random)</h3>" + head + rows(k, ["kept"] * len(k))
+            + "</table>" + f"<h3>Dropped ({len(dropped)} of {len(pair_rows)}, random)</h3>" + head
+            + rows(dropped, why) + "</table>")
+
+
 def render(funnel: list[tuple[str, int]], rejected: pd.DataFrame, scores: list[float],
            kept_text: dict[str, str], sources: list[dict] | None = None,
-           examples_per_reason: int = 3, clusters: int = 15) -> str:
+           examples_per_reason: int = 3, clusters: int = 15, sample: str = "") -> str:
     """The report; `rejected` is every stage's dropped records (stage, reason, detail, record);
     `sources` the per-file rows of `per_source`."""
     by_reason = rejected.groupby(["stage", "reason"], sort=False).size()
@@ -161,6 +190,7 @@ def render(funnel: list[tuple[str, int]], rejected: pd.DataFrame, scores: list[f
     return f"""<!doctype html><html><head><meta charset=utf-8><title>tuneline data quality</title>
 <style>{_CSS}</style></head><body>
 <h1>Data-quality report</h1>
+<h2>Read a sample against its source</h2>{sample or "<p class=muted>No sample.</p>"}
 <h2>Funnel</h2><p class=muted>Each stage's share of the stage before it; preference pairs and
 the train/test split as shares of the judged pairs.</p>{_bar_rows(funnel, shares=funnel_shares(funnel))}
 <h2>Per source file (fewest kept pairs first)</h2>{_source_table(sources or [])}

@@ -111,6 +111,12 @@ def render_summary(info: dict, log: str | None = None) -> str:
             out.append(f"    {label:<18} {fmt_number(n):>6}  {share}".rstrip())
     if info.get("top_drops"):
         out.append("  top drops    " + ", ".join(f"{r} {n}" for r, n in info["top_drops"]))
+    sep = info.get("judge_separation")
+    if sep and not sep.get("filtering", True):
+        out.append(f"  judge        cannot tell a fitting answer from another question's (AUROC "
+                   f"{fmt_number(sep.get('auroc'))} on {sep.get('probes')} probes): its scores are "
+                   "recorded, not used to drop pairs; set judging.jury or an llm with a larger "
+                   "model (an OpenAI-compatible endpoint) to filter with a judge")
     ev = info.get("eval")
     if ev:
         out.append("  evaluation   " + "   ".join(

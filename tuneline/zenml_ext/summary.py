@@ -47,6 +47,8 @@ def run_summary(run_id) -> dict:
                 reasons[f"{stage}: {reason}"] += n
     out["top_drops"] = reasons.most_common(5)
     out["cached_steps"] = sorted(n for n, s in steps.items() if s.status.value == "cached")
+    if "judge_pairs" in steps:
+        out["judge_separation"] = steps["judge_pairs"].run_metadata.get("judge_separation")
     if "evaluate" in steps:
         out["eval"] = steps["evaluate"].run_metadata.get("eval")
     if "register_model" in steps and steps["register_model"].status.value == "completed":
