@@ -34,6 +34,15 @@ def test_faithful_answers_and_paraphrases_pass_every_rule(answer):
     assert fault(pair(answer=answer)) is None
 
 
+@pytest.mark.parametrize("question", [
+    "What does a break statement in the first suite terminate?",     # the statement's verb
+    "What does a break statement do in a while loop?",               # a general verb
+    "What does the Python reference say about break in while loops?",
+])
+def test_questions_made_from_the_answers_opening_statement_pass(question):
+    assert fault(pair(question, FAITHFUL)) is None
+
+
 @pytest.mark.parametrize("question, answer, reason", [
     (QUESTION, f"Source: {WHERE}\nText: {FAITHFUL}", "prompt_scaffolding"),
     (QUESTION, f"{FAITHFUL}\n\nQuestion: What does continue do?", "prompt_scaffolding"),
@@ -48,6 +57,10 @@ def test_faithful_answers_and_paraphrases_pass_every_rule(answer):
     ("What is the main idea?", FAITHFUL, "question_without_subject"),
     ("What is the difference between a while loop and a while loop?", FAITHFUL, "garbled_question"),
     ("How does a while loop break in Rust?", FAITHFUL, "question_term_not_in_source"),
+    ("What does a break statement terminate the loop?", FAITHFUL, "ungrammatical_question"),
+    ("What does a break statement not execute?", FAITHFUL, "ungrammatical_question"),
+    ("Which must terminate the loop?", FAITHFUL, "ungrammatical_question"),
+    ("What does next do?", FAITHFUL, "question_needs_context"),
     (QUESTION, "A break statement terminates the loop and calls `sys.exit(3)`.", "term_not_in_source"),
     (QUESTION, "A \"break\" statement executed in the first suite does not terminate the loop "
                "without executing the \"else\" clause's suite.", "negation_flipped"),

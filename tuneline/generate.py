@@ -51,32 +51,43 @@ def question_chat(chunk: str, source: str = "") -> Chat:
             {"role": "user", "content": _ASK + _text(chunk, source)}]
 
 
-# Answer-first: two worked examples, so the model names the subject (a question that says
-# "it" or "this" cannot stand without the passage) and asks what the passage answers.
+# Answer-first: the model rewrites the passage's opening sentence as the question it answers.
+# Read by hand on two real runs (benchmarks/labelled/), SmolLM2-135M asked for "the question
+# this passage answers" wrote fluent questions about the document's topic that the passage
+# did not answer (33% usable); asked to turn one statement into its question, with the
+# statement's own words, it writes questions the passage answers more often (39% before the
+# checks, 58% after them), and the checks can test the question against that sentence.
 _PASSAGE_EXAMPLES = [
-    ("Python tutorial > Data structures > Lists",
-     "Lists are ordered and mutable. New items are added to the end of a list with the append "
-     "method, and the insert method puts an item at a given position.",
-     "How do you add an item to the end of a Python list?"),
-    ("git manual > git-stash",
-     "Use git stash when you want to record the current state of the working directory and the "
-     "index, but want to go back to a clean working directory.",
-     "When should you use git stash?"),
+    ("", "The append method adds an item to the end of a list.",
+     "What does the append method of a list do?"),
+    ("", "Use git stash when you want to record the current state of the working directory and "
+         "go back to a clean working directory.", "When should you use git stash?"),
+    ("", "VACUUM reclaims storage occupied by dead tuples.", "What does VACUUM reclaim?"),
+    ("", "Two settings control the cache: its size and its expiry time.",
+     "Which settings control the cache?"),
 ]
-_ASK_PASSAGE = ("Write the question that this passage answers. Name what it is about, so the "
-                "question makes sense without the passage.\n\n")
+_ASK_PASSAGE = "Rewrite the statement as the question it answers. Use the statement's own words.\n\n"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'`(*])")
 
 
-def _passage_text(passage: str, source: str) -> str:
-    return (f"Topic: {source}\n" if source else "") + f"Passage:\n{passage}"
+def opening(passage: str, min_words: int = 6) -> str:
+    """The passage's first sentence (two when the first is shorter than `min_words`): what
+    the question is written from, and what the checks hold it against."""
+    parts = _SENTENCE_END.split(passage.split("\n```")[0].strip(), maxsplit=2)
+    head = parts[0]
+    if len(head.split()) < min_words and len(parts) > 1:
+        head = f"{head} {parts[1]}"
+    return " ".join(head.split())
 
 
 def passage_question_chat(passage: str, source: str = "") -> Chat:
+    """`source` is not shown: with a topic line the model asks about the topic, not the
+    statement (measured: "What does 13 hyperparameters mean?")."""
     chat: Chat = []
-    for where_, text, question in _PASSAGE_EXAMPLES:
-        chat += [{"role": "user", "content": _ASK_PASSAGE + _passage_text(text, where_)},
+    for _, text, question in _PASSAGE_EXAMPLES:
+        chat += [{"role": "user", "content": f"{_ASK_PASSAGE}Statement: {text}"},
                  {"role": "assistant", "content": question}]
-    return chat + [{"role": "user", "content": _ASK_PASSAGE + _passage_text(passage, source)}]
+    return chat + [{"role": "user", "content": f"{_ASK_PASSAGE}Statement: {opening(passage)}"}]
 
 
 def answer_chat(chunk: str, question: str, source: str = "") -> Chat:

@@ -66,13 +66,14 @@ def _prose(text: str) -> str:
 # --- scaffolding -----------------------------------------------------------------------------
 
 # the labels the generation and judge prompts put before their parts, at a line start
-_LABEL = re.compile(r"(?im)^\W{0,3}(source|text|topic|passage|question|answer|score|instruction)\s*:")
+_LABEL = re.compile(r"(?im)^\W{0,3}(source|text|topic|passage|statement|question|answer|score|instruction)\s*:")
 
 
 def _prompt_sentences() -> list[str]:
     """Sentences of the product's own prompts: a reply that repeats one leaked its prompt."""
     texts = [generate._ASK, generate._ASK_PASSAGE, judge.RUBRIC, judge.GROUNDED_RUBRIC,
-             "Answer the question using the text. Be accurate and concise."]
+             "Answer the question using the text. Be accurate and concise.",
+             "Rewrite the statement as the question it answers."]
     out = []
     for t in texts:
         out += [s.strip().lower() for s in re.split(r"(?<=[.:])\s+|\n", t) if len(s.split()) >= 4]
@@ -196,6 +197,9 @@ _DEICTIC = re.compile(
     rf"preceding|same) \w+|the {_META_NOUN}|the author|(?:mentioned|described|discussed|shown|"
     r"listed|given) (?:above|below|here|earlier|before))\b", re.I)
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her)\b", re.I)
+# a sequence word as the subject: "What does next do?" (of "Next, for each argument, ...")
+_SEQUENCE_SUBJECT = re.compile(r"^\W*(?:what|how|why|when|where|which)\s+(?:does|do|did|is|are|was|were)\s+"
+                               r"(?:next|then|first|finally|afterwards|later|above|below)\b", re.I)
 _Q_WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
@@ -203,7 +207,7 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     """The question cannot be understood without the chunk: it points at "this", "the text"
     or "the above", or a pronoun comes before anything it could stand for."""
     q = _QUOTED.sub(" x_quoted ", _CODE.sub(" x_code ", pair.instruction))
-    m = _DEICTIC.search(q)
+    m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q)
     if m:
         return "question_needs_context", f"question says {m.group(0)!r}"
     m = _PRONOUN.search(q)
@@ -248,6 +252,60 @@ def question_term_not_in_source(pair: Pair, src: Source, p: GroundingParams) -> 
     if missing:
         return "question_term_not_in_source", "question names " + ", ".join(missing[:6])
     return None
+
+
+_PREPOSITION = frozenset("to for with on in of about from by into at as like over under".split())
+_GENERAL_VERBS = frozenset("do say tell".split())  # ask about anything: no statement verb needed
+_IRREGULAR = {"have": "has", "do": "does", "be": "is", "go": "goes"}
+_WHAT_DOES = re.compile(r"^\s*(?:what|who|whom)\s+(?:does|do|did)\s+(.+?)\?\s*$", re.I)
+
+
+def _third_person_and_past(verb: str) -> set[str]:
+    out = {verb, verb + "s", verb + "es", verb + "ed", verb + "d", _IRREGULAR.get(verb, "")}
+    if verb.endswith("y"):
+        out |= {verb[:-1] + "ies", verb[:-1] + "ied"}
+    return out - {""}
+
+
+def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """A question the small generator garbled while turning the answer's opening statement
+    into a question: "What does X <verb> <object>?" keeps the object that "what" stands for
+    ("What does a fine-tuning project have a life cycle?"), so its last word is no verb of
+    the statement; "What does X determine?" of "X is determined by" turns the voice; "Which
+    must ..." has no subject. Checked only for answers copied from the chunk (answer-first),
+    whose opening is the statement the question was written from."""
+    if src.text is None or not pair.answer.strip():
+        return None
+    opening = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=2)
+    statement = " ".join(opening[:2]).lower()
+    if opening[0][:60] not in " ".join(src.text.split()):
+        return None  # not a copied passage: the rule knows nothing of how it was written
+    q = pair.instruction.strip()
+    if re.match(r"^\s*which\s+(?:must|can|could|should|is|are|was|were|does|do|did|has|have)\b", q, re.I):
+        return "ungrammatical_question", "'which' with no noun before its verb"
+    m = _WHAT_DOES.match(q)
+    if not m:
+        return None
+    body = m.group(1)
+    if re.search(r"\b(?:not|never)\b|n't\b", body, re.I):
+        return "ungrammatical_question", "'what does ... not ...'"
+    words = [w.lower() for w in re.findall(r"[\w'-]+", body)]
+    last = words[-1]
+    if last in _PREPOSITION:
+        return None
+    # "What does X say about Y?": the verb stands before the last preposition
+    if last in _GENERAL_VERBS or any(w in _GENERAL_VERBS and nxt in _PREPOSITION
+                                     for w, nxt in zip(words, words[1:])):
+        return None
+    for form in _third_person_and_past(last):
+        for hit in re.finditer(rf"\b{re.escape(form)}\b", statement):
+            passive = form.endswith("d") and re.search(
+                r"\b(?:is|are|was|were|be|been|being)\s+(?:\w+ly\s+)?$", statement[:hit.start()])
+            after_modal = form == last and re.search(
+                r"\b(?:can|could|should|must|may|might|will|would|to)\s+(?:\w+\s+)?$", statement[:hit.start()])
+            if (form != last and not passive) or after_modal:
+                return None
+    return "ungrammatical_question", f"{last!r} is no verb of the answer's opening statement"
 
 
 _SELF_COMPARISON = re.compile(r"\bbetween (?:the |a |an )?(.{3,60}?) and (?:the |a |an )?\1\b", re.I)
@@ -370,7 +428,7 @@ def unsupported_sentence(pair: Pair, src: Source, p: GroundingParams) -> Verdict
 # Cheap and certain first: the first rule that fires names the drop.
 CHECKS: tuple[Check, ...] = (
     prompt_scaffolding, task_commentary, truncated, repeated_phrase, question_needs_context,
-    question_without_subject, compares_with_itself, question_term_not_in_source,
+    question_without_subject, compares_with_itself, ungrammatical_question, question_term_not_in_source,
     unsupported_terms, altered_copy, unsupported_sentence,
 )
 
