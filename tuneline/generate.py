@@ -90,9 +90,12 @@ def passage_question_chat(passage: str, source: str = "") -> Chat:
     return chat + [{"role": "user", "content": f"{_ASK_PASSAGE}Statement: {opening(passage)}"}]
 
 
+_ANSWER_INSTRUCTION = "Answer the question using the text. Be accurate and concise."
+
+
 def answer_chat(chunk: str, question: str, source: str = "") -> Chat:
     return [{"role": "user", "content": (
-        "Answer the question using the text. Be accurate and concise.\n\n"
+        f"{_ANSWER_INSTRUCTION}\n\n"
         f"{_text(chunk, source)}\n\nQuestion: {question}"
     )}]
 

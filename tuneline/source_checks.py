@@ -27,7 +27,8 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Callable
+from functools import lru_cache
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -52,8 +53,8 @@ class Source:
         return (self.text or "").lower()
 
 
-Verdict = "tuple[str, str] | None"
-Check = Callable[[Pair, Source, GroundingParams], "tuple[str, str] | None"]
+Verdict = Optional[tuple[str, str]]  # (reason, detail) of a drop, or None
+Check = Callable[[Pair, Source, GroundingParams], Verdict]
 
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 _QUOTED = re.compile(r"\"[^\"\n]{1,60}\"|“[^”\n]{1,60}”")
@@ -69,17 +70,18 @@ def _prose(text: str) -> str:
 _LABEL = re.compile(r"(?im)^\W{0,3}(source|text|topic|passage|statement|question|answer|score|instruction)\s*:")
 
 
+@lru_cache(maxsize=1)
 def _prompt_sentences() -> list[str]:
     """Sentences of the product's own prompts: a reply that repeats one leaked its prompt."""
-    texts = [generate._ASK, generate._ASK_PASSAGE, judge.RUBRIC, judge.GROUNDED_RUBRIC,
-             "Answer the question using the text. Be accurate and concise.",
-             "Rewrite the statement as the question it answers."]
+    texts = [generate._ASK, generate._ASK_PASSAGE, generate._ANSWER_INSTRUCTION, judge.RUBRIC,
+             judge.GROUNDED_RUBRIC]
     out = []
     for t in texts:
         out += [s.strip().lower() for s in re.split(r"(?<=[.:])\s+|\n", t) if len(s.split()) >= 4]
     return out
 
 
+@lru_cache(maxsize=1)
 def _example_texts() -> list[str]:
     """The few-shot examples' questions and passages: a reply that repeats one copied it."""
     out = [generate._EXAMPLE_QUESTION, generate._EXAMPLE_TEXT]
