@@ -152,3 +152,18 @@ def test_a_judge_that_scores_another_questions_answer_as_high_stops_filtering(fa
     assert stats["separation"] == {"probes": 6, "auroc": 0.5, "separates": False, "filtering": False}
     assert len(kept) == 6 and dropped == [] and all(p.score < 2.5 for p in kept)  # recorded, not used
     assert auroc([4.0, 3.0], [1.0, 3.0]) == 0.875
+
+
+def test_a_judge_that_prefers_each_pairs_own_answer_keeps_filtering(fake_llm):
+    from tuneline.judge import judge_pairs
+    from tuneline.records import Pair
+
+    pairs = [Pair(f"p{i}", f"c{i % 3}", "a.md", f"What does option {i} set?", f"Option {i} sets value {i}.")
+             for i in range(6)]
+    chunks = {f"c{i}": f"chunk {i}" for i in range(3)}
+    high, low = [0.0, 0.0, 0.0, 0.1, 0.9], [0.9, 0.1, 0.0, 0.0, 0.0]
+    # the six pairs (the last one scored low), then six probes with another chunk's answer
+    judge = fake_llm(probs=[high] * 5 + [low] + [low] * 6)
+    kept, dropped, stats = judge_pairs(pairs, [judge], JudgeParams(separation_probes=6), chunks)
+    assert stats["separation"]["filtering"] and stats["separation"]["auroc"] > 0.75
+    assert [d.record["pair_id"] for d in dropped] == ["p5"] and len(kept) == 5

@@ -164,18 +164,29 @@ def auroc(pos: list[float], neg: list[float]) -> float | None:
 def separation(items: list[Item], scores: list["float | None"], judges: list[LLM],
                params: JudgeParams) -> dict:
     """Can this judge tell a pair's own answer from another question's? The first
-    `separation_probes` items are scored again with the next item's answer (same question,
-    same chunk): a judge worth filtering with scores its own answers higher. Measured on the
-    run's own pairs, so it speaks for this judge on this corpus."""
-    k = min(params.separation_probes, len(items))
+    `separation_probes` items are scored again with the answer of the next item from another
+    chunk (same question, same chunk shown): a judge worth filtering with scores its own
+    answers higher. Measured on the run's own pairs, so it speaks for this judge on this
+    corpus."""
+    n = len(items)
+    k = min(params.separation_probes, n)
     if k < 4:
         return {}
-    swapped = [(items[i][0], items[(i + 1) % k][1], *items[i][2:]) for i in range(k)]
+    swapped, probed = [], []
+    for i in range(k):
+        # another chunk's answer (a neighbour often shares this one's chunk, and may fit)
+        j = next((j % n for j in range(i + 1, i + n) if items[j % n][2] != items[i][2]
+                  or items[i][2] is None and items[j % n][1] != items[i][1]), None)
+        if j is not None:
+            swapped.append((items[i][0], items[j][1], *items[i][2:]))
+            probed.append(i)
+    if len(probed) < 4:
+        return {}
     probe, _, _ = jury_score(judges, swapped, params, desc="judge probe")
-    pos = [s for s in scores[:k] if s is not None]
+    pos = [scores[i] for i in probed if scores[i] is not None]
     neg = [s for s in probe if s is not None]
     value = auroc(pos, neg)
-    return {"probes": k, "auroc": None if value is None else round(value, 3),
+    return {"probes": len(probed), "auroc": None if value is None else round(value, 3),
             "separates": value is not None and value >= params.min_separation}
 
 
