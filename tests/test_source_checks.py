@@ -61,6 +61,10 @@ def test_questions_made_from_the_answers_opening_statement_pass(question):
     ("What does a break statement not execute?", FAITHFUL, "ungrammatical_question"),
     ("Which must terminate the loop?", FAITHFUL, "ungrammatical_question"),
     ("What does next do?", FAITHFUL, "question_needs_context"),
+    ("Which statement is a break statement?", FAITHFUL, "reversed_question"),
+    ("Which loop does the first suite terminate?", "The first suite terminates the loop when a break runs.", None),
+    ("Which statement skips the rest of the suite?", "The \"continue\" statement skips the rest of the "
+     "suite and goes back to testing the expression.", None),  # the answer names it
     (QUESTION, "A break statement terminates the loop and calls `sys.exit(3)`.", "term_not_in_source"),
     (QUESTION, "A \"break\" statement executed in the first suite does not terminate the loop "
                "without executing the \"else\" clause's suite.", "negation_flipped"),
@@ -78,6 +82,13 @@ def test_each_rule_names_its_fault(question, answer, reason):
 def test_a_phrase_the_chunk_itself_uses_is_not_commentary_or_scaffolding():
     src = sc.Source("The text is inserted at the cursor. Question: marks a prompt in the log.", "Editor")
     assert fault(pair("Where is typed text inserted in the editor?", "The text is inserted at the cursor."), src) is None
+
+
+def test_a_which_question_whose_answer_never_names_the_thing_asked_for_is_reversed():
+    src = sc.Source("The library exposes a FastLanguageModel class. It loads models.", "Unsloth")
+    found = sc.first_fault(pair("Which library exposes a FastLanguageModel class?",
+                                "The library exposes a FastLanguageModel class."), src, P)
+    assert found[0] == "reversed_question" and "not a name" in found[1]
 
 
 def test_imported_pairs_without_a_chunk_get_only_the_rules_that_need_none():

@@ -79,7 +79,9 @@ class GenerateParams(Params):
     passage_max_words: int = Field(120, ge=10, description="answer_first: longest answer passage")
     question_max_tokens: int = 48
     answer_max_tokens: int = 160
-    temperature: float = Field(0.3, ge=0, description="0 = greedy")
+    temperature: float = Field(0.0, ge=0, description=(
+        "0 = greedy: answer_first turns a statement into its question, where sampling only adds "
+        "garbled forms (read on the quickstart: 43% usable at 0.5); two_pass wants 0.3-0.7"))
     top_p: float = 0.9
 
 

@@ -310,6 +310,50 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     return "ungrammatical_question", f"{last!r} is no verb of the answer's opening statement"
 
 
+_COPULA = re.compile(r"\s(?:is|are|was|were)\s", re.I)
+_WHICH = re.compile(r"^\s*which\s+([\w-]+)(?:\s+([\w-]+))?\s+(.+?)\?\s*$", re.I)
+# an opening whose subject is a described, unnamed thing: "The library ...", "Other useful rules ..."
+_UNNAMING = re.compile(r"^\W*(?:the|this|that|these|those|other|such)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
+
+
+def _norm(text: str) -> str:
+    return " ".join(w for w in re.findall(r"[\w'-]+", text.lower()) if w not in ("a", "an", "the"))
+
+
+def reversed_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """A question that turns the answer's opening statement around: "What is <the
+    predicate>?" or "Which method is low-rank adaptation?" of "Low-rank adaptation is a ...
+    method", or "Which library exposes X?" of "The library exposes X" (the answer never names
+    what is asked for). Checked for answers copied from the chunk, like ungrammatical_question."""
+    if src.text is None or not pair.answer.strip():
+        return None
+    opening = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=1)[0]
+    if opening[:60] not in " ".join(src.text.split()):
+        return None
+    q = pair.instruction.strip()
+    cop = _COPULA.search(opening)
+    subject, predicate = (_norm(opening[:cop.start()]), _norm(opening[cop.end():])) if cop else ("", "")
+    m = re.match(r"^\s*what\s+(?:is|are)\s+(.+?)\?\s*$", q, re.I)
+    if m and predicate and len(_norm(m.group(1)).split()) >= 2 and predicate.startswith(_norm(m.group(1))) \
+            and not subject.startswith(_norm(m.group(1))):
+        return "reversed_question", f"asks for {m.group(1)!r}, which the answer says something else is"
+    m = _WHICH.match(q)
+    if not m:
+        return None
+    noun, rest = m.group(1).lower(), m.group(3)
+    m2 = re.match(r"^(?:is|are|was|were)\s+(.+)$", f"{m.group(2) or ''} {rest}".strip(), re.I)
+    if m2 and subject and _norm(m2.group(1)) and subject.startswith(_norm(m2.group(1))):
+        return "reversed_question", f"asks which {noun} {m2.group(1)!r} is, the answer's subject"
+    lead = _UNNAMING.match(opening)
+    if lead and any(w.startswith(noun[:4]) for w in lead.group(1).lower().split()):
+        return "reversed_question", f"the answer's subject is {lead.group(0).strip()!r}, not a name"
+    # "Which actions limit the maximum sequence length?" of "The maximum sequence length limits ..."
+    obj = _norm(" ".join(f"{m.group(2) or ''} {rest}".split()[1:]))
+    if len(obj.split()) >= 2 and _norm(opening).startswith(obj):
+        return "reversed_question", f"asks what acts on {obj!r}, the answer's subject"
+    return None
+
+
 _SELF_COMPARISON = re.compile(r"\bbetween (?:the |a |an )?(.{3,60}?) and (?:the |a |an )?\1\b", re.I)
 
 
@@ -430,7 +474,8 @@ def unsupported_sentence(pair: Pair, src: Source, p: GroundingParams) -> Verdict
 # Cheap and certain first: the first rule that fires names the drop.
 CHECKS: tuple[Check, ...] = (
     prompt_scaffolding, task_commentary, truncated, repeated_phrase, question_needs_context,
-    question_without_subject, compares_with_itself, ungrammatical_question, question_term_not_in_source,
+    question_without_subject, compares_with_itself, ungrammatical_question, reversed_question,
+    question_term_not_in_source,
     unsupported_terms, altered_copy, unsupported_sentence,
 )
 
