@@ -119,7 +119,7 @@ def score(paths: list[str]) -> None:
         for k, (n, bad) in sorted(by_stage.items()):
             print(f"  dropped by {k:40} {n:3}  precision {bad / n:.2f}")
         unusable = [r for r in rows if not r["usable"]]
-        if unusable:
+        if unusable and any(not r["kept"] for r in rows):  # a kept-only export has no drops to count
             caught = sum(not r["kept"] for r in unusable)
             print(f"  recall (unusable pairs dropped): {caught}/{len(unusable)} = {caught / len(unusable):.2f}")
         scored = [r for r in rows if r.get("judge_score") is not None]

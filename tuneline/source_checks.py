@@ -205,11 +205,23 @@ _SEQUENCE_SUBJECT = re.compile(r"^\W*(?:what|how|why|when|where|which)\s+(?:does
 _Q_WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
+# nouns that name nothing by themselves: "the naive approach", "the rule", "other useful rules"
+_GENERIC_NOUNS = ("approach|approaches|technique|techniques|method|methods|rule|rules|library|tool|"
+                  "tools|bug|problem|detail|details|way|step|steps|process|idea|ideas|thing|things|"
+                  "result|results|example|examples|case|issue|solution|trick|pattern|option|options")
+_GENERIC_SUBJECT = re.compile(
+    rf"^\W*(?:what|how|why|when|which|who)\s+(?:\w+\s+)?(?:does|do|did|is|are|was|were|can|should)\s+"
+    rf"(?:(?:the|this|that|these|those|other|such|a|an)\s+)(?:[\w-]+\s+){{0,2}}?(?:{_GENERIC_NOUNS})\b"
+    rf"(?!\s+(?:of|for|in|to|that|which|called|named)\b)", re.I)
+_OTHER_SUBJECT = re.compile(r"^\W*(?:what|how|which)\s+(?:does|do|is|are)\s+(?:other|another|further)\b", re.I)
+
+
 def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """The question cannot be understood without the chunk: it points at "this", "the text"
     or "the above", or a pronoun comes before anything it could stand for."""
     q = _QUOTED.sub(" x_quoted ", _CODE.sub(" x_code ", pair.instruction))
-    m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q)
+    m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q) or _GENERIC_SUBJECT.search(q) \
+        or _OTHER_SUBJECT.search(q)
     if m:
         return "question_needs_context", f"question says {m.group(0)!r}"
     m = _PRONOUN.search(q)
@@ -523,6 +535,40 @@ def relevance(question: str, answer: str, where: str, cosine: float, p: Groundin
     return None
 
 
+_ASKS_PURPOSE = re.compile(r"\b(?:purpose|the point of|used for|what is the use|best way|benefits?|advantages?)\b", re.I)
+_STATES_PURPOSE = re.compile(
+    r"\b(?:purpose|used (?:to|for)|use (?:it|them|this)|so that|in order to|lets?|allows?|helps?|enables?|"
+    r"makes? it possible|useful|benefits?|advantages?|because|avoids?|prevents?|should|best|"
+    r"recommend\w*|designed (?:to|for)|serves?|aims?)\b", re.I)
+
+
+# an answer that opens with what the thing does ("Return the indices of ...", "Test whether ...",
+# the way API references describe a function) states its purpose
+_ACTION_OPENING = re.compile(
+    r"^\W*(?:returns?|tests?|computes?|calculates?|creates?|constructs?|gets?|sets?|draws?|makes?|"
+    r"converts?|applies|apply|builds?|performs?|evaluates?|checks?|finds?|counts?|removes?|adds?|"
+    r"inserts?|generates?|reads?|writes?|loads?|saves?|opens?|closes?|splits?|joins?|replaces?|"
+    r"encodes?|decodes?|raises?|yields?|calls?|updates?|copies|copy|sorts?|reverses?|rounds?|"
+    r"formats?|parses?|prints?|deletes?|fills?|selects?|drops?|casts?|wraps?|maps?|transforms?|"
+    r"estimates?|fits?|solves?|minimi[sz]es?|maximi[sz]es?|determines?|produces?|provides?|"
+    r"defines?|represents?|specifies|specify|implements?|resolves?|tells?|indicates?)\b", re.I)
+
+
+_NAMES_CODE = re.compile(r"`|\w\.\w|\w_\w|\w\(\)")
+
+
+def purpose_unstated(question: str, answer: str) -> Verdict:
+    """"What is the purpose of X?" (or its best way, benefits) of a passage that only
+    describes X: the question asks for what the opening of the answer does not say. Small
+    generators fall back on this form for any passage."""
+    if not _ASKS_PURPOSE.search(question) or _NAMES_CODE.search(question):
+        return None  # an API's description is its purpose, however it opens
+    head = " ".join(re.split(r"(?<=[.!?])\s+", " ".join(answer.split()), maxsplit=2)[:2])
+    if _STATES_PURPOSE.search(head) or _ACTION_OPENING.match(head):
+        return None
+    return "answer_off_question", "asks for a purpose, a benefit or the best way; the answer's opening states none"
+
+
 def run_source_checks(pairs: list[Pair], chunk_text: dict[str, str], encode: Encoder,
                       params: GroundingParams, chunk_where: dict[str, str] | None = None
                       ) -> tuple[list[Pair], list[Dropped], dict]:
@@ -548,7 +594,7 @@ def run_source_checks(pairs: list[Pair], chunk_text: dict[str, str], encode: Enc
         still = []
         for pair, c in zip(kept, cos):
             v = relevance(pair.instruction, pair.answer, chunk_where.get(pair.chunk_id, ""),
-                          float(c), params)
+                          float(c), params) or purpose_unstated(pair.instruction, pair.answer)
             if v:
                 dropped.append(drop(STAGE, v[0], pair, v[1]))
             else:
