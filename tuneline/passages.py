@@ -16,9 +16,10 @@ import re
 
 # openings that lean on the text before them
 _LEANS_BACK = re.compile(
-    r"^\W*(?:it|its|this|these|that|those|they|their|them|he|she|such|however|but|also|"
+    r"^\s*\(|^\W*(?:it|its|this|these|that|those|they|their|them|he|she|such|however|but|also|"
     r"therefore|thus|hence|so|and|or|otherwise|similarly|then|here|there|instead|likewise|"
-    r"moreover|furthermore|finally|additionally|in (?:this|that|addition|contrast|particular|"
+    r"moreover|furthermore|finally|additionally|lastly|firstly|secondly|next|note that|"
+    r"in (?:this|that|addition|contrast|particular|"
     r"that case|this case)|for (?:this|that) reason|as a result|as (?:above|before|such)|"
     r"the (?:above|former|latter|same|following)|see (?:above|below))\b",
     re.IGNORECASE,
@@ -113,6 +114,14 @@ def cut_to_sentences(text: str, max_words: int) -> str:
     return best
 
 
+# a paragraph that only points elsewhere ("... can be found in section Exceptions") answers nothing
+_POINTER = re.compile(r"\b(?:can be found in|is described in|are described in|see|refer to)\s+"
+                      r"(?:the\s+)?(?:section|sections|chapter|page)\b", re.I)
+
+
+_LINK_HOLE = re.compile(r"[a-z] [.,;:](?:\s|$)")
+
+
 def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
     """The answer passages of a chunk, in document order."""
     units: list[list[str]] = []  # each: rendered blocks of one passage
@@ -148,6 +157,11 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
             body = cut_to_sentences(body, max_words)
         prose_words = sum(words(u) for u in unit if not u.startswith("```"))
         if prose_words < min_words or not _SENTENCE_END.search(body.split("\n```")[0]):
+            continue
+        if _LINK_HOLE.search(body):
+            continue  # "... has moved to the website ." : a link's text lost in extraction
+        sentences = [x for x in _SENTENCE_END.split(body) if x.strip()]
+        if _POINTER.search(body) and len(sentences) <= 2:
             continue
         if body not in out:
             out.append(body)

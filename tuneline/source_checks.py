@@ -205,14 +205,26 @@ _SEQUENCE_SUBJECT = re.compile(r"^\W*(?:what|how|why|when|where|which)\s+(?:does
 _Q_WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
-# nouns that name nothing by themselves: "the naive approach", "the rule", "other useful rules"
-_GENERIC_NOUNS = ("approach|approaches|technique|techniques|method|methods|rule|rules|library|tool|"
-                  "tools|bug|problem|detail|details|way|step|steps|process|idea|ideas|thing|things|"
-                  "result|results|example|examples|case|issue|solution|trick|pattern|option|options")
-_GENERIC_SUBJECT = re.compile(
-    rf"^\W*(?:what|how|why|when|which|who)\s+(?:\w+\s+)?(?:does|do|did|is|are|was|were|can|should)\s+"
-    rf"(?:(?:the|this|that|these|those|other|such|a|an)\s+)(?:[\w-]+\s+){{0,2}}?(?:{_GENERIC_NOUNS})\b"
-    rf"(?!\s+(?:of|for|in|to|that|which|called|named)\b)", re.I)
+# nouns that name nothing by themselves: "the naive approach", "the rule", "other useful rules";
+# after "does/do/can" also the everyday nouns of a manual ("What does the function return?")
+_REFERRING_NOUNS = ("approach|approaches|technique|techniques|method|methods|rule|rules|library|tool|"
+                    "tools|bug|problem|detail|details|way|step|steps|process|idea|ideas|thing|things|"
+                    "result|results|example|examples|case|issue|solution|trick|pattern|option|options|"
+                    "identity|feature|features")
+_EVERYDAY_NOUNS = "statement|object|objects|value|values|function|functions|class|module|system|program"
+
+
+def _subject_pattern(aux: str, nouns: str, modifiers: int) -> re.Pattern:
+    return re.compile(
+        rf"^\W*(?:what|how|why|when|which|who)\s+(?:\w+\s+)?(?:{aux})\s+"
+        rf"(?:the|this|that|these|those|other|such|a|an)\s+(?:[\w-]+\s+){{0,{modifiers}}}?(?:{nouns})\b"
+        rf"(?!\s+(?:of|for|in|to|that|which|called|named)\b)", re.I)
+
+
+# "the naive approach" names nothing whatever its adjectives; "a break statement" does, so an
+# everyday noun counts only bare ("the statement", "an object")
+_GENERIC_SUBJECT = _subject_pattern("does|do|did|is|are|was|were|can|should", _REFERRING_NOUNS, 2)
+_EVERYDAY_SUBJECT = _subject_pattern("does|do|did|can|should", _EVERYDAY_NOUNS, 0)
 _OTHER_SUBJECT = re.compile(r"^\W*(?:what|how|which)\s+(?:does|do|is|are)\s+(?:other|another|further)\b", re.I)
 
 
@@ -221,7 +233,7 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     or "the above", or a pronoun comes before anything it could stand for."""
     q = _QUOTED.sub(" x_quoted ", _CODE.sub(" x_code ", pair.instruction))
     m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q) or _GENERIC_SUBJECT.search(q) \
-        or _OTHER_SUBJECT.search(q)
+        or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q)
     if m:
         return "question_needs_context", f"question says {m.group(0)!r}"
     m = _PRONOUN.search(q)
@@ -305,12 +317,15 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
         return "ungrammatical_question", "'what does ... not ...'"
     words = [w.lower() for w in re.findall(r"[\w'-]+", body)]
     last = words[-1]
+    if last in ("be", "is", "are"):
+        return "ungrammatical_question", "'what does ... be?'"
     if last in _PREPOSITION:
         return None
     # "What does X say about Y?": the verb stands before the last preposition
     if last in _GENERAL_VERBS or any(w in _GENERAL_VERBS and nxt in _PREPOSITION
                                      for w, nxt in zip(words, words[1:])):
         return None
+    subject = {w[:4] for w in words[:-1]}
     for form in _third_person_and_past(last):
         for hit in re.finditer(rf"\b{re.escape(form)}\b", statement):
             passive = form.endswith("d") and re.search(
@@ -318,8 +333,32 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
             after_modal = form == last and re.search(
                 r"\b(?:can|could|should|must|may|might|will|would|to)\s+(?:\w+\s+)?$", statement[:hit.start()])
             if (form != last and not passive) or after_modal:
+                after = statement[hit.end():].lstrip()
+                if not after or after[0] in ".,;:!?)" or re.match(
+                        r"(?:\w+ly|when|if|because|and|but|or|so|as|unless|until)\b", after):
+                    return "ungrammatical_question", (f"{form!r} has no object in the answer's opening: "
+                                                      f"'what does ... {last}?' asks for none")
+                doer = _doer(statement[:hit.start()])
+                if doer and doer[:4] not in subject:
+                    return "reversed_question", (f"the answer says {doer!r} {form}s, the question asks "
+                                                 f"what {' '.join(words[:-1])!r} {last}s")
                 return None
     return "ungrammatical_question", f"{last!r} is no verb of the answer's opening statement"
+
+
+_NOT_A_DOER = frozenset("""can could should must may might will would to not also then only usually often
+always never currently generally normally typically first just still already really a an the""".split())
+_PRONOUNS = frozenset("it they this that these those which who he she we you one".split())
+
+
+def _doer(before: str) -> str | None:
+    """The word that does the statement's verb: the nearest word before it that is no modal,
+    adverb or article; None for a pronoun (it could stand for the question's subject)."""
+    for w in reversed(re.findall(r"[\w'-]+", before.lower())):
+        if w in _NOT_A_DOER or w.endswith("ly"):
+            continue
+        return None if w in _PRONOUNS else w
+    return None
 
 
 _COPULA = re.compile(r"\s(?:is|are|was|were)\s", re.I)
@@ -363,6 +402,60 @@ def reversed_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     obj = _norm(" ".join(f"{m.group(2) or ''} {rest}".split()[1:]))
     if len(obj.split()) >= 2 and _norm(opening).startswith(obj):
         return "reversed_question", f"asks what acts on {obj!r}, the answer's subject"
+    return None
+
+
+_WHICH_NOUN = re.compile(r"^\s*which\s+(?:(?:one|two|three|four|five|several|some|many)\s+)?([\w-]+)", re.I)
+_WHAT_IS = re.compile(r"^\s*what\s+(?:is|are)\s+((?:[\w'\"`().-]+\s*){1,6})\?\s*$", re.I)
+_DEFINES = r"(?:is|are|was|were|has|have|means|mean|refers|stands|denotes|describes|defines|consists)"
+_DO_PASSIVE = re.compile(r"^\s*what\s+(?:does|do)\s+(.+?)\s+do\?\s*$", re.I)
+
+
+def _stem4(text: str) -> list[str]:
+    return [w[:4] for w in re.findall(r"[^\W\d_]{3,}", text.lower()) if w not in ("the", "and")]
+
+
+def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """For answers copied from the chunk, whose opening statement the question was written
+    from: "Which <noun> ...?" whose noun the opening never says (what would name the answer?),
+    "What is X?" of an opening that does not say what X is, "What does X do?" of an opening
+    that says what is done to X ("X can be applied to ...")."""
+    if src.text is None or not pair.answer.strip():
+        return None
+    sents = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=2)
+    if sents[0][:60] not in " ".join(src.text.split()):
+        return None
+    opening, head = sents[0], " ".join(sents[:2])
+    q = pair.instruction
+    m = _WHICH_NOUN.match(q)
+    if m:
+        noun = m.group(1).lower()[:4]
+        # "Two hyperparameters control LoRA. The rank ..." lists them; "The learning rate is the
+        # most important hyperparameter" names one; anything else leaves "which?" unanswered
+        listed = re.match(rf"^\W*(?:one|two|three|four|five|several|some|many|both|a few)\s+(?:[\w-]+\s+)?{noun}",
+                          opening, re.I)
+        cop = _COPULA.search(opening)
+        named = cop and noun in _stem4(opening[cop.end():]) and _stem4(opening[:cop.start()]) \
+            and noun not in _stem4(opening[:cop.start()])
+        if not (listed or named):
+            return "answer_off_question", f"asks which {m.group(1)!r}; the answer's opening names none"
+    m = _WHAT_IS.match(q)
+    if m and not _ASKS_PURPOSE.search(q):
+        x = [w for w in _stem4(m.group(1))]
+        low = opening.lower()
+        lead = _stem4(" ".join(low.split()[:len(x) + 4]))
+        defined = x and all(w in lead for w in x) and re.search(rf"\b{_DEFINES}\b", low)
+        named = re.search(r"\b(?:known as|called|named|stands for|, or)\b", low) and all(w in _stem4(low) for w in x)
+        if not (defined or named):
+            return "answer_off_question", f"asks what {m.group(1).strip()!r} is; the answer's opening does not say"
+    m = _DO_PASSIVE.match(q)
+    if m and not _NAMES_CODE.search(m.group(1)) and _stem4(m.group(1))[:1] \
+            and _stem4(m.group(1))[0] not in _stem4(f"{head} {src.where}"):
+        # an API reference describes a function without naming it: its section does
+        return "answer_off_question", f"asks what {m.group(1)!r} does; the answer's opening never names it"
+    if m and _stem4(m.group(1))[:1] and _stem4(m.group(1))[0] in _stem4(" ".join(opening.split()[:3])) and re.search(r"\b(?:can|may|must|should|will)?\s*(?:be|is|are)\s+(?:\w+ly\s+)?(?!used\b)(?:\w+ed|less|more|not)\b",
+                       " ".join(opening.lower().split()[:len(m.group(1).split()) + 4])):
+        return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what is done with it"
     return None
 
 
@@ -486,7 +579,7 @@ def unsupported_sentence(pair: Pair, src: Source, p: GroundingParams) -> Verdict
 # Cheap and certain first: the first rule that fires names the drop.
 CHECKS: tuple[Check, ...] = (
     prompt_scaffolding, task_commentary, truncated, repeated_phrase, question_needs_context,
-    question_without_subject, compares_with_itself, ungrammatical_question, reversed_question,
+    question_without_subject, compares_with_itself, ungrammatical_question, reversed_question, question_not_in_opening,
     question_term_not_in_source,
     unsupported_terms, altered_copy, unsupported_sentence,
 )
@@ -538,7 +631,7 @@ def relevance(question: str, answer: str, where: str, cosine: float, p: Groundin
 _ASKS_PURPOSE = re.compile(r"\b(?:purpose|the point of|used for|what is the use|best way|benefits?|advantages?)\b", re.I)
 _STATES_PURPOSE = re.compile(
     r"\b(?:purpose|used (?:to|for)|use (?:it|them|this)|so that|in order to|lets?|allows?|helps?|enables?|"
-    r"makes? it possible|useful|benefits?|advantages?|because|avoids?|prevents?|should|best|"
+    r"makes? it possible|useful|benefits?|advantages?|avoids?|prevents?|should|best|"
     r"recommend\w*|designed (?:to|for)|serves?|aims?)\b", re.I)
 
 
@@ -564,7 +657,12 @@ def purpose_unstated(question: str, answer: str) -> Verdict:
     if not _ASKS_PURPOSE.search(question) or _NAMES_CODE.search(question):
         return None  # an API's description is its purpose, however it opens
     head = " ".join(re.split(r"(?<=[.!?])\s+", " ".join(answer.split()), maxsplit=2)[:2])
-    if _STATES_PURPOSE.search(head) or _ACTION_OPENING.match(head):
+    if _ACTION_OPENING.match(head):
+        return None
+    asked = re.search(r"\b(?:purpose|use|point|benefits?|advantages?|way to \w+)\s+(?:of\s+)?(?:the\s+|a\s+|an\s+)?(.+?)\?",
+                      question, re.I)
+    thing = _stem4(asked.group(1))[:1] if asked else []
+    if _STATES_PURPOSE.search(head) and (not thing or thing[0] in _stem4(" ".join(head.split()[:5]))):
         return None
     return "answer_off_question", "asks for a purpose, a benefit or the best way; the answer's opening states none"
 
