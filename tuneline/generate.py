@@ -56,15 +56,17 @@ def question_chat(chunk: str, source: str = "") -> Chat:
 # this passage answers" wrote fluent questions about the document's topic that the passage
 # did not answer (33% usable); asked to turn one statement into its question, with the
 # statement's own words, it writes questions the passage answers more often (39% before the
-# checks, 58% after them), and the checks can test the question against that sentence. No
-# "Which ...?" example: read on three runs, a quarter of those questions were usable.
+# checks, 58% after them), and the checks can test the question against that sentence. One
+# example per question form: with a "Which ...?" example a quarter of those questions were
+# usable; with a "What is X?" example nearly every question became "What is X?".
 _PASSAGE_EXAMPLES = [
     ("", "The append method adds an item to the end of a list.",
      "What does the append method of a list do?"),
     ("", "Use git stash when you want to record the current state of the working directory and "
          "go back to a clean working directory.", "When should you use git stash?"),
     ("", "VACUUM reclaims storage occupied by dead tuples.", "What does VACUUM reclaim?"),
-    ("", "A tarball is an archive file made with the tar program.", "What is a tarball?"),
+    ("", "Set the request timeout in milliseconds with the --timeout flag.",
+     "How do you set the request timeout?"),
 ]
 _ASK_PASSAGE = "Rewrite the statement as the question it answers. Use the statement's own words.\n\n"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'`(*])")

@@ -443,8 +443,11 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
     if m and not _ASKS_PURPOSE.search(q):
         x = [w for w in _stem4(m.group(1))]
         low = opening.lower()
-        lead = _stem4(" ".join(low.split()[:len(x) + 4]))
-        defined = x and all(w in lead for w in x) and re.search(rf"\b{_DEFINES}\b", low)
+        # X is the subject and the verb right after it defines: "The learning rate is ...",
+        # "Naive packing has a flaw: ..." for "What is the flaw of naive packing?"
+        at = re.search(rf"\b{_DEFINES}\b", low)
+        lead = _stem4(low[:at.end()]) if at and len(low[:at.start()].split()) <= len(x) + 3 else []
+        defined = x and all(w in lead for w in x)
         named = re.search(r"\b(?:known as|called|named|stands for|, or)\b", low) and all(w in _stem4(low) for w in x)
         if not (defined or named):
             return "answer_off_question", f"asks what {m.group(1).strip()!r} is; the answer's opening does not say"
