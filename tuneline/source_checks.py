@@ -334,10 +334,19 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
                 r"\b(?:can|could|should|must|may|might|will|would|to)\s+(?:\w+\s+)?$", statement[:hit.start()])
             if (form != last and not passive) or after_modal:
                 after = statement[hit.end():].lstrip()
+                nxt = (re.findall(r"[\w'-]+", after)[:1] or [""])[0]
+                if nxt in ("is", "are", "was", "were", "can", "must", "should", "will", "have", "has"):
+                    continue  # "Length filters are ...": a noun, not the verb
                 if not after or after[0] in ".,;:!?)" or re.match(
                         r"(?:\w+ly|when|if|because|and|but|or|so|as|unless|until)\b", after):
                     return "ungrammatical_question", (f"{form!r} has no object in the answer's opening: "
                                                       f"'what does ... {last}?' asks for none")
+                if nxt in _PREPOSITION:
+                    return "ungrammatical_question", (f"the answer says what it {form} {nxt}; "
+                                                      f"'what does ... {last}?' drops the {nxt!r}")
+                if nxt in ("this", "these", "those", "such"):  # ("that" is mostly a conjunction)
+                    return "question_needs_context", (f"the answer's opening {form} {nxt} ..., "
+                                                      "which points back to text the pair lacks")
                 doer = _doer(statement[:hit.start()])
                 if doer and doer[:4] not in subject:
                     return "reversed_question", (f"the answer says {doer!r} {form}s, the question asks "
@@ -446,7 +455,8 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
         # X is the subject and the verb right after it defines: "The learning rate is ...",
         # "Naive packing has a flaw: ..." for "What is the flaw of naive packing?"
         at = re.search(rf"\b{_DEFINES}\b", low)
-        lead = _stem4(low[:at.end()]) if at and len(low[:at.start()].split()) <= len(x) + 3 else []
+        lead = _stem4(" ".join(low[:at.end()].split() + low[at.end():].split()[:3])) \
+            if at and len(low[:at.start()].split()) <= len(x) + 3 else []
         defined = x and all(w in lead for w in x)
         named = re.search(r"\b(?:known as|called|named|stands for|, or)\b", low) and all(w in _stem4(low) for w in x)
         if not (defined or named):
