@@ -122,3 +122,42 @@ def test_the_chain_drops_an_answer_to_another_question_and_conserves_records(min
         "off": "answer_off_question", "ctx": "question_needs_context"}
     assert "missing" in next(d.detail for d in dropped if d.reason == "answer_off_question")
     assert len(kept) + len(dropped) == len(pairs) and stats["rule_drops"] == 1
+
+
+# (opening statement of an answer copied from its chunk, the question written from it, reason)
+OPENINGS = [
+    ("Length filters are the most common kind of rule.", "What does length filter?", "ungrammatical_question"),
+    ("DPO starts from a policy model and a frozen reference model.", "What does DPO start?",
+     "ungrammatical_question"),
+    ("The number of trainable parameters drops dramatically with a low rank.",
+     "What does the number of trainable parameters drop?", "ungrammatical_question"),
+    ("Packing removes this waste from every batch of examples.", "What does packing remove?",
+     "question_needs_context"),
+    ("On CPUs, bf16 support depends on the processor model.", "Which processor supports bf16?",
+     "answer_off_question"),
+    ("LoRA can be applied to the attention projections only.", "What does LoRA do?", "answer_off_question"),
+    ("Evaluation data must never leak into training runs.", "What is evaluation data?", "answer_off_question"),
+    ("Two hyperparameters control LoRA. The rank r sets the capacity of the update.",
+     "Which two hyperparameters control LoRA?", None),
+    ("The learning rate is the most important hyperparameter of a run.",
+     "Which hyperparameter is the most important?", None),
+    ("A scope defines the visibility of a name within a block.", "What does a scope define?", None),
+    ("Naive packing has a flaw: tokens of one example attend to the previous one.",
+     "What is the flaw of naive packing?", None),
+]
+
+
+@pytest.mark.parametrize("opening, question, reason", OPENINGS)
+def test_a_question_is_read_against_the_opening_statement_it_was_written_from(opening, question, reason):
+    src = sc.Source(f"Intro line.\n\n{opening}\n\nMore text follows here.", "A manual > A section")
+    assert fault(Pair("p", "c", "m.md", question, opening), src) == reason
+
+
+def test_a_purpose_question_needs_an_answer_that_states_a_purpose():
+    assert sc.purpose_unstated("What is the purpose of the 32-bit floating point numbers?",
+                               "Neural network weights are stored as 32-bit floating point numbers.")
+    assert sc.purpose_unstated("What is the purpose of gradient checkpointing?",
+                               "Gradient checkpointing is used to save activation memory.") is None
+    # an API's description is its purpose, however it opens
+    assert sc.purpose_unstated("What is the purpose of `numpy.argmax`?",
+                               "Indices of the maximum values along an axis.") is None
