@@ -119,6 +119,8 @@ _POINTER = re.compile(r"\b(?:can be found in|is described in|are described in|se
                       r"(?:the\s+)?(?:section|sections|chapter|page)\b", re.I)
 
 
+_SUBJECTLESS = re.compile(r"^\W*(?:called|invoked|used|should|must|may|new in version|changed in version|"
+                          r"deprecated since)\b", re.I)
 _LINK_HOLE = re.compile(r"[a-z] [.,;:](?:\s|$)")
 
 
@@ -160,6 +162,8 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
             continue
         if _LINK_HOLE.search(body):
             continue  # "... has moved to the website ." : a link's text lost in extraction
+        if _SUBJECTLESS.match(body):
+            continue  # "Called to implement len()": its subject is a heading the question never sees
         sentences = [x for x in _SENTENCE_END.split(body) if x.strip()]
         if _POINTER.search(body) and len(sentences) <= 2:
             continue

@@ -201,7 +201,8 @@ _DEICTIC = re.compile(
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her)\b", re.I)
 # a sequence word as the subject: "What does next do?" (of "Next, for each argument, ...")
 _SEQUENCE_SUBJECT = re.compile(r"^\W*(?:what|how|why|when|where|which)\s+(?:does|do|did|is|are|was|were)\s+"
-                               r"(?:next|then|first|finally|afterwards|later|above|below)\b", re.I)
+                               r"(?:next|then|first|finally|afterwards|later|above|below|the\s+(?:first|last|"
+                               r"second|third|next|previous|former|latter|other|remaining|two|three))\b", re.I)
 _Q_WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
@@ -268,6 +269,9 @@ def claimed_terms(text: str) -> set[str]:
     return {t for t in terms if t not in plain or t in names or not t.isalpha()}
 
 
+_FLAG = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]+")  # a command-line option: "--timeout", "-i"
+
+
 def question_term_not_in_source(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """A question that names what its chunk never mentions (a program, an identifier, a
     number: "the DPO feature in Git") asks something the answer does not answer."""
@@ -275,8 +279,9 @@ def question_term_not_in_source(pair: Pair, src: Source, p: GroundingParams) -> 
         return None
     known = atoms(f"{src.text}\n{src.where}")
     missing = sorted(t for t in claimed_terms(pair.instruction) if t not in known)
-    if missing:
-        return "question_term_not_in_source", "question names " + ", ".join(missing[:6])
+    flags = [f for f in _FLAG.findall(pair.instruction) if f.lower() not in src.lower]
+    if missing or flags:
+        return "question_term_not_in_source", "question names " + ", ".join((flags + missing)[:6])
     return None
 
 
