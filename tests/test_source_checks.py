@@ -144,6 +144,15 @@ OPENINGS = [
     ("A scope defines the visibility of a name within a block.", "What does a scope define?", None),
     ("Naive packing has a flaw: tokens of one example attend to the previous one.",
      "What is the flaw of naive packing?", None),
+    ("Repetition filters detect degenerate text in model output.", "What does a repetition filter detect?", None),
+    ("Duplicate examples waste training compute and bias a model.", "What does duplicate examples waste training?",
+     "ungrammatical_question"),
+    ("Special tokens have roles beyond text in a template.", "What does special tokens have?",
+     "ungrammatical_question"),
+    ("Catastrophic forgetting is the loss of abilities learned before.", "What does catastrophic forgetting mean?", None),
+    ("Fine-tuning is useful in three situations of a project.", "What does fine-tuning mean?",
+     "ungrammatical_question"),
+    ("After training, Unsloth can save the adapter or a merged model.", "What does Unsloth do after training?", None),
 ]
 
 

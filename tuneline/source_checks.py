@@ -193,12 +193,13 @@ specific topic topics concept concepts information detail details part parts ben
 benefits advantage advantages feature features problem problems issue issues result results
 reason reasons case cases people person user users i you we they know tell learn understand
 return returns behaviour behavior summarise summarize semantics define defines definition
-best good way ways common most""".split())
+best good way ways common most look looks like""".split())
 _DEICTIC = re.compile(
     rf"\b(?:this|these|those|the above|the following|the (?:given|provided|above|previous|"
     rf"preceding|same) \w+|the {_META_NOUN}|the author|(?:mentioned|described|discussed|shown|"
     r"listed|given) (?:above|below|here|earlier|before))\b", re.I)
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her)\b", re.I)
+_IDIOM = re.compile(r"^\W*what\s+does\s+it\s+mean\s+(?:to|for|that|when|if)\b", re.I)  # refers to nothing
 # a sequence word as the subject: "What does next do?" (of "Next, for each argument, ...")
 _SEQUENCE_SUBJECT = re.compile(r"^\W*(?:what|how|why|when|where|which)\s+(?:does|do|did|is|are|was|were)\s+"
                                r"(?:next|then|first|finally|afterwards|later|above|below|the\s+(?:first|last|"
@@ -237,7 +238,7 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
         or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q)
     if m:
         return "question_needs_context", f"question says {m.group(0)!r}"
-    m = _PRONOUN.search(q)
+    m = None if _IDIOM.match(q) else _PRONOUN.search(q)
     if m:
         before = [w.lower() for w in _Q_WORD.findall(q[:m.start()])]
         if not any(w not in _GENERIC for w in before):
@@ -285,10 +286,17 @@ def question_term_not_in_source(pair: Pair, src: Source, p: GroundingParams) -> 
     return None
 
 
-_PREPOSITION = frozenset("to for with on in of about from by into at as like over under".split())
+_PREPOSITION = frozenset("""to for with on in of about from by into at as like over under after before
+during between through within without across per""".split())
 _GENERAL_VERBS = frozenset("do say tell".split())  # ask about anything: no statement verb needed
 _IRREGULAR = {"have": "has", "do": "does", "be": "is", "go": "goes"}
 _WHAT_DOES = re.compile(r"^\s*(?:what|who|whom)\s+(?:does|do|did)\s+(.+?)\?\s*$", re.I)
+
+
+def _plural(word: str) -> bool:
+    """A plural noun, roughly: "filters", "tokens"; not "class", "status", "analysis"."""
+    w = word.lower()
+    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ys")) and w.isalpha()
 
 
 def _third_person_and_past(verb: str) -> set[str]:
@@ -324,8 +332,21 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     last = words[-1]
     if last in ("be", "is", "are"):
         return "ungrammatical_question", "'what does ... be?'"
+    aux = re.match(r"^\s*\w+\s+(\w+)", q).group(1).lower()
+    plain = re.findall(r"(?<![\w.`])[A-Za-z]+(?![\w.`(])", _CODE.sub(" ", body))  # names of code aside
+    if aux == "does" and len(plain) >= 2 and plain[-1].lower() == last and _plural(plain[-2]):
+        return "ungrammatical_question", f"'does' with the plural {plain[-2]!r}"
     if last in _PREPOSITION:
         return None
+    if last == "mean":  # "What does X mean?" of "X is the loss of ...": a definition answers it
+        x = _stem4(" ".join(words[:-1]))
+        head = statement.split()
+        at = next((i for i, w in enumerate(head[:len(x) + 4]) if w in ("is", "are", "means", "refers")), None)
+        if x and at is not None and all(w in _stem4(" ".join(head[:at])) for w in x) \
+                and (head[at] in ("means", "refers") or head[at + 1:at + 2] and head[at + 1] in
+                     ("a", "an", "the", "one", "how", "what", "when", "where", "any")):
+            return None
+        return "ungrammatical_question", "asks what X means of an opening that does not define it"
     # "What does X say about Y?": the verb stands before the last preposition
     if last in _GENERAL_VERBS or any(w in _GENERAL_VERBS and nxt in _PREPOSITION
                                      for w, nxt in zip(words, words[1:])):
@@ -335,9 +356,13 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
         for hit in re.finditer(rf"\b{re.escape(form)}\b", statement):
             passive = form.endswith("d") and re.search(
                 r"\b(?:is|are|was|were|be|been|being)\s+(?:\w+ly\s+)?$", statement[:hit.start()])
-            after_modal = form == last and re.search(
-                r"\b(?:can|could|should|must|may|might|will|would|to)\s+(?:\w+\s+)?$", statement[:hit.start()])
-            if (form != last and not passive) or after_modal:
+            # the plain form is the verb only after a modal ("should follow") or a plural subject
+            # ("Repetition filters detect ..."); elsewhere it is a noun ("waste training compute")
+            before = re.findall(r"[\w'-]+", statement[:hit.start()])
+            plain_ok = form != last or (before and (
+                before[-1] in ("can", "could", "should", "must", "may", "might", "will", "would", "to")
+                or _plural(before[-1])))
+            if not passive and plain_ok:
                 after = statement[hit.end():].lstrip()
                 nxt = (re.findall(r"[\w'-]+", after)[:1] or [""])[0]
                 if nxt in ("is", "are", "was", "were", "can", "must", "should", "will", "have", "has"):
