@@ -167,3 +167,19 @@ def test_a_judge_that_prefers_each_pairs_own_answer_keeps_filtering(fake_llm):
     kept, dropped, stats = judge_pairs(pairs, [judge], JudgeParams(separation_probes=6), chunks)
     assert stats["separation"]["filtering"] and stats["separation"]["auroc"] > 0.75
     assert [d.record["pair_id"] for d in dropped] == ["p5"] and len(kept) == 5
+
+
+def test_a_passage_of_the_source_is_chosen_over_the_models_own_answer_whatever_the_judge_says(fake_llm):
+    chunk = "Serialize obj to a JSON formatted str using this conversion table and the given options."
+    answer = "Serialize obj to a JSON formatted str using this conversion table"  # a passage of it
+    pairs = [replace(make_pair(1, "What does json.dumps return?", answer), score=2.0)]
+    generator = fake_llm(replies=["It writes a YAML file to disk."])
+    judge_llm = RecordingLLM()  # scores the invented answer 4.0, above the passage's 2.0
+    prefs, dropped = build_preferences(pairs, generator, [judge_llm], GenerateParams(), JudgeParams(),
+                                       PreferenceParams(), {"c1": chunk})
+    assert not dropped and prefs[0].chosen == answer and prefs[0].rejected == "It writes a YAML file to disk."
+    assert (prefs[0].chosen_score, prefs[0].rejected_score) == (2.0, 4.0)  # recorded, not deciding
+    judged, _ = build_preferences(pairs, fake_llm(replies=["It writes a YAML file to disk."]), [RecordingLLM()],
+                                  GenerateParams(), JudgeParams(), PreferenceParams(chosen="judged"),
+                                  {"c1": chunk})
+    assert judged[0].chosen == "It writes a YAML file to disk."  # the judge's ranking

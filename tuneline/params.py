@@ -238,6 +238,10 @@ class JudgeParams(Params):
 
 
 class PreferenceParams(Params):
+    chosen: Literal["source", "judged"] = Field("source", description=(
+        "source: a kept answer copied from its chunk (answer-first) is chosen and the sampled "
+        "answer written without the chunk rejected, scores recorded; judged: the judge's "
+        "ranking decides (answers the model wrote: two-pass, imported data)"))
     extra_candidates: int = Field(1, ge=1, description="answers sampled besides the kept one")
     candidate_temperature: float = Field(0.9, gt=0, description="diverse candidates need sampling")
     min_margin: float = Field(0.2, ge=0, description="chosen - rejected judge score")

@@ -1,7 +1,12 @@
-"""Preference pairs for DPO: candidates ranked by the judge, chosen/rejected with a margin.
+"""Preference pairs for DPO: the source's answer against the model's own, or judge-ranked.
 
-The kept (context-grounded) answer competes with answers the model gives without the
-source text; the judge ranks them all, so "chosen" is not assumed, it is scored.
+A kept answer that is a passage of its chunk (answer-first generation) is the document's own
+words: it is chosen, and an answer the model writes without the source is rejected
+(`chosen: source`). Ranking the two by a judge that cannot tell them apart (the bundled one's
+separation AUROC is 0.4-0.65 on every labelled run) would train the model toward its own
+invented answer about half of the time. A kept answer the model wrote (two-pass, imported
+data) competes with the sampled ones and the judge ranks them all (`chosen: judged`): chosen
+is then scored, not assumed.
 
 Imported preferences (a team's own chosen/rejected rows) keep their labels: their chosen
 side went through curation as a pair, the same judge scores the rejected side, and a row
@@ -42,6 +47,17 @@ def build_preferences(
              for p, a in zip((p for p in pairs for _ in range(k)), extra)]
     scores, _, _ = judge.jury_score(judges, items, judging, desc="judge candidates")
     for n, pair in enumerate(pairs):
+        sampled = list(zip(scores[n * k:(n + 1) * k], extra[n * k:(n + 1) * k]))
+        if params.chosen == "source" and _from_source(pair.answer, chunk_text.get(pair.chunk_id)):
+            own = [(s, a) for s, a in sampled if a.strip() and _norm(a) != _norm(pair.answer)]
+            if not own:
+                dropped.append(drop(STAGE, "no_clear_preference", pair, "no sampled answer differs from the source's"))
+                continue
+            worst, rejected = min(own, key=lambda c: 6.0 if c[0] is None else c[0])
+            prefs.append(Preference(pair.pair_id, pair.instruction, pair.answer, rejected,
+                                    round(pair.score, 4) if pair.score is not None else None,
+                                    round(worst, 4) if worst is not None else None))
+            continue
         # only scored candidates can be ranked (an unjudged pair, or a judge that gave no score)
         candidates = [(s, a) for s, a in [(pair.score, pair.answer)] + list(
             zip(scores[n * k:(n + 1) * k], extra[n * k:(n + 1) * k]))
@@ -59,6 +75,15 @@ def build_preferences(
         prefs.append(Preference(pair.pair_id, pair.instruction, chosen, rejected,
                                 round(best, 4), round(worst, 4)))
     return prefs, dropped
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _from_source(answer: str, chunk: str | None) -> bool:
+    """The answer is a passage of its chunk (answer-first), whitespace aside."""
+    return bool(chunk) and len(answer.split()) >= 5 and _norm(answer) in _norm(chunk)
 
 
 def _score_imported(pairs: list[Pair], labelled: dict[str, Preference], judges: list[LLM],

@@ -58,8 +58,8 @@ class Preference:
     instruction: str
     chosen: str
     rejected: str
-    chosen_score: float
-    rejected_score: float
+    chosen_score: float | None  # None: not scored (chosen because it is the source's own text)
+    rejected_score: float | None
 
 
 @dataclass(frozen=True)
