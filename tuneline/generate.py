@@ -4,7 +4,8 @@
   the model writes only the question that passage answers (instruction back-translation,
   Li et al. 2023). Every claim of the answer is in the source by construction; what is left
   to check is whether the question fits and stands alone (tuneline/source_checks.py). Read by
-  hand, a 135M model writes faithful answers rarely and fitting questions often.
+  hand, a 135M model's own answers were rarely faithful (0 of 42 kept on the quickstart); its
+  questions are what it still gets wrong, and what the checks read.
 - `two_pass`: pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk
   in view. For capable models, whose own wording teaches more than a copied passage.
 Short single-purpose prompts work even for a 135M model, where one "write JSON with both"
@@ -56,17 +57,16 @@ def question_chat(chunk: str, source: str = "") -> Chat:
 # this passage answers" wrote fluent questions about the document's topic that the passage
 # did not answer (33% usable); asked to turn one statement into its question, with the
 # statement's own words, it writes questions the passage answers more often (39% before the
-# checks, 58% after them), and the checks can test the question against that sentence. One
+# checks), and the checks can test the question against that sentence (kept pairs usable
+# with the final checks: 83% on the quickstart, 69-77% on real reference pages). One
 # example per question form: with a "Which ...?" example a quarter of those questions were
 # usable; with a "What is X?" example nearly every question became "What is X?".
-_PASSAGE_EXAMPLES = [
-    ("", "The append method adds an item to the end of a list.",
-     "What does the append method of a list do?"),
-    ("", "Use git stash when you want to record the current state of the working directory and "
-         "go back to a clean working directory.", "When should you use git stash?"),
-    ("", "VACUUM reclaims storage occupied by dead tuples.", "What does VACUUM reclaim?"),
-    ("", "Set the request timeout in milliseconds with the --timeout flag.",
-     "How do you set the request timeout?"),
+_PASSAGE_EXAMPLES = [  # (statement, its question)
+    ("The append method adds an item to the end of a list.", "What does the append method of a list do?"),
+    ("Use git stash when you want to record the current state of the working directory and go "
+     "back to a clean working directory.", "When should you use git stash?"),
+    ("VACUUM reclaims storage occupied by dead tuples.", "What does VACUUM reclaim?"),
+    ("Set the request timeout in milliseconds with the --timeout flag.", "How do you set the request timeout?"),
 ]
 _ASK_PASSAGE = "Rewrite the statement as the question it answers. Use the statement's own words.\n\n"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'`(*])")
@@ -86,7 +86,7 @@ def passage_question_chat(passage: str, source: str = "") -> Chat:
     """`source` is not shown: with a topic line the model asks about the topic, not the
     statement (measured: "What does 13 hyperparameters mean?")."""
     chat: Chat = []
-    for _, text, question in _PASSAGE_EXAMPLES:
+    for text, question in _PASSAGE_EXAMPLES:
         chat += [{"role": "user", "content": f"{_ASK_PASSAGE}Statement: {text}"},
                  {"role": "assistant", "content": question}]
     return chat + [{"role": "user", "content": f"{_ASK_PASSAGE}Statement: {opening(passage)}"}]

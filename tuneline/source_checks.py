@@ -85,7 +85,7 @@ def _prompt_sentences() -> list[str]:
 def _example_texts() -> list[str]:
     """The few-shot examples' questions and passages: a reply that repeats one copied it."""
     out = [generate._EXAMPLE_QUESTION, generate._EXAMPLE_TEXT]
-    for _, text, question in generate._PASSAGE_EXAMPLES:
+    for text, question in generate._PASSAGE_EXAMPLES:
         out += [question, text]
     return [x.lower() for x in out]
 
