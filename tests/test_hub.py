@@ -148,9 +148,10 @@ def test_dataset_folder_loads_by_its_card_configs_and_the_card_names_sources_and
     folder = hub.dataset_folder(tmp_path / "repo", splits, card)
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet")) == [
         "preferences/train.parquet", "sft/test.parquet", "sft/train.parquet"]  # no empty split
-    sft = datasets.load_dataset(str(folder), "sft")
+    cache = str(tmp_path / "hf-datasets-cache")  # not ~/.cache: it is keyed by folder name
+    sft = datasets.load_dataset(str(folder), "sft", cache_dir=cache)
     assert sft["train"]["instruction"] == [p.instruction for p in pairs[:2]] and len(sft["test"]) == 1
-    prefs = datasets.load_dataset(str(folder), "preferences")["train"][0]
+    prefs = datasets.load_dataset(str(folder), "preferences", cache_dir=cache)["train"][0]
     assert prefs["rejected"] == [{"role": "assistant", "content": "No."}] and prefs["rejected_score"] == 1.5
     assert "license: unknown" in card and f"| guide.md | 120 | `{'ef' * 32}` |" in card
     assert "| filter | refusal | 2 |" in card and "| grounding | unsupported_by_source | 1 |" in card

@@ -440,11 +440,13 @@ def test_dataset_export_round_trips_each_format_through_datasets(first_run, tmp_
         kind = "parquet" if fmt == "parquet" else "json"
         ext = "parquet" if fmt == "parquet" else "jsonl"
         # pairs and preferences have different columns: two datasets, as a trainer loads them
+        cache = str(tmp_path / "hf-datasets-cache")  # not ~/.cache, shared across sessions
         loaded = datasets.load_dataset(kind, data_files={s: str(out / f"{s}.{ext}") for s in
-                                                         ("train", "test")})
+                                                         ("train", "test")}, cache_dir=cache)
         for split, frame in (("train", train), ("test", test)):
             assert [read[fmt](r) for r in loaded[split]] == list(zip(frame.instruction, frame.answer))
-        loaded = datasets.load_dataset(kind, data_files=str(out / f"preferences.{ext}"))["train"]
+        loaded = datasets.load_dataset(kind, data_files=str(out / f"preferences.{ext}"),
+                                       cache_dir=cache)["train"]
         assert [chosen[fmt](r) for r in loaded] == list(
             zip(prefs.instruction, prefs.chosen, prefs.rejected))
     assert f"{len(train):>5} train" in capsys.readouterr().out

@@ -258,12 +258,15 @@ def test_dataset_repo_gets_parquet_splits_that_load_and_a_card_with_sources_and_
     run = Client().get_pipeline_run(versions()[-1].run_metadata["training_run"]["id"])
     assert commits[-1]["summary"] == f"tuneline: dataset from run {run.name}"
     produced = run.steps["split_dataset"]
-    sft = datasets.load_dataset(str(tmp_path), "sft")
+    # a cache of its own: datasets keys its cache by folder name and config, so a folder of the
+    # same name from an earlier session would be read back instead of these files
+    cache = str(tmp_path / "hf-datasets-cache")
+    sft = datasets.load_dataset(str(tmp_path), "sft", cache_dir=cache)
     train = produced.outputs["train_pairs"][0].load()
     assert sft["train"]["instruction"] == list(train.instruction)
     assert sft["train"][0]["prompt"] == [{"role": "user", "content": train.instruction.iloc[0]}]
     assert sft["train"][0]["completion"] == [{"role": "assistant", "content": train.answer.iloc[0]}]
-    prefs = datasets.load_dataset(str(tmp_path), "preferences")
+    prefs = datasets.load_dataset(str(tmp_path), "preferences", cache_dir=cache)
     assert len(prefs["train"]) == len(produced.outputs["train_preferences"][0].load())
     card = files["README.md"].decode()
     assert "license: cc-by-4.0" in card and "config_name: sft" in card
