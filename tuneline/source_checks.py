@@ -256,7 +256,6 @@ def question_without_subject(pair: Pair, src: Source, p: GroundingParams) -> Ver
 
 # --- claim support ---------------------------------------------------------------------------
 
-_NAME_AFTER_WORD = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+\b")
 _LOWER_CLAUSE = re.compile(r"(?<=[a-z] )[A-Z][a-z]+\b")
 
 
