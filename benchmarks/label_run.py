@@ -92,15 +92,9 @@ def export(run_ref: str, out: str, kept_only: bool = False) -> int:
     return n
 
 
-def auroc(pos: list[float], neg: list[float]) -> float | None:
-    """P(score of a usable pair > score of an unusable one), ties half."""
-    if not pos or not neg:
-        return None
-    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
-    return wins / (len(pos) * len(neg))
-
-
 def score(paths: list[str]) -> None:
+    from tuneline.judge import auroc  # usable vs unusable, the measure the judge's probe uses
+
     for path in paths:
         rows = [json.loads(x) for x in open(path, encoding="utf-8") if x.strip()]
         rows = [r for r in rows if "usable" in r]

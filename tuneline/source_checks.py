@@ -305,6 +305,15 @@ def _third_person_and_past(verb: str) -> set[str]:
     return out - {""}
 
 
+def _copied_opening(pair: Pair, src: Source) -> list[str] | None:
+    """The answer's first sentences when the answer is a passage copied from its chunk
+    (answer-first): the statement its question was written from. None otherwise."""
+    if src.text is None or not pair.answer.strip():
+        return None
+    sents = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=2)
+    return sents if sents[0][:60] in " ".join(src.text.split()) else None
+
+
 def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """A question the small generator garbled while turning the answer's opening statement
     into a question: "What does X <verb> <object>?" keeps the object that "what" stands for
@@ -312,12 +321,10 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     the statement; "What does X determine?" of "X is determined by" turns the voice; "Which
     must ..." has no subject. Checked only for answers copied from the chunk (answer-first),
     whose opening is the statement the question was written from."""
-    if src.text is None or not pair.answer.strip():
-        return None
-    opening = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=2)
-    statement = " ".join(opening[:2]).lower()
-    if opening[0][:60] not in " ".join(src.text.split()):
+    opening = _copied_opening(pair, src)
+    if opening is None:
         return None  # not a copied passage: the rule knows nothing of how it was written
+    statement = " ".join(opening[:2]).lower()
     q = pair.instruction.strip()
     if re.match(r"^\s*which\s+(?:must|can|could|should|is|are|was|were|does|do|did|has|have)\b", q, re.I):
         return "ungrammatical_question", "'which' with no noun before its verb"
@@ -414,11 +421,10 @@ def reversed_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     predicate>?" or "Which method is low-rank adaptation?" of "Low-rank adaptation is a ...
     method", or "Which library exposes X?" of "The library exposes X" (the answer never names
     what is asked for). Checked for answers copied from the chunk, like ungrammatical_question."""
-    if src.text is None or not pair.answer.strip():
+    sents = _copied_opening(pair, src)
+    if sents is None:
         return None
-    opening = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=1)[0]
-    if opening[:60] not in " ".join(src.text.split()):
-        return None
+    opening = sents[0]
     q = pair.instruction.strip()
     cop = _COPULA.search(opening)
     subject, predicate = (_norm(opening[:cop.start()]), _norm(opening[cop.end():])) if cop else ("", "")
@@ -458,10 +464,8 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
     from: "Which <noun> ...?" whose noun the opening never says (what would name the answer?),
     "What is X?" of an opening that does not say what X is, "What does X do?" of an opening
     that says what is done to X ("X can be applied to ...")."""
-    if src.text is None or not pair.answer.strip():
-        return None
-    sents = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=2)
-    if sents[0][:60] not in " ".join(src.text.split()):
+    sents = _copied_opening(pair, src)
+    if sents is None:
         return None
     opening, head = sents[0], " ".join(sents[:2])
     q = pair.instruction
