@@ -158,7 +158,7 @@ def test_two_nodes_rendezvous_and_the_second_gets_the_rows_from_rank_0(tmp_path,
 
 
 def test_every_pod_runs_the_node_command_and_only_pod_0_runs_the_step():
-    from tuneline.zenml_ext.multinode_step_operator import node_command
+    from tuneline.train.node import node_command
 
     step = ["python", "-m", "zenml.entrypoints.step_entrypoint", "--step_name", "sft"]
     assert node_command(step) == ["python", "-m", "tuneline.train.node", "--", *step]

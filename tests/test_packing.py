@@ -404,13 +404,16 @@ def test_a_share_of_layers_is_checkpointed_and_recorded_in_the_metrics(tmp_path)
     assert m["attention"] == "sdpa"
 
 
-def test_a_failed_auto_measurement_checkpoints_every_layer_and_says_why(monkeypatch):
+def test_a_failed_auto_measurement_fails_the_run_naming_the_rank_and_the_cause(monkeypatch):
     # control flow only: a stand-in trainer whose "GPU" cannot be measured (torch here has no
-    # CUDA, so asking for the GPU's memory raises)
+    # CUDA, so asking for the GPU's memory raises). A fallback taken on one rank alone would
+    # leave the others waiting in the next collective (tests/test_collectives.py: on every rank)
     from types import SimpleNamespace
 
     import torch
     from transformers.modeling_layers import GradientCheckpointingLayer
+
+    from tuneline.train.collectives import RankFailed
 
     layers = torch.nn.ModuleList([GradientCheckpointingLayer() for _ in range(4)])
     for layer in layers:
@@ -418,7 +421,5 @@ def test_a_failed_auto_measurement_checkpoints_every_layer_and_says_why(monkeypa
     trainer = SimpleNamespace(model=layers, is_fsdp_enabled=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     recompute = checkpointing.callback(trainer, SFTParams(gradient_checkpointing="auto"))
-    recompute.on_train_begin(None, None, None)
-    assert recompute.record["checkpointed_layers"] == 4
-    assert recompute.record["chosen_because"].startswith("measurement failed")
-    assert all(layer.gradient_checkpointing for layer in layers)
+    with pytest.raises(RankFailed, match="budget failed on rank 0"):
+        recompute.on_train_begin(None, None, None)

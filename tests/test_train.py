@@ -14,6 +14,7 @@ import pytest
 
 from tuneline import train
 from tuneline.params import SFTParams
+from tuneline.train.common import last_checkpoint
 
 BASE = "bundled:smollm2-135m-instruct"
 ROWS = [{"prompt": [{"role": "user", "content": f"What is step {i} of LoRA training?"}],
@@ -54,14 +55,15 @@ def test_last_checkpoint_ignores_incomplete_ones(tmp_path):
         (tmp_path / f"checkpoint-{n}").mkdir()
         if complete:
             (tmp_path / f"checkpoint-{n}" / "trainer_state.json").write_text("{}")
-    assert train.last_checkpoint(tmp_path).endswith("checkpoint-4")
-    assert train.last_checkpoint(tmp_path / "none") is None
+    assert last_checkpoint(tmp_path).endswith("checkpoint-4")
+    assert last_checkpoint(tmp_path / "none") is None
 
 
 SFT_SCRIPT = """
 import sys
 from pathlib import Path
 from tuneline import train
+from tuneline.train.common import last_checkpoint
 from tuneline.params import SFTParams
 from tests.test_train import BASE, ROWS
 train.train_sft(BASE, ROWS, SFTParams(**eval(sys.argv[1])), Path(sys.argv[2]))
@@ -76,13 +78,13 @@ def kill_9_once_checkpointed(params: dict, out: Path, at: tuple[str, ...]) -> st
                             cwd=Path(__file__).parents[1], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
-    while not (train.last_checkpoint(work / "checkpoints") or "").endswith(at):
+    while not (last_checkpoint(work / "checkpoints") or "").endswith(at):
         assert proc.poll() is None, "training finished before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    return Path(train.last_checkpoint(work / "checkpoints")).name
+    return Path(last_checkpoint(work / "checkpoints")).name
 
 
 def test_kill_9_during_sft_resumes_from_the_last_checkpoint(tmp_path):

@@ -3,8 +3,9 @@
 ZenML hashes a step's own source, not the helpers it calls, so a change in
 `tuneline/dedup.py` would leave `dedup_pairs` cached and stale. Listing the helpers by hand
 goes out of date the day someone adds an import; this follows the imports instead, those at
-module top and those inside functions (backends are imported where they are chosen), by
-reading the source.
+module top and those inside functions (backends are imported where they are chosen), and
+modules named in a string (a worker launched with `python -m tuneline.train.worker`, an
+`importlib` name), by reading the source.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def _imports(module: str) -> frozenset[str]:
                 parts = package.split(".")
                 base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
             names = [base] + [f"{base}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            # a module run by name, not imported: `python -m tuneline.train.worker` in a
+            # subprocess, `importlib.import_module("tuneline....")`
+            names = [node.value]
         else:
             continue
         found.update(n for n in names if (n == ROOT or n.startswith(ROOT + ".")) and _is_module(n))

@@ -6,7 +6,8 @@ pipeline's signature repeats its step's names; a field's type, bounds, descripti
 sets in the run config are declared once, in `forms.FIELDS`.
 
 Imported only by `tuneline serve` (and the deployments it starts): the config menus below are
-read from the config folder at import, when the deployment's form is built.
+read from the config folder at import, when the deployment's form is built
+(`serve.launchers_for` builds them again for another folder).
 """
 
 from __future__ import annotations
@@ -23,9 +24,14 @@ from zenml.utils import dashboard_utils, source_utils
 
 from tuneline_app import forms as launch
 
-# Where the form's configs come from: the project's configs/, or the folder given to
-# `tuneline serve up --configs` (passed down to the deployments in this variable).
-CONFIG_DIR = Path(os.environ.get(launch.CONFIGS_ENV) or Path(__file__).resolve().parents[1] / "configs")
+
+def config_dir() -> Path:
+    """Where the form's configs come from: the project's configs/, or the folder given to
+    `tuneline serve up --configs` (passed down to the deployments in this variable)."""
+    return Path(os.environ.get(launch.CONFIGS_ENV) or Path(__file__).resolve().parents[1] / "configs")
+
+
+CONFIG_DIR = config_dir()
 # The form's config menu, read when the deployment is made (`tuneline serve up` redeploys, so a
 # new config shows up after the next `up`).
 _DATASET = launch.configs_for("build_dataset", CONFIG_DIR)

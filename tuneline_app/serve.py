@@ -62,18 +62,33 @@ def start_server(port: int, ip: str) -> tuple[str, object]:
 
 def up(port: int = DEFAULT_PORT, ip: str = "127.0.0.1", configs: Path | None = None,
        expose: bool = False) -> dict:
-    from tuneline_app.forms import CONFIGS_ENV
-
     warning = check_address(ip, expose)  # before anything starts
-    if configs is not None:
-        if not any(Path(configs).glob("*.yaml")):
-            raise ServeError(f"--configs {configs}: no .yaml run configs there")
-        os.environ[CONFIGS_ENV] = str(Path(configs).resolve())  # read by tuneline_app/launchers.py
+    if configs is not None and not any(Path(configs).glob("*.yaml")):
+        raise ServeError(f"--configs {configs}: no .yaml run configs there")
     stack_name, stack_id = start_server(port, ip)
-    from tuneline_app.launchers import LAUNCHERS
-
     return {"dashboard": f"http://{ip}:{port}", "stack": stack_name,
-            "deployments": serving.deploy(LAUNCHERS, stack_id), "warning": warning}
+            "deployments": serving.deploy(launchers_for(configs), stack_id), "warning": warning}
+
+
+def launchers_for(configs: Path | None) -> dict:
+    """The dashboard's launcher pipelines with their config menus read from `configs` (None:
+    the project's configs/). The menus are types in the pipelines' signatures, built when
+    `tuneline_app.launchers` is imported, from the folder in CONFIGS_ENV; the deployment
+    processes inherit the variable and import it themselves. So the variable is set here, and
+    a module imported earlier in this process with another folder is built again."""
+    import importlib
+
+    from tuneline_app import forms
+
+    if configs is None:
+        os.environ.pop(forms.CONFIGS_ENV, None)
+    else:
+        os.environ[forms.CONFIGS_ENV] = str(Path(configs).resolve())
+    from tuneline_app import launchers
+
+    if launchers.CONFIG_DIR != launchers.config_dir():
+        launchers = importlib.reload(launchers)
+    return launchers.LAUNCHERS
 
 
 def down(force: bool = False) -> list[str]:

@@ -11,12 +11,7 @@ from pathlib import Path
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
 from tuneline.train import distributed
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
+from tuneline.train.common import cuda_available
 
 
 def backend_for(params: TrainParams) -> str:
@@ -80,13 +75,6 @@ def run_dir(kind: str, base_model: str, rows: list[dict], params: TrainParams,
             if f.is_file():
                 digest.update(f.read_bytes())
     return models.cache_dir() / "runs" / f"{kind}-{digest.hexdigest()[:16]}"
-
-
-def last_checkpoint(folder: Path) -> str | None:
-    """The newest complete `checkpoint-N` folder (the Trainer writes trainer_state.json last)."""
-    done = [p for p in folder.glob("checkpoint-*")
-            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
-    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
 
 
 def train_sft(base_model: str, rows: list[dict], params: SFTParams, out_dir: Path) -> dict:

@@ -17,9 +17,8 @@ The policy (`TrainParams.gradient_checkpointing`):
 from __future__ import annotations
 
 import copy
-import logging
 
-log = logging.getLogger(__name__)
+from tuneline.train.collectives import on_every_rank, rank
 
 HEADROOM = 0.9  # share of the GPU's memory `auto` may plan for (allocator slack, other users)
 OPTIMIZER_BYTES = 8  # per trainable parameter: AdamW's two fp32 moments (8-bit ones need less)
@@ -57,6 +56,10 @@ def fewest_that_fit(n_layers: int, fits) -> tuple[int, str]:
     return hi, "the fewest checkpointed layers whose measured peak fits"
 
 
+def trainable_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def decoder_layers(model) -> list:
     from transformers.modeling_layers import GradientCheckpointingLayer
 
@@ -92,13 +95,9 @@ def callback(trainer, params):
                 return
             k = fixed_layers(policy, n)
             if k is None:
-                try:
-                    k = self._auto(layers, params.max_memory_gib)
-                except Exception as e:  # a failed measurement must not cost the run: recompute all
-                    log.warning("gradient_checkpointing auto: measurement failed (%s); "
-                                "checkpointing every layer", e)
-                    self.record["chosen_because"] = f"measurement failed ({type(e).__name__}: {e})"
-                    k = n
+                # a probe that fails on any rank fails every rank at once (on_every_rank): a
+                # fallback taken on one rank alone would leave the others in a collective
+                k = self._auto(layers, params.max_memory_gib)
             set_layers(layers, k)
             self.record["checkpointed_layers"] = k
 
@@ -107,15 +106,18 @@ def callback(trainer, params):
 
             import torch
 
-            from tuneline.train.common import all_ranks, trainable_parameters
-
             n = len(layers)
             if not torch.cuda.is_available():
                 self.record["chosen_because"] = "no CUDA GPU to measure: every layer"
                 return n
-            if budget_gib is None:
+
+            def budget() -> float:  # this rank's GPU, in a collective: it fails on all or none
+                if budget_gib is not None:
+                    return budget_gib
                 total = torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
-                budget_gib = HEADROOM * total / 2**30
+                return HEADROOM * total / 2**30
+
+            budget_gib = on_every_rank(budget)[rank()]
             trainable = trainable_parameters(trainer.model)
             extra = OPTIMIZER_BYTES * trainable / 2**30  # allocated at the first optimizer step
             gc.collect()  # an earlier run's unreachable tensors are not this run's peak
@@ -124,10 +126,12 @@ def callback(trainer, params):
             def fits(k: int) -> bool:
                 peak = measure(trainer, layers, k)
                 probes[str(k)] = round(peak, 2) if peak is not None else "out of memory"
-                ok = peak is not None and peak + extra <= budget_gib
-                return all(all_ranks(ok))  # in step on every DDP rank: the same graph, the same k
+                return peak is not None and peak + extra <= budget_gib
 
-            k, why = fewest_that_fit(n, fits)
+            def fits_everywhere(k: int) -> bool:  # the same graph on every DDP rank: the same k
+                return all(on_every_rank(fits, k))
+
+            k, why = fewest_that_fit(n, fits_everywhere)
             peak = probes.get(str(k))
             self.record.update(
                 budget_gib=round(budget_gib, 2), optimizer_state_gib=round(extra, 2),

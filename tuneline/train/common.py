@@ -10,8 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from tuneline.params import TrainParams
-from tuneline.train import checkpointing, distributed, last_checkpoint
+from tuneline.train import checkpointing, distributed
+from tuneline.train.checkpointing import trainable_parameters
+from tuneline.train.collectives import all_ranks
 from tuneline.train.tracking import comet_finish, comet_setup
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest complete `checkpoint-N` folder (the Trainer writes trainer_state.json last)."""
+    done = [p for p in folder.glob("checkpoint-*")
+            if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").exists()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
 
 
 def trainer_args(params: TrainParams, work: Path, run_name: str, gpu: bool) -> tuple[dict, dict]:
@@ -128,10 +143,6 @@ def train_and_save(trainer, params: TrainParams, work: Path, out_dir: Path, n_ro
     }
 
 
-def trainable_parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def throughput_callback(skip: int = 2):
     """Tokens/s and examples/s after the first `skip` optimizer steps (kernel autotuning and
     allocator warm-up are not throughput), and peak GPU memory: in total and per process
@@ -191,14 +202,3 @@ def throughput_callback(skip: int = 2):
             return out
 
     return Throughput()
-
-
-def all_ranks(value) -> list:
-    """`value` from every rank, in rank order (just [value] outside torchrun)."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()):
-        return [value]
-    out = [None] * dist.get_world_size()
-    dist.all_gather_object(out, value)
-    return out

@@ -15,6 +15,12 @@ import sys
 from tuneline.train import distributed
 
 
+def node_command(entrypoint_command: list[str]) -> list[str]:
+    """Every pod's command: this module, then the step's own entrypoint. A bare `python`: the
+    pod's image decides which interpreter (the multi-node step operator's pods)."""
+    return ["python", "-m", "tuneline.train.node", "--", *entrypoint_command]
+
+
 def node_index(env: dict[str, str]) -> int:
     return int(env.get("JOB_COMPLETION_INDEX") or env.get("NODE_RANK") or env.get("PET_NODE_RANK") or 0)
 

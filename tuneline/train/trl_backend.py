@@ -6,8 +6,8 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
-from tuneline.train import cuda_available, packing, reference
-from tuneline.train.common import trainer_args
+from tuneline.train import packing, reference
+from tuneline.train.common import cuda_available, trainer_args
 from tuneline.train.trl_compat import accept_cpu_device_index, ensure_loss_kernel
 
 

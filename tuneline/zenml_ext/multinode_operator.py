@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from zenml.integrations.kubernetes.step_operators import KubernetesStepOperator
 
-from tuneline.zenml_ext.multinode_step_operator import node_command
+from tuneline.train.node import node_command
 
 
 class MultiNodeKubernetesStepOperator(KubernetesStepOperator):

@@ -17,13 +17,6 @@ from __future__ import annotations
 from zenml.integrations.kubernetes.flavors import KubernetesStepOperatorFlavor
 
 FLAVOR = "tuneline_kubernetes_multinode"
-NODE_COMMAND = ["python", "-m", "tuneline.train.node", "--"]
-
-
-def node_command(entrypoint_command: list[str]) -> list[str]:
-    return [*NODE_COMMAND, *entrypoint_command]
-
-
 class MultiNodeKubernetesStepOperatorFlavor(KubernetesStepOperatorFlavor):
     @property
     def name(self) -> str:
