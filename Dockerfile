@@ -34,8 +34,8 @@ COPY scripts/install-llama-cpp.sh scripts/install-llama-cpp.sh
 RUN CMAKE_ARGS="-DGGML_NATIVE=OFF" scripts/install-llama-cpp.sh /opt/venv/bin/python
 
 COPY tuneline tuneline
-COPY steps steps
-COPY pipelines pipelines
+COPY tuneline_steps tuneline_steps
+COPY tuneline_pipelines tuneline_pipelines
 COPY configs configs
 RUN pip install --no-deps -e .
 

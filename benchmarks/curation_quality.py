@@ -8,7 +8,7 @@ same run, on the same dev set):
   paraphrase), false merges (distinct pairs dropped as duplicates: hard negatives and
   others), records/s per stage;
 - grounding (embedding check): kept share per faithfulness label;
-- source checks (tuneline/source_checks.py, the whole chain the pipeline runs): per fault kind
+- source checks (tuneline/curation/source_checks.py, the whole chain the pipeline runs): per fault kind
   (planted on real text: commentary, scaffolding, truncated, looping, questions that need the
   chunk, answers to another question, answers from another chunk, one changed fact) the share
   dropped; per rule, drops and precision against faithful pairs (the dev set's own answers and
@@ -47,7 +47,7 @@ def as_pairs(records):
 
 
 def eval_filters(records) -> dict:
-    from tuneline import filters
+    from tuneline.curation import filters
     from tuneline.params import FilterParams
     from tuneline.records import Pair
 
@@ -94,7 +94,7 @@ def eval_filters(records) -> dict:
 
 
 def eval_dedup(records, encode) -> dict:
-    from tuneline import dedup
+    from tuneline.curation import dedup
     from tuneline.params import DedupParams
 
     pairs = as_pairs(records)
@@ -170,7 +170,7 @@ def grounding_corpus(records):
 
 def eval_grounding(records, encode) -> dict | None:
     try:
-        from tuneline import grounding
+        from tuneline.curation import grounding
         from tuneline.params import GroundingParams
     except ImportError:  # code from before the check existed: everything is kept
         return None
@@ -211,7 +211,7 @@ def source_check_cases(seed: int) -> tuple[list, dict, dict]:
 
 def eval_source_checks(seed: int, encode) -> dict | None:
     try:
-        from tuneline import source_checks
+        from tuneline.curation import source_checks
     except ImportError:  # code from before the chain existed
         return None
     from tuneline.params import GroundingParams
@@ -250,7 +250,7 @@ def _kept_share(records, kept_ids) -> dict:
 
 
 def eval_judge(records) -> dict:
-    from tuneline import judge
+    from tuneline.curation import judge
     from tuneline.llm import make_llm
     from tuneline.params import JudgeParams, LLMParams
 
@@ -271,7 +271,7 @@ def eval_judge(records) -> dict:
 
 
 def evaluate(with_judge: bool, seed: int) -> dict:
-    from tuneline.dedup import load_encoder
+    from tuneline.curation.dedup import load_encoder
 
     sets = devset.build(seed)
     encode = load_encoder("bundled:all-minilm-l6-v2", 64)

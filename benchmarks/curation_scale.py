@@ -42,7 +42,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from minhash_dedup import synthetic  # noqa: E402
 
-from tuneline import dedup, filters, parallel  # noqa: E402
+from tuneline import parallel
+from tuneline.curation import dedup, filters  # noqa: E402
 from tuneline.params import DedupParams, FilterParams  # noqa: E402
 from tuneline.records import Pair  # noqa: E402
 
@@ -231,7 +232,7 @@ def docstring_lines(limit: int) -> list[str]:
 
 
 def real_text_table(n: int, threshold: float, nprobe: int) -> None:
-    from tuneline.dedup import load_encoder
+    from tuneline.curation.dedup import load_encoder
 
     lines = docstring_lines(n)
     encode = load_encoder("bundled:all-minilm-l6-v2", 64, "cpu")

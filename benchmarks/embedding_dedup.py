@@ -19,7 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from minhash_dedup import synthetic  # noqa: E402
 
-from tuneline.dedup import embedding_dedup, load_encoder  # noqa: E402
+from tuneline.curation.dedup import embedding_dedup, load_encoder  # noqa: E402
 from tuneline.params import DedupParams, EmbeddingParams  # noqa: E402
 
 

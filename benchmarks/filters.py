@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from minhash_dedup import synthetic  # noqa: E402
 
-from tuneline.filters import FILTERS, answer_length, apply_filters, instruction_length  # noqa: E402
+from tuneline.curation.filters import FILTERS, answer_length, apply_filters, instruction_length  # noqa: E402
 from tuneline.params import FilterParams  # noqa: E402
 from tuneline.records import Pair  # noqa: E402
 

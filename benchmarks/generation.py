@@ -16,8 +16,8 @@ import statistics
 import time
 from pathlib import Path
 
-from tuneline.generate import answer_chat
-from tuneline.ingest import chunk_documents, read_sources, scan_sources
+from tuneline.curation.generate import answer_chat
+from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
 from tuneline.llm import make_llm
 from tuneline.params import IngestParams, LLMParams
 

@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tuneline import gguf, train
+from tuneline import train
 from tuneline.params import GGUFParams
+from tuneline.ship import gguf
 from tuneline.zenml_ext import registry
 
 

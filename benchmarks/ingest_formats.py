@@ -30,9 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from tests.docfiles import docutils_html, make_docx, make_pdf  # noqa: E402
-from tuneline.ingest import chunk_documents  # noqa: E402
+from tuneline.documents.ingest import chunk_documents  # noqa: E402
+from tuneline.documents.readers import Unreadable, read_docx, read_html, read_pdf  # noqa: E402
 from tuneline.params import IngestParams  # noqa: E402
-from tuneline.readers import Unreadable, read_docx, read_html, read_pdf  # noqa: E402
 from tuneline.records import Document  # noqa: E402
 
 CHROME = {
@@ -195,7 +195,7 @@ def main() -> None:
 
 def generation(html_docs, n: int) -> None:
     """Questions for the same chunks with and without their source line."""
-    from tuneline.generate import parse_question, question_chat, where
+    from tuneline.curation.generate import parse_question, question_chat, where
     from tuneline.llm import make_llm
     from tuneline.params import LLMParams
 

@@ -93,7 +93,9 @@ def export(run_ref: str, out: str, kept_only: bool = False) -> int:
 
 
 def score(paths: list[str]) -> None:
-    from tuneline.judge import auroc  # usable vs unusable, the measure the judge's probe uses
+    from tuneline.curation.judge import (
+        auroc,  # usable vs unusable, the measure the judge's probe uses
+    )
 
     for path in paths:
         rows = [json.loads(x) for x in open(path, encoding="utf-8") if x.strip()]

@@ -19,9 +19,9 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tuneline.formats import user_chat
 from tuneline.llm import local_server, make_llm
 from tuneline.params import LLMParams
+from tuneline.train.formats import user_chat
 
 
 def plain_load(url: str, chats, max_tokens: int, concurrency: int) -> int:

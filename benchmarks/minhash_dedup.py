@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from tuneline.dedup import minhash_dedup, normalize
+from tuneline.curation.dedup import minhash_dedup, normalize
 from tuneline.params import DedupParams
 from tuneline.records import Pair
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # llama.cpp for tuneline, from llama-cpp-python's source distribution: the library and its
 # OpenAI-compatible server (built from source), and llama.cpp's HF -> GGUF converter with its
-# gguf-py, which ship inside the same source and which the GGUF export (tuneline/gguf.py) runs.
+# gguf-py, which ship inside the same source and which the GGUF export (tuneline/ship/gguf.py) runs.
 # Usage: scripts/install-llama-cpp.sh PYTHON   (the environment's python; converter goes to
 # <its sys.prefix>/share/llama.cpp). CMAKE_ARGS passes through to the build.
 set -euo pipefail

@@ -12,9 +12,9 @@ ROOT = Path(__file__).parents[1]
 
 
 def test_the_closure_follows_imports_at_module_top_and_inside_functions():
-    grounding = source_closure("tuneline.grounding")
+    grounding = source_closure("tuneline.curation.grounding")
     # grounding -> dedup -> minhash, text, params, records
-    assert {"tuneline.grounding", "tuneline.dedup", "tuneline.minhash", "tuneline.text",
+    assert {"tuneline.curation.grounding", "tuneline.curation.dedup", "tuneline.curation.minhash", "tuneline.text",
             "tuneline.params", "tuneline.records"} <= set(grounding)
     # backends are imported where they are chosen, inside functions: both are covered
     assert {"tuneline.train.trl_backend", "tuneline.train.unsloth_backend",
@@ -24,10 +24,10 @@ def test_the_closure_follows_imports_at_module_top_and_inside_functions():
 
 
 def test_the_closure_stays_in_the_core_and_accepts_modules():
-    import tuneline.judge
+    import tuneline.curation.judge
 
-    names = source_closure(tuneline.judge)
-    assert names == sorted(names) and "tuneline.judge" in names
+    names = source_closure(tuneline.curation.judge)
+    assert names == sorted(names) and "tuneline.curation.judge" in names
     assert all(n == "tuneline" or n.startswith("tuneline.") for n in names)
     assert not any(n.startswith("tuneline.zenml_ext") for n in names)
 
@@ -35,7 +35,7 @@ def test_the_closure_stays_in_the_core_and_accepts_modules():
 _CODE_KEY = """
 import hashlib, sys
 from zenml.utils import source_code_utils, source_utils
-from steps.train import sft
+from tuneline_steps.train import sft
 deps = sorted(s.import_path for s in sft.configuration.cache_policy.source_dependencies)
 h = hashlib.sha256()
 for path in deps:  # what ZenML's cache key adds for CachePolicy.source_dependencies
@@ -59,7 +59,7 @@ def _sft_code_key(root: Path) -> tuple[str, list[str]]:
 def test_a_change_to_the_worker_that_sft_launches_with_python_m_misses_the_step_cache(tmp_path):
     # a temporary copy of the code: the worker is run as `python -m tuneline.train.worker`,
     # never imported, and its change must still change the SFT step's cache key
-    for pkg in ("tuneline", "steps"):
+    for pkg in ("tuneline", "tuneline_steps"):
         shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     before, deps = _sft_code_key(tmp_path)
     assert "tuneline.train.worker" in deps and "tuneline.train.node" not in deps
@@ -72,5 +72,5 @@ def test_a_change_to_the_worker_that_sft_launches_with_python_m_misses_the_step_
 def test_module_names_in_strings_count_and_other_strings_do_not():
     names = set(source_closure("tuneline.train.distributed"))
     assert "tuneline.train.worker" in names  # ["-m", "tuneline.train.worker"]
-    assert "tuneline.gguf_probe" in source_closure("tuneline.gguf")  # [sys.executable, "-m", ...]
+    assert "tuneline.ship.gguf_probe" in source_closure("tuneline.ship.gguf")  # [sys.executable, "-m", ...]
     assert not any(n.startswith("tuneline_app") for n in names)

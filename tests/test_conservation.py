@@ -12,8 +12,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tuneline import dedup, filters, generate, grounding, judge, preferences, split
-from tuneline.decontaminate import decontaminate
+from tuneline.curation import dedup, filters, generate, grounding, judge, preferences, split
+from tuneline.curation.decontaminate import decontaminate
 from tuneline.params import (
     DecontamParams,
     DedupParams,

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from tests.conftest import make_pair
-from tuneline.decontaminate import benchmark_texts, decontaminate, ngrams
+from tuneline.curation.decontaminate import benchmark_texts, decontaminate, ngrams
 from tuneline.params import DecontamParams
 
 TEST_Q = "How does gradient checkpointing trade extra compute for lower activation memory in training?"

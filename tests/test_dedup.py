@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_pair
-from tuneline.dedup import (
+from tuneline.curation.dedup import (
     dedup,
     embedding_dedup,
     entity_conflict,

@@ -5,10 +5,11 @@ checks run in tests/gpu/test_devices_gpu.py."""
 import pytest
 from pydantic import ValidationError
 
-from tuneline import evaluate, models
-from tuneline.dedup import load_encoder
+from tuneline import models
+from tuneline.curation.dedup import load_encoder
 from tuneline.llm import make_llm
 from tuneline.params import EmbeddingParams, EvalParams, LLMParams
+from tuneline.ship import evaluate
 
 BASE = "bundled:smollm2-135m-instruct"
 torch = pytest.importorskip("torch")

@@ -12,12 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tuneline import generate, judge
-from tuneline.formats import user_chat
+from tuneline.curation import generate, judge
 from tuneline.llm import make_llm
 from tuneline.llm.openai_backend import LLMUnavailable
 from tuneline.params import GenerateParams, JudgeParams, LLMParams
 from tuneline.records import Chunk, Pair
+from tuneline.train.formats import user_chat
 
 
 class FaultServer:

@@ -1,6 +1,6 @@
 import pytest
 
-from tuneline.filters import (
+from tuneline.curation.filters import (
     FILTERS,
     apply_filters,
     dup_ngram_char_ratio,

@@ -1,11 +1,11 @@
 import pytest
 
-from tuneline.generate import (
+from tuneline.curation.generate import (
     answer_chat,
     attempts,
-    passage_question_chat,
     generate_pairs,
     parse_question,
+    passage_question_chat,
     question_chat,
     trim_answer,
     where,

@@ -5,8 +5,8 @@ trained model, is tested in tests/pipelines/test_end_to_end.py."""
 import pytest
 from pydantic import ValidationError
 
-from tuneline import gguf
 from tuneline.params import GGUFParams
+from tuneline.ship import gguf
 
 SAMPLES = [
     [{"role": "user", "content": "What does `numpy.clip` do?"}],

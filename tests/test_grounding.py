@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
-from tuneline.dedup import load_encoder
-from tuneline.grounding import check_grounding, overlap
+from tuneline.curation.dedup import load_encoder
+from tuneline.curation.grounding import check_grounding, overlap
 from tuneline.params import GroundingParams
 from tuneline.records import Pair
 from tuneline.text import content_overlap

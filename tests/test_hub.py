@@ -1,7 +1,7 @@
 import pytest
 
 from tests.hub_endpoint import HubRecorder
-from tuneline import hub
+from tuneline.ship import hub
 
 BASE = "bundled:smollm2-135m-instruct"
 IDS = [[1, 504, 3458, 282, 253, 1345, 28, 2]]

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from tuneline.ingest import chunk_documents, read_sources, scan_folder, scan_sources
+from tuneline.documents.ingest import chunk_documents, read_sources, scan_folder, scan_sources
 from tuneline.params import IngestParams
 from tuneline.records import Document
 

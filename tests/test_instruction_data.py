@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import FakeLLM
-from tuneline.ingest import read_sources, scan_sources
+from tuneline.curation.preferences import build_preferences
+from tuneline.documents.ingest import read_sources, scan_sources
 from tuneline.params import (
     DatasetSource,
     GenerateParams,
@@ -18,7 +19,6 @@ from tuneline.params import (
     JudgeParams,
     PreferenceParams,
 )
-from tuneline.preferences import build_preferences
 
 FUNCS = [textwrap.dedent, textwrap.fill, textwrap.indent, textwrap.shorten, json.dumps, json.loads]
 QA = [(f"What does {f.__module__}.{f.__name__} do?", inspect.getdoc(f).split("\n\n")[0].replace("\n", " "))

@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 
 from tests.conftest import make_pair
-from tuneline.judge import (
+from tuneline.curation.judge import (
     RUBRIC,
     agreement,
     combine,
@@ -13,8 +13,8 @@ from tuneline.judge import (
     parse_score,
     score,
 )
+from tuneline.curation.preferences import build_preferences
 from tuneline.params import GenerateParams, JudgeParams, PreferenceParams
-from tuneline.preferences import build_preferences
 
 
 def test_expected_score_normalises_over_the_digits():
@@ -142,7 +142,7 @@ def test_preference_candidates_are_scored_by_the_judge_not_the_generator(fake_ll
 
 
 def test_a_judge_that_scores_another_questions_answer_as_high_stops_filtering(fake_llm):
-    from tuneline.judge import auroc, judge_pairs
+    from tuneline.curation.judge import auroc, judge_pairs
     from tuneline.records import Pair
 
     pairs = [Pair(f"p{i}", "c", "a.md", f"What does option {i} set?", f"Option {i} sets value {i}.")
@@ -155,7 +155,7 @@ def test_a_judge_that_scores_another_questions_answer_as_high_stops_filtering(fa
 
 
 def test_a_judge_that_prefers_each_pairs_own_answer_keeps_filtering(fake_llm):
-    from tuneline.judge import judge_pairs
+    from tuneline.curation.judge import judge_pairs
     from tuneline.records import Pair
 
     pairs = [Pair(f"p{i}", f"c{i % 3}", "a.md", f"What does option {i} set?", f"Option {i} sets value {i}.")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-PACKAGES = ("tuneline", "tuneline_app", "steps", "pipelines")
+PACKAGES = ("tuneline", "tuneline_app", "tuneline_steps", "tuneline_pipelines")
 
 
 def module_name(path: Path) -> str:
@@ -70,10 +70,11 @@ def reaches(names: set[str], forbidden: str) -> bool:
 GRAPH = {m: project_targets(imported_names(p, strings=False)) - {m} for m, p in FILES.items()}
 
 RULES = [  # (modules under this prefix, except under this one, must not import these)
-    ("tuneline", "tuneline.zenml_ext", ("zenml", "steps", "pipelines", "tuneline_app", "tuneline.zenml_ext")),
-    ("tuneline.zenml_ext", None, ("steps", "pipelines", "tuneline_app")),
-    ("steps", None, ("pipelines", "tuneline_app")),
-    ("pipelines", None, ("tuneline_app",)),
+    ("tuneline", "tuneline.zenml_ext", ("zenml", "tuneline_steps", "tuneline_pipelines", "tuneline_app",
+                                        "tuneline.zenml_ext")),
+    ("tuneline.zenml_ext", None, ("tuneline_steps", "tuneline_pipelines", "tuneline_app")),
+    ("tuneline_steps", None, ("tuneline_pipelines", "tuneline_app")),
+    ("tuneline_pipelines", None, ("tuneline_app",)),
 ]
 
 

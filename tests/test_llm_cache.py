@@ -1,7 +1,7 @@
-from tuneline.formats import user_chat
 from tuneline.llm import make_llm
 from tuneline.llm.cache import CallCache, cached_calls, call_keys
 from tuneline.params import LLMParams
+from tuneline.train.formats import user_chat
 
 ID = {"backend": "fake", "model": "m"}
 

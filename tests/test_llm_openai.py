@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from tuneline import judge
-from tuneline.formats import user_chat
+from tuneline.curation import judge
 from tuneline.llm import local_server, make_llm
 from tuneline.llm.openai_backend import LLMUnavailable
 from tuneline.params import JudgeParams, LLMParams
+from tuneline.train.formats import user_chat
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_kill_9_mid_generation_then_rerun_pays_only_for_missing_calls(server, tm
     n = 10
     script = tmp_path / "gen.py"
     script.write_text(textwrap.dedent(f"""
-        from tuneline.formats import user_chat
+        from tuneline.train.formats import user_chat
         from tuneline.llm import make_llm
         from tuneline.params import LLMParams
         llm = make_llm(LLMParams(backend="openai", base_url={url!r}, model="smollm2-135m-instruct",

@@ -2,10 +2,10 @@
 
 import pytest
 
-from tuneline import judge
-from tuneline.formats import user_chat
+from tuneline.curation import judge
 from tuneline.llm import make_llm
 from tuneline.params import LLMParams
+from tuneline.train.formats import user_chat
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 
 from tests.conftest import make_pair
-from tuneline import minhash as mh
-from tuneline.dedup import minhash_signatures
+from tuneline.curation import minhash as mh
+from tuneline.curation.dedup import minhash_signatures
 from tuneline.params import DedupParams
 
 

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from tests.docfiles import docutils_html, make_docx, make_pdf
-from tuneline.ingest import chunk_documents, read_sources, scan_sources
+from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
+from tuneline.documents.readers import Unreadable, read_docx, read_html, read_pdf
 from tuneline.params import IngestParams
-from tuneline.readers import Unreadable, read_docx, read_html, read_pdf
 from tuneline.records import Document
 
 # real prose: the docstrings of functions every Python has

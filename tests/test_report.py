@@ -1,5 +1,5 @@
+from tuneline.curation.report import histogram, render
 from tuneline.records import Pair, drop, dropped_frame
-from tuneline.report import histogram, render
 
 
 def test_report_shows_funnel_reasons_examples_scores_and_clusters():
@@ -25,7 +25,7 @@ def test_histogram_bins_cover_one_to_five():
 
 
 def test_funnel_shares_are_of_the_stage_before_and_the_split_of_the_judged_pairs():
-    from tuneline.report import funnel_shares
+    from tuneline.curation.report import funnel_shares
 
     funnel = [("raw files", 10), ("chunks", 40), ("generated pairs", 80), ("after judge", 40),
               ("preference pairs", 30), ("train pairs", 32), ("test pairs", 8)]
@@ -36,8 +36,8 @@ def test_funnel_shares_are_of_the_stage_before_and_the_split_of_the_judged_pairs
 
 
 def test_per_source_rows_show_which_files_yield_nothing():
+    from tuneline.curation.report import per_source
     from tuneline.records import Chunk, to_frame
-    from tuneline.report import per_source
 
     chunks = to_frame([Chunk("c1", "d1", "a.md", "x"), Chunk("c2", "d2", "b.md", "y"),
                        Chunk("c3", "d3", "notes.jsonl:4", "z")], Chunk)
@@ -61,7 +61,7 @@ def test_sample_shows_kept_and_dropped_pairs_next_to_their_chunks_with_reasons()
 
     import pandas as pd
 
-    from tuneline.report import sample_with_chunks
+    from tuneline.curation.report import sample_with_chunks
 
     chunks = pd.DataFrame({"chunk_id": ["c1", "c2"], "text": ["CHUNK ONE TEXT", "CHUNK TWO TEXT"]})
     kept = pd.DataFrame({"pair_id": [f"k{i}" for i in range(20)], "chunk_id": ["c1"] * 20,

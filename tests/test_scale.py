@@ -4,7 +4,8 @@ and the approximate embedding index finds the pairs exact tiles find."""
 import numpy as np
 import pytest
 
-from tuneline import dedup, filters, parallel
+from tuneline import parallel
+from tuneline.curation import dedup, filters
 from tuneline.params import DedupParams, FilterParams
 from tuneline.records import Pair
 

@@ -2,10 +2,11 @@
 text nobody on the project wrote (Python's reference topic on `while`, shipped with CPython)."""
 
 import pydoc_data.topics
+
 import pytest
 
-from tuneline import source_checks as sc
-from tuneline.dedup import load_encoder
+from tuneline.curation import source_checks as sc
+from tuneline.curation.dedup import load_encoder
 from tuneline.params import GroundingParams
 from tuneline.records import Pair
 

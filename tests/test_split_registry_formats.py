@@ -3,11 +3,11 @@ import math
 import pytest
 
 from tests.conftest import make_pair
-from tuneline.formats import dpo_rows, sft_rows
+from tuneline.curation.split import split_pairs, split_preferences
 from tuneline.params import SplitParams
-from tuneline.promotion import decide_promotion
 from tuneline.records import Preference
-from tuneline.split import split_pairs, split_preferences
+from tuneline.ship.promotion import decide_promotion
+from tuneline.train.formats import dpo_rows, sft_rows
 
 
 def test_split_is_stable_and_never_leaves_a_side_empty():
@@ -60,7 +60,7 @@ def test_unknown_metric_is_an_error():
 
 
 def test_the_incumbent_is_the_base_model_then_production_on_the_same_split():
-    from tuneline.promotion import incumbent
+    from tuneline.ship.promotion import incumbent
 
     metrics = {"base": {"eval_loss": 2.9}, "tuned": {"eval_loss": 2.5},
                "production": {"eval_loss": 2.6, "version": 3}}
@@ -74,7 +74,7 @@ def test_the_incumbent_is_the_base_model_then_production_on_the_same_split():
 
 
 def test_preferences_go_with_pairs_that_decontamination_dropped():
-    from tuneline.split import follow_decontamination
+    from tuneline.curation.split import follow_decontamination
 
     train = [make_pair("a", "Qa?"), make_pair("c", "Qc?")]
     prefs = [Preference(pid, "q", "good", "bad", 4.0, 2.0) for pid in ("pa", "pb", "pc")]
@@ -85,8 +85,8 @@ def test_preferences_go_with_pairs_that_decontamination_dropped():
 
 def test_each_candidate_is_evaluated_once_and_identical_adapters_are_not_measured_again(
         tmp_path, fake_llm, monkeypatch):
-    from tuneline.evaluate import evaluate_candidates
     from tuneline.params import EvalParams, JudgeParams
+    from tuneline.ship.evaluate import evaluate_candidates
 
     sft, dpo, copy_sft, copy_dpo = (tmp_path / n for n in ("sft", "dpo", "psft", "pdpo"))
     for folder, content in ((sft, b"s"), (dpo, b"d"), (copy_sft, b"s"), (copy_dpo, b"d")):
@@ -98,7 +98,7 @@ def test_each_candidate_is_evaluated_once_and_identical_adapters_are_not_measure
         loaded.append(label)
         return "llm", "model", "tok"
 
-    import tuneline.evaluate as ev
+    import tuneline.ship.evaluate as ev
 
     measured = []
     # the control flow is what is tested here: which candidates get measured

@@ -1,7 +1,7 @@
 """What a step's cache key must cover: every tuneline module its code can run.
 
 ZenML hashes a step's own source, not the helpers it calls, so a change in
-`tuneline/dedup.py` would leave `dedup_pairs` cached and stale. Listing the helpers by hand
+`tuneline/curation/dedup.py` would leave `dedup_pairs` cached and stale. Listing the helpers by hand
 goes out of date the day someone adds an import; this follows the imports instead, those at
 module top and those inside functions (backends are imported where they are chosen), and
 modules named in a string (a worker launched with `python -m tuneline.train.worker`, an

@@ -22,7 +22,7 @@ DataShape = Literal["auto", "text", "alpaca", "sharegpt", "openai", "preference"
 
 
 class DatasetSource(Params):
-    """A Hugging Face dataset read as a source (tuneline/hfdata.py)."""
+    """A Hugging Face dataset read as a source (tuneline/documents/hfdata.py)."""
 
     path: str = Field(description="a save_to_disk folder, parquet/JSON/CSV file(s) or a Hub id")
     split: str = "train"
@@ -156,7 +156,7 @@ class EmbeddingParams(Params):
 
 
 class DedupParams(Params):
-    """Pair-level dedup (see tuneline/dedup.py): both the instructions and the answers must be
+    """Pair-level dedup (see tuneline/curation/dedup.py): both the instructions and the answers must be
     similar; defaults measured on the labelled dev set of benchmarks/curation_quality.py."""
 
     minhash_threshold: float = Field(0.5, gt=0, le=1, description=(
@@ -188,9 +188,9 @@ class DedupParams(Params):
 
 
 class GroundingParams(Params):
-    """The source checks (tuneline/source_checks.py): rules that read each pair against its
+    """The source checks (tuneline/curation/source_checks.py): rules that read each pair against its
     chunk, question-answer relevance, and the embedding faithfulness check
-    (tuneline/grounding.py: an answer is dropped when another chunk fits it better, or when
+    (tuneline/curation/grounding.py: an answer is dropped when another chunk fits it better, or when
     both signals against its own chunk are below their minimum). Defaults measured on the dev
     set (benchmarks/curation_quality.py)."""
 
@@ -382,7 +382,7 @@ QuantType = Literal["f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q5_0", "q4_k_m", "
 
 
 class GGUFParams(Params):
-    """GGUF export for llama.cpp / Ollama / LM Studio (tuneline/gguf.py), and the checks a
+    """GGUF export for llama.cpp / Ollama / LM Studio (tuneline/ship/gguf.py), and the checks a
     quant passes before it is published."""
 
     quants: list[QuantType] = Field(["q8_0", "q4_k_m"], description="[] = no export")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from tuneline.formats import EXPORT_FORMATS
+from tuneline.train.formats import EXPORT_FORMATS
 from tuneline_app.serve import DEFAULT_PORT as SERVE_PORT
 
 
@@ -72,8 +72,8 @@ def _start_run(name: str, config: str, no_cache: bool) -> tuple[object | None, s
     orchestrator: the run then exists, and its failed step says why."""
     from datetime import UTC, datetime
 
-    from pipelines import PIPELINES
     from tuneline.zenml_ext.summary import latest_run_since
+    from tuneline_pipelines import PIPELINES
 
     options = {"config_path": config}
     if no_cache:
@@ -162,7 +162,7 @@ def _exec(command: list[str]) -> NoReturn:
 
 def _model_gguf(spec: str | None, quant: str | None, registry) -> tuple[Path, str]:
     """The GGUF file of a model version's export that `serve-model` runs (gguf.pick decides)."""
-    from tuneline import gguf
+    from tuneline.ship import gguf
 
     mv = registry.find_model_version(spec)
     export = registry.gguf_export(mv)
@@ -205,8 +205,8 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _dataset_export(args: argparse.Namespace) -> int:
-    from tuneline import formats
     from tuneline.records import Pair, Preference, from_frame
+    from tuneline.train import formats
     from tuneline.zenml_ext.lineage import dataset_artifacts
 
     try:
@@ -287,7 +287,7 @@ def _schedule_add(args: argparse.Namespace, sched) -> int:
             raise sched.ScheduleError(
                 f"orchestrator {orchestrator!r} ({flavor}) has no schedules; "
                 "use --via cron on this machine or a stack with a scheduling orchestrator")
-        from pipelines import PIPELINES
+        from tuneline_pipelines import PIPELINES
 
         schedules.schedule_pipeline(PIPELINES[pipeline], args.config, name, cron)
         print(f"tuneline: ZenML schedule {name!r} ({cron}) on orchestrator {orchestrator!r}")

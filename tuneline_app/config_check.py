@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from steps import all_steps
 from tuneline.runconfig import ConfigError, load, pipeline_name
+from tuneline_steps import all_steps
 
 __all__ = ["ConfigError", "load", "pipeline_name", "all_steps", "validate"]
 
@@ -32,7 +32,7 @@ def _check_params(where: str, func, given: dict[str, Any], path) -> None:
 
 def validate(path: str | Path) -> str:
     """Check a run config; return the name of the pipeline it runs."""
-    from pipelines import PIPELINES
+    from tuneline_pipelines import PIPELINES
 
     cfg = load(path)
     name = pipeline_name(cfg)
@@ -101,7 +101,7 @@ def _rows(where: str, prefix: str, func) -> list[dict]:
 def parameter_table(only: str | None = None) -> list[dict]:
     """Every key a run config can set, with its type, default and description: the pipelines'
     `parameters:` and each step's `steps.<name>.parameters:` (what `validate` accepts)."""
-    from pipelines import PIPELINES
+    from tuneline_pipelines import PIPELINES
 
     rows = []
     for name, pipe in PIPELINES.items():

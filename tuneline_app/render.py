@@ -6,7 +6,7 @@ lineage.model_lineage and registry.version_rows), so `--json` and the text show 
 
 from __future__ import annotations
 
-from tuneline.report import funnel_shares
+from tuneline.curation.report import funnel_shares
 from tuneline.text import fmt_number
 
 

@@ -29,7 +29,7 @@ def tiny_encoder(tmp_path_factory):
 
 
 def test_encoder_runs_on_the_gpu_by_default(tiny_encoder):
-    from tuneline.dedup import load_encoder
+    from tuneline.curation.dedup import load_encoder
     from tuneline.params import EmbeddingParams
 
     encode = load_encoder(tiny_encoder, 8, EmbeddingParams().device)
@@ -38,10 +38,10 @@ def test_encoder_runs_on_the_gpu_by_default(tiny_encoder):
 
 
 def test_evaluated_models_and_local_judge_run_on_the_gpu_by_default(tiny_llama):
-    from tuneline import evaluate
     from tuneline.llm import make_llm
     from tuneline.params import EvalParams, JudgeParams, LLMParams
     from tuneline.records import Pair
+    from tuneline.ship import evaluate
 
     llm_params = LLMParams(model=tiny_llama, cache=False)
     params = EvalParams(max_examples=2, max_new_tokens=8)

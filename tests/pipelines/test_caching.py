@@ -16,13 +16,13 @@ def test_each_step_declares_the_core_modules_it_calls():
     from zenml.utils import source_utils
 
     expected = {
-        "ingest_documents": "tuneline.ingest", "generate_pairs": "tuneline.generate",
-        "filter_pairs": "tuneline.filters", "dedup_pairs": "tuneline.dedup",
-        "check_grounding": "tuneline.source_checks",
-        "judge_pairs": "tuneline.judge", "build_preferences": "tuneline.preferences",
-        "split_dataset": "tuneline.decontaminate", "quality_report": "tuneline.report",
+        "ingest_documents": "tuneline.documents.ingest", "generate_pairs": "tuneline.curation.generate",
+        "filter_pairs": "tuneline.curation.filters", "dedup_pairs": "tuneline.curation.dedup",
+        "check_grounding": "tuneline.curation.source_checks",
+        "judge_pairs": "tuneline.curation.judge", "build_preferences": "tuneline.curation.preferences",
+        "split_dataset": "tuneline.curation.decontaminate", "quality_report": "tuneline.curation.report",
         "sft": "tuneline.train.trl_backend", "dpo": "tuneline.train.trl_backend",
-        "evaluate": "tuneline.evaluate",
+        "evaluate": "tuneline.ship.evaluate",
     }
     steps = all_steps()
     for name, module in expected.items():
@@ -100,7 +100,7 @@ def test_step_configurations_are_the_same_in_every_process():
     import subprocess
     import sys
 
-    prog = ("import json; from steps import all_steps; print(json.dumps({n: [[o, [m.import_path "
+    prog = ("import json; from tuneline_steps import all_steps; print(json.dumps({n: [[o, [m.import_path "
             "for m in c.materializer_source]] for o, c in s.configuration.outputs.items()] "
             "for n, s in sorted(all_steps().items())}))")
     seen = set()

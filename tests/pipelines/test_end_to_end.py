@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tuneline.params import PromotionParams
-from tuneline.promotion import decide_promotion
+from tuneline.ship.promotion import decide_promotion
 from tuneline_app.cli import main
 
 SAMPLE = Path(__file__).parents[2] / "data" / "sample"
@@ -308,7 +308,7 @@ def _export(run):
 
 
 def test_gguf_quants_are_exported_verified_and_listed_with_the_version(first_run, capsys):
-    from tuneline.ingest import file_sha256
+    from tuneline.documents.ingest import file_sha256
 
     _, run = first_run
     report, files = _export(run)
@@ -381,8 +381,8 @@ def test_a_planted_broken_chat_template_is_caught_and_not_published(first_run, t
     must leave it out."""
     from llama_cpp.llama_chat_format import LLAMA3_INSTRUCT_CHAT_TEMPLATE
 
-    from tuneline import gguf, hub
     from tuneline.params import GGUFParams
+    from tuneline.ship import gguf, hub
 
     _, run = first_run
     report, files = _export(run)

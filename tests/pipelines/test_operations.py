@@ -21,7 +21,7 @@ from tests.hub_endpoint import HubRecorder
 from tests.pipelines.test_end_to_end import SAMPLE, write_config
 from tuneline import schedule
 from tuneline.params import PromotionParams
-from tuneline.promotion import decide_promotion
+from tuneline.ship.promotion import decide_promotion
 from tuneline_app.cli import main
 
 MODEL = "tuneline-ops"

@@ -61,7 +61,7 @@ def check_gpus(step: str, wanted: str | None, available: list[str]) -> str | Non
     if not available:
         raise RuntimeError(f"step {step!r} runs on the {FLAVOR} step operator but no GPU is "
                            "visible on this machine (nvidia-smi lists none); remove "
-                           f"`step_operator` from steps.{step} to run it on CPU")
+                           f"`step_operator` from tuneline_steps.{step} to run it on CPU")
     if wanted is None:
         return None
     missing = [g for g in wanted.split(",") if g.strip() not in available]

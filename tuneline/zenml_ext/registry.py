@@ -97,7 +97,7 @@ def linked_artifact(model_version, name: str):
 
 
 def gguf_export(model_version) -> tuple[dict, object] | None:
-    """The version's GGUF export: its report (tuneline/gguf.py) and the artifact of its files."""
+    """The version's GGUF export: its report (tuneline/ship/gguf.py) and the artifact of its files."""
     report, files = linked_artifact(model_version, "gguf_report"), linked_artifact(
         model_version, "gguf_files")
     if report is None or files is None:
@@ -131,7 +131,7 @@ def version_rows(model: str | None = None) -> list[dict]:
 
 
 def _gguf_summary(model_version) -> list[dict]:
-    from tuneline import gguf
+    from tuneline.ship import gguf
 
     export = gguf_export(model_version)
     return gguf.summary(export[0]) if export else []

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from zenml.client import Client
 
-from tuneline import gguf
-from tuneline.report import FUNNEL
+from tuneline.curation.report import FUNNEL
+from tuneline.ship import gguf
 
 
 def _rows(av) -> int | None:

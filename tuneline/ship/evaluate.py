@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from statistics import mean
 
-from tuneline import judge
-from tuneline.formats import assistant, user_chat
+from tuneline.curation import judge
 from tuneline.llm import LLM
 from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair
+from tuneline.train.formats import assistant, user_chat
 
 
 def same_adapters(a: list[Path], b: list[Path]) -> bool:

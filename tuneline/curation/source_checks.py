@@ -14,7 +14,7 @@ None` that says why it drops:
   a negation or an antonym flipped inside an otherwise copied sentence, answer sentences
   with no source sentence;
 then, with embeddings: question-answer relevance (`answer_off_question`) and the corpus
-checks of tuneline/grounding.py (an answer written for another chunk, or unsupported by its
+checks of tuneline/curation/grounding.py (an answer written for another chunk, or unsupported by its
 own). Precision first: each rule's default is set from its measured precision on faithful
 pairs of real text (benchmarks/curation_quality.py); a rule that fires only when the matched
 words are absent from the chunk lets a document that really says "Question:" through.
@@ -32,8 +32,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from tuneline import generate, grounding, judge
-from tuneline.dedup import Encoder
+from tuneline.curation import generate, grounding, judge
+from tuneline.curation.dedup import Encoder
 from tuneline.params import GroundingParams
 from tuneline.records import Dropped, Pair, drop
 from tuneline.text import atoms, content_stems, key_terms
@@ -717,7 +717,7 @@ def run_source_checks(pairs: list[Pair], chunk_text: dict[str, str], encode: Enc
                       params: GroundingParams, chunk_where: dict[str, str] | None = None
                       ) -> tuple[list[Pair], list[Dropped], dict]:
     """The whole chain on pairs with their chunks: the rules above, then relevance, then the
-    corpus checks (tuneline/grounding.py). Pairs without a chunk (imported data) get the rules
+    corpus checks (tuneline/curation/grounding.py). Pairs without a chunk (imported data) get the rules
     that need no source. Conserves records: kept + dropped == pairs."""
     chunk_where = chunk_where or {}
     kept: list[Pair] = []

@@ -5,8 +5,7 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata
 
-from steps._common import code_of, frame_step, log_ledger
-from tuneline import ingest as core
+from tuneline.documents import ingest as core
 from tuneline.params import IngestParams
 from tuneline.records import (
     Chunk,
@@ -18,6 +17,7 @@ from tuneline.records import (
     from_frame,
     to_frame,
 )
+from tuneline_steps._common import code_of, frame_step, log_ledger
 
 
 # Never cached: it is the step that looks at the disk. Its manifest has a content hash,

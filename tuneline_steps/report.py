@@ -6,8 +6,8 @@ import pandas as pd
 from zenml import step
 from zenml.types import HTMLString
 
-from steps._common import code_of
-from tuneline import report as core
+from tuneline.curation import report as core
+from tuneline_steps._common import code_of
 
 
 @step(cache_policy=code_of(core))

@@ -7,11 +7,12 @@ from typing import Annotated
 import pandas as pd
 from zenml import get_step_context, log_metadata, step
 
-from steps._common import code_of, step_folder
-from tuneline import gguf as gguf_core
-from tuneline import gguf_probe, train
+from tuneline import train
 from tuneline.params import GGUFParams
 from tuneline.records import Pair, from_frame
+from tuneline.ship import gguf as gguf_core
+from tuneline.ship import gguf_probe
+from tuneline_steps._common import code_of, step_folder
 
 
 # gguf_probe runs in a child process: name it, the import closure does not reach it

@@ -5,11 +5,11 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata
 
-from steps._common import code_of, frame_step, log_ledger
-from tuneline import decontaminate as decontam
-from tuneline import split as core
+from tuneline.curation import decontaminate as decontam
+from tuneline.curation import split as core
 from tuneline.params import DecontamParams, SplitParams
 from tuneline.records import Pair, Preference, dropped_frame, from_frame, to_frame
+from tuneline_steps._common import code_of, frame_step, log_ledger
 
 
 @frame_step(cache_policy=code_of(core, decontam))

@@ -20,14 +20,14 @@ Then, against the answer's own chunk, two signals, measured on the same dev set:
 A pair is dropped only when both are low: an answer written for another chunk fails both,
 while a faithful answer that paraphrases keeps a high cosine and one that quotes keeps a
 high overlap. Invented facts inside an on-topic answer pass this check; that is the
-grounded judge's job (tuneline/judge.py).
+grounded judge's job (tuneline/curation/judge.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tuneline.dedup import Encoder
+from tuneline.curation.dedup import Encoder
 from tuneline.params import GroundingParams
 from tuneline.records import Dropped, Pair, drop
 from tuneline.text import atoms, content_stems, key_terms

@@ -6,7 +6,7 @@ llama-cpp-python source distribution at setup; quantization is llama.cpp's
 
 What goes wrong with GGUF exports in the wild is rarely the weights: it is the chat template or
 the end-of-turn token lost in conversion, so the quant never stops or answers to a prompt it was
-not trained on. Each quant is therefore run in llama.cpp (tuneline/gguf_probe.py, in its own
+not trained on. Each quant is therefore run in llama.cpp (tuneline/ship/gguf_probe.py, in its own
 process) and checked against the merged HF model it came from:
 - template: the GGUF's embedded template, rendered and tokenized as llama-cpp-python's server
   does, gives exactly the token ids of the HF tokenizer's template, for every test prompt and a
@@ -31,7 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tuneline.ingest import file_sha256
+from tuneline.documents.ingest import file_sha256
 
 # tuneline quant name -> llama.cpp file type (llama_cpp.LLAMA_FTYPE_MOSTLY_*)
 FTYPES = {"f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M",
@@ -177,7 +177,7 @@ def probe(gguf_file: Path, ref: dict, max_new_tokens: int, threads: int | None) 
             "score": [{"ids": s["ids"], "answer_start": s["answer_start"]}
                       for s in ref["answers"] + ref["replies"]],
         }))
-        proc = subprocess.run([sys.executable, "-m", "tuneline.gguf_probe", str(spec), str(out)],
+        proc = subprocess.run([sys.executable, "-m", "tuneline.ship.gguf_probe", str(spec), str(out)],
                               capture_output=True, text=True)
         if proc.returncode != 0 or not out.is_file():
             lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("#")]

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from zenml import pipeline
 
-from pipelines.dataset import curate
-from pipelines.training import BUNDLED_BASE, train_and_register
 from tuneline.params import EmbeddingParams, GenerateParams, IngestParams, JudgeParams, LLMParams
+from tuneline_pipelines.dataset import curate
+from tuneline_pipelines.training import BUNDLED_BASE, train_and_register
 
 
 @pipeline

@@ -6,14 +6,14 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from steps._common import FRAMES, code_of, log_usage
-from tuneline import evaluate as core
-from tuneline import judge
 from tuneline import llm as llm_core
+from tuneline.curation import judge
 from tuneline.llm import make_llm, transformers_backend
 from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair, from_frame
+from tuneline.ship import evaluate as core
 from tuneline.train import trl_backend
+from tuneline_steps._common import FRAMES, code_of, log_usage
 
 
 @step(cache_policy=code_of(core, judge, llm_core, transformers_backend, trl_backend),

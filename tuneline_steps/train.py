@@ -6,10 +6,11 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata, step
 
-from steps._common import code_of, step_folder
-from tuneline import formats, train
+from tuneline import train
 from tuneline.params import DPOParams, SFTParams
 from tuneline.records import Pair, Preference, from_frame
+from tuneline.train import formats
+from tuneline_steps._common import code_of, step_folder
 
 # Both training steps rerun when the training core they call changes (both backends).
 TRAINING_CODE = code_of(train, formats)

@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tuneline import minhash as mh
 from tuneline import parallel
+from tuneline.curation import minhash as mh
 from tuneline.params import DedupParams
 from tuneline.records import Dropped, Pair, drop
 from tuneline.text import atoms, content_overlap, key_terms

@@ -44,7 +44,7 @@ def model_card(repo_id: str, record: dict, mode: str, intended_use: str,
                license: str | None = None) -> str:
     """README.md for the Hub: YAML metadata, then what the model is, its data, training and eval.
 
-    `record` is the model version's registry metadata (see steps/register.py): base_model,
+    `record` is the model version's registry metadata (see tuneline_steps/register.py): base_model,
     datasets, hyperparameters, eval_metrics, base_eval_metrics, promotion, model, version, run.
     """
     from huggingface_hub import ModelCardData
@@ -185,10 +185,10 @@ def upload(folder: Path, repo_id: str, token: str, private: bool, endpoint: str 
 
 def gguf_folder(out: Path, gguf_files: Path, report: dict, repo_id: str, model_repo: str | None,
                 base_model: str, record: dict, license: str | None) -> tuple[Path | None, dict]:
-    """What goes to a -GGUF repo: the quants that passed their checks (tuneline/gguf.py), their
+    """What goes to a -GGUF repo: the quants that passed their checks (tuneline/ship/gguf.py), their
     Ollama Modelfiles, a card. Returns the folder (None when no quant passed) and, for each
     quant left out, why."""
-    from tuneline import gguf
+    from tuneline.ship import gguf
 
     ok = gguf.verified(report)
     skipped = {q["quant"]: q["failures"] for q in report.get("quants", []) if not q["verified"]}
@@ -212,7 +212,7 @@ DATASET_FILES = {"sft": {"train": "train_pairs", "test": "test_pairs"},
 
 
 def dataset_rows(config: str, items: list) -> list[dict]:
-    from tuneline import formats
+    from tuneline.train import formats
 
     if config == "sft":
         return [{**row, "instruction": p.instruction, "answer": p.answer, "score": p.score,

@@ -4,12 +4,12 @@ from typing import Annotated
 
 import pandas as pd
 
-from steps._common import code_of, frame_step, log_ledger, log_usage
-from tuneline import generate as core
 from tuneline import llm as llm_core
+from tuneline.curation import generate as core
 from tuneline.llm import make_llm
 from tuneline.params import GenerateParams, LLMParams
 from tuneline.records import Chunk, Pair, dropped_frame, from_frame, to_frame
+from tuneline_steps._common import code_of, frame_step, log_ledger, log_usage
 
 
 @frame_step(cache_policy=code_of(core, llm_core))

@@ -1,8 +1,8 @@
-"""Run one GGUF file in llama.cpp and report what it does; `python -m tuneline.gguf_probe IN OUT`.
+"""Run one GGUF file in llama.cpp and report what it does; `python -m tuneline.ship.gguf_probe IN OUT`.
 
 A separate process because a broken GGUF does not fail politely: a mis-converted vocabulary
 aborts inside llama.cpp's C++ tokenizer (std::out_of_range) and takes the process with it. The
-parent (tuneline/gguf.py) turns a dead probe into a failed check with its reason.
+parent (tuneline/ship/gguf.py) turns a dead probe into a failed check with its reason.
 
 IN (JSON): gguf, threads, max_new_tokens, conversations (chat messages, each ending in a user
 turn), score (token-id sequences with the index where the answer starts).

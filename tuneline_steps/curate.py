@@ -5,11 +5,10 @@ from typing import Annotated
 import pandas as pd
 from zenml import log_metadata
 
-from steps._common import code_of, frame_step, log_ledger, log_usage
-from tuneline import dedup as dedup_core
-from tuneline import generate as generate_core
-from tuneline import filters, judge, preferences, source_checks
 from tuneline import llm as llm_core
+from tuneline.curation import dedup as dedup_core
+from tuneline.curation import filters, judge, preferences, source_checks
+from tuneline.curation import generate as generate_core
 from tuneline.llm import make_llm
 from tuneline.params import (
     DedupParams,
@@ -22,6 +21,7 @@ from tuneline.params import (
     PreferenceParams,
 )
 from tuneline.records import Chunk, Pair, Preference, dropped_frame, from_frame, to_frame
+from tuneline_steps._common import code_of, frame_step, log_ledger, log_usage
 
 
 def _chunk_text(chunks: pd.DataFrame) -> dict[str, str]:

@@ -7,10 +7,10 @@ import pandas as pd
 from zenml import get_step_context, log_metadata, step
 from zenml.client import Client
 
-from steps._common import step_folder
-from tuneline import hub as hub_core
 from tuneline.params import DatasetHubParams, HubParams
 from tuneline.records import Pair, Preference, from_frame
+from tuneline.ship import hub as hub_core
+from tuneline_steps._common import step_folder
 
 
 @step(enable_cache=False)  # an upload is a side effect: never replay it from the cache
@@ -68,7 +68,7 @@ def _effective_settings(run) -> dict:
 
     from pydantic import BaseModel
 
-    from steps import all_steps
+    from tuneline_steps import all_steps
 
     known = all_steps()
     out = {}

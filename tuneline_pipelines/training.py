@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from zenml import get_pipeline_context, pipeline
 
-from steps.evaluate import evaluate
-from steps.export import export_gguf
-from steps.publish import push_to_hub
-from steps.register import register_model
-from steps.train import dpo, sft
 from tuneline.params import JudgeParams, LLMParams
 from tuneline.zenml_ext.lineage import dataset_artifacts
 from tuneline.zenml_ext.registry import production_adapters
+from tuneline_steps.evaluate import evaluate
+from tuneline_steps.export import export_gguf
+from tuneline_steps.publish import push_to_hub
+from tuneline_steps.register import register_model
+from tuneline_steps.train import dpo, sft
 
 BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 

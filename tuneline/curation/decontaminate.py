@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tuneline.dedup import normalize
+from tuneline.curation.dedup import normalize
 from tuneline.params import DecontamParams
 from tuneline.records import Dropped, Pair, drop
 

@@ -1,8 +1,8 @@
 """ZenML pipelines: wiring only. `PIPELINES` maps the names run configs use to pipelines."""
 
-from pipelines.dataset import dataset_pipeline
-from pipelines.end_to_end import end_to_end_pipeline
-from pipelines.training import training_pipeline
+from tuneline_pipelines.dataset import dataset_pipeline
+from tuneline_pipelines.end_to_end import end_to_end_pipeline
+from tuneline_pipelines.training import training_pipeline
 
 PIPELINES = {
     "dataset": dataset_pipeline,

@@ -1,7 +1,7 @@
 """Document formats -> (title, text with Markdown headings), each through its own library.
 
 Every reader returns the document's text with its structure as ATX headings (`## Section`),
-so one chunker (tuneline/ingest.py) cuts every format at its sections: HTML through
+so one chunker (tuneline/documents/ingest.py) cuts every format at its sections: HTML through
 trafilatura's main-content extraction (navigation, headers, footers, scripts and boilerplate
 left out), PDF through pypdf with the outline (bookmarks) as headings, DOCX through
 python-docx with the Heading styles as headings. A file that cannot be read raises

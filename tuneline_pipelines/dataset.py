@@ -2,13 +2,19 @@ from __future__ import annotations
 
 from zenml import pipeline
 
-from steps.curate import build_preferences, check_grounding, dedup_pairs, filter_pairs, judge_pairs
-from steps.generate import generate_pairs
-from steps.ingest import ingest_documents, scan_raw
-from steps.publish import publish_dataset
-from steps.report import quality_report
-from steps.split import split_dataset
 from tuneline.params import EmbeddingParams, GenerateParams, IngestParams, JudgeParams, LLMParams
+from tuneline_steps.curate import (
+    build_preferences,
+    check_grounding,
+    dedup_pairs,
+    filter_pairs,
+    judge_pairs,
+)
+from tuneline_steps.generate import generate_pairs
+from tuneline_steps.ingest import ingest_documents, scan_raw
+from tuneline_steps.publish import publish_dataset
+from tuneline_steps.report import quality_report
+from tuneline_steps.split import split_dataset
 
 
 def curate(raw_dir: str, ingest: IngestParams, llm: LLMParams, judge_llm: LLMParams,

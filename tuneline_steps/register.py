@@ -7,8 +7,8 @@ from zenml import get_step_context, log_metadata, step
 from zenml.client import Client
 from zenml.enums import ModelStages
 
-from tuneline import promotion as rule
 from tuneline.params import PromotionParams
+from tuneline.ship import promotion as rule
 from tuneline.zenml_ext import registry
 
 DATASET_INPUTS = ("train_pairs", "test_pairs", "train_preferences")

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tuneline import hfdata
-from tuneline.instruction_data import import_row, shape_of
+from tuneline.documents import hfdata
+from tuneline.documents.instruction_data import import_row, shape_of
+from tuneline.documents.readers import READERS, decode, fallback_title, read_text
 from tuneline.params import IngestParams
-from tuneline.readers import READERS, decode, fallback_title, read_text
 from tuneline.records import (
     Chunk,
     Document,

@@ -16,11 +16,11 @@ where the judge scores rejected clearly above chosen (by `min_margin`) is quaran
 
 from __future__ import annotations
 
-from tuneline import judge
-from tuneline.formats import user_chat
+from tuneline.curation import judge
 from tuneline.llm import LLM
 from tuneline.params import GenerateParams, JudgeParams, PreferenceParams
 from tuneline.records import Dropped, Pair, Preference, drop
+from tuneline.train.formats import user_chat
 
 STAGE = "preferences"
 
