@@ -8,6 +8,7 @@ import pandas as pd
 from zenml import log_metadata
 from zenml.config import CachePolicy
 
+from tuneline import patches
 from tuneline.cachedeps import source_closure
 from tuneline.records import Dropped, ledger
 from tuneline.zenml_ext.materializers import HashedDataFrameMaterializer
@@ -71,5 +72,6 @@ def step_folder(prefix: str) -> Path:
         return folder
     # the registry ZenML's own materializers put their temporary folders in: it runs when the
     # step context closes, after the outputs are stored (zenml 0.98 step_runner)
+    patches.check("zenml-step-cleanup")
     context._cleanup_registry.register_callback(lambda: shutil.rmtree(folder, ignore_errors=True))
     return folder

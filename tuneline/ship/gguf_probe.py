@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
+from tuneline import patches
+
 
 def run(spec: dict) -> dict:
     import numpy as np
@@ -30,6 +32,7 @@ def run(spec: dict) -> dict:
     eog = [t for t in range(llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)]
     template = llm.metadata.get("tokenizer.chat_template")
     eos, bos = llm.token_eos(), llm.token_bos()
+    patches.check("llama-cpp-token-text")
     text = llm._model.token_get_text  # the token texts the server renders the template with
     out = {"chat_template": template, "eos_id": eos, "bos_id": bos, "eog_ids": eog,
            "eog_texts": [text(t) for t in eog], "prompt_ids": [], "generations": [], "scores": []}

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tuneline import models
+from tuneline import models, patches
 from tuneline.text import fmt_number
 
 # Hub ids of the bundled models, for the card's `base_model` (the Hub links the two).
@@ -172,6 +172,7 @@ def upload(folder: Path, repo_id: str, token: str, private: bool, endpoint: str 
     api = HfApi(endpoint=endpoint, token=token)
     # HF_HUB_OFFLINE (tuneline's default) keeps model *loading* off the network; a configured
     # push is an explicit request to reach the Hub, so it is allowed for these calls only.
+    patches.check("hub-offline-flag")
     offline, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, False
     try:
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)

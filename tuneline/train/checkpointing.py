@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 
+from tuneline import patches
 from tuneline.train.collectives import on_every_rank, rank
 
 HEADROOM = 0.9  # share of the GPU's memory `auto` may plan for (allocator slack, other users)
@@ -148,6 +149,7 @@ def measure(trainer, layers: list, k: int) -> float | None:
     logged metrics are left as they were."""
     import torch
 
+    patches.check("trainer-private-calls")
     set_layers(layers, k)
     batch = trainer._prepare_inputs(trainer.data_collator(longest_rows(trainer)))
     saved = {name: copy.deepcopy(getattr(trainer, name)) for name in ("_metrics", "_total_train_tokens")

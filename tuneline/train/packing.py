@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import functools
 
+from tuneline import patches
+
 # The trl backend's transformers attention for packed rows on CUDA: `flex_packed_attention`
 # (compiled once with a symbolic length, the kernel options it needs) with documents read from
 # position_ids, the same path as Unsloth's packed rows.
@@ -284,6 +286,7 @@ def _dynamic_sizes(mask, *layout) -> None:
     does not hold the first row's sizes as constants. With these marks Unsloth's compiled
     blocks logged no recompile on the H200 (`TORCH_LOGS=recompiles`, 8B shape, rows of every
     length); Dynamo on CPU (tests/test_packing.py) takes two graphs with or without them."""
+    patches.check("torch-dynamic-marks")
     import torch
 
     n = mask.kv_num_blocks.shape[-1]
@@ -332,6 +335,7 @@ def install_unsloth_flex() -> None:
 
     if getattr(ad._run_attention, "_tuneline_flex", False):
         return
+    patches.check("unsloth-flex-attention")  # process-wide: every Unsloth model's attention
     original = ad._run_attention
     _route_packed_rows(sys.modules)
 
@@ -370,6 +374,7 @@ def _route_packed_rows(modules: dict) -> None:
     `PackedRow` under `ROW_KWARG` (as Unsloth's context's prefix_seg_info, which
     `install_unsloth_flex`'s attention reads), and `get_packed_info_from_kwargs` finds no packed
     lengths in a forward that carries one."""
+    patches.check("unsloth-packed-rows")
     for name, module in list(modules.items()):
         if not name.startswith("unsloth.models.") or module is None:
             continue
@@ -461,6 +466,7 @@ def padding_free_backbone(model, share_prompts: bool) -> None:
     decoder = backbone(model)
     if getattr(decoder.forward, "_tuneline_padding_free", False):
         return
+    patches.check("padding-free-decoder")  # this model object's forward only
     original = decoder.forward
     # Unsloth cuts a row longer than max_seq_length unless told it is a packed one
     decoder._unsloth_allow_packed_overlength = True

@@ -13,9 +13,10 @@ context managers:
   Unsloth replaces it with a no-op, so its reference forward (no gradients) ran every layer
   through its checkpoint function.
 
-`install` rebinds both where TRL's DPO code looks them up, with versions that flip the same
-per-layer flags on a cached list of layers and restore exactly what was there; anything they
-do not cover (a named adapter, prompt learning, modules_to_save) goes to TRL's own.
+`reference_forward` rebinds both where TRL's DPO code looks them up, while the trainer's own
+calls run (`setup`), with versions that flip the same per-layer flags on a cached list of
+layers and restore exactly what was there; anything they do not cover (a named adapter,
+prompt learning, modules_to_save) goes to TRL's own.
 
 Handed a model that already is a PeftModel (the Unsloth backend's), TRL adds a "ref" copy of
 its adapter and scores the reference with it: `set_adapter("ref")` and back walk every module
@@ -33,7 +34,9 @@ import re
 import sys
 import weakref
 
+from tuneline import patches
 from tuneline.train import checkpointing
+from tuneline.train.scoping import during_calls, rebound
 
 _LAYERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -55,6 +58,7 @@ def lora_layers(model) -> list | None:
 
     if not isinstance(model, PeftModel) or model.active_peft_config.is_prompt_learning:
         return None
+    patches.check("peft-adapter-flag")  # adapters_off sets the layers' own _disable_adapters
     modules = list(model.modules())
     if any(isinstance(m, AuxiliaryTrainingWrapper) for m in modules):
         return None
@@ -107,13 +111,12 @@ def drop_untrained_copy(model) -> bool:
     return True
 
 
-def install() -> None:
-    """Rebind `use_adapter` and `disable_gradient_checkpointing` in the loaded DPO trainer
-    modules (TRL's, and Unsloth's rewrite of it when loaded) to the versions here."""
+def _reference_targets() -> list:
+    """`use_adapter` and `disable_gradient_checkpointing` in the loaded DPO trainer modules
+    (TRL's, and Unsloth's rewrite of it when loaded), each with the version here."""
     import trl.trainer.dpo_trainer as dpo
 
-    if getattr(dpo.use_adapter, "_tuneline", False):
-        return
+    patches.check("trl-dpo-reference")
     trl_use_adapter = dpo.use_adapter
     trl_disable_checkpointing = dpo.disable_gradient_checkpointing
 
@@ -125,20 +128,25 @@ def install() -> None:
     def disable_gradient_checkpointing(model, gradient_checkpointing_kwargs=None):
         return checkpointing_off(model)
 
-    use_adapter._tuneline = disable_gradient_checkpointing._tuneline = True
+    targets = []
     for name, module in list(sys.modules.items()):
         namespace = getattr(module, "__dict__", None)
         if "dpo" not in name.lower() or not isinstance(namespace, dict):
             continue
         if namespace.get("use_adapter") is trl_use_adapter:
-            module.use_adapter = use_adapter
+            targets.append((module, "use_adapter", use_adapter))
         if namespace.get("disable_gradient_checkpointing") is trl_disable_checkpointing:
-            module.disable_gradient_checkpointing = disable_gradient_checkpointing
+            targets.append((module, "disable_gradient_checkpointing", disable_gradient_checkpointing))
+    return targets
+
+
+# in effect during a DPO trainer's own calls only (`setup`)
+reference_forward = rebound(_reference_targets)
 
 
 def setup(trainer) -> None:
-    """A DPOTrainer's reference forward the fast way: the contexts above installed (after the
-    trainer's module, and Unsloth's rewrite of it, are loaded) and TRL's untrained "ref" copy
-    dropped."""
-    install()
+    """A DPOTrainer's reference forward the fast way: the contexts above in effect while the
+    trainer's own calls run (the modules are found then: TRL's, and Unsloth's rewrite of it
+    once loaded) and TRL's untrained "ref" copy dropped."""
+    during_calls(trainer, reference_forward)
     drop_untrained_copy(trainer.model)

@@ -8,7 +8,8 @@ from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
 from tuneline.train import packing, reference
 from tuneline.train.common import cuda_available, trainer_args
-from tuneline.train.trl_compat import accept_cpu_device_index, ensure_loss_kernel
+from tuneline.train.scoping import during_calls
+from tuneline.train.trl_compat import accept_cpu_device_index, loss_kernel
 
 
 def _check(params: TrainParams) -> None:
@@ -69,7 +70,6 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
     from trl import SFTConfig, SFTTrainer
 
     _check(params)
-    ensure_loss_kernel()
     accept_cpu_device_index()
     padding_free = params.packing and params.packing_strategy == "bfd"
     attention = packing.attn_implementation(padding_free, params.packed_attention)
@@ -79,6 +79,7 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
                        completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
                          processing_class=tok, peft_config=_lora(params))
+    during_calls(trainer, loss_kernel)
     return _has_lora(trainer), tracking, attention
 
 
@@ -88,7 +89,6 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
     from trl import DPOConfig, DPOTrainer
 
     _check(params)
-    ensure_loss_kernel()
     accept_cpu_device_index()
     attention = packing.attn_implementation(params.packing, params.packed_attention)
     model, tok = load_model(base_model, [sft_adapter], attention=attention)
@@ -100,6 +100,7 @@ def dpo_trainer(base_model: str, sft_adapter: Path, rows: list[dict], params: DP
                          train_dataset=Dataset.from_list(rows), processing_class=tok,
                          peft_config=_lora(params))
     _has_lora(trainer)
+    during_calls(trainer, loss_kernel)
     reference.setup(trainer)
     if params.packing:
         packing.padding_free_backbone(trainer.model, share_prompts=attention == packing.FLEX)

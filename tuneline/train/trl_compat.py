@@ -4,10 +4,14 @@ TRL 1.15's SFT and DPO trainers compute token log-probabilities through a fused 
 whose only implementation is a Triton kernel (`trl.kernels.ChunkedLogProbFunction`); on a
 torch build without Triton the name is None and training fails with
 "'NoneType' object has no attribute 'apply'". This module supplies the same function in
-plain torch (full logits, autograd for the backward), used only when Triton is absent.
+plain torch (full logits, autograd for the backward), used only when Triton is absent, and
+only while a trainer's own calls run (`loss_kernel`).
 """
 
 from __future__ import annotations
+
+from tuneline import patches
+from tuneline.train.scoping import rebound
 
 
 class TorchChunkedLogProb:
@@ -36,11 +40,17 @@ class TorchChunkedLogProb:
         return (token_logp, *optional)
 
 
-def ensure_loss_kernel() -> None:
+def _loss_kernel_targets() -> list:
     from trl.trainer import utils as trl_utils
 
-    if trl_utils._ChunkedLogProbFunction is None:
-        trl_utils._ChunkedLogProbFunction = TorchChunkedLogProb
+    if trl_utils._ChunkedLogProbFunction is not None:  # Triton is there: TRL's own kernel
+        return []
+    patches.check("trl-cpu-loss-kernel")
+    return [(trl_utils, "_ChunkedLogProbFunction", TorchChunkedLogProb)]
+
+
+# in effect during a trainer's own calls only (`scoping.during_calls(trainer, loss_kernel)`)
+loss_kernel = rebound(_loss_kernel_targets)
 
 
 def _cpu_index_deserializer(obj, location: str):
@@ -54,5 +64,6 @@ def accept_cpu_device_index() -> None:
     5.17, torch 2.13). This registers the one that takes it, as plain CPU memory."""
     import torch.serialization as ts
 
+    patches.check("torch-cpu-device-index")  # process-wide: torch has no way to unregister one
     if not any(d is _cpu_index_deserializer for _, _, d in ts._package_registry):
         ts.register_package(100, lambda obj: None, _cpu_index_deserializer)
