@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tuneline import train
 from tuneline.params import GGUFParams
-from tuneline.ship import gguf
+from tuneline.ship import gguf, quant_checks
 from tuneline.zenml_ext import registry
 
 
@@ -53,7 +53,7 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         convert_s, source_bytes = statistics.median(times), source.stat().st_size
         print(f"convert_hf_to_gguf (bf16): {convert_s:.1f} s, {source_bytes / 2**20:.1f} MiB")
-        ref = gguf.reference(merged, pairs, params.max_new_tokens)
+        ref = quant_checks.reference(merged, pairs, params.max_new_tokens)
         print(f"merged model: answer cross-entropy {sum(x for s in ref['answers'] for x in s['nll']) / max(1, sum(len(s['nll']) for s in ref['answers'])):.4f} over "
               f"{sum(len(s['nll']) for s in ref['answers'])} tokens; its greedy replies end on "
               f"EOS within {params.max_new_tokens} tokens on {len(ref['replies'])} of "
@@ -67,8 +67,8 @@ def main() -> None:
                 t = time.perf_counter()
                 gguf.quantize(source, path, quant)
                 times.append(time.perf_counter() - t)
-            got = gguf.probe(path, ref, params.max_new_tokens, None)
-            v = gguf.check(quant, ref, got, params.max_ce_increase[quant],
+            got = quant_checks.probe(path, ref, params.max_new_tokens, None)
+            v = quant_checks.check(quant, ref, got, params.max_ce_increase[quant],
                            params.min_top1_agreement[quant], params.min_stop_ratio)
             size = path.stat().st_size
             if "error" in got:

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from tuneline.params import GGUFParams
-from tuneline.ship import gguf
+from tuneline.ship import chat_template, gguf, quant_checks
 
 SAMPLES = [
     [{"role": "user", "content": "What does `numpy.clip` do?"}],
@@ -58,16 +58,16 @@ def test_ollama_template_renders_each_real_template_exactly(templates):
         if name not in templates:
             continue
         render = hf_renderer(*templates[name])
-        parts = gguf.chat_parts(render)
+        parts = chat_template.chat_parts(render)
         for messages in SAMPLES:
-            assert gguf.render_parts(parts, messages) == render(messages, True), (name, messages)
+            assert chat_template.render_parts(parts, messages) == render(messages, True), (name, messages)
 
 
 def test_a_default_system_prompt_becomes_the_modelfile_system(templates):
     # SmolLM2's template adds "You are a helpful AI assistant named SmolLM..." when there is
     # no system message; Ollama does the same with SYSTEM
     render = hf_renderer(*templates["smollm2"])
-    text, info = gguf.modelfile("m-q4_k_m.gguf", render, SAMPLES, ["<|im_end|>"])
+    text, info = chat_template.modelfile("m-q4_k_m.gguf", render, SAMPLES, ["<|im_end|>"])
     assert info["template"] and info["conversations_checked"] == len(SAMPLES)
     assert 'SYSTEM """You are a helpful AI assistant named SmolLM' in text
     assert text.startswith("FROM ./m-q4_k_m.gguf\n") and 'PARAMETER stop "<|im_end|>"' in text
@@ -80,7 +80,7 @@ def test_a_default_system_prompt_becomes_the_modelfile_system(templates):
 def test_llama3_template_keeps_its_begin_of_text_head(templates):
     if "llama-3" not in templates:
         pytest.skip("llama-cpp-python (its template constants) is not installed")
-    parts = gguf.chat_parts(hf_renderer(*templates["llama-3"]))
+    parts = chat_template.chat_parts(hf_renderer(*templates["llama-3"]))
     assert parts["head"] == "<|begin_of_text|>" and parts["default_system"] is None
     assert parts["user"] == ("<|start_header_id|>user<|end_header_id|>\n\n", "<|eot_id|>")
 
@@ -88,15 +88,15 @@ def test_llama3_template_keeps_its_begin_of_text_head(templates):
 def test_a_template_that_refuses_system_turns_gets_no_template_line(templates):
     if "mistral" not in templates:
         pytest.skip("llama-cpp-python (its template constants) is not installed")
-    text, info = gguf.modelfile("m.gguf", hf_renderer(*templates["mistral"]), SAMPLES, ["</s>"])
+    text, info = chat_template.modelfile("m.gguf", hf_renderer(*templates["mistral"]), SAMPLES, ["</s>"])
     # its template raises on a system turn: Ollama keeps reading the GGUF's own template
     assert not info["template"] and info["reason"].startswith("TemplateError: Conversation roles")
     assert "TEMPLATE" not in text and 'PARAMETER stop "</s>"' in text
 
 
 def test_literal_braces_in_a_template_are_quoted_for_go():
-    assert gguf._go_literal("a {{b}} c") == '{{ "a {{b}} c" }}'
-    assert gguf._go_literal("<|im_end|>\n") == "<|im_end|>\n"
+    assert chat_template._go_literal("a {{b}} c") == '{{ "a {{b}} c" }}'
+    assert chat_template._go_literal("<|im_end|>\n") == "<|im_end|>\n"
 
 
 # --- the verdict ------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def _got(**over):
 
 
 def _check(got, ref=None, ce=0.05, top1=0.8, stop=0.5):
-    return gguf.check("q4_k_m", ref or _ref(), got, ce, top1, stop)
+    return quant_checks.check("q4_k_m", ref or _ref(), got, ce, top1, stop)
 
 
 def test_a_quant_equal_to_the_merged_model_is_verified():

@@ -1,7 +1,8 @@
 import pytest
 
 from tests.hub_endpoint import HubRecorder
-from tuneline.ship import hub
+from tuneline.ship import cards, hub
+from tuneline.train.adapters import combine_adapters
 
 BASE = "bundled:smollm2-135m-instruct"
 IDS = [[1, 504, 3458, 282, 253, 1345, 28, 2]]
@@ -19,13 +20,13 @@ RECORD = {
 
 
 def test_hub_ids_of_base_models(tmp_path):
-    assert hub.hub_id("bundled:smollm2-135m-instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    assert hub.hub_id("meta-llama/Llama-3.1-8B") == "meta-llama/Llama-3.1-8B"
-    assert hub.hub_id(str(tmp_path)) is None  # a local folder has no Hub id
+    assert cards.hub_id("bundled:smollm2-135m-instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert cards.hub_id("meta-llama/Llama-3.1-8B") == "meta-llama/Llama-3.1-8B"
+    assert cards.hub_id(str(tmp_path)) is None  # a local folder has no Hub id
 
 
 def test_model_card_has_data_hashes_hyperparameters_and_eval_table():
-    card = hub.model_card("acme/bot", RECORD, "merged", "Answer support questions.", "apache-2.0")
+    card = cards.model_card("acme/bot", RECORD, "merged", "Answer support questions.", "apache-2.0")
     front = card.split("---")[1]
     assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in front
     assert "license: apache-2.0" in front and "library_name: transformers" in front
@@ -34,7 +35,7 @@ def test_model_card_has_data_hashes_hyperparameters_and_eval_table():
     assert "| eval_loss | 2.7610 | 2.6510 |" in card and "(7 examples" in card
     assert "Answer support questions." in card and "support-bot` version 3" in card
     assert 'AutoModelForCausalLM.from_pretrained("acme/bot")' in card
-    adapter_card = hub.model_card("acme/bot", RECORD, "adapter", "x")
+    adapter_card = cards.model_card("acme/bot", RECORD, "adapter", "x")
     assert "library_name: peft" in adapter_card and "AutoPeftModelForCausalLM" in adapter_card
 
 
@@ -103,7 +104,7 @@ def test_combined_adapter_equals_applying_the_adapters_in_order(two_adapters, tm
     from tuneline import models
     from tuneline.train import trl_backend
 
-    hub.combine_adapters(BASE, two_adapters, tmp_path / "combined")
+    combine_adapters(BASE, two_adapters, tmp_path / "combined", "HuggingFaceTB/SmolLM2-135M-Instruct")
     sequential, _ = trl_backend.load_model(BASE, two_adapters)
     combined = PeftModel.from_pretrained(
         AutoModelForCausalLM.from_pretrained(models.resolve(BASE)), str(tmp_path / "combined"))
@@ -141,7 +142,7 @@ def test_dataset_folder_loads_by_its_card_configs_and_the_card_names_sources_and
               "train_preferences": [Preference("p0", pairs[0].instruction, pairs[0].answer, "No.", 4.0, 1.5)]}
     curation = {"funnel": [["raw files", 1], ["train pairs", 2]],
                 "dropped": {"filter": {"refusal": 2}, "grounding": {"unsupported_by_source": 1}}}
-    card = hub.dataset_card("acme/qa", splits, [{"path": "guide.md", "size": 120, "sha256": "ef" * 32}],
+    card = cards.dataset_card("acme/qa", splits, [{"path": "guide.md", "size": 120, "sha256": "ef" * 32}],
                             curation, {"filter_pairs.filtering": {"min_answer_words": 3}},
                             {"name": "run-1", "id": "0" * 8, "pipeline": "dataset_pipeline"},
                             None, "Pairs about the guide.", None)

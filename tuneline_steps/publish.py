@@ -9,6 +9,7 @@ from zenml.client import Client
 
 from tuneline.params import DatasetHubParams, HubParams
 from tuneline.records import Pair, Preference, from_frame
+from tuneline.ship import cards
 from tuneline.ship import hub as hub_core
 from tuneline_steps._common import step_folder
 
@@ -34,7 +35,7 @@ def push_to_hub(
     message = f"tuneline: {model.name} version {version.number}"
     result: dict = {"pushed": False}
     if hub.repo_id:
-        card = hub_core.model_card(hub.repo_id, record, hub.mode, hub.intended_use, hub.license)
+        card = cards.model_card(hub.repo_id, record, hub.mode, hub.intended_use, hub.license)
         folder = hub_core.build_folder(step_folder("tuneline-hub-"), base_model,
                                        [sft_adapter, dpo_adapter], hub.mode, card)
         pushed = hub_core.upload(folder, hub.repo_id, token, hub.private, hub.endpoint, message)
@@ -100,7 +101,7 @@ def publish_dataset(
     splits = {"train_pairs": from_frame(train_pairs, Pair), "test_pairs": from_frame(test_pairs, Pair),
               "train_preferences": from_frame(train_preferences, Preference),
               "test_preferences": from_frame(test_preferences, Preference)}
-    card = hub_core.dataset_card(
+    card = cards.dataset_card(
         dataset_hub.repo_id, splits, raw_files.to_dict(orient="records"), curation_summary,
         _effective_settings(run), {"name": run.name, "id": str(run.id), "pipeline": run.pipeline.name},
         dataset_hub.pretty_name, dataset_hub.description, dataset_hub.license)

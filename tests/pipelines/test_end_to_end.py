@@ -382,7 +382,7 @@ def test_a_planted_broken_chat_template_is_caught_and_not_published(first_run, t
     from llama_cpp.llama_chat_format import LLAMA3_INSTRUCT_CHAT_TEMPLATE
 
     from tuneline.params import GGUFParams
-    from tuneline.ship import gguf, hub
+    from tuneline.ship import gguf, hub, quant_checks
 
     _, run = first_run
     report, files = _export(run)
@@ -395,7 +395,7 @@ def test_a_planted_broken_chat_template_is_caught_and_not_published(first_run, t
     # the merged model's side, as the export computed it
     ref = json.loads((files / gguf.REFERENCE_FILE).read_text())
     params = GGUFParams()
-    verdict = gguf.check("q4_k_m", ref, gguf.probe(broken, ref, 64, 2),
+    verdict = quant_checks.check("q4_k_m", ref, quant_checks.probe(broken, ref, 64, 2),
                          params.max_ce_increase["q4_k_m"], params.min_top1_agreement["q4_k_m"],
                          params.min_stop_ratio)
     assert not verdict["verified"] and verdict["template_prompts_matching"] == 0

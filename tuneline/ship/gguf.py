@@ -24,7 +24,6 @@ process) and checked against the merged HF model it came from:
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -32,15 +31,14 @@ import tempfile
 from pathlib import Path
 
 from tuneline.documents.ingest import file_sha256
+from tuneline.ship.chat_template import hf_render, modelfile
+from tuneline.ship.quant_checks import check, probe, reference
 
 # tuneline quant name -> llama.cpp file type (llama_cpp.LLAMA_FTYPE_MOSTLY_*)
 FTYPES = {"f16": "F16", "bf16": "BF16", "q8_0": "Q8_0", "q6_k": "Q6_K", "q5_k_m": "Q5_K_M",
           "q5_0": "Q5_0", "q4_k_m": "Q4_K_M", "q4_0": "Q4_0", "q3_k_m": "Q3_K_M", "q2_k": "Q2_K"}
 CONVERTER_ENV = "TUNELINE_LLAMA_CPP"
 REFERENCE_FILE = "reference.json"
-# an answer token counts for greedy agreement when the merged model's top choice leads the
-# runner-up by this much probability
-DECIDED = 0.1
 
 
 def converter_dir() -> Path:
@@ -91,178 +89,6 @@ def quantize(src: Path, dst: Path, quant: str, threads: int | None = None) -> Pa
     if rc != 0 or not dst.is_file():
         raise RuntimeError(f"llama_model_quantize {src.name} -> {quant} failed (return code {rc})")
     return dst
-
-
-def conversations(pairs: list[dict]) -> list[list[dict]]:
-    """The prompts the checks send: each test instruction alone, and one multi-turn
-    conversation with a system prompt (templates differ most in how they place those)."""
-    convs = [[{"role": "user", "content": p["instruction"]}] for p in pairs]
-    if len(pairs) >= 2:
-        convs.append([{"role": "system", "content": "Answer from the documentation."},
-                      {"role": "user", "content": pairs[0]["instruction"]},
-                      {"role": "assistant", "content": pairs[0]["answer"]},
-                      {"role": "user", "content": pairs[1]["instruction"]}])
-    return convs
-
-
-def _ids(tok, messages, **kw) -> list[int]:
-    return list(tok.apply_chat_template(messages, tokenize=True, return_dict=False, **kw))
-
-
-def _score(model, ids: list[int], start: int) -> dict:
-    """Negative log-likelihood and argmax of each token from `start` on, given what precedes."""
-    import torch
-
-    with torch.no_grad():
-        logits = model(torch.tensor([ids])).logits[0, start - 1:-1].double()
-    targets = torch.tensor(ids[start:])
-    nll = torch.logsumexp(logits, -1) - logits[torch.arange(len(targets)), targets]
-    top2 = torch.softmax(logits, -1).topk(2, -1).values
-    return {"ids": ids, "answer_start": start, "nll": nll.tolist(),
-            "argmax": logits.argmax(-1).tolist(),
-            "margin": (top2[:, 0] - top2[:, 1]).tolist()}
-
-
-def reference(hf_dir: Path, pairs: list[dict], max_new_tokens: int) -> dict:
-    """What the merged HF model does, for the GGUF to be compared with: the template's token
-    ids per conversation; the test answers' NLL and argmax per token; and its own greedy
-    replies (those that end on EOS within the budget, scored the same way, so a quant can be
-    asked whether it stops where the merged model stops, on the same text)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
-
-    tok = AutoTokenizer.from_pretrained(hf_dir)
-    model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
-    eos = GenerationConfig.from_pretrained(hf_dir).eos_token_id
-    eos = [eos] if isinstance(eos, int) else list(eos or [tok.eos_token_id])
-    convs = conversations(pairs)
-    ref = {"conversations": convs, "eos_ids": eos, "eos_texts": tok.convert_ids_to_tokens(eos),
-           "prompt_ids": [_ids(tok, c, add_generation_prompt=True) for c in convs],
-           "answers": [], "replies": []}
-    for p in pairs:
-        user = [{"role": "user", "content": p["instruction"]}]
-        prompt = _ids(tok, user, add_generation_prompt=True)
-        full = _ids(tok, user + [{"role": "assistant", "content": p["answer"]}])
-        if full[:len(prompt)] == prompt:  # else the template rewrites earlier turns
-            ref["answers"].append(_score(model, full, len(prompt)))
-    for prompt, reply in zip(ref["prompt_ids"], _greedy(model, tok, ref["prompt_ids"], eos,
-                                                        max_new_tokens)):
-        ends = [i for i, t in enumerate(reply) if t in eos]
-        if ends:
-            ref["replies"].append(_score(model, prompt + reply[:ends[0] + 1], len(prompt)))
-    ref["replies_run_away"] = len(convs) - len(ref["replies"])
-    return ref
-
-
-def _greedy(model, tok, prompts: list[list[int]], eos: list[int], max_new_tokens: int):
-    import torch
-
-    width = max(len(p) for p in prompts)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else eos[0]
-    ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts])  # left padding
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-    with torch.no_grad():
-        out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                             do_sample=False, eos_token_id=eos, pad_token_id=pad)
-    return [row.tolist() for row in out[:, width:]]
-
-
-def probe(gguf_file: Path, ref: dict, max_new_tokens: int, threads: int | None) -> dict:
-    """Run the GGUF in llama.cpp in a child process; a crash comes back as {"error": ...}."""
-    with tempfile.TemporaryDirectory(prefix="tuneline-probe-") as tmp:
-        spec, out = Path(tmp) / "in.json", Path(tmp) / "out.json"
-        spec.write_text(json.dumps({
-            "gguf": str(gguf_file), "threads": threads or os.cpu_count() or 1,
-            "max_new_tokens": max_new_tokens, "conversations": ref["conversations"],
-            "score": [{"ids": s["ids"], "answer_start": s["answer_start"]}
-                      for s in ref["answers"] + ref["replies"]],
-        }))
-        proc = subprocess.run([sys.executable, "-m", "tuneline.ship.gguf_probe", str(spec), str(out)],
-                              capture_output=True, text=True)
-        if proc.returncode != 0 or not out.is_file():
-            lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("#")]
-            why = lines[-1] if lines else f"exit status {proc.returncode}"
-            return {"error": f"llama.cpp died running {gguf_file.name} "
-                             f"(exit {proc.returncode}): {why}"}
-        got = json.loads(out.read_text())
-        n = len(ref["answers"])
-        got["answers"], got["replies"] = got["scores"][:n], got["scores"][n:]
-        return got
-
-
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs) if xs else 0.0
-
-
-def check(quant: str, ref: dict, got: dict, max_ce_increase: float,
-          min_top1_agreement: float, min_stop_ratio: float) -> dict:
-    """The verdict on one quant: each check's numbers, pass/fail, and why it fails."""
-    if "error" in got:
-        return {"quant": quant, "verified": False, "failures": [got["error"]]}
-    failures = []
-    # template: the GGUF's own template and tokenizer against the HF template's ids
-    mismatched = [i for i, a in enumerate(ref["prompt_ids"])
-                  if i >= len(got["prompt_ids"]) or got["prompt_ids"][i] != a]
-    if not got.get("chat_template"):
-        failures.append("no chat template in the GGUF")
-    elif got.get("template_error"):
-        failures.append(f"the GGUF's chat template fails to render: {got['template_error']}")
-    elif mismatched:
-        i = mismatched[0]
-        a, b = ref["prompt_ids"][i], (got["prompt_ids"] + [[]] * len(ref["prompt_ids"]))[i] or []
-        at = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        failures.append(f"chat template: {len(mismatched)} of {len(ref['prompt_ids'])} prompts "
-                        f"tokenize differently from the HF template (first at token {at} of "
-                        f"prompt {i}: {a[at:at + 4]} vs {b[at:at + 4]})")
-    # stop: EOS is end-of-generation in the GGUF, and at the end of each reply the merged model
-    # stops, on that same reply, the quant gives EOS at least `min_stop_ratio` of the merged
-    # model's probability (not its argmax: the merged model's own EOS is often a near-tie,
-    # p 0.35-0.65 on the bundled model; an export that lost EOS gives it ~0)
-    missing = [t for t in ref["eos_ids"] if t not in got["eog_ids"]]
-    if missing:
-        failures.append(f"EOS ids {missing} ({', '.join(ref['eos_texts'])}) are not end-of-"
-                        f"generation tokens in the GGUF (its are {got['eog_texts']})")
-    ratios = [math.exp(r["nll"][-1] - g["nll"][-1]) for r, g in zip(ref["replies"], got["replies"])]
-    weak = sum(x < min_stop_ratio for x in ratios)
-    if weak:
-        failures.append(f"does not stop where the merged model stops: on {weak} of "
-                        f"{len(ratios)} of its replies the quant's EOS probability is under "
-                        f"{min_stop_ratio:.0%} of the merged model's")
-    # quality on the test answers
-    ref_nll = [x for s in ref["answers"] for x in s["nll"]]
-    got_nll = [x for s in got["answers"] for x in s["nll"]]
-    # greedy agreement where the merged model has a clear choice: at a near-tie (the top two
-    # within DECIDED in probability) either token is the model's answer, and a small model has
-    # many (108 of the quickstart model's 472 answer tokens; counting them, q8_0 agrees on 96.8%)
-    same = [a == b for r, g in zip(ref["answers"], got["answers"])
-            for a, b, m in zip(r["argmax"], g["argmax"], r["margin"]) if m >= DECIDED]
-    same_all = [a == b for r, g in zip(ref["answers"], got["answers"])
-                for a, b in zip(r["argmax"], g["argmax"])]
-    ce_ref, ce = _mean(ref_nll), _mean(got_nll)
-    increase = (ce - ce_ref) / ce_ref if ce_ref else 0.0
-    agreement = _mean(same)
-    if increase > max_ce_increase:
-        failures.append(f"answer cross-entropy {ce:.4f} is {increase:+.1%} over the merged "
-                        f"model's {ce_ref:.4f} (tolerance {max_ce_increase:.1%})")
-    if agreement < min_top1_agreement:
-        failures.append(f"greedy agreement with the merged model {agreement:.1%} is below "
-                        f"{min_top1_agreement:.0%} (on the {len(same)} answer tokens where its "
-                        "choice is clear)")
-    gens = got["generations"]
-    return {
-        "quant": quant, "verified": not failures, "failures": failures,
-        "template_prompts_matching": len(ref["prompt_ids"]) - len(mismatched),
-        "template_prompts": len(ref["prompt_ids"]),
-        "stops_checked": len(ratios), "stops_matching": len(ratios) - weak,
-        "min_stop_ratio": min(ratios, default=None),
-        # served through the chat endpoint: informational, free generation of a small model
-        # drifts from the merged model's after a near-tie and may loop where it did not
-        "chat_stopped": sum(g["finish_reason"] == "stop" for g in gens), "chat_prompts": len(gens),
-        "merged_chat_stopped": len(ref["replies"]),
-        "answer_tokens": len(ref_nll), "cross_entropy": ce, "merged_cross_entropy": ce_ref,
-        "cross_entropy_increase": increase, "top1_agreement": agreement,
-        "decided_tokens": len(same), "top1_agreement_all_tokens": _mean(same_all),
-    }
 
 
 def export(hf_dir: Path, out_dir: Path, name: str, pairs: list[dict], params) -> dict:
@@ -344,139 +170,6 @@ def summary(report: dict) -> list[dict]:
 
 # --- Ollama ---------------------------------------------------------------------------------
 
-_MARK = {"system": "\u27e6tl-system\u27e7", "user": "\u27e6tl-user-{}\u27e7",
-         "assistant": "\u27e6tl-assistant\u27e7"}
-
-
-def _split(text: str, marks: list[str]) -> list[str]:
-    pieces = []
-    for m in marks:
-        head, found, text = text.partition(m)
-        if not found:
-            raise ValueError(f"the template drops or rewrites message text ({m!r} not rendered)")
-        pieces.append(head)
-    return pieces + [text]
-
-
-def chat_parts(render) -> dict:
-    """Each role's prefix and suffix, the text before the first message, the generation prompt
-    and any default system prompt, read off `render(messages, add_generation_prompt)`.
-    Raises ValueError when the template is not of the prefix/content/suffix kind Ollama's
-    templates express (the caller then writes no TEMPLATE)."""
-    s, u1, u2, a = _MARK["system"], _MARK["user"].format(1), _MARK["user"].format(2), _MARK["assistant"]
-    conv = [{"role": "system", "content": s}, {"role": "user", "content": u1},
-            {"role": "assistant", "content": a}, {"role": "user", "content": u2}]
-    p = _split(render(conv, True), [s, u1, a, u2])
-    user_suffix = _split(render(conv, False), [s, u1, a, u2])[4]
-    gen = p[4][len(user_suffix):]
-    asst_prefix = p[2][len(user_suffix):]
-    r = _split(render(conv[1:3], False), [u1, a])
-    asst_suffix = r[2]
-    user_prefix = p[3][len(asst_suffix):]
-    sys_suffix = p[1][:len(p[1]) - len(user_prefix)]
-    parts = {"user": (user_prefix, user_suffix), "assistant": (asst_prefix, asst_suffix),
-             "generation": gen, "default_system": None}
-    no_system = r[0]
-    if no_system.startswith(p[0]) and no_system.endswith(sys_suffix + user_prefix) \
-            and len(no_system) > len(p[0]) + len(sys_suffix + user_prefix):
-        # the template injects a system prompt when the conversation has none
-        parts["default_system"] = no_system[len(p[0]):len(no_system) - len(sys_suffix + user_prefix)]
-        head = ""
-        sys_prefix = p[0]
-    else:
-        head = no_system[:len(no_system) - len(user_prefix)]
-        sys_prefix = p[0][len(head):]
-    parts["head"], parts["system"] = head, (sys_prefix, sys_suffix)
-    return parts
-
-
-def render_parts(parts: dict, messages: list[dict]) -> str:
-    """What Ollama renders from the derived template (and SYSTEM, when no system message)."""
-    if parts["default_system"] is not None and not any(m["role"] == "system" for m in messages):
-        messages = [{"role": "system", "content": parts["default_system"]}, *messages]
-    out = parts["head"]
-    for m in messages:
-        prefix, suffix = parts[m["role"]]
-        out += prefix + m["content"] + suffix
-    return out + parts["generation"]
-
-
-def _go_literal(text: str) -> str:
-    # text/template copies literal text verbatim; only an action delimiter needs quoting
-    return text if "{{" not in text and "}}" not in text else "{{ " + json.dumps(text) + " }}"
-
-
-def ollama_template(parts: dict) -> str:
-    branches = []
-    for i, role in enumerate(("system", "user", "assistant")):
-        prefix, suffix = parts[role]
-        kw = "if" if i == 0 else "else if"
-        branches.append(f'{{{{ {kw} eq .Role "{role}" }}}}{_go_literal(prefix)}{{{{ .Content }}}}'
-                        f"{_go_literal(suffix)}")
-    return (_go_literal(parts["head"]) + "{{ range .Messages }}" + "".join(branches)
-            + "{{ end }}{{ end }}" + _go_literal(parts["generation"]))
-
-
-def modelfile(gguf_name: str, render, samples: list[list[dict]], stops: list[str],
-              temperature: float = 0.7) -> tuple[str, dict]:
-    """An Ollama Modelfile for one GGUF: FROM, TEMPLATE and SYSTEM derived from the model's own
-    chat template, PARAMETER stop from its EOS tokens. Returns the text and how the template was
-    checked: the derived template must render every sample conversation exactly as the model's
-    template does; if it cannot, the TEMPLATE line is left out (Ollama then reads the GGUF's)."""
-    lines = [f"FROM ./{gguf_name}"]
-    try:
-        parts = chat_parts(render)
-        bad = [i for i, m in enumerate(samples) if render_parts(parts, m) != render(m, True)]
-        if bad:
-            raise ValueError(f"the derived template renders {len(bad)} of {len(samples)} "
-                             "conversations differently")
-    except Exception as e:  # noqa: BLE001 - a template that raises on a sample is a finding too
-        info = {"template": False, "reason": f"{type(e).__name__}: {e}"}
-    else:
-        lines.append(f'TEMPLATE """{ollama_template(parts)}"""')
-        if parts["default_system"] is not None:
-            lines.append(f'SYSTEM """{parts["default_system"]}"""')
-        info = {"template": True, "conversations_checked": len(samples)}
-    lines += [f'PARAMETER stop "{s}"' for s in stops]
-    lines.append(f"PARAMETER temperature {temperature}")
-    return "\n".join(lines) + "\n", info
-
-
-def hf_render(tok):
-    """render(messages, add_generation_prompt) with the HF tokenizer's own chat template."""
-    return lambda messages, gen: tok.apply_chat_template(messages, tokenize=False,
-                                                         add_generation_prompt=gen)
-
 
 # --- Hub --------------------------------------------------------------------------------------
 
-def gguf_card(repo_id: str, source: str, base_model: str | None, quants: list[dict],
-              record: dict, license: str | None) -> str:
-    """README.md of a -GGUF repo: which quants, how each compares with the merged model, how
-    to run them."""
-    from huggingface_hub import ModelCardData
-
-    data = ModelCardData(base_model=base_model, license=license, pipeline_tag="text-generation",
-                         tags=["gguf", "llama.cpp", "ollama", "tuneline", "zenml"])
-    name = repo_id.split("/")[-1]
-    lines = ["---", data.to_yaml(), "---", "", f"# {repo_id}", "",
-             f"GGUF quants of `{source}` (ZenML model `{record.get('model')}` version "
-             f"{record.get('version')}), converted with llama.cpp's `convert_hf_to_gguf.py` and "
-             "quantized with `llama_model_quantize`. Each file was run in llama.cpp before upload "
-             "and checked against the merged 16-bit model on the held-out test split.", "",
-             "| file | size | answer cross-entropy vs merged | greedy agreement | template | "
-             "stops | sha256 |", "|---|---|---|---|---|---|---|"]
-    for q in quants:
-        c = q["checks"]
-        lines.append(
-            f"| {q['file']} | {q['bytes'] / 2**20:.1f} MiB | {c['cross_entropy']:.4f} vs "
-            f"{c['merged_cross_entropy']:.4f} ({c['cross_entropy_increase']:+.2%}) | "
-            f"{c['top1_agreement']:.1%} | {c['template_prompts_matching']}/"
-            f"{c['template_prompts']} prompts | {c['stops_matching']}/{c['stops_checked']} | `{q['sha256']}` |")
-    first = quants[0]["file"] if quants else f"{name}.gguf"
-    lines += ["", "## Run it", "", "llama.cpp:", "", "```bash",
-              f"llama-server -m {first} --jinja   # OpenAI-compatible, on :8080", "```", "",
-              "Ollama (the Modelfile carries the chat template and stop tokens):", "", "```bash",
-              f"ollama create {name.lower()} -f {quants[0]['modelfile'] if quants else 'Modelfile'}",
-              f"ollama run {name.lower()}", "```", ""]
-    return "\n".join(lines)
