@@ -8,7 +8,7 @@ import pytest
 
 from tuneline import train
 from tuneline.params import DPOParams, SFTParams
-from tuneline.train import checkpointing, packing
+from tuneline.train import checkpointing, packed_masks, packing
 
 BASE = "bundled:smollm2-135m-instruct"
 
@@ -220,9 +220,9 @@ def test_a_branch_attends_to_its_documents_shared_prefix_and_itself_in_both_mask
         for q, kvs in enumerate(sees):
             want[q, list(kvs)] = True
         pos = torch.tensor(positions)[None]
-        assert torch.equal(packing.position_dense_mask(pos), want), case
+        assert torch.equal(packed_masks.position_dense_mask(pos), want), case
         ref = create_block_mask(lambda b, h, q, kv: want[q, kv], None, None, total, total, device="cpu")
-        got = packing.position_block_mask(pos)
+        got = packed_masks.position_block_mask(pos)
         for count, index in [("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices")]:
             # every block the reference visits is visited; the full ones are exactly its full ones
             for row in range(ref.kv_num_blocks.shape[-1]):
@@ -262,7 +262,7 @@ def test_a_compiled_layer_takes_packed_rows_of_every_length_without_a_graph_per_
         row = kwargs[packing.ROW_KWARG]
         q, k, v = qkv(hidden)
         row.mark_read()
-        return packing.flex_packed_attention(q, k, v, row.block_mask)
+        return packed_masks.flex_packed_attention(q, k, v, row.block_mask)
 
     counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
     compiled = torch.compile(layer, backend=counter, dynamic=None)
@@ -273,12 +273,12 @@ def test_a_compiled_layer_takes_packed_rows_of_every_length_without_a_graph_per_
                                torch.arange(40, 70)])[None]
         hidden = torch.randn(1, n, heads * dim)
         torch._dynamo.maybe_mark_dynamic(hidden, 1)  # as Unsloth marks a block's sequence dim
-        row = packing.PackedRow(positions, packing.position_block_mask(positions))
+        row = packing.PackedRow(positions, packed_masks.position_block_mask(positions))
         with torch.no_grad():
             got = compiled(hidden, **{packing.ROW_KWARG: row})
             q, k, v = qkv(hidden)
             want = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=packing.position_dense_mask(positions)).transpose(1, 2)
+                q, k, v, attn_mask=packed_masks.position_dense_mask(positions)).transpose(1, 2)
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
         # read inside the compiled graph: the flag set, no read outside a compiled region
         assert row.read and row.eager_reads == 0, n
@@ -326,7 +326,7 @@ def test_document_ids_number_the_examples_of_a_packed_row_and_its_pad_tail():
     import torch
 
     cu = torch.tensor([0, 3, 7], dtype=torch.int32)
-    assert packing.document_ids(cu, 9).tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2]
+    assert packed_masks.document_ids(cu, 9).tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2]
 
 
 def test_the_document_block_mask_is_the_one_torch_builds_from_the_mask_function():
@@ -343,13 +343,13 @@ def test_the_document_block_mask_is_the_one_torch_builds_from_the_mask_function(
         lengths = [rng.choice([1, 3, 50, 127, 128, 129, 300, 700]) for _ in range(rng.randint(1, 9))]
         cu = torch.tensor([0, *itertools.accumulate(lengths)], dtype=torch.int32)
         total = int(cu[-1]) + rng.choice([0, 5, 130])
-        doc = packing.document_ids(cu, total)
+        doc = packed_masks.document_ids(cu, total)
         want = create_block_mask(lambda b, h, q, kv: (doc[q] == doc[kv]) & (q >= kv), None, None,
                                  total, total, device="cpu")
         # the same row as the trl backend sees it: position_ids restarting per example
         starts = (cu if total > int(cu[-1]) else cu[:-1]).long()  # a pad tail is one more example
         positions = torch.arange(total) - starts[torch.searchsorted(starts, torch.arange(total), right=True) - 1]
-        for got in (packing.document_block_mask(cu, total), packing.position_block_mask(positions[None])):
+        for got in (packed_masks.document_block_mask(cu, total), packed_masks.position_block_mask(positions[None])):
             for count, index in [("kv_num_blocks", "kv_indices"), ("full_kv_num_blocks", "full_kv_indices"),
                                  ("q_num_blocks", "q_indices"), ("full_q_num_blocks", "full_q_indices")]:
                 assert torch.equal(getattr(got, count), getattr(want, count)), (lengths, total, count)

@@ -24,12 +24,13 @@ REL = 1e-2
 @pytest.fixture
 def flex_calls(monkeypatch):
     """Counts FlexAttention calls (both backends' packed rows go through one function)."""
-    from tuneline.train import packing
+    from tuneline.train import packed_masks, packing, unsloth_packing
 
     calls = []
-    route = packing.flex_packed_attention
-    monkeypatch.setattr(packing, "flex_packed_attention",
-                        lambda *a, **k: calls.append(1) or route(*a, **k))
+    route = packed_masks.flex_packed_attention
+    for module in (packing, unsloth_packing):  # each calls it by the name it imported
+        monkeypatch.setattr(module, "flex_packed_attention",
+                            lambda *a, **k: calls.append(1) or route(*a, **k))
     return calls
 
 

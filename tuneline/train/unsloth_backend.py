@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
-from tuneline.train import checkpointing, packing, reference
+from tuneline.train import checkpointing, packing, reference, unsloth_packing
 from tuneline.train.common import trainer_args
 
 # "all-linear" for Llama-family models: every attention and MLP projection
@@ -64,7 +64,7 @@ def load(base_model: str, params: TrainParams, padding_free: bool, adapter: Path
         tok.pad_token = tok.eos_token
     attention = "unsloth"
     if padding_free and params.packed_attention == "flex":
-        packing.install_unsloth_flex()
+        unsloth_packing.install_unsloth_flex()
         attention = "unsloth + flex_attention for packed rows"
     return model, tok, attention
 
