@@ -8,7 +8,7 @@ same run, on the same dev set):
   paraphrase), false merges (distinct pairs dropped as duplicates: hard negatives and
   others), records/s per stage;
 - grounding (embedding check): kept share per faithfulness label;
-- source checks (tuneline/curation/source_checks.py, the whole chain the pipeline runs): per fault kind
+- source checks (tuneline/curation/source_checks/, the whole chain the pipeline runs): per fault kind
   (planted on real text: commentary, scaffolding, truncated, looping, questions that need the
   chunk, answers to another question, answers from another chunk, one changed fact) the share
   dropped; per rule, drops and precision against faithful pairs (the dev set's own answers and

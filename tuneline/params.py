@@ -188,7 +188,7 @@ class DedupParams(Params):
 
 
 class GroundingParams(Params):
-    """The source checks (tuneline/curation/source_checks.py): rules that read each pair against its
+    """The source checks (tuneline/curation/source_checks/): rules that read each pair against its
     chunk, question-answer relevance, and the embedding faithfulness check
     (tuneline/curation/grounding.py: an answer is dropped when another chunk fits it better, or when
     both signals against its own chunk are below their minimum). Defaults measured on the dev

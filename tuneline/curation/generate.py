@@ -3,7 +3,7 @@
 - `answer_first` (default): the answer is a passage of the chunk (tuneline/curation/passages.py) and
   the model writes only the question that passage answers (instruction back-translation,
   Li et al. 2023). Every claim of the answer is in the source by construction; what is left
-  to check is whether the question fits and stands alone (tuneline/curation/source_checks.py). Read by
+  to check is whether the question fits and stands alone (tuneline/curation/source_checks/). Read by
   hand, a 135M model's own answers were rarely faithful (0 of 42 kept on the quickstart); its
   questions are what it still gets wrong, and what the checks read.
 - `two_pass`: pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk

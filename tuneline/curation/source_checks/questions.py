@@ -1,185 +1,17 @@
-"""The source checks: one chain that reads each pair against its chunk, with no LLM.
-
-The offline default generator and judge is a 135M model; a check that needs a capable judge
-does not protect the default user. So every fault a person finds when reading kept pairs
-against their chunks gets a rule here, each a function `(pair, source) -> (reason, detail) |
-None` that says why it drops:
-
-- the product's own prompt scaffolding in a question or answer (it knows its templates);
-- commentary about the task instead of content ("The text is incorrect and should be: ...");
-- truncated or looping text;
-- a question that leans on unseen context (an unresolved "it"/"this"/"the text" as subject)
-  or names no subject at all ("What is the main idea?");
-- claim support: key terms (identifiers, code spans, numbers, names) absent from the chunk,
-  a negation or an antonym flipped inside an otherwise copied sentence, answer sentences
-  with no source sentence;
-then, with embeddings: question-answer relevance (`answer_off_question`) and the corpus
-checks of tuneline/curation/grounding.py (an answer written for another chunk, or unsupported by its
-own). Precision first: each rule's default is set from its measured precision on faithful
-pairs of real text (benchmarks/curation_quality.py); a rule that fires only when the matched
-words are absent from the chunk lets a document that really says "Question:" through.
-
-`run_source_checks` is the one entry point: the pipeline's step and the benchmarks call it.
-"""
+"""Questions a person could not use: those that lean on unseen context or name no subject, those
+garbled in the rewrite of the answer's opening statement (ungrammatical, reversed, asking about
+something the opening does not state, comparing a thing with itself), and, with embeddings,
+questions the answer does not answer (relevance, a purpose asked for and not stated)."""
 
 from __future__ import annotations
 
-import difflib
 import re
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, Optional
 
-import numpy as np
-
-from tuneline.curation import generate, grounding, judge
-from tuneline.curation.dedup import Encoder
+from tuneline.curation.source_checks.common import _CODE, _QUOTED, Source, Verdict
+from tuneline.curation.source_checks.form import _META_NOUN
 from tuneline.params import GroundingParams
-from tuneline.records import Dropped, Pair, drop
-from tuneline.text import atoms, content_stems, key_terms
-
-STAGE = "grounding"
-
-
-@dataclass(frozen=True)
-class Source:
-    """What a pair is checked against: its chunk's text and where it sits (title > section);
-    both None for imported data, which only the rules that need no source check."""
-    text: str | None
-    where: str = ""
-
-    @property
-    def lower(self) -> str:
-        return (self.text or "").lower()
-
-
-Verdict = Optional[tuple[str, str]]  # (reason, detail) of a drop, or None
-Check = Callable[[Pair, Source, GroundingParams], Verdict]
-
-_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
-_QUOTED = re.compile(r"\"[^\"\n]{1,60}\"|“[^”\n]{1,60}”")
-
-
-def _prose(text: str) -> str:
-    return _CODE.sub(" ", text)
-
-
-# --- scaffolding -----------------------------------------------------------------------------
-
-# the labels the generation and judge prompts put before their parts, at a line start
-_LABEL = re.compile(r"(?im)^\W{0,3}(source|text|topic|passage|statement|question|answer|score|instruction)\s*:")
-
-
-@lru_cache(maxsize=1)
-def _prompt_sentences() -> list[str]:
-    """Sentences of the product's own prompts: a reply that repeats one leaked its prompt."""
-    texts = [generate._ASK, generate._ASK_PASSAGE, generate._ANSWER_INSTRUCTION, judge.RUBRIC,
-             judge.GROUNDED_RUBRIC]
-    out = []
-    for t in texts:
-        out += [s.strip().lower() for s in re.split(r"(?<=[.:])\s+|\n", t) if len(s.split()) >= 4]
-    return out
-
-
-@lru_cache(maxsize=1)
-def _example_texts() -> list[str]:
-    """The few-shot examples' questions and passages: a reply that repeats one copied it."""
-    out = [generate._EXAMPLE_QUESTION, generate._EXAMPLE_TEXT]
-    for text, question in generate._PASSAGE_EXAMPLES:
-        out += [question, text]
-    return [x.lower() for x in out]
-
-
-def prompt_scaffolding(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """A prompt label ("Source:", "Text:", "Question:"), a sentence of the product's prompts
-    or its few-shot example in the question or the answer, and not in the chunk."""
-    for field, text in (("question", pair.instruction), ("answer", pair.answer)):
-        low = text.lower()
-        m = _LABEL.search(text)
-        if m and f"{m.group(1).lower()}:" not in src.lower:
-            return "prompt_scaffolding", f"{field} has the prompt label {m.group(0).strip()!r}"
-        for s in _prompt_sentences():
-            if s in low and s not in src.lower:
-                return "prompt_scaffolding", f"{field} repeats the prompt: {s[:60]!r}"
-        for s in _example_texts():
-            if s.rstrip("?.") in low and s.rstrip("?.") not in src.lower:
-                return "prompt_scaffolding", f"{field} repeats the prompt's example: {s[:60]!r}"
-    return None
-
-
-# --- commentary ------------------------------------------------------------------------------
-
-_META_NOUN = r"(?:text|passage|paragraph|excerpt|document|article|chunk|source|question|answer|section)"
-_COMMENTARY = [
-    re.compile(rf"^\W*(?:the|this|that) (?:given |provided |above )?{_META_NOUN}\b", re.I),
-    re.compile(rf"\b(?:the|this) {_META_NOUN} (?:is|was|seems|appears|should|does|doesn't|contains|"
-               r"says|states|mentions|describes|asks|refers|talks|discusses|explains|provides)\b", re.I),
-    re.compile(r"^\W*(?:sure|certainly|of course|okay|great question|good question)\b", re.I),
-    re.compile(r"^\W*here(?:'s| is| are) (?:the|a|an|my|some|one)\b", re.I),
-    re.compile(r"\b(?:is|are) (?:incorrect|wrong|not correct)\b[^.]{0,30}\bshould be\b", re.I),
-    re.compile(r"\bshould be\s*:", re.I),
-    # the model speaking for itself (case-sensitive: "i" in a code-ish answer is an index)
-    re.compile(r"\bI(?:'m|'d|'ll| (?:think|believe|would|will|can|cannot|can't|don't|hope|am|have|need))\b"),
-    re.compile(r"\b(?:as an ai|language model|i am not sure)\b", re.I),
-]
-
-
-def task_commentary(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """An answer that talks about the text, the question or itself instead of the subject;
-    a phrase the chunk itself uses is not commentary (a manual's "the text is inserted")."""
-    text = _QUOTED.sub(" ", _prose(pair.answer))
-    for pattern in _COMMENTARY:
-        m = pattern.search(text)
-        if m and m.group(0).strip().lower() not in src.lower:
-            return "task_commentary", f"answer says {m.group(0).strip()!r}"
-    return None
-
-
-# --- truncated, looping ----------------------------------------------------------------------
-
-_ENDS = tuple(".!?)]}\"'`:;*") + ("”", "’")
-
-
-def truncated(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """An answer cut off mid-sentence: no closing punctuation (a list item or a code block may
-    end bare), or an unclosed code fence."""
-    text = pair.answer.rstrip()
-    if text.count("```") % 2:
-        return "truncated_text", "unclosed code fence"
-    last = text.splitlines()[-1].strip() if text else ""
-    if not last or last.endswith(_ENDS) or re.match(r"(?:[-*+•]|\d{1,2}[.)])\s", last):
-        return None
-    if src.text and re.search(re.escape(" ".join(last.split()[-6:])) + r"\s*(?:\n|$)",
-                              src.text):
-        return None  # the chunk's own line ends that way (a heading, a summary line)
-    return "truncated_text", f"answer ends {text[-40:]!r}"
-
-
-def _repeat(words: list[str], min_n: int) -> str | None:
-    """A run of `min_n`+ words followed at once by itself ("The answer is: The answer is:")."""
-    for n in range(min_n, min(12, len(words) // 2) + 1):
-        for i in range(len(words) - 2 * n + 1):
-            if words[i:i + n] == words[i + n:i + 2 * n]:
-                return " ".join(words[i:i + n])
-    return None
-
-
-def repeated_phrase(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """Looping output: a phrase repeated back to back, or one sentence said twice; unless the
-    chunk repeats it too."""
-    for field, text in (("question", pair.instruction), ("answer", pair.answer)):
-        words = [w.lower().strip(".,;:!?\"'") for w in _prose(text).split()]
-        rep = _repeat(words, p.min_repeated_words)
-        if rep and " ".join(src.lower.split()).count(rep) < 2:
-            return "looping_text", f"{field} repeats {rep!r}"
-        sents = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.split()) >= 4]
-        dup = next((s for i, s in enumerate(sents) if s in sents[:i]), None)
-        if dup and src.lower.count(dup) < 2:
-            return "looping_text", f"{field} says twice {dup[:60]!r}"
-    return None
-
-
-# --- questions that lean on unseen context ---------------------------------------------------
+from tuneline.records import Pair
+from tuneline.text import content_stems
 
 # what a question's words may be without naming a subject
 _GENERIC = frozenset("""what how why when where which who whom whose does do did is are was were
@@ -194,16 +26,26 @@ benefits advantage advantages feature features problem problems issue issues res
 reason reasons case cases people person user users i you we they know tell learn understand
 return returns behaviour behavior summarise summarize semantics define defines definition
 best good way ways common most look looks like""".split())
+
+
 _DEICTIC = re.compile(
     rf"\b(?:this|these|those|the above|the following|the (?:given|provided|above|previous|"
     rf"preceding|same) \w+|the {_META_NOUN}|the author|(?:mentioned|described|discussed|shown|"
     r"listed|given) (?:above|below|here|earlier|before))\b", re.I)
+
+
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her)\b", re.I)
+
+
 _IDIOM = re.compile(r"^\W*what\s+does\s+it\s+mean\s+(?:to|for|that|when|if)\b", re.I)  # refers to nothing
+
+
 # a sequence word as the subject: "What does next do?" (of "Next, for each argument, ...")
 _SEQUENCE_SUBJECT = re.compile(r"^\W*(?:what|how|why|when|where|which)\s+(?:does|do|did|is|are|was|were)\s+"
                                r"(?:next|then|first|finally|afterwards|later|above|below|the\s+(?:first|last|"
                                r"second|third|next|previous|former|latter|other|remaining|two|three))\b", re.I)
+
+
 _Q_WORD = re.compile(r"[A-Za-z][\w'-]*")
 
 
@@ -213,7 +55,10 @@ _REFERRING_NOUNS = ("approach|approaches|technique|techniques|method|methods|rul
                     "tools|bug|problem|detail|details|way|step|steps|process|idea|ideas|thing|things|"
                     "result|results|example|examples|case|issue|solution|trick|pattern|option|options|"
                     "identity|feature|features")
+
+
 _EVERYDAY_NOUNS = "statement|object|objects|value|values|function|functions|class|module|system|program"
+
 
 
 def _subject_pattern(aux: str, nouns: str, modifiers: int) -> re.Pattern:
@@ -226,8 +71,13 @@ def _subject_pattern(aux: str, nouns: str, modifiers: int) -> re.Pattern:
 # "the naive approach" names nothing whatever its adjectives; "a break statement" does, so an
 # everyday noun counts only bare ("the statement", "an object")
 _GENERIC_SUBJECT = _subject_pattern("does|do|did|is|are|was|were|can|should", _REFERRING_NOUNS, 2)
+
+
 _EVERYDAY_SUBJECT = _subject_pattern("does|do|did|can|should", _EVERYDAY_NOUNS, 0)
+
+
 _OTHER_SUBJECT = re.compile(r"^\W*(?:what|how|which)\s+(?:does|do|is|are)\s+(?:other|another|further)\b", re.I)
+
 
 
 def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
@@ -246,6 +96,7 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     return None
 
 
+
 def question_without_subject(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """A question whose every word is generic ("What is the main idea?") asks about nothing."""
     q = _CODE.sub(" x_code ", pair.instruction)
@@ -254,48 +105,25 @@ def question_without_subject(pair: Pair, src: Source, p: GroundingParams) -> Ver
     return None
 
 
-# --- claim support ---------------------------------------------------------------------------
-
-_LOWER_CLAUSE = re.compile(r"(?<=[a-z] )[A-Z][a-z]+\b")
-
-
-def claimed_terms(text: str) -> set[str]:
-    """The key terms an answer asserts (text.key_terms), except capitalised plain words that
-    open a clause ("Put simply, Gives back ..."): a name counts when it follows a lower-case
-    word inside a sentence."""
-    terms = key_terms(text)
-    names = {m.group().lower() for m in _LOWER_CLAUSE.finditer(_prose(text))}
-    plain = {m.group().lower() for m in re.finditer(r"\b[A-Z][a-z]+\b", _prose(text))}
-    return {t for t in terms if t not in plain or t in names or not t.isalpha()}
-
-
-_FLAG = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]+")  # a command-line option: "--timeout", "-i"
-
-
-def question_term_not_in_source(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """A question that names what its chunk never mentions (a program, an identifier, a
-    number: "the DPO feature in Git") asks something the answer does not answer."""
-    if src.text is None:
-        return None
-    known = atoms(f"{src.text}\n{src.where}")
-    missing = sorted(t for t in claimed_terms(pair.instruction) if t not in known)
-    flags = [f for f in _FLAG.findall(pair.instruction) if f.lower() not in src.lower]
-    if missing or flags:
-        return "question_term_not_in_source", "question names " + ", ".join((flags + missing)[:6])
-    return None
-
-
 _PREPOSITION = frozenset("""to for with on in of about from by into at as like over under after before
 during between through within without across per""".split())
+
+
 _GENERAL_VERBS = frozenset("do say tell".split())  # ask about anything: no statement verb needed
+
+
 _IRREGULAR = {"have": "has", "do": "does", "be": "is", "go": "goes"}
+
+
 _WHAT_DOES = re.compile(r"^\s*(?:what|who|whom)\s+(?:does|do|did)\s+(.+?)\?\s*$", re.I)
+
 
 
 def _plural(word: str) -> bool:
     """A plural noun, roughly: "filters", "tokens"; not "class", "status", "analysis"."""
     w = word.lower()
     return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ys")) and w.isalpha()
+
 
 
 def _third_person_and_past(verb: str) -> set[str]:
@@ -305,6 +133,7 @@ def _third_person_and_past(verb: str) -> set[str]:
     return out - {""}
 
 
+
 def _copied_opening(pair: Pair, src: Source) -> list[str] | None:
     """The answer's first sentences when the answer is a passage copied from its chunk
     (answer-first): the statement its question was written from. None otherwise."""
@@ -312,6 +141,7 @@ def _copied_opening(pair: Pair, src: Source) -> list[str] | None:
         return None
     sents = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=2)
     return sents if sents[0][:60] in " ".join(src.text.split()) else None
+
 
 
 def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
@@ -393,7 +223,10 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
 
 _NOT_A_DOER = frozenset("""can could should must may might will would to not also then only usually often
 always never currently generally normally typically first just still already really a an the""".split())
+
+
 _PRONOUNS = frozenset("it they this that these those which who he she we you one".split())
+
 
 
 def _doer(before: str) -> str | None:
@@ -407,13 +240,19 @@ def _doer(before: str) -> str | None:
 
 
 _COPULA = re.compile(r"\s(?:is|are|was|were)\s", re.I)
+
+
 _WHICH = re.compile(r"^\s*which\s+([\w-]+)(?:\s+([\w-]+))?\s+(.+?)\?\s*$", re.I)
+
+
 # an opening whose subject is a described, unnamed thing: "The library ...", "Other useful rules ..."
 _UNNAMING = re.compile(r"^\W*(?:the|this|that|these|those|other|such)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
 
 
+
 def _norm(text: str) -> str:
     return " ".join(w for w in re.findall(r"[\w'-]+", text.lower()) if w not in ("a", "an", "the"))
+
 
 
 def reversed_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
@@ -450,13 +289,21 @@ def reversed_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
 
 
 _WHICH_NOUN = re.compile(r"^\s*which\s+(?:(?:one|two|three|four|five|several|some|many)\s+)?([\w-]+)", re.I)
+
+
 _WHAT_IS = re.compile(r"^\s*what\s+(?:is|are)\s+((?:[\w'\"`().-]+\s*){1,6})\?\s*$", re.I)
+
+
 _DEFINES = r"(?:is|are|was|were|has|have|means|mean|refers|stands|denotes|describes|defines|consists)"
+
+
 _DO_PASSIVE = re.compile(r"^\s*what\s+(?:does|do)\s+(.+?)\s+do\?\s*$", re.I)
+
 
 
 def _stem4(text: str) -> list[str]:
     return [w[:4] for w in re.findall(r"[^\W\d_]{3,}", text.lower()) if w not in ("the", "and")]
+
 
 
 def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
@@ -508,136 +355,13 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
 _SELF_COMPARISON = re.compile(r"\bbetween (?:the |a |an )?(.{3,60}?) and (?:the |a |an )?\1\b", re.I)
 
 
+
 def compares_with_itself(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """"What is the difference between X and X?": a garbled question."""
     m = _SELF_COMPARISON.search(pair.instruction)
     return ("garbled_question", f"compares {m.group(1)!r} with itself") if m else None
 
 
-def unsupported_terms(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """Key terms of the answer (identifiers, code spans, numbers, versions, names) that
-    neither the chunk, its title and section, nor the question mention."""
-    if src.text is None:
-        return None
-    known = atoms(f"{src.text}\n{src.where}\n{pair.instruction}")
-    missing = sorted(t for t in claimed_terms(pair.answer) if t not in known)
-    if len(missing) >= p.min_unsupported_terms:
-        return "term_not_in_source", "answer names " + ", ".join(missing[:6])
-    return None
-
-
-# "none" is also Python's None: left out
-_NEGATION = frozenset("not no never nor neither cannot without nothing nobody n't".split())
-# polar opposites: one swapped for the other inside a copied sentence inverts the fact
-ANTONYMS = [
-    ("maximum", "minimum"), ("max", "min"), ("largest", "smallest"), ("larger", "smaller"),
-    ("greater", "less"), ("greater", "smaller"), ("more", "less"), ("more", "fewer"),
-    ("most", "least"), ("higher", "lower"), ("highest", "lowest"), ("high", "low"),
-    ("increase", "decrease"), ("increases", "decreases"), ("increasing", "decreasing"),
-    ("first", "last"), ("before", "after"), ("earlier", "later"), ("begin", "end"),
-    ("start", "end"), ("beginning", "end"), ("true", "false"), ("enable", "disable"),
-    ("enabled", "disabled"), ("enables", "disables"), ("always", "never"), ("all", "none"),
-    ("upper", "lower"), ("uppercase", "lowercase"), ("leading", "trailing"), ("left", "right"),
-    ("ascending", "descending"), ("rows", "columns"), ("row", "column"), ("input", "output"),
-    ("inputs", "outputs"), ("read", "write"), ("reads", "writes"), ("open", "close"),
-    ("opens", "closes"), ("add", "remove"), ("adds", "removes"), ("include", "exclude"),
-    ("includes", "excludes"), ("inclusive", "exclusive"), ("faster", "slower"), ("fast", "slow"),
-    ("reduces", "increases"), ("reduce", "increase"), ("saves", "costs"), ("less", "more"),
-    ("positive", "negative"), ("success", "failure"), ("succeeds", "fails"), ("valid", "invalid"),
-    ("mutable", "immutable"), ("synchronous", "asynchronous"), ("local", "global"),
-    ("public", "private"), ("static", "dynamic"), ("explicit", "implicit"), ("signed", "unsigned"),
-    ("required", "optional"), ("allowed", "forbidden"), ("allow", "forbid"), ("inside", "outside"),
-    ("above", "below"), ("ignored", "used"), ("copy", "view"), ("shallow", "deep"),
-    ("width", "height"), ("horizontal", "vertical"), ("next", "previous"), ("older", "newer"),
-    ("oldest", "newest"), ("lazy", "eager"), ("strict", "lenient"), ("on", "off"),
-]
-_OPPOSITE: dict[str, set[str]] = {}
-for _a, _b in ANTONYMS:
-    _OPPOSITE.setdefault(_a, set()).add(_b)
-    _OPPOSITE.setdefault(_b, set()).add(_a)
-_TOKEN = re.compile(r"n't|\w+")
-
-
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower().replace("cannot", "can not"))
-
-
-def _sentences(text: str) -> list[str]:
-    # hard-wrapped lines (plain-text manuals) are joined; blank lines and list items separate
-    joined = re.sub(r"(?<!\n)\n(?!\n|\s*(?:[-*+•]|\d{1,2}[.)])\s)", " ", _prose(text))
-    return [s for s in re.split(r"(?<=[.!?;])\s+|\n+", joined) if len(s.split()) >= 3]
-
-
-def altered_copy(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """A sentence copied from the chunk with one fact turned: a negation added or removed, or
-    a word swapped for its opposite (maximum/minimum, before/after)."""
-    if src.text is None:
-        return None
-    chunk_sents = [_tokens(s) for s in _sentences(src.text)]
-    for sent in _sentences(pair.answer):
-        a = _tokens(sent)
-        if len(a) < 5:
-            continue
-        best, cover = None, 0.0
-        for c in chunk_sents:
-            sm = difflib.SequenceMatcher(None, a, c, autojunk=False)
-            # share of the answer sentence's tokens copied from this chunk sentence: the chunk
-            # sentence may be longer, the answer copying part of it
-            got = sum(b.size for b in sm.get_matching_blocks()) / len(a)
-            if got > cover:
-                best, cover = sm, got
-        if best is None or cover < p.copied_sentence_ratio:
-            continue
-        ops = best.get_opcodes()
-        eq = [k for k, o in enumerate(ops) if o[0] == "equal"]
-        inner = ops[eq[0]:eq[-1] + 1] if eq else []  # the chunk's text before and after the copy is not a change
-        for op, i1, i2, j1, j2 in inner:
-            if op == "equal":
-                continue
-            new, old = a[i1:i2], best.b[j1:j2]
-            if any(t in _NEGATION for t in new) != any(t in _NEGATION for t in old):
-                return "negation_flipped", (f"{' '.join(old) or '(nothing)'!r} became "
-                                            f"{' '.join(new) or '(nothing)'!r} in {sent[:80]!r}")
-            for n in new:
-                for o in old:
-                    if o in _OPPOSITE.get(n, ()):
-                        return "word_swapped_for_opposite", f"{o!r} became {n!r} in {sent[:80]!r}"
-    return None
-
-
-def unsupported_sentence(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
-    """An answer sentence whose content words are mostly absent from the chunk: a claim with
-    no source sentence (a faithful paraphrase keeps its terms: "returns" -> "gives back"
-    keeps the subject and objects)."""
-    if src.text is None:
-        return None
-    chunk = content_stems(f"{src.text}\n{src.where}\n{pair.instruction}")
-    for sent in _sentences(pair.answer):
-        stems = content_stems(sent)
-        if len(stems) < p.unsupported_sentence_min_words:
-            continue
-        share = len(stems & chunk) / len(stems)
-        if share < p.min_sentence_support:
-            return "sentence_not_in_source", f"{share:.2f} of {sent[:80]!r} is in the chunk"
-    return None
-
-
-# Cheap and certain first: the first rule that fires names the drop.
-CHECKS: tuple[Check, ...] = (
-    prompt_scaffolding, task_commentary, truncated, repeated_phrase, question_needs_context,
-    question_without_subject, compares_with_itself, ungrammatical_question, reversed_question, question_not_in_opening,
-    question_term_not_in_source,
-    unsupported_terms, altered_copy, unsupported_sentence,
-)
-
-
-def first_fault(pair: Pair, src: Source, params: GroundingParams,
-                checks: tuple[Check, ...] = CHECKS) -> "tuple[str, str] | None":
-    return next((v for f in checks if f.__name__ not in params.skip_checks
-                 and (v := f(pair, src, params))), None)
-
-
-# --- relevance -------------------------------------------------------------------------------
 
 def topical_terms(question: str) -> set[str]:
     """The question's words that name what it asks about (stems of 5 letters, as
@@ -647,10 +371,12 @@ def topical_terms(question: str) -> set[str]:
     return content_stems(" ".join(w for w in words if w not in _GENERIC))
 
 
+
 def _covered(term: str, words: set[str]) -> bool:
     """A question's word is in the answer when an answer word shares its first 4 letters
     ("apply" / "applied"): lenient on purpose, a drop needs the word to be clearly absent."""
     return any(w.startswith(term[:4]) for w in words)
+
 
 
 def relevance(question: str, answer: str, where: str, cosine: float, p: GroundingParams) -> Verdict:
@@ -675,6 +401,8 @@ def relevance(question: str, answer: str, where: str, cosine: float, p: Groundin
 
 
 _ASKS_PURPOSE = re.compile(r"\b(?:purpose|the point of|used for|what is the use|best way|benefits?|advantages?)\b", re.I)
+
+
 _STATES_PURPOSE = re.compile(
     r"\b(?:purpose|used (?:to|for)|use (?:it|them|this)|so that|in order to|lets?|allows?|helps?|enables?|"
     r"makes? it possible|useful|benefits?|advantages?|avoids?|prevents?|should|best|"
@@ -696,6 +424,7 @@ _ACTION_OPENING = re.compile(
 _NAMES_CODE = re.compile(r"`|\w\.\w|\w_\w|\w\(\)")
 
 
+
 def purpose_unstated(question: str, answer: str) -> Verdict:
     """"What is the purpose of X?" (or its best way, benefits) of a passage that only
     describes X: the question asks for what the opening of the answer does not say. Small
@@ -711,38 +440,3 @@ def purpose_unstated(question: str, answer: str) -> Verdict:
     if _STATES_PURPOSE.search(head) and (not thing or thing[0] in _stem4(" ".join(head.split()[:5]))):
         return None
     return "answer_off_question", "asks for a purpose, a benefit or the best way; the answer's opening states none"
-
-
-def run_source_checks(pairs: list[Pair], chunk_text: dict[str, str], encode: Encoder,
-                      params: GroundingParams, chunk_where: dict[str, str] | None = None
-                      ) -> tuple[list[Pair], list[Dropped], dict]:
-    """The whole chain on pairs with their chunks: the rules above, then relevance, then the
-    corpus checks (tuneline/curation/grounding.py). Pairs without a chunk (imported data) get the rules
-    that need no source. Conserves records: kept + dropped == pairs."""
-    chunk_where = chunk_where or {}
-    kept: list[Pair] = []
-    dropped: list[Dropped] = []
-    for pair in pairs:
-        src = Source(chunk_text.get(pair.chunk_id), chunk_where.get(pair.chunk_id, ""))
-        fault = first_fault(pair, src, params)
-        if fault:
-            dropped.append(drop(STAGE, fault[0], pair, fault[1]))
-        else:
-            kept.append(pair)
-    stats: dict = {"rule_drops": len(dropped)}
-    if kept and "relevance" not in params.skip_checks:
-        q = np.asarray(encode([x.instruction for x in kept]), dtype=np.float32)
-        a = np.asarray(encode([x.answer for x in kept]), dtype=np.float32)
-        cos = np.einsum("kd,kd->k", q, a)
-        stats["median_question_answer_cosine"] = round(float(np.median(cos)), 4)
-        still = []
-        for pair, c in zip(kept, cos):
-            v = relevance(pair.instruction, pair.answer, chunk_where.get(pair.chunk_id, ""),
-                          float(c), params) or purpose_unstated(pair.instruction, pair.answer)
-            if v:
-                dropped.append(drop(STAGE, v[0], pair, v[1]))
-            else:
-                still.append(pair)
-        kept = still
-    kept, corpus_dropped, corpus_stats = grounding.check_grounding(kept, chunk_text, encode, params)
-    return kept, dropped + corpus_dropped, {**stats, **corpus_stats}
