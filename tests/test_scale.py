@@ -1,6 +1,8 @@
 """Curation at scale: the multi-process rules and exact keys give the single-process results,
 and the approximate embedding index finds the pairs exact tiles find."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -30,19 +32,48 @@ def pairs(n: int) -> list[Pair]:
     return out
 
 
-def test_rules_on_every_core_drop_the_same_pairs_for_the_same_reasons_in_order():
+_PIDS: list = []  # where the chunk recorder writes (set by the `processes` fixture)
+_RUN_CHUNK = parallel._run_chunk
+
+
+def _recorded_chunk(bounds):
+    """parallel's chunk task, noting which process ran it (module level: the pool pickles it)."""
+    with open(_PIDS[0], "a") as f:
+        f.write(f"{os.getpid()}\n")
+    return _RUN_CHUNK(bounds)
+
+
+@pytest.fixture
+def processes(tmp_path, monkeypatch):
+    """The ids of the processes that ran chunks, read after the code under test ran."""
+    path = tmp_path / "pids"
+    _PIDS[:] = [path]
+    monkeypatch.setattr(parallel, "_run_chunk", _recorded_chunk)
+    yield lambda: set(path.read_text().split()) if path.exists() else set()
+    _PIDS.clear()
+
+
+def test_rules_in_worker_processes_drop_the_same_pairs_for_the_same_reasons_in_order(processes):
     items = pairs(3 * parallel.MIN_PARALLEL)
     assert parallel.workers_for(len(items), 2) == 2
     one = filters.apply_filters(items, FilterParams(workers=1))
+    assert processes() == set()  # one worker: in this process, no pool
     many = filters.apply_filters(items, FilterParams(workers=2))
+    ran = processes()
+    # the work ran in the pool's child processes, not here (how the chunks spread over the two
+    # children is the pool's business)
+    assert ran and str(os.getpid()) not in ran and len(ran) <= 2
     assert one == many and len(one[1]) > 500
     assert [d.reason for d in many[1]][:4] == [d.reason for d in one[1]][:4]
 
 
-def test_exact_keys_on_every_core_find_the_same_duplicates():
+def test_exact_keys_in_worker_processes_find_the_same_duplicates(processes):
     items = pairs(2 * parallel.MIN_PARALLEL)
-    assert dedup.exact_dedup(items, workers=1) == dedup.exact_dedup(items, workers=2)
-    assert len(dedup.exact_dedup(items, workers=2)[1]) == len(items) // 23
+    one = dedup.exact_dedup(items, workers=1)
+    many = dedup.exact_dedup(items, workers=2)
+    ran = processes()
+    assert ran and str(os.getpid()) not in ran and len(ran) <= 2
+    assert one == many and len(many[1]) == len(items) // 23
 
 
 def clustered(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:

@@ -93,7 +93,7 @@ def test_identical_upstream_data_keeps_downstream_cached_and_new_data_does_not(s
     assert sorted(raw_files.path) == ["02-lora.md", "03-qlora.txt", "11-dpo.md"]
 
 
-def test_step_configurations_are_the_same_in_every_process():
+def test_step_outputs_and_their_materializers_are_in_the_same_order_in_every_process():
     # a cache key hashes each step's outputs in config order: if that order depended on the
     # process (set iteration under hash randomisation), a rerun from a new `tuneline run`
     # would miss the cache on some steps (seen: ZenML spreads one materializer over a set)

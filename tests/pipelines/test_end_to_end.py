@@ -240,7 +240,7 @@ def test_the_run_summary_reads_funnel_metrics_and_decision_from_the_store(first_
     assert "<h1>Data-quality report</h1>" in Path(info["report"]).read_text()
 
 
-def test_unchanged_rerun_reuses_every_step(first_run):
+def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_promotes_nothing(first_run):
     cfg, run = first_run
     assert main(["run", cfg]) == 0
     rerun = latest_run("end_to_end_pipeline")
