@@ -1,5 +1,6 @@
 # The two commands in README.md: `make quickstart` and `make test`. Each sets up what it needs.
-# `make test-fast`: the unit tests only, about 4 minutes (no pipelines, no llama.cpp server, no browser).
+# `make test-fast`: every test that starts no pipeline, server, browser or training process and
+# trains no model (those carry the `slow` marker; docs/development.md has each tier's times).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -53,7 +54,7 @@ test: setup $(VENV)/.llama-server $(CHROMIUM)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -q --ignore=tests/pipelines --ignore=tests/test_llm_openai.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .zen .pytest_cache

@@ -61,6 +61,14 @@ def make_pair(i, instruction, answer="An answer with enough words to pass the le
     return Pair(f"p{i}", f"c{i}", "doc.md", instruction, answer, score)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/pipelines/ runs real pipelines: the slow tier (`make test-fast`
+    leaves it out, with the tests marked `slow` one by one elsewhere)."""
+    for item in items:
+        if item.nodeid.startswith("tests/pipelines/"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if exitstatus == 0:
         shutil.rmtree(SESSION_TMP, ignore_errors=True)

@@ -1,5 +1,6 @@
 """A step's cache key covers the core modules it runs, found by following imports."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,27 +34,27 @@ def test_the_closure_stays_in_the_core_and_accepts_modules():
 
 
 _CODE_KEY = """
-import hashlib, sys
+import hashlib, json, sys
+from pathlib import Path
 from zenml.utils import source_code_utils, source_utils
 from tuneline_steps.train import sft
-deps = sorted(s.import_path for s in sft.configuration.cache_policy.source_dependencies)
-h = hashlib.sha256()
-for path in deps:  # what ZenML's cache key adds for CachePolicy.source_dependencies
-    h.update(path.encode())
-    h.update(source_code_utils.get_source_code(source_utils.load(path)).encode())
-print(h.hexdigest(), ",".join(deps))
+
+
+def key():
+    deps = sorted(s.import_path for s in sft.configuration.cache_policy.source_dependencies)
+    h = hashlib.sha256()
+    for path in deps:  # what ZenML's cache key adds for CachePolicy.source_dependencies
+        h.update(path.encode())
+        h.update(source_code_utils.get_source_code(source_utils.load(path)).encode())
+    return h.hexdigest(), deps
+
+
+before, deps = key()
+worker = Path("tuneline/train/worker.py")  # in the temporary copy: the cwd
+worker.write_text(worker.read_text() + "\\n# a change to the worker\\nCHANGED = True\\n")
+after, _ = key()  # ZenML reads each module's source from its file (inspect re-checks the file)
+print(json.dumps({"before": before, "after": after, "deps": deps}))
 """
-
-
-def _sft_code_key(root: Path) -> tuple[str, list[str]]:
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    script = root / "code_key.py"  # a main module with a file: ZenML's source root is its folder
-    script.write_text(_CODE_KEY)
-    proc = subprocess.run([sys.executable, str(script)], cwd=root, env=env, text=True,
-                          capture_output=True, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout.split()
-    return out[0], out[1].split(",")
 
 
 def test_a_change_to_the_worker_that_sft_launches_with_python_m_misses_the_step_cache(tmp_path):
@@ -61,12 +62,14 @@ def test_a_change_to_the_worker_that_sft_launches_with_python_m_misses_the_step_
     # never imported, and its change must still change the SFT step's cache key
     for pkg in ("tuneline", "tuneline_steps"):
         shutil.copytree(ROOT / pkg, tmp_path / pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    before, deps = _sft_code_key(tmp_path)
-    assert "tuneline.train.worker" in deps and "tuneline.train.node" not in deps
-    worker = tmp_path / "tuneline" / "train" / "worker.py"
-    worker.write_text(worker.read_text() + "\n# a change to the worker\nCHANGED = True\n")
-    after, _ = _sft_code_key(tmp_path)
-    assert after != before
+    script = tmp_path / "code_key.py"  # a main module with a file: ZenML's source root is its folder
+    script.write_text(_CODE_KEY)
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, text=True, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "tuneline.train.worker" in out["deps"] and "tuneline.train.node" not in out["deps"]
+    assert out["after"] != out["before"]
 
 
 def test_module_names_in_strings_count_and_other_strings_do_not():

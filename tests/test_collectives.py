@@ -34,6 +34,7 @@ def _rank(rank: int, init: str, results) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two processes in a gloo group
 def test_a_failure_on_one_rank_raises_on_every_rank_within_seconds_naming_the_rank(tmp_path):
     import torch.multiprocessing as mp
 

@@ -105,6 +105,7 @@ def comet_archives() -> set[str]:
     return {p.name for p in folder.glob("*.zip")} if folder.exists() else set()
 
 
+@pytest.mark.slow  # torchrun: training subprocesses
 def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(
         tmp_path, monkeypatch, one_process_curve):
     """Also the 2-process run against one process with the same global batch, and rank 0
@@ -125,6 +126,7 @@ def test_a_killed_two_process_run_resumes_from_its_checkpoint_on_the_same_curve(
     assert len(new) == 1 and metrics["tracking"]["archive"].endswith(tuple(new))
 
 
+@pytest.mark.slow  # torchrun: training subprocesses
 def test_a_failing_rank_fails_the_launch_with_the_log(tmp_path):
     # every rank fails where it loads the model; the error carries what the rank said
     missing = str(tmp_path / "no-such-model")
@@ -136,6 +138,7 @@ def test_a_failing_rank_fails_the_launch_with_the_log(tmp_path):
     assert spec["kind"] == "sft" and spec["rows"] == ROWS and spec["base_model"] == missing
 
 
+@pytest.mark.slow  # torchrun: training subprocesses
 def test_two_nodes_rendezvous_and_the_second_gets_the_rows_from_rank_0(tmp_path, monkeypatch,
                                                                        one_process_curve):
     # two "nodes" of one process each on this machine, as two pods of a job would: node 1 is

@@ -19,6 +19,9 @@ from tuneline.params import GenerateParams, JudgeParams, LLMParams
 from tuneline.records import Chunk, Pair
 from tuneline.train.formats import user_chat
 
+# each test starts a scripted HTTP server and sits through the client's timeouts and backoff
+pytestmark = pytest.mark.slow
+
 
 class FaultServer:
     """`/v1/chat/completions` answering from `replies` (cycled), after `delay_s`; after

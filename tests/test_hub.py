@@ -95,6 +95,7 @@ def _logits(model):
         return model(torch.tensor(IDS)).logits.float()
 
 
+@pytest.mark.slow  # merges adapters into the bundled model
 def test_combined_adapter_equals_applying_the_adapters_in_order(two_adapters, tmp_path):
     """The one adapter pushed in `adapter` mode must be the model that was evaluated."""
     import torch
@@ -114,6 +115,7 @@ def test_combined_adapter_equals_applying_the_adapters_in_order(two_adapters, tm
     assert torch.allclose(got, want, atol=2e-3, rtol=0)  # ...and the combination is exact
 
 
+@pytest.mark.slow  # merges adapters into the bundled model
 def test_merged_folder_is_a_standalone_bf16_model_with_the_card(two_adapters, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -79,6 +79,7 @@ def test_form_fields_carry_the_parameters_bounds_and_descriptions():
     assert "KL penalty" in str(TypeAdapter(DpoBeta).json_schema())
 
 
+@pytest.mark.slow  # starts a `tuneline run` process
 def test_started_run_is_detached_and_logs_to_a_file(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(yaml.safe_dump({"extra": {"pipeline": "dataset"}, "parameters": {"nope": 1}}))

@@ -32,6 +32,7 @@ def params(url, **kw):
                      api_key_env="TUNELINE_TEST_NO_KEY", **kw)
 
 
+@pytest.mark.slow  # llama.cpp's server
 def test_generate_through_a_real_server_counts_tokens(server, tmp_path, monkeypatch):
     monkeypatch.setenv("TUNELINE_CALL_CACHE", str(tmp_path / "calls.sqlite"))
     url, _ = server
@@ -43,6 +44,7 @@ def test_generate_through_a_real_server_counts_tokens(server, tmp_path, monkeypa
     assert u["cost_usd"] == pytest.approx((u["prompt_tokens"] * 0.15 + u["completion_tokens"] * 0.6) / 1e6)
 
 
+@pytest.mark.slow  # llama.cpp's server
 def test_choice_probabilities_come_from_the_servers_logprobs(server, monkeypatch, tmp_path):
     monkeypatch.setenv("TUNELINE_CALL_CACHE", str(tmp_path / "calls.sqlite"))
     url, _ = server
@@ -53,6 +55,7 @@ def test_choice_probabilities_come_from_the_servers_logprobs(server, monkeypatch
     assert 0 < sum(probs) <= 1.0001 and sum(p > 0 for p in probs) >= 2
 
 
+@pytest.mark.slow  # llama.cpp's server
 def test_text_judge_gets_a_score_the_server_enforces_as_json(server, monkeypatch, tmp_path):
     monkeypatch.setenv("TUNELINE_CALL_CACHE", str(tmp_path / "calls.sqlite"))
     url, _ = server
@@ -71,6 +74,7 @@ def test_a_server_that_is_down_is_a_clear_error_naming_it():
         llm.generate([user_chat("hi")], max_new_tokens=4)
 
 
+@pytest.mark.slow  # llama.cpp's server
 def test_kill_9_mid_generation_then_rerun_pays_only_for_missing_calls(server, tmp_path):
     url, log = server
     n = 10

@@ -63,12 +63,14 @@ def test_a_rebound_name_is_set_once_for_nested_calls_and_restored_after():
     assert lib.f == "original"
 
 
+@pytest.mark.slow  # trains a model
 def test_trl_is_its_own_outside_a_dpo_trainers_calls_and_patched_inside(tmp_path):
     import trl.trainer.dpo_trainer as dpo
     from transformers import TrainerCallback
     from trl.trainer import utils as trl_utils
 
-    from tests.test_packing import BASE, fresh_adapter, pref_rows
+    from tests import tiny
+    from tests.test_packing import fresh_adapter, pref_rows
     from tuneline.params import DPOParams
     from tuneline.train import common, trl_backend
     from tuneline.train.trl_compat import TorchChunkedLogProb
@@ -76,7 +78,8 @@ def test_trl_is_its_own_outside_a_dpo_trainers_calls_and_patched_inside(tmp_path
     trls = (dpo.use_adapter, dpo.disable_gradient_checkpointing, trl_utils._ChunkedLogProbFunction)
     params = DPOParams(max_steps=1, batch_size=2, max_length=128, checkpoint_every=0)
     trainer, tracking, attention = trl_backend.dpo_trainer(
-        BASE, fresh_adapter(BASE, tmp_path / "sft"), pref_rows(2), params, tmp_path / "work")
+        tiny.path(), fresh_adapter(tiny.path(), tmp_path / "sft"), pref_rows(2), params,
+        tmp_path / "work")
     assert (dpo.use_adapter, dpo.disable_gradient_checkpointing,
             trl_utils._ChunkedLogProbFunction) == trls  # built, not yet training
     inside = []

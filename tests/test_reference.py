@@ -1,12 +1,13 @@
 """DPO's reference forward (`tuneline.train.reference`): the policy with its LoRA off gives the
 base model's outputs, as PEFT's `disable_adapter` does, and a run keeps the checkpointed layers
 its policy chose (TRL's own context re-enabled every layer after the first step). On CPU with
-the bundled SmolLM2 and TRL + PEFT."""
+TRL + PEFT: logits on the bundled SmolLM2, the DPO run on the tiny model (tests/tiny.py)."""
 
 from pathlib import Path
 
 import pytest
 
+from tests import tiny
 from tuneline.train import checkpointing, reference
 
 BASE = "bundled:smollm2-135m-instruct"
@@ -63,6 +64,7 @@ def test_checkpointing_off_restores_each_layers_own_setting(adapted):
     checkpointing.set_layers(layers, 0)
 
 
+@pytest.mark.slow  # trains a model
 def test_a_dpo_run_keeps_the_share_of_checkpointed_layers_its_policy_chose(tmp_path):
     from transformers import TrainerCallback
 
@@ -73,7 +75,8 @@ def test_a_dpo_run_keeps_the_share_of_checkpointed_layers_its_policy_chose(tmp_p
     params = DPOParams(max_steps=2, batch_size=2, max_length=128, gradient_checkpointing=0.5,
                        checkpoint_every=0)
     trainer, tracking, attention = trl_backend.dpo_trainer(
-        BASE, fresh_adapter(BASE, tmp_path / "sft"), pref_rows(4), params, tmp_path / "work")
+        tiny.path(), fresh_adapter(tiny.path(), tmp_path / "sft"), pref_rows(4), params,
+        tmp_path / "work")
     seen = []
 
     class Count(TrainerCallback):
@@ -84,8 +87,9 @@ def test_a_dpo_run_keeps_the_share_of_checkpointed_layers_its_policy_chose(tmp_p
     trainer.add_callback(Count())
     metrics = common.train_and_save(trainer, params, tmp_path / "work", tmp_path / "out", 4,
                                     tracking, attention)
-    assert metrics["gradient_checkpointing"]["checkpointed_layers"] == 15
-    assert seen == [15, 15]
+    half = tiny.LAYERS // 2
+    assert metrics["gradient_checkpointing"]["checkpointed_layers"] == half
+    assert seen == [half, half]
     assert Path(tmp_path / "out" / "adapter" / "adapter_config.json").exists()
 
 

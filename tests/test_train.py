@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import tiny
 from tuneline import train
 from tuneline.params import SFTParams
 from tuneline.train.common import last_checkpoint
@@ -62,6 +63,7 @@ def test_last_checkpoint_ignores_incomplete_ones(tmp_path):
 SFT_SCRIPT = """
 import sys
 from pathlib import Path
+from tests import tiny
 from tuneline import train
 from tuneline.train.common import last_checkpoint
 from tuneline.params import SFTParams
@@ -87,6 +89,7 @@ def kill_9_once_checkpointed(params: dict, out: Path, at: tuple[str, ...]) -> st
     return Path(last_checkpoint(work / "checkpoints")).name
 
 
+@pytest.mark.slow  # a training subprocess, killed
 def test_kill_9_during_sft_resumes_from_the_last_checkpoint(tmp_path):
     params = {"max_steps": 12, "batch_size": 2, "checkpoint_every": 2, "max_length": 96,
               "learning_rate": 1e-4, "seed": 7}
@@ -106,13 +109,14 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # trains a model
 def test_a_comet_key_with_no_reachable_server_tracks_offline_and_says_why(tmp_path, monkeypatch):
     # comet_ml on its own retries ~30 s, then trains on logging nothing while the metadata
     # said "online"
     monkeypatch.setenv("COMET_API_KEY", "comet-test-not-a-secret-unreachable")
     monkeypatch.setenv("COMET_URL_OVERRIDE", f"http://127.0.0.1:{closed_port()}/clientlib/")
-    metrics = train.train_sft(BASE, ROWS[:4], SFTParams(max_steps=1, batch_size=2,
-                                                         max_length=96), tmp_path)
+    metrics = train.train_sft(tiny.path(), ROWS[:4], SFTParams(max_steps=1, batch_size=2,
+                                                               max_length=96), tmp_path)
     tracking = metrics["tracking"]
     assert tracking["mode"] == "offline"
     assert "127.0.0.1" in tracking["online_unreachable"]
@@ -138,11 +142,15 @@ def test_a_comet_server_that_answers_at_all_counts_as_reachable(monkeypatch):
         server.shutdown()
 
 
+@pytest.mark.slow  # trains a model
 def test_training_is_tracked_in_an_offline_comet_experiment(tmp_path, monkeypatch):
     monkeypatch.delenv("COMET_API_KEY", raising=False)
-    metrics = train.train_sft(BASE, ROWS[:4], SFTParams(max_steps=2, batch_size=2,
-                                                         max_length=96, seed=3), tmp_path)
-    assert 0 < metrics["trainable_parameters"] < 0.05 * 134e6  # the LoRA adapter, not the model
+    from transformers import AutoModelForCausalLM
+
+    metrics = train.train_sft(tiny.path(), ROWS[:4], SFTParams(max_steps=2, batch_size=2,
+                                                               max_length=96, seed=3), tmp_path)
+    whole = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(tiny.path()).parameters())
+    assert 0 < metrics["trainable_parameters"] < 0.05 * whole  # the LoRA adapter, not the model
     tracking = metrics["tracking"]
     assert tracking["mode"] == "offline" and tracking["experiment_key"]
     archive = Path(tracking["archive"])

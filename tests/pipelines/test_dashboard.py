@@ -31,7 +31,6 @@ PLANTED = {"HF_TOKEN": "hf_test-not-a-secret_tuneline-dash-0001",
            "OPENAI_API_KEY": "sk-test-not-a-secret-tuneline-dash-0002"}
 TUNELINE = str(Path(sys.executable).with_name("tuneline"))
 
-pytestmark = pytest.mark.slow
 
 
 def free_port() -> int:
