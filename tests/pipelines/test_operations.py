@@ -65,7 +65,9 @@ def ops(tmp_path_factory):
     with HubRecorder() as hub:
         cfg = yaml.safe_load(cfg_path.read_text())
         cfg["model"] = {"name": MODEL}
-        cfg["steps"]["export_gguf"]["parameters"]["gguf"]["quants"] = ["q4_k_m"]  # one to push
+        # no GGUF for the first version: the GGUF repo is checked on the second, the one pushed
+        # last (the export of both quants is tested in test_end_to_end.py)
+        cfg["steps"]["export_gguf"]["parameters"]["gguf"]["quants"] = []
         cfg["steps"]["push_to_hub"] = {"parameters": {"hub": {
             "repo_id": "acme/ops-model", "mode": "adapter", "endpoint": hub.url,
             "gguf_repo_id": "acme/ops-model-GGUF", "only_if_promoted": False}}}
@@ -98,6 +100,8 @@ def ops(tmp_path_factory):
         run_like_cron(command, log)
         first = versions()
         (raw / "03-qlora.txt").write_text((SAMPLE / "03-qlora.txt").read_text())  # new raw data
+        cfg["steps"]["export_gguf"]["parameters"]["gguf"]["quants"] = ["q4_k_m"]  # one to push
+        cfg_path.write_text(yaml.safe_dump(cfg))
         run_like_cron(command, log)
         yield {"raw": raw, "cfg": cfg_path, "hub": hub, "command": command, "installed": installed,
                "first": first, "log": log, "tmp": tmp}
