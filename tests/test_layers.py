@@ -147,3 +147,15 @@ def test_the_reader_sees_every_import_form_and_the_cycle_check_finds_a_circle(tm
             "zenml.client", "tuneline.train.worker"} <= names
     assert reaches(names, "tuneline.zenml_ext") and reaches(names, "zenml")
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_wheel_adds_only_top_level_packages_named_for_tuneline():
+    # what `pip install` puts in site-packages: no `steps` or `pipelines` another project's would
+    # collide with (setuptools reads the same include list from pyproject.toml)
+    import tomllib
+
+    from setuptools import find_packages
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    top = {p.split(".")[0] for p in find_packages(str(ROOT), include=include)}
+    assert top == {"tuneline", "tuneline_app", "tuneline_steps", "tuneline_pipelines"}

@@ -66,7 +66,10 @@ def test_editing_a_declared_core_module_invalidates_the_step(tmp_path, monkeypat
 def small_raw(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
-    for name in ("02-lora.md", "11-dpo.md"):
+    # three documents: enough curated pairs for a train/test split whichever batches the
+    # session's call cache served their generations from (greedy replies of a batch can differ
+    # in the last digits from one generated in another batch)
+    for name in ("02-lora.md", "07-minhash.md", "11-dpo.md"):
         shutil.copy(SAMPLE / name, raw / name)
     return raw
 
@@ -90,7 +93,7 @@ def test_identical_upstream_data_keeps_downstream_cached_and_new_data_does_not(s
     after_new = statuses()
     assert after_new["ingest_documents"] == after_new["generate_pairs"] == "completed"
     raw_files = latest_run("dataset_pipeline").steps["scan_raw"].outputs["raw_files"][0].load()
-    assert sorted(raw_files.path) == ["02-lora.md", "03-qlora.txt", "11-dpo.md"]
+    assert sorted(raw_files.path) == ["02-lora.md", "03-qlora.txt", "07-minhash.md", "11-dpo.md"]
 
 
 def test_step_outputs_and_their_materializers_are_in_the_same_order_in_every_process():

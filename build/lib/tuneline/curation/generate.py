@@ -1,0 +1,206 @@
+"""Instruction/answer pairs from chunks, in one of two modes (`GenerateParams.mode`).
+
+- `answer_first` (default): the answer is a passage of the chunk (tuneline/curation/passages.py) and
+  the model writes only the question that passage answers (instruction back-translation,
+  Li et al. 2023). Every claim of the answer is in the source by construction; what is left
+  to check is whether the question fits and stands alone (tuneline/curation/source_checks/). Read by
+  hand, a 135M model's own answers were rarely faithful (0 of 42 kept on the quickstart); its
+  questions are what it still gets wrong, and what the checks read.
+- `two_pass`: pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk
+  in view. For capable models, whose own wording teaches more than a copied passage.
+Short single-purpose prompts work even for a 135M model, where one "write JSON with both"
+prompt mostly fails to parse. The pair's instruction carries no context: SFT teaches the
+model to answer from what it learned.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tuneline.curation import passages as passages_core
+from tuneline.llm import LLM, Chat
+from tuneline.params import GenerateParams
+from tuneline.records import Chunk, Dropped, Pair, drop, stable_id
+
+STAGE = "generate"
+
+
+# One worked example: small models mostly comment on the text instead of asking about it
+# without one (measured on SmolLM2-135M: 2 of 8 chunks gave a question zero-shot, 6 of 8
+# with this example at temperature 0.3).
+_EXAMPLE_TEXT = ("Python lists are ordered and mutable. They can hold items of different types, "
+                 "and new items are added to the end with the append method.")
+_EXAMPLE_WHERE = "Python tutorial > Data structures > Lists"
+_EXAMPLE_QUESTION = "How do you add a new item to the end of a Python list?"
+_ASK = "Write one question that the text answers.\n\n"
+
+
+def where(chunk: Chunk) -> str:
+    """Where a chunk comes from, as the prompts show it: document title > heading path."""
+    return " > ".join(p for p in (chunk.title, chunk.section) if p)
+
+
+def _text(chunk: str, source: str) -> str:
+    return (f"Source: {source}\n" if source else "") + f"Text:\n{chunk}"
+
+
+def question_chat(chunk: str, source: str = "") -> Chat:
+    """`source` (`where`) tells the model what the text is about when the chunk alone does
+    not: a section of a manual often never names the program it describes."""
+    return [{"role": "user", "content": _ASK + _text(_EXAMPLE_TEXT, _EXAMPLE_WHERE)},
+            {"role": "assistant", "content": _EXAMPLE_QUESTION},
+            {"role": "user", "content": _ASK + _text(chunk, source)}]
+
+
+# Answer-first: the model rewrites the passage's opening sentence as the question it answers.
+# Read by hand on two real runs (benchmarks/labelled/), SmolLM2-135M asked for "the question
+# this passage answers" wrote fluent questions about the document's topic that the passage
+# did not answer (33% usable); asked to turn one statement into its question, with the
+# statement's own words, it writes questions the passage answers more often (39% before the
+# checks), and the checks can test the question against that sentence (kept pairs usable
+# with the final checks: 83% on the quickstart, 69-77% on real reference pages). One
+# example per question form: with a "Which ...?" example a quarter of those questions were
+# usable; with a "What is X?" example nearly every question became "What is X?".
+_PASSAGE_EXAMPLES = [  # (statement, its question)
+    ("The append method adds an item to the end of a list.", "What does the append method of a list do?"),
+    ("Use git stash when you want to record the current state of the working directory and go "
+     "back to a clean working directory.", "When should you use git stash?"),
+    ("VACUUM reclaims storage occupied by dead tuples.", "What does VACUUM reclaim?"),
+    ("Set the request timeout in milliseconds with the --timeout flag.", "How do you set the request timeout?"),
+]
+_ASK_PASSAGE = "Rewrite the statement as the question it answers. Use the statement's own words.\n\n"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'`(*])")
+
+
+def opening(passage: str, min_words: int = 6) -> str:
+    """The passage's first sentence (two when the first is shorter than `min_words`): what
+    the question is written from, and what the checks hold it against."""
+    parts = _SENTENCE_END.split(passage.split("\n```")[0].strip(), maxsplit=2)
+    head = parts[0]
+    if len(head.split()) < min_words and len(parts) > 1:
+        head = f"{head} {parts[1]}"
+    return " ".join(head.split())
+
+
+def passage_question_chat(passage: str, source: str = "") -> Chat:
+    """`source` is not shown: with a topic line the model asks about the topic, not the
+    statement (measured: "What does 13 hyperparameters mean?")."""
+    chat: Chat = []
+    for text, question in _PASSAGE_EXAMPLES:
+        chat += [{"role": "user", "content": f"{_ASK_PASSAGE}Statement: {text}"},
+                 {"role": "assistant", "content": question}]
+    return chat + [{"role": "user", "content": f"{_ASK_PASSAGE}Statement: {opening(passage)}"}]
+
+
+_ANSWER_INSTRUCTION = "Answer the question using the text. Be accurate and concise."
+
+
+def answer_chat(chunk: str, question: str, source: str = "") -> Chat:
+    return [{"role": "user", "content": (
+        f"{_ANSWER_INSTRUCTION}\n\n"
+        f"{_text(chunk, source)}\n\nQuestion: {question}"
+    )}]
+
+
+# Lead-ins small models put before the question ("A student might ask: ...").
+_LEAD_IN = re.compile(
+    r"^(?:(?:here is |here's )?(?:one |a )?(?:possible |good )?question"
+    r"(?: (?:that|a student|you) [^:?]{0,60})?\s*(?:is)?\s*:|"
+    r"(?:a |one )?(?:student|reader|person)[^:?]{0,40}:|q\s*[:.]|\d+[.)])\s*",
+    re.IGNORECASE,
+)
+
+
+def parse_question(text: str) -> str | None:
+    """The first question in a reply, without lead-ins and quotes; None if there is none."""
+    for line in text.splitlines():
+        line = line.strip().strip("*").strip()
+        line = _LEAD_IN.sub("", line).strip().strip('"“”\'').strip()
+        if "?" in line:
+            question = line[: line.index("?") + 1].strip().strip('"“”\'')
+            if len(question.split()) >= 3:
+                return question
+    return None
+
+
+def trim_answer(text: str) -> str:
+    """Cut a reply that hit the token limit back to its last complete sentence."""
+    text = text.strip()
+    if not text or text[-1] in ".!?)`\"'":
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", text)]
+    return text[: ends[-1]] if ends else text
+
+
+def attempts(chunks: list[Chunk], params: GenerateParams) -> list[tuple[Chunk, str | None]]:
+    """The generation attempts (the ledger's unit): two_pass, `questions_per_chunk` per chunk
+    (passage None); answer_first, one per chosen passage, and one (None) for a chunk that has
+    no passage that reads as an answer."""
+    if params.mode == "two_pass":
+        return [(c, None) for c in chunks for _ in range(params.questions_per_chunk)]
+    out: list[tuple[Chunk, str | None]] = []
+    for c in chunks:
+        found = passages_core.pick(passages_core.passages(
+            c.text, params.passage_min_words, params.passage_max_words), params.questions_per_chunk)
+        out += [(c, p) for p in found] or [(c, None)]
+    return out
+
+
+def generate_pairs(
+    chunks: list[Chunk], llm: LLM, params: GenerateParams
+) -> tuple[list[Pair], list[Dropped]]:
+    """One pair or one drop per attempt (`attempts`); an attempt whose question or answer is
+    unusable is dropped with the reply."""
+    if params.mode == "answer_first":
+        return _answer_first(attempts(chunks, params), llm, params)
+    if params.mode == "two_pass":
+        return _two_pass(attempts(chunks, params), llm, params)
+    raise ValueError(f"unknown generation.mode {params.mode!r}; expected answer_first or two_pass")
+
+
+def _answer_first(todo: list[tuple[Chunk, str | None]], llm: LLM, params: GenerateParams
+                  ) -> tuple[list[Pair], list[Dropped]]:
+    dropped = [drop(STAGE, "no_answer_passage", c, f"no paragraph of {params.passage_min_words}-"
+                    f"{params.passage_max_words} words that reads on its own") for c, p in todo if p is None]
+    asked = [(c, p) for c, p in todo if p is not None]
+    replies = llm.generate([passage_question_chat(p, where(c)) for c, p in asked],
+                           max_new_tokens=params.question_max_tokens,
+                           temperature=params.temperature, top_p=params.top_p, desc="questions")
+    pairs: list[Pair] = []
+    for (chunk, passage), reply in zip(asked, replies):
+        question = parse_question(reply)
+        if question is None:
+            dropped.append(drop(STAGE, "no_question_in_reply", chunk, reply[:500]))
+            continue
+        pairs.append(Pair(stable_id(chunk.chunk_id, question, passage), chunk.chunk_id,
+                          chunk.source, question, passage))
+    return pairs, dropped
+
+
+def _two_pass(todo: list[tuple[Chunk, str | None]], llm: LLM, params: GenerateParams
+              ) -> tuple[list[Pair], list[Dropped]]:
+    attempts_ = [c for c, _ in todo]
+    replies = llm.generate([question_chat(c.text, where(c)) for c in attempts_],
+                           max_new_tokens=params.question_max_tokens,
+                           temperature=params.temperature, top_p=params.top_p,
+                           desc="questions")
+    dropped: list[Dropped] = []
+    asked: list[tuple[Chunk, str]] = []
+    for chunk, reply in zip(attempts_, replies):
+        question = parse_question(reply)
+        if question is None:
+            dropped.append(drop(STAGE, "no_question_in_reply", chunk, reply[:500]))
+        else:
+            asked.append((chunk, question))
+    answers = llm.generate([answer_chat(c.text, q, where(c)) for c, q in asked],
+                           max_new_tokens=params.answer_max_tokens,
+                           temperature=params.temperature, top_p=params.top_p, desc="answers")
+    pairs: list[Pair] = []
+    for (chunk, question), reply in zip(asked, answers):
+        answer = trim_answer(reply)
+        if not answer:
+            dropped.append(drop(STAGE, "empty_answer", chunk, f"question: {question}"))
+            continue
+        pairs.append(Pair(stable_id(chunk.chunk_id, question, answer), chunk.chunk_id,
+                          chunk.source, question, answer))
+    return pairs, dropped

@@ -1,0 +1,186 @@
+"""Answer passages inside a chunk: the spans that answer-first generation asks questions of.
+
+Answer-first generation (instruction back-translation, Li et al. 2023) takes the answer from
+the document and has the model write only the question it answers, so every claim in the
+answer is in the source by construction. A passage must read on its own as an answer:
+- whole paragraphs of prose, never a heading, a table row or a bare code block;
+- a paragraph that introduces a list or code (ends with ":") keeps what it introduces;
+- a paragraph that opens by pointing back ("It ...", "However, ...", "This means ...") is
+  joined to the paragraph before it, or left out when that would be too long;
+- hard-wrapped lines (plain-text manuals) are joined back into one line per paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+
+# openings that lean on the text before them
+_LEANS_BACK = re.compile(
+    r"^\s*\(|^\W*(?:it|its|this|these|that|those|they|their|them|he|she|such|however|but|also|"
+    r"therefore|thus|hence|so|and|or|otherwise|similarly|then|here|there|instead|likewise|"
+    r"moreover|furthermore|finally|additionally|lastly|firstly|secondly|next|note that|"
+    r"in (?:this|that|addition|contrast|particular|"
+    r"that case|this case)|for (?:this|that) reason|as a result|as (?:above|before|such)|"
+    r"the (?:above|former|latter|same|following)|see (?:above|below))\b",
+    re.IGNORECASE,
+)
+_HEADING = re.compile(r"^\s{0,3}(?:#{1,6}\s|[=*~^-]{3,}\s*$)")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
+_TABLE = re.compile(r"^\s*\|.*\|\s*$")
+_SENTENCE_END = re.compile(r"[.!?](?:[\"')\]]*)(?=\s|$)")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _blocks(text: str) -> list[tuple[str, list[str]]]:
+    """(kind, lines) per blank-line-separated block; a fenced code block is one block."""
+    out: list[tuple[str, list[str]]] = []
+    lines, cur, fence = text.splitlines(), [], False
+    for line in lines + [""]:
+        if line.strip().startswith("```"):
+            fence = not fence
+            cur.append(line)
+            continue
+        if fence or line.strip():
+            cur.append(line)
+            continue
+        if cur:
+            out.append((_kind(cur), cur))
+            cur = []
+    if cur:
+        out.append((_kind(cur), cur))
+    return out
+
+
+def _kind(lines: list[str]) -> str:
+    first = lines[0]
+    if first.strip().startswith("```"):
+        return "code"
+    if len(lines) == 1 and _HEADING.match(first):
+        return "heading"
+    if len(lines) == 2 and re.fullmatch(r"\s*[=*~^-]{3,}\s*", lines[1]):
+        return "heading"  # setext / reStructuredText underline
+    if all(_TABLE.match(x) for x in lines):
+        return "table"
+    if _LIST_ITEM.match(first):
+        return "list"
+    # plain-text manuals indent code and grammar by three or more spaces
+    if all(x.startswith(("   ", "\t")) for x in lines) and not _LIST_ITEM.match(first.strip()):
+        return "code"
+    if first.lstrip().startswith((">>>", "$ ", "::=")) or "::=" in first:
+        return "code"
+    return "prose"
+
+
+_FOOTNOTE = re.compile(r"\s*\[\d{1,2}\](?=\s|$|[.,;:])")  # "[1]": points at a note the answer lacks
+
+
+def _prose(lines: list[str]) -> str:
+    return _FOOTNOTE.sub("", " ".join(" ".join(x.split()) for x in lines))
+
+
+def _render(kind: str, lines: list[str]) -> str:
+    if kind == "prose":
+        return _prose(lines)
+    if kind == "list":
+        items, cur = [], []
+        for x in lines:
+            if _LIST_ITEM.match(x) and cur:
+                items.append(" ".join(cur))
+                cur = []
+            cur.append(x.strip())
+        items.append(" ".join(cur))
+        return "\n".join(items)
+    if kind == "code" and not lines[0].strip().startswith("```"):
+        indent = min(len(x) - len(x.lstrip()) for x in lines if x.strip())
+        return "```\n" + "\n".join(x[indent:] for x in lines) + "\n```"
+    return "\n".join(lines)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def cut_to_sentences(text: str, max_words: int) -> str:
+    """The longest run of whole sentences from the start within `max_words` ("" if the first
+    sentence alone is longer)."""
+    if words(text) <= max_words:
+        return text
+    best = ""
+    for m in _SENTENCE_END.finditer(text):
+        head = text[: m.end()]
+        if words(head) > max_words:
+            break
+        best = head
+    return best
+
+
+# a paragraph that only points elsewhere ("... can be found in section Exceptions") answers nothing
+_POINTER = re.compile(r"\b(?:can be found in|is described in|are described in|see|refer to)\s+"
+                      r"(?:the\s+)?(?:section|sections|chapter|page)\b", re.I)
+
+
+_SUBJECTLESS = re.compile(r"^\W*(?:called|invoked|used|should|must|may|new in version|changed in version|"
+                          r"deprecated since)\b", re.I)
+_LINK_HOLE = re.compile(r"[a-z] [.,;:](?:\s|$)")
+
+
+def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
+    """The answer passages of a chunk, in document order."""
+    units: list[list[str]] = []  # each: rendered blocks of one passage
+    leans: list[bool] = []
+    for kind, lines in _blocks(text):
+        if kind in ("heading", "table"):
+            units.append([])  # a heading ends a passage: what follows is another topic
+            leans.append(False)
+            continue
+        rendered = _render(kind, lines)
+        prev = units[-1] if units else []
+        if kind in ("list", "code"):
+            if prev and prev[-1].rstrip().endswith(":"):
+                prev.append(rendered)  # what a "... as follows:" paragraph introduces
+            continue
+        units.append([rendered])
+        leans.append(bool(_LEANS_BACK.match(rendered)))
+    out: list[str] = []
+    for i, unit in enumerate(units):
+        if not unit:
+            continue
+        if leans[i]:
+            before = units[i - 1] if i else []
+            if not before or leans[i - 1]:
+                continue  # nothing to lean on in this chunk
+            unit = before + unit
+        body = "\n\n".join(unit)
+        if unit[-1].rstrip().endswith(":"):
+            continue  # introduces something the chunk does not carry
+        if words(body) > max_words:
+            if len(unit) > 1:
+                continue  # a joined passage is only worth it whole
+            body = cut_to_sentences(body, max_words)
+        prose_words = sum(words(u) for u in unit if not u.startswith("```"))
+        if prose_words < min_words or not _SENTENCE_END.search(body.split("\n```")[0]):
+            continue
+        if _LINK_HOLE.search(body):
+            continue  # "... has moved to the website ." : a link's text lost in extraction
+        if _SUBJECTLESS.match(body):
+            continue  # "Called to implement len()": its subject is a heading the question never sees
+        sentences = [x for x in _SENTENCE_END.split(body) if x.strip()]
+        if _POINTER.search(body) and len(sentences) <= 2:
+            continue
+        if body not in out:
+            out.append(body)
+    return out
+
+
+def pick(cands: list[str], k: int) -> list[str]:
+    """`k` passages of a chunk: the most informative (distinct content words) first, kept in
+    document order among themselves; a passage contained in a chosen one is skipped."""
+    ranked = sorted(range(len(cands)), key=lambda i: -len(set(_WORD.findall(cands[i].lower()))))
+    chosen: list[int] = []
+    for i in ranked:
+        if len(chosen) == k:
+            break
+        if any(cands[i] in cands[j] or cands[j] in cands[i] for j in chosen):
+            continue
+        chosen.append(i)
+    return [cands[i] for i in sorted(chosen)]

@@ -1,0 +1,442 @@
+"""Questions a person could not use: those that lean on unseen context or name no subject, those
+garbled in the rewrite of the answer's opening statement (ungrammatical, reversed, asking about
+something the opening does not state, comparing a thing with itself), and, with embeddings,
+questions the answer does not answer (relevance, a purpose asked for and not stated)."""
+
+from __future__ import annotations
+
+import re
+
+from tuneline.curation.source_checks.common import _CODE, _QUOTED, Source, Verdict
+from tuneline.curation.source_checks.form import _META_NOUN
+from tuneline.params import GroundingParams
+from tuneline.records import Pair
+from tuneline.text import content_stems
+
+# what a question's words may be without naming a subject
+_GENERIC = frozenset("""what how why when where which who whom whose does do did is are was were
+can could should would will may might the a an of to in on for with by from about as and or
+main purpose purposes idea ideas point points use uses used using mean means meaning describe
+described explain explained work works working function functions role important importance
+key difference differences between example examples kind kinds type types thing things way
+ways happen happens happened need needed one some any other there here be been being have
+has had get gets make makes made say says said called call mentioned discussed given following
+specific topic topics concept concepts information detail details part parts benefit
+benefits advantage advantages feature features problem problems issue issues result results
+reason reasons case cases people person user users i you we they know tell learn understand
+return returns behaviour behavior summarise summarize semantics define defines definition
+best good way ways common most look looks like""".split())
+
+
+_DEICTIC = re.compile(
+    rf"\b(?:this|these|those|the above|the following|the (?:given|provided|above|previous|"
+    rf"preceding|same) \w+|the {_META_NOUN}|the author|(?:mentioned|described|discussed|shown|"
+    r"listed|given) (?:above|below|here|earlier|before))\b", re.I)
+
+
+_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her)\b", re.I)
+
+
+_IDIOM = re.compile(r"^\W*what\s+does\s+it\s+mean\s+(?:to|for|that|when|if)\b", re.I)  # refers to nothing
+
+
+# a sequence word as the subject: "What does next do?" (of "Next, for each argument, ...")
+_SEQUENCE_SUBJECT = re.compile(r"^\W*(?:what|how|why|when|where|which)\s+(?:does|do|did|is|are|was|were)\s+"
+                               r"(?:next|then|first|finally|afterwards|later|above|below|the\s+(?:first|last|"
+                               r"second|third|next|previous|former|latter|other|remaining|two|three))\b", re.I)
+
+
+_Q_WORD = re.compile(r"[A-Za-z][\w'-]*")
+
+
+# nouns that name nothing by themselves: "the naive approach", "the rule", "other useful rules";
+# after "does/do/can" also the everyday nouns of a manual ("What does the function return?")
+_REFERRING_NOUNS = ("approach|approaches|technique|techniques|method|methods|rule|rules|library|tool|"
+                    "tools|bug|problem|detail|details|way|step|steps|process|idea|ideas|thing|things|"
+                    "result|results|example|examples|case|issue|solution|trick|pattern|option|options|"
+                    "identity|feature|features")
+
+
+_EVERYDAY_NOUNS = "statement|object|objects|value|values|function|functions|class|module|system|program"
+
+
+
+def _subject_pattern(aux: str, nouns: str, modifiers: int) -> re.Pattern:
+    return re.compile(
+        rf"^\W*(?:what|how|why|when|which|who)\s+(?:\w+\s+)?(?:{aux})\s+"
+        rf"(?:the|this|that|these|those|other|such|a|an)\s+(?:[\w-]+\s+){{0,{modifiers}}}?(?:{nouns})\b"
+        rf"(?!\s+(?:of|for|in|to|that|which|called|named)\b)", re.I)
+
+
+# "the naive approach" names nothing whatever its adjectives; "a break statement" does, so an
+# everyday noun counts only bare ("the statement", "an object")
+_GENERIC_SUBJECT = _subject_pattern("does|do|did|is|are|was|were|can|should", _REFERRING_NOUNS, 2)
+
+
+_EVERYDAY_SUBJECT = _subject_pattern("does|do|did|can|should", _EVERYDAY_NOUNS, 0)
+
+
+_OTHER_SUBJECT = re.compile(r"^\W*(?:what|how|which)\s+(?:does|do|is|are)\s+(?:other|another|further)\b", re.I)
+
+
+
+def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """The question cannot be understood without the chunk: it points at "this", "the text"
+    or "the above", or a pronoun comes before anything it could stand for."""
+    q = _QUOTED.sub(" x_quoted ", _CODE.sub(" x_code ", pair.instruction))
+    m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q) or _GENERIC_SUBJECT.search(q) \
+        or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q)
+    if m:
+        return "question_needs_context", f"question says {m.group(0)!r}"
+    m = None if _IDIOM.match(q) else _PRONOUN.search(q)
+    if m:
+        before = [w.lower() for w in _Q_WORD.findall(q[:m.start()])]
+        if not any(w not in _GENERIC for w in before):
+            return "question_needs_context", f"{m.group(0)!r} refers to nothing in the question"
+    return None
+
+
+
+def question_without_subject(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """A question whose every word is generic ("What is the main idea?") asks about nothing."""
+    q = _CODE.sub(" x_code ", pair.instruction)
+    if not any(w.lower() not in _GENERIC for w in _Q_WORD.findall(q)):
+        return "question_without_subject", "every word of the question is generic"
+    return None
+
+
+_PREPOSITION = frozenset("""to for with on in of about from by into at as like over under after before
+during between through within without across per""".split())
+
+
+_GENERAL_VERBS = frozenset("do say tell".split())  # ask about anything: no statement verb needed
+
+
+_IRREGULAR = {"have": "has", "do": "does", "be": "is", "go": "goes"}
+
+
+_WHAT_DOES = re.compile(r"^\s*(?:what|who|whom)\s+(?:does|do|did)\s+(.+?)\?\s*$", re.I)
+
+
+
+def _plural(word: str) -> bool:
+    """A plural noun, roughly: "filters", "tokens"; not "class", "status", "analysis"."""
+    w = word.lower()
+    return len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is", "ys")) and w.isalpha()
+
+
+
+def _third_person_and_past(verb: str) -> set[str]:
+    out = {verb, verb + "s", verb + "es", verb + "ed", verb + "d", _IRREGULAR.get(verb, "")}
+    if verb.endswith("y"):
+        out |= {verb[:-1] + "ies", verb[:-1] + "ied"}
+    return out - {""}
+
+
+
+def _copied_opening(pair: Pair, src: Source) -> list[str] | None:
+    """The answer's first sentences when the answer is a passage copied from its chunk
+    (answer-first): the statement its question was written from. None otherwise."""
+    if src.text is None or not pair.answer.strip():
+        return None
+    sents = re.split(r"(?<=[.!?])\s+", " ".join(pair.answer.split()), maxsplit=2)
+    return sents if sents[0][:60] in " ".join(src.text.split()) else None
+
+
+
+def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """A question the small generator garbled while turning the answer's opening statement
+    into a question: "What does X <verb> <object>?" keeps the object that "what" stands for
+    ("What does a fine-tuning project have a life cycle?"), so its last word is no verb of
+    the statement; "What does X determine?" of "X is determined by" turns the voice; "Which
+    must ..." has no subject. Checked only for answers copied from the chunk (answer-first),
+    whose opening is the statement the question was written from."""
+    opening = _copied_opening(pair, src)
+    if opening is None:
+        return None  # not a copied passage: the rule knows nothing of how it was written
+    statement = " ".join(opening[:2]).lower()
+    q = pair.instruction.strip()
+    if re.match(r"^\s*which\s+(?:must|can|could|should|is|are|was|were|does|do|did|has|have)\b", q, re.I):
+        return "ungrammatical_question", "'which' with no noun before its verb"
+    m = _WHAT_DOES.match(q)
+    if not m:
+        return None
+    body = m.group(1)
+    if re.search(r"\b(?:not|never)\b|n't\b", body, re.I):
+        return "ungrammatical_question", "'what does ... not ...'"
+    words = [w.lower() for w in re.findall(r"[\w'-]+", body)]
+    last = words[-1]
+    if last in ("be", "is", "are"):
+        return "ungrammatical_question", "'what does ... be?'"
+    aux = re.match(r"^\s*\w+\s+(\w+)", q).group(1).lower()
+    plain = re.findall(r"(?<![\w.`])[A-Za-z]+(?![\w.`(])", _CODE.sub(" ", body))  # names of code aside
+    if aux == "does" and len(plain) >= 2 and plain[-1].lower() == last and _plural(plain[-2]):
+        return "ungrammatical_question", f"'does' with the plural {plain[-2]!r}"
+    if last in _PREPOSITION:
+        return None
+    if last == "mean":  # "What does X mean?" of "X is the loss of ...": a definition answers it
+        x = _stem4(" ".join(words[:-1]))
+        head = statement.split()
+        at = next((i for i, w in enumerate(head[:len(x) + 4]) if w in ("is", "are", "means", "refers")), None)
+        if x and at is not None and all(w in _stem4(" ".join(head[:at])) for w in x) \
+                and (head[at] in ("means", "refers") or head[at + 1:at + 2] and head[at + 1] in
+                     ("a", "an", "the", "one", "how", "what", "when", "where", "any")):
+            return None
+        return "ungrammatical_question", "asks what X means of an opening that does not define it"
+    # "What does X say about Y?": the verb stands before the last preposition
+    if last in _GENERAL_VERBS or any(w in _GENERAL_VERBS and nxt in _PREPOSITION
+                                     for w, nxt in zip(words, words[1:])):
+        return None
+    subject = {w[:4] for w in words[:-1]}
+    for form in _third_person_and_past(last):
+        for hit in re.finditer(rf"\b{re.escape(form)}\b", statement):
+            passive = form.endswith("d") and re.search(
+                r"\b(?:is|are|was|were|be|been|being)\s+(?:\w+ly\s+)?$", statement[:hit.start()])
+            # the plain form is the verb only after a modal ("should follow") or a plural subject
+            # ("Repetition filters detect ..."); elsewhere it is a noun ("waste training compute")
+            before = re.findall(r"[\w'-]+", statement[:hit.start()])
+            plain_ok = form != last or (before and (
+                before[-1] in ("can", "could", "should", "must", "may", "might", "will", "would", "to")
+                or _plural(before[-1])))
+            if not passive and plain_ok:
+                after = statement[hit.end():].lstrip()
+                nxt = (re.findall(r"[\w'-]+", after)[:1] or [""])[0]
+                if nxt in ("is", "are", "was", "were", "can", "must", "should", "will", "have", "has"):
+                    continue  # "Length filters are ...": a noun, not the verb
+                if not after or after[0] in ".,;:!?)" or re.match(
+                        r"(?:\w+ly|when|if|because|and|but|or|so|as|unless|until)\b", after):
+                    return "ungrammatical_question", (f"{form!r} has no object in the answer's opening: "
+                                                      f"'what does ... {last}?' asks for none")
+                if nxt in _PREPOSITION:
+                    return "ungrammatical_question", (f"the answer says what it {form} {nxt}; "
+                                                      f"'what does ... {last}?' drops the {nxt!r}")
+                if nxt in ("this", "these", "those", "such"):  # ("that" is mostly a conjunction)
+                    return "question_needs_context", (f"the answer's opening {form} {nxt} ..., "
+                                                      "which points back to text the pair lacks")
+                doer = _doer(statement[:hit.start()])
+                if doer and doer[:4] not in subject:
+                    return "reversed_question", (f"the answer says {doer!r} {form}s, the question asks "
+                                                 f"what {' '.join(words[:-1])!r} {last}s")
+                return None
+    return "ungrammatical_question", f"{last!r} is no verb of the answer's opening statement"
+
+
+_NOT_A_DOER = frozenset("""can could should must may might will would to not also then only usually often
+always never currently generally normally typically first just still already really a an the""".split())
+
+
+_PRONOUNS = frozenset("it they this that these those which who he she we you one".split())
+
+
+
+def _doer(before: str) -> str | None:
+    """The word that does the statement's verb: the nearest word before it that is no modal,
+    adverb or article; None for a pronoun (it could stand for the question's subject)."""
+    for w in reversed(re.findall(r"[\w'-]+", before.lower())):
+        if w in _NOT_A_DOER or w.endswith("ly"):
+            continue
+        return None if w in _PRONOUNS else w
+    return None
+
+
+_COPULA = re.compile(r"\s(?:is|are|was|were)\s", re.I)
+
+
+_WHICH = re.compile(r"^\s*which\s+([\w-]+)(?:\s+([\w-]+))?\s+(.+?)\?\s*$", re.I)
+
+
+# an opening whose subject is a described, unnamed thing: "The library ...", "Other useful rules ..."
+_UNNAMING = re.compile(r"^\W*(?:the|this|that|these|those|other|such)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.I)
+
+
+
+def _norm(text: str) -> str:
+    return " ".join(w for w in re.findall(r"[\w'-]+", text.lower()) if w not in ("a", "an", "the"))
+
+
+
+def reversed_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """A question that turns the answer's opening statement around: "What is <the
+    predicate>?" or "Which method is low-rank adaptation?" of "Low-rank adaptation is a ...
+    method", or "Which library exposes X?" of "The library exposes X" (the answer never names
+    what is asked for). Checked for answers copied from the chunk, like ungrammatical_question."""
+    sents = _copied_opening(pair, src)
+    if sents is None:
+        return None
+    opening = sents[0]
+    q = pair.instruction.strip()
+    cop = _COPULA.search(opening)
+    subject, predicate = (_norm(opening[:cop.start()]), _norm(opening[cop.end():])) if cop else ("", "")
+    m = re.match(r"^\s*what\s+(?:is|are)\s+(.+?)\?\s*$", q, re.I)
+    if m and predicate and len(_norm(m.group(1)).split()) >= 2 and predicate.startswith(_norm(m.group(1))) \
+            and not subject.startswith(_norm(m.group(1))):
+        return "reversed_question", f"asks for {m.group(1)!r}, which the answer says something else is"
+    m = _WHICH.match(q)
+    if not m:
+        return None
+    noun, rest = m.group(1).lower(), m.group(3)
+    m2 = re.match(r"^(?:is|are|was|were)\s+(.+)$", f"{m.group(2) or ''} {rest}".strip(), re.I)
+    if m2 and subject and _norm(m2.group(1)) and subject.startswith(_norm(m2.group(1))):
+        return "reversed_question", f"asks which {noun} {m2.group(1)!r} is, the answer's subject"
+    lead = _UNNAMING.match(opening)
+    if lead and any(w.startswith(noun[:4]) for w in lead.group(1).lower().split()):
+        return "reversed_question", f"the answer's subject is {lead.group(0).strip()!r}, not a name"
+    # "Which actions limit the maximum sequence length?" of "The maximum sequence length limits ..."
+    obj = _norm(" ".join(f"{m.group(2) or ''} {rest}".split()[1:]))
+    if len(obj.split()) >= 2 and _norm(opening).startswith(obj):
+        return "reversed_question", f"asks what acts on {obj!r}, the answer's subject"
+    return None
+
+
+_WHICH_NOUN = re.compile(r"^\s*which\s+(?:(?:one|two|three|four|five|several|some|many)\s+)?([\w-]+)", re.I)
+
+
+_WHAT_IS = re.compile(r"^\s*what\s+(?:is|are)\s+((?:[\w'\"`().-]+\s*){1,6})\?\s*$", re.I)
+
+
+_DEFINES = r"(?:is|are|was|were|has|have|means|mean|refers|stands|denotes|describes|defines|consists)"
+
+
+_DO_PASSIVE = re.compile(r"^\s*what\s+(?:does|do)\s+(.+?)\s+do\?\s*$", re.I)
+
+
+
+def _stem4(text: str) -> list[str]:
+    return [w[:4] for w in re.findall(r"[^\W\d_]{3,}", text.lower()) if w not in ("the", "and")]
+
+
+
+def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """For answers copied from the chunk, whose opening statement the question was written
+    from: "Which <noun> ...?" whose noun the opening never says (what would name the answer?),
+    "What is X?" of an opening that does not say what X is, "What does X do?" of an opening
+    that says what is done to X ("X can be applied to ...")."""
+    sents = _copied_opening(pair, src)
+    if sents is None:
+        return None
+    opening, head = sents[0], " ".join(sents[:2])
+    q = pair.instruction
+    m = _WHICH_NOUN.match(q)
+    if m:
+        noun = m.group(1).lower()[:4]
+        # "Two hyperparameters control LoRA. The rank ..." lists them; "The learning rate is the
+        # most important hyperparameter" names one; anything else leaves "which?" unanswered
+        listed = re.match(rf"^\W*(?:one|two|three|four|five|several|some|many|both|a few)\s+(?:[\w-]+\s+)?{noun}",
+                          opening, re.I)
+        cop = _COPULA.search(opening)
+        named = cop and noun in _stem4(opening[cop.end():]) and _stem4(opening[:cop.start()]) \
+            and noun not in _stem4(opening[:cop.start()])
+        if not (listed or named):
+            return "answer_off_question", f"asks which {m.group(1)!r}; the answer's opening names none"
+    m = _WHAT_IS.match(q)
+    if m and not _ASKS_PURPOSE.search(q):
+        x = [w for w in _stem4(m.group(1))]
+        low = opening.lower()
+        # X is the subject and the verb right after it defines: "The learning rate is ...",
+        # "Naive packing has a flaw: ..." for "What is the flaw of naive packing?"
+        at = re.search(rf"\b{_DEFINES}\b", low)
+        lead = _stem4(" ".join(low[:at.end()].split() + low[at.end():].split()[:3])) \
+            if at and len(low[:at.start()].split()) <= len(x) + 3 else []
+        defined = x and all(w in lead for w in x)
+        named = re.search(r"\b(?:known as|called|named|stands for|, or)\b", low) and all(w in _stem4(low) for w in x)
+        if not (defined or named):
+            return "answer_off_question", f"asks what {m.group(1).strip()!r} is; the answer's opening does not say"
+    m = _DO_PASSIVE.match(q)
+    if m and not _NAMES_CODE.search(m.group(1)) and _stem4(m.group(1))[:1] \
+            and _stem4(m.group(1))[0] not in _stem4(f"{head} {src.where}"):
+        # an API reference describes a function without naming it: its section does
+        return "answer_off_question", f"asks what {m.group(1)!r} does; the answer's opening never names it"
+    if m and _stem4(m.group(1))[:1] and _stem4(m.group(1))[0] in _stem4(" ".join(opening.split()[:3])) and re.search(r"\b(?:can|may|must|should|will)?\s*(?:be|is|are)\s+(?:\w+ly\s+)?(?!used\b)(?:\w+ed|less|more|not)\b",
+                       " ".join(opening.lower().split()[:len(m.group(1).split()) + 4])):
+        return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what is done with it"
+    return None
+
+
+_SELF_COMPARISON = re.compile(r"\bbetween (?:the |a |an )?(.{3,60}?) and (?:the |a |an )?\1\b", re.I)
+
+
+
+def compares_with_itself(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """"What is the difference between X and X?": a garbled question."""
+    m = _SELF_COMPARISON.search(pair.instruction)
+    return ("garbled_question", f"compares {m.group(1)!r} with itself") if m else None
+
+
+
+def topical_terms(question: str) -> set[str]:
+    """The question's words that name what it asks about (stems of 5 letters, as
+    text.content_stems), generic question words left out."""
+    words = {w.lower() for w in _Q_WORD.findall(_QUOTED.sub(" ", question))} | {
+        w.lower() for span in re.findall(r"`([^`]+)`|\"([^\"]+)\"", question) for w in span if w}
+    return content_stems(" ".join(w for w in words if w not in _GENERIC))
+
+
+
+def _covered(term: str, words: set[str]) -> bool:
+    """A question's word is in the answer when an answer word shares its first 4 letters
+    ("apply" / "applied"): lenient on purpose, a drop needs the word to be clearly absent."""
+    return any(w.startswith(term[:4]) for w in words)
+
+
+
+def relevance(question: str, answer: str, where: str, cosine: float, p: GroundingParams) -> Verdict:
+    """Does the answer address what was asked? Dropped when too few of the question's topical
+    words are in the answer or in where it comes from (title > section: a manual's section
+    answers for the program it is in), or when the two embed far apart: a question on
+    `try`/`finally` answered about `break` fails, and so does a question that asks about
+    something the answer never mentions ("How do you apply LoRA to a high-dimensional
+    dataset?" of a passage on which layers LoRA targets)."""
+    terms = topical_terms(question)
+    words = {w.lower() for w in re.findall(r"[^\W\d_]{3,}", f"{answer}\n{where}")}
+    shared = sum(_covered(t, words) for t in terms) / len(terms) if terms else 1.0
+    if shared < p.min_question_terms_in_answer:
+        missing = sorted(t for t in terms if not _covered(t, words))
+        return "answer_off_question", (f"{shared:.2f} of the question's words in the answer or its "
+                                       f"section < {p.min_question_terms_in_answer}; missing "
+                                       + ", ".join(missing[:5]))
+    if cosine < p.min_question_answer_cosine:
+        return "answer_off_question", (f"question-answer cosine {cosine:.3f} < "
+                                       f"{p.min_question_answer_cosine}")
+    return None
+
+
+_ASKS_PURPOSE = re.compile(r"\b(?:purpose|the point of|used for|what is the use|best way|benefits?|advantages?)\b", re.I)
+
+
+_STATES_PURPOSE = re.compile(
+    r"\b(?:purpose|used (?:to|for)|use (?:it|them|this)|so that|in order to|lets?|allows?|helps?|enables?|"
+    r"makes? it possible|useful|benefits?|advantages?|avoids?|prevents?|should|best|"
+    r"recommend\w*|designed (?:to|for)|serves?|aims?)\b", re.I)
+
+
+# an answer that opens with what the thing does ("Return the indices of ...", "Test whether ...",
+# the way API references describe a function) states its purpose
+_ACTION_OPENING = re.compile(
+    r"^\W*(?:returns?|tests?|computes?|calculates?|creates?|constructs?|gets?|sets?|draws?|makes?|"
+    r"converts?|applies|apply|builds?|performs?|evaluates?|checks?|finds?|counts?|removes?|adds?|"
+    r"inserts?|generates?|reads?|writes?|loads?|saves?|opens?|closes?|splits?|joins?|replaces?|"
+    r"encodes?|decodes?|raises?|yields?|calls?|updates?|copies|copy|sorts?|reverses?|rounds?|"
+    r"formats?|parses?|prints?|deletes?|fills?|selects?|drops?|casts?|wraps?|maps?|transforms?|"
+    r"estimates?|fits?|solves?|minimi[sz]es?|maximi[sz]es?|determines?|produces?|provides?|"
+    r"defines?|represents?|specifies|specify|implements?|resolves?|tells?|indicates?)\b", re.I)
+
+
+_NAMES_CODE = re.compile(r"`|\w\.\w|\w_\w|\w\(\)")
+
+
+
+def purpose_unstated(question: str, answer: str) -> Verdict:
+    """"What is the purpose of X?" (or its best way, benefits) of a passage that only
+    describes X: the question asks for what the opening of the answer does not say. Small
+    generators fall back on this form for any passage."""
+    if not _ASKS_PURPOSE.search(question) or _NAMES_CODE.search(question):
+        return None  # an API's description is its purpose, however it opens
+    head = " ".join(re.split(r"(?<=[.!?])\s+", " ".join(answer.split()), maxsplit=2)[:2])
+    if _ACTION_OPENING.match(head):
+        return None
+    asked = re.search(r"\b(?:purpose|use|point|benefits?|advantages?|way to \w+)\s+(?:of\s+)?(?:the\s+|a\s+|an\s+)?(.+?)\?",
+                      question, re.I)
+    thing = _stem4(asked.group(1))[:1] if asked else []
+    if _STATES_PURPOSE.search(head) and (not thing or thing[0] in _stem4(" ".join(head.split()[:5]))):
+        return None
+    return "answer_off_question", "asks for a purpose, a benefit or the best way; the answer's opening states none"

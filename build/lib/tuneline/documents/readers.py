@@ -1,0 +1,202 @@
+"""Document formats -> (title, text with Markdown headings), each through its own library.
+
+Every reader returns the document's text with its structure as ATX headings (`## Section`),
+so one chunker (tuneline/documents/ingest.py) cuts every format at its sections: HTML through
+trafilatura's main-content extraction (navigation, headers, footers, scripts and boilerplate
+left out), PDF through pypdf with the outline (bookmarks) as headings, DOCX through
+python-docx with the Heading styles as headings. A file that cannot be read raises
+`Unreadable` with a machine-readable reason and what the library said.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from tuneline.records import Unreadable
+
+
+@dataclass(frozen=True)
+class Parsed:
+    title: str
+    text: str
+    structured: bool  # True: lines starting with '#' outside code fences are headings
+
+
+def fallback_title(path: str) -> str:
+    """A file's name as a title: `docs/getting-started.md` -> "getting started"."""
+    return re.sub(r"[-_]+", " ", PurePosixPath(path).stem).strip()
+
+
+_ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+
+
+def first_heading(text: str) -> str | None:
+    for line in text.splitlines():
+        m = _ATX.match(line)
+        if m:
+            return m.group(2).strip()
+        if line.strip() and not line.startswith("```"):
+            return None  # a heading only counts as the title when it opens the document
+    return None
+
+
+def decode(data: bytes) -> str:
+    if b"\x00" in data:
+        raise Unreadable("binary_file", "contains NUL bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise Unreadable("not_utf8", f"byte {e.start}: {e.reason}") from None
+
+
+def read_text(data: bytes, path: str) -> Parsed:
+    return Parsed(fallback_title(path), decode(data).strip(), structured=False)
+
+
+def read_markdown(data: bytes, path: str) -> Parsed:
+    text = decode(data).strip()
+    return Parsed(first_heading(text) or fallback_title(path), text, structured=True)
+
+
+def read_html(data: bytes, path: str) -> Parsed:
+    """Main content only (trafilatura, the extractor the FineWeb/RefinedWeb pipelines use),
+    as Markdown so headings, lists, tables and code blocks survive."""
+    import trafilatura
+
+    if b"\x00" in data:
+        raise Unreadable("binary_file", "contains NUL bytes")
+    # trafilatura detects the charset itself (meta tag, BOM, then a guess)
+    try:
+        text = trafilatura.extract(data, output_format="markdown", include_comments=False,
+                                   include_tables=True, include_formatting=True,
+                                   include_links=False, include_images=False, favor_recall=True,
+                                   deduplicate=False)
+        meta = trafilatura.extract_metadata(data)
+    except Exception as e:  # lxml and trafilatura raise many types on broken markup
+        raise Unreadable("unparseable_file", f"HTML: {type(e).__name__}: {e}") from None
+    if not text or not text.strip():
+        raise Unreadable("no_text", "HTML: no main content found (navigation/boilerplate only?)")
+    title = meta.title if meta and meta.title else None
+    return Parsed(title or first_heading(text) or fallback_title(path), text.strip(), True)
+
+
+def read_pdf(data: bytes, path: str) -> Parsed:
+    """Page text from pypdf; the outline's entries become headings where their title opens a
+    line of their page (else at the page's start). An encrypted PDF is read only when it opens
+    with the empty user password (owner-password-only PDFs are common)."""
+    import pypdf
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise Unreadable("encrypted_file", "PDF needs a password")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        outline = _outline(reader)
+        title = (reader.metadata.title if reader.metadata else None) or ""
+    except Unreadable:
+        raise
+    except Exception as e:  # pypdf's errors on damaged files are not one hierarchy
+        raise Unreadable("unparseable_file", f"PDF: {type(e).__name__}: {e}") from None
+    if not any(p.strip() for p in pages):
+        raise Unreadable("no_text", f"PDF: {len(pages)} pages without extractable text "
+                                    "(scanned images need OCR first)")
+    text = _pdf_text(pages, outline)
+    return Parsed(title.strip() or (outline[0][1] if outline else "") or fallback_title(path),
+                  text, structured=True)
+
+
+def _outline(reader) -> list[tuple[int, str, int]]:
+    """(page index, title, depth) of every outline entry, in document order."""
+    found: list[tuple[int, str, int]] = []
+
+    def walk(items, depth: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                walk(item, depth + 1)
+                continue
+            try:
+                page = reader.get_destination_page_number(item)
+            except Exception:
+                continue  # an entry pointing nowhere is not structure
+            if page is not None and page >= 0 and (item.title or "").strip():
+                found.append((page, item.title.strip(), depth))
+
+    try:
+        walk(reader.outline, 0)
+    except Exception:
+        return []
+    return found
+
+
+def not_a_heading(line: str) -> str:
+    """A text line that happens to start with '#' (a shell comment in a listing), indented
+    so that it reads as text, not as a Markdown heading."""
+    return f"    {line}" if line.lstrip().startswith("#") else line
+
+
+def _pdf_text(pages: list[str], outline: list[tuple[int, str, int]]) -> str:
+    out = []
+    for n, page in enumerate(pages):
+        lines = [not_a_heading(line) for line in _dehyphenate(page).splitlines()]
+        at = 0
+        for _, title, depth in (e for e in outline if e[0] == n):
+            hashes = "#" * min(depth + 1, 6)
+            key = " ".join(title.split()).lower()
+            hit = next((i for i in range(at, len(lines))
+                        if " ".join(lines[i].split()).lower() == key), None)
+            if hit is None:  # title not printed as its own line: the section starts here
+                lines.insert(at, f"{hashes} {title}")
+                at += 1
+            else:
+                lines[hit] = f"{hashes} {title}"
+                at = hit + 1
+        # a heading is a paragraph of its own
+        out.append("\n".join(f"\n{line}\n" if line.startswith("#") else line for line in lines))
+    return re.sub(r"\n{3,}", "\n\n", "\n\n".join(out)).strip()
+
+
+def _dehyphenate(text: str) -> str:
+    return re.sub(r"(\w)-\n(?=[a-z])", r"\1", text)
+
+
+def read_docx(data: bytes, path: str) -> Parsed:
+    """Paragraphs and tables in body order; `Title` and `Heading N` styles are the structure,
+    list paragraphs keep a bullet, table rows are read as ` | `-joined cells."""
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as e:  # zipfile, python-docx and lxml errors on a damaged package
+        raise Unreadable("unparseable_file", f"DOCX: {type(e).__name__}: {e}") from None
+    title = (document.core_properties.title or "").strip()
+    blocks: list[str] = []
+    for item in document.iter_inner_content():
+        if hasattr(item, "rows"):  # a table
+            rows = [" | ".join(c.text.strip() for c in row.cells) for row in item.rows]
+            blocks.append("\n".join(r for r in rows if r.strip(" |")))
+            continue
+        text = item.text.strip()
+        if not text:
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
+        if style == "Title":
+            title = title or text
+            continue
+        level = re.fullmatch(r"Heading (\d)", style)
+        if level:
+            blocks.append(f"{'#' * int(level.group(1))} {text}")
+        elif style.startswith("List"):
+            blocks.append(f"- {text}")
+        else:
+            blocks.append(not_a_heading(text))
+    text = "\n\n".join(b for b in blocks if b)
+    if not text.strip():
+        raise Unreadable("no_text", "DOCX: no paragraphs or tables with text")
+    return Parsed(title or first_heading(text) or fallback_title(path), text, structured=True)
+
+
+READERS = {".txt": read_text, ".md": read_markdown, ".markdown": read_markdown,
+           ".html": read_html, ".htm": read_html, ".pdf": read_pdf, ".docx": read_docx}

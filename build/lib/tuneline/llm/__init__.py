@@ -1,0 +1,47 @@
+"""LLM backends behind one small protocol; `make_llm` is the single dispatch point."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from tuneline.params import LLMParams
+
+Chat = list[dict[str, str]]  # OpenAI-style messages: [{"role": "user", "content": "..."}]
+
+
+class LLM(Protocol):
+    name: str
+    usage: dict  # calls, cached_calls, prompt_tokens, completion_tokens[, cost_usd]
+
+    def generate(
+        self, chats: Sequence[Chat], *, max_new_tokens: int, temperature: float = 0.0,
+        top_p: float = 1.0, desc: str = "generate", schema: dict | None = None,
+    ) -> list[str]:
+        """One completion per chat, in input order; `schema` asks for JSON of that shape
+        where the backend can enforce it (callers still parse)."""
+
+    def choice_probs(
+        self, chats: Sequence[Chat], prefix: str, choices: Sequence[str], *, desc: str = "score",
+    ) -> list[list[float]]:
+        """For each chat, P(next token = choice) after the assistant turn starts with `prefix`."""
+
+
+def backend_modules() -> list:
+    """Modules whose code decides what an LLM step returns: steps list them as cache
+    dependencies (re-executing such a step is cheap: unchanged calls come from the call cache)."""
+    from tuneline.llm import cache, openai_backend, transformers_backend
+
+    return [cache, openai_backend, transformers_backend]
+
+
+
+def make_llm(params: LLMParams) -> LLM:
+    if params.backend == "transformers":
+        from tuneline.llm.transformers_backend import load
+
+        return load(params)
+    if params.backend == "openai":
+        from tuneline.llm.openai_backend import load
+
+        return load(params)
+    raise ValueError(f"unknown llm.backend {params.backend!r}; expected transformers or openai")

@@ -1,0 +1,1 @@
+"""Shipping a trained model: evaluation, the promotion rule, GGUF export and its checks, the Hub."""

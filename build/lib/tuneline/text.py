@@ -1,0 +1,67 @@
+"""Small text measures shared by curation stages."""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+# function words carry no support: an answer made of them matches any chunk
+_STOP = frozenset("""the and for are but not you all any can had her was one our out has him his how
+its may new now old see two way who did get let put say she too use that with have this will your
+from they been were said each which their there what about would these other into more some than
+then them only over such when also very just most where being both does here after should could
+given using used while within without whether""".split())
+
+
+def content_stems(text: str) -> set[str]:
+    return {w[:5] for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
+
+
+def content_overlap(a: str, b: str) -> float:
+    """Jaccard similarity of two texts' content-word stems: word order does not matter.
+    Texts without content words ("Yes." / "No.") give no evidence of sameness: 0.0."""
+    x, y = content_stems(a), content_stems(b)
+    return len(x & y) / len(x | y) if x and y else 0.0
+
+
+_ATOM = re.compile(r"\w+")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_SENTENCE_START = re.compile(r"(?:^\s*|[.!?:]\s+|\n\s*)$")
+# a token is a key term when it looks like an identifier or a name, not like a plain word
+_IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*")
+_IDENTIFIER_NO_CASE = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*")
+_CAPITALIZED = re.compile(r"[A-Z][a-z]+")
+_NOT_PLAIN = re.compile(r"(?<!\S)\S*[^\sa-z]\S*")  # a whole token with a character besides a-z
+
+
+def atoms(text: str) -> set[str]:
+    """The lower-cased word atoms of a text (`numpy.argmax` gives numpy, argmax)."""
+    return set(_ATOM.findall(text.lower()))
+
+
+def key_terms(text: str) -> set[str]:
+    """Lower-cased atoms of the entities a text names: code spans, identifiers (dots,
+    underscores, digits, inner capitals, acronyms), numbers, and capitalised words that do
+    not start a sentence (product and platform names)."""
+    terms = {a.lower() for span in _CODE_SPAN.findall(text) for a in _ATOM.findall(span)}
+    rest = _CODE_SPAN.sub(" ", text)
+    # in a text set in capitals, case says nothing about names
+    shouting = sum(map(str.isupper, rest)) > 0.5 * sum(map(str.isalpha, rest))
+    identifier = _IDENTIFIER_NO_CASE if shouting else _IDENTIFIER
+    # only tokens with something besides a-z can be key terms: plain words (most tokens)
+    # never reach the patterns below
+    for m in _NOT_PLAIN.finditer(rest):
+        token = m.group().strip(".,;:!?\"'()[]{}")
+        if token.isalpha() and token.islower():
+            continue  # a plain word with punctuation around it
+        if identifier.fullmatch(token) or (not shouting and _CAPITALIZED.fullmatch(token)
+                                           and not _SENTENCE_START.search(rest[:m.start()])):
+            terms.update(a.lower() for a in _ATOM.findall(token))
+    return terms
+
+
+def fmt_number(v) -> str:
+    """A metric as the CLI, the cards and the summary print it."""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return "-" if v is None else str(v)

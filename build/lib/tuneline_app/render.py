@@ -1,0 +1,151 @@
+"""Text views: a run's summary, a model version's lineage and the list of versions.
+
+Pure formatting over the dicts built in tuneline/zenml_ext (summary.run_summary,
+lineage.model_lineage and registry.version_rows), so `--json` and the text show the same facts.
+"""
+
+from __future__ import annotations
+
+from tuneline.curation.report import funnel_shares
+from tuneline.text import fmt_number
+
+
+def _hash(h: str | None) -> str:
+    return (h or "-")[:12]
+
+
+def _metrics(tuned: dict, base: dict) -> str:
+    keys = [k for k in ("eval_loss", "judge_score") if k in tuned or k in base]
+    return ", ".join(f"{k} {fmt_number(tuned.get(k))} (base {fmt_number(base.get(k))})" for k in keys)
+
+
+def _ledger(name: str, led: dict) -> str:
+    reasons = ", ".join(f"{r} {n}" for r, n in sorted(led.get("dropped_by_reason", {}).items(),
+                                                         key=lambda x: -x[1]))
+    return (f"{name}: {led['inputs']} in, {led['kept']} kept, {led['dropped']} dropped"
+            + (f" ({reasons})" if reasons else ""))
+
+
+def render_lineage(lin: dict) -> str:
+    out = [f"model {lin['model']} version {lin['version']} [{lin['stage']}]",
+           f"  base model   {lin['base_model']}",
+           f"  metrics      {_metrics(lin['eval_metrics'], lin['base_eval_metrics'])}"]
+    if lin["promotion"]:
+        out.append(f"  promotion    {lin['promotion'].get('reason')}")
+    if lin.get("hub"):
+        out.append(f"  hub          {lin['hub'].get('commit_url')}")
+    tr = lin["training_run"]
+    out += ["", f"training run {tr.get('name')} ({tr.get('pipeline')})"]
+    for stage, hp in lin["hyperparameters"].items():
+        lora = hp.get("lora", {})
+        out.append(f"  {stage:<9} lr {hp.get('learning_rate')}, epochs {hp.get('epochs')}, "
+                   f"max_steps {hp.get('max_steps')}, batch {hp.get('batch_size')}, "
+                   f"LoRA r={lora.get('r')} alpha={lora.get('alpha')}"
+                   + (f", beta {hp['beta']}" if "beta" in hp else ""))
+    out += ["", "dataset artifacts"]
+    for name, d in sorted(lin["datasets"].items()):
+        out.append(f"  {name:<18} version {d['version']:<4} {d['rows']:>6} records  "
+                   f"sha256 {_hash(d['content_hash'])}")
+    dr = lin["dataset_run"]
+    out += ["", f"dataset run {dr['name']} ({dr['pipeline']}): its curation steps, producers first"]
+    for s in lin["steps"]:
+        where = ("" if s["computed_in"] == dr["name"]
+                 else f", computed in {s['computed_in']}")
+        out.append(f"  {s['step']:<18} {s['status']}{where}")
+        # stages in the order they ran: each one's inputs are the previous one's kept
+        for name, led in sorted(s["ledgers"].items(), key=lambda kv: -kv[1]["inputs"]):
+            out.append(f"      {_ledger(name, led)}")
+        outs = ", ".join(f"{n} v{a['version']} ({fmt_number(a['rows'])} rows, {_hash(a['content_hash'])})"
+                         for n, a in s["outputs"].items() if not n.endswith("_rejected"))
+        out.append(f"      -> {outs}")
+    raw = lin["raw"]
+    out += ["", f"raw files: {raw['dir']} ({len(raw['files'])} files)"]
+    for f in raw["files"]:
+        out.append(f"  {f['path']:<40} {f['size']:>10,} B  sha256 {_hash(f['sha256'])}")
+    return "\n".join(out)
+
+
+def render_versions(rows: list[dict]) -> str:
+    if not rows:
+        return "no model versions yet"
+    header = (f"{'model':<24} {'ver':>4} {'stage':<11} {'created':<20} {'eval_loss':>10} "
+              f"{'base':>8} {'judge':>7}  decision")
+    out = [header]
+    for r in rows:
+        m, b = r["metrics"], r["base_metrics"]
+        out.append(f"{r['model']:<24} {r['version']:>4} {fmt_number(r['stage']):<11} {r['created']:<20} "
+                   f"{fmt_number(m.get('eval_loss')):>10} {fmt_number(b.get('eval_loss')):>8} "
+                   f"{fmt_number(m.get('judge_score')):>7}  {r['reason'] or '-'}"
+                   + (f"  hub: {r['hub']}" if r["hub"] else ""))
+        if r.get("gguf"):
+            out.append(f"{'':<24} {'':>4} gguf: " + ", ".join(_quant(q) for q in r["gguf"]))
+    return "\n".join(out)
+
+
+def _quant(q: dict) -> str:
+    if not q["verified"]:
+        return f"{q['quant']} FAILED ({q['failures'][0]})"
+    return (f"{q['quant']} verified ({q['bytes'] / 2**20:.0f} MiB, cross-entropy "
+            f"{q['cross_entropy_increase']:+.1%})")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    m, s = divmod(round(seconds), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def render_summary(info: dict, log: str | None = None) -> str:
+    """What a user wants to see when a run ends: what came out, how good, where it is, what
+    to do next; or, for a failed run, which step failed, why, and where the full log is."""
+    ok = info["status"] == "completed"
+    out = [f"tuneline: {info['pipeline']} run {info['run']} {info['status']} in "
+           f"{_duration(info.get('seconds'))}"]
+    if not ok and info.get("failed_step"):
+        out.append(f"  failed step  {info['failed_step']}: {info.get('failure') or 'see the log'}")
+    if info.get("funnel"):
+        out.append("  funnel       (share of the stage before; preferences and the split: of judged)")
+        shares = funnel_shares([(label, n or 0) for label, n in info["funnel"]])
+        for (label, n), share in zip(info["funnel"], shares):
+            out.append(f"    {label:<18} {fmt_number(n):>6}  {share}".rstrip())
+    if info.get("top_drops"):
+        out.append("  top drops    " + ", ".join(f"{r} {n}" for r, n in info["top_drops"]))
+    sep = info.get("judge_separation")
+    if sep and not sep.get("filtering", True):
+        out.append(f"  judge        cannot tell a fitting answer from another question's (AUROC "
+                   f"{fmt_number(sep.get('auroc'))} on {sep.get('probes')} probes): its scores are "
+                   "recorded, not used to drop pairs; set judging.jury or an llm with a larger "
+                   "model (an OpenAI-compatible endpoint) to filter with a judge")
+    ev = info.get("eval")
+    if ev:
+        out.append("  evaluation   " + "   ".join(
+            f"{label} loss {fmt_number(m.get('eval_loss'))} judge {fmt_number(m.get('judge_score'))}"
+            for label, m in ev.items() if isinstance(m, dict)))
+    promo = info.get("promotion")
+    if promo:
+        out.append(f"  promotion    {'promoted to' if promo['promoted'] else 'kept in'} "
+                   f"{promo['stage']}: {promo['reason']}")
+    model = info.get("model")
+    if model:
+        out.append(f"  model        {model['name']} version {model['version']} "
+                   f"[{model['stage'] or 'no stage'}]")
+    if info.get("gguf"):
+        out.append("  gguf         " + ", ".join(_quant(q) for q in info["gguf"]))
+    if info.get("hub"):
+        out.append(f"  hub          {info['hub']}")
+    if info.get("report"):
+        out.append(f"  report       {info['report']} (also on the run's page in the dashboard)")
+    if log:
+        out.append(f"  full log     {log}")
+    if ok:
+        trained = info.get("eval") is not None
+        out.append("  next         " + "; ".join(filter(None, [
+            f"tuneline lineage {model['name']}:{model['version']}" if model and trained else None,
+            "tuneline models" if trained else None,
+            f"tuneline serve-model {model['name']}:{model['version']}"
+            if model and any(q["verified"] for q in info.get("gguf") or []) else None,
+            None if trained else
+            f"tuneline run configs/training.yaml --set parameters.dataset_run={info['run']}",
+            "tuneline serve up (the dashboard)"])))
+    return "\n".join(out)

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from zenml import get_pipeline_context, pipeline
+
+from tuneline.params import JudgeParams, LLMParams
+from tuneline.zenml_ext.lineage import dataset_artifacts
+from tuneline.zenml_ext.registry import production_adapters
+from tuneline_steps.evaluate import evaluate
+from tuneline_steps.export import export_gguf
+from tuneline_steps.publish import push_to_hub
+from tuneline_steps.register import register_model
+from tuneline_steps.train import dpo, sft
+
+BUNDLED_BASE = "bundled:smollm2-135m-instruct"
+
+
+def train_and_register(train_pairs, test_pairs, train_preferences, base_model: str,
+                       judge_llm: LLMParams, judging: JudgeParams) -> None:
+    """SFT -> DPO -> evaluate against the base model -> register, maybe promote -> GGUF quants
+    checked in llama.cpp -> maybe publish."""
+    sft_adapter = sft(train_pairs, base_model)
+    dpo_adapter = dpo(train_preferences, sft_adapter, base_model)
+    # The production model is re-evaluated on this run's test split: metrics from different
+    # test splits are not comparable. Its adapters are inputs, so a new production version
+    # invalidates the cached evaluation.
+    incumbent = production_adapters(get_pipeline_context().model) or {}
+    metrics, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm, judging,
+                          production_sft=incumbent.get("sft_adapter"),
+                          production_dpo=incumbent.get("dpo_adapter"),
+                          production_version=incumbent.get("version"))
+    decision = register_model(metrics, train_pairs, test_pairs, train_preferences, base_model)
+    gguf_files, gguf_report = export_gguf(sft_adapter, dpo_adapter, base_model, test_pairs,
+                                          after="register_model")
+    push_to_hub(decision, sft_adapter, dpo_adapter, base_model, gguf_files, gguf_report)
+
+
+@pipeline
+def training_pipeline(base_model: str = BUNDLED_BASE, judge_llm: LLMParams = LLMParams(),
+                      judging: JudgeParams = JudgeParams(), dataset_run: str | None = None) -> None:
+    """Fine-tune on a dataset run's artifacts (the latest successful one unless named)."""
+    data = dataset_artifacts(dataset_run)
+    train_and_register(data["train_pairs"], data["test_pairs"], data["train_preferences"],
+                       base_model, judge_llm, judging)
