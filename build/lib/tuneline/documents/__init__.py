@@ -1,2 +1,0 @@
-"""Documents in: readers for each format, ingest (manifest, documents, chunks), imported
-instruction data and Hugging Face datasets."""

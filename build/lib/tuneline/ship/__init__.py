@@ -1,1 +1,0 @@
-"""Shipping a trained model: evaluation, the promotion rule, GGUF export and its checks, the Hub."""
