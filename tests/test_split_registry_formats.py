@@ -13,13 +13,34 @@ from tuneline.train.formats import dpo_rows, sft_rows
 def test_split_is_stable_and_never_leaves_a_side_empty():
     pairs = [make_pair(i, f"Question {i}?") for i in range(20)]
     train, test = split_pairs(pairs, SplitParams(test_fraction=0.2, seed=1))
-    assert len(test) == 4 and len(train) == 16
+    assert len(train) + len(test) == 20 and test and train
     assert split_pairs(list(reversed(pairs)), SplitParams(test_fraction=0.2, seed=1))[1] == list(reversed(test))
-    # a tiny share still holds out one pair
+    # a tiny share still holds out one pair, a large one still trains on one
     train2, test2 = split_pairs(pairs[:2], SplitParams(test_fraction=0.01))
     assert len(train2) == 1 and len(test2) == 1
+    train3, test3 = split_pairs(pairs[:2], SplitParams(test_fraction=0.99))
+    assert len(train3) == 1 and len(test3) == 1
     with pytest.raises(ValueError, match="at least 2"):
         split_pairs(pairs[:1], SplitParams())
+
+
+def test_added_pairs_move_no_training_pair_into_the_test_split():
+    params = SplitParams(test_fraction=0.2, seed=7)
+    first = [make_pair(i, f"Question {i}?") for i in range(50)]
+    train, _ = split_pairs(first, params)
+    for more in (1, 10, 200):
+        grown = first + [make_pair(1000 + i, f"New question {i}?") for i in range(more)]
+        _, test = split_pairs(grown, params)
+        assert not {p.pair_id for p in train} & {p.pair_id for p in test}, more
+    # removed pairs move none either way
+    train_less, test_less = split_pairs(first[10:], params)
+    assert {p.pair_id for p in train_less} <= {p.pair_id for p in train}
+
+
+def test_the_test_share_is_the_configured_fraction_on_many_pairs():
+    pairs = [make_pair(i, f"Question {i}?") for i in range(4000)]
+    _, test = split_pairs(pairs, SplitParams(test_fraction=0.2))
+    assert abs(len(test) / 4000 - 0.2) < 0.02
 
 
 def test_preferences_follow_their_pair():

@@ -123,13 +123,16 @@ def render_summary(info: dict, log: str | None = None) -> str:
             f"{label} loss {fmt_number(m.get('eval_loss'))} judge {fmt_number(m.get('judge_score'))}"
             for label, m in ev.items() if isinstance(m, dict)))
     promo = info.get("promotion")
-    if promo:
+    if promo and promo.get("unchanged"):
+        out.append(f"  promotion    none: {promo['reason']}")
+    elif promo:
         out.append(f"  promotion    {'promoted to' if promo['promoted'] else 'kept in'} "
                    f"{promo['stage']}: {promo['reason']}")
     model = info.get("model")
     if model:
         out.append(f"  model        {model['name']} version {model['version']} "
-                   f"[{model['stage'] or 'no stage'}]")
+                   f"[{model['stage'] or 'no stage'}]"
+                   + (" (unchanged: no new version)" if model.get("unchanged") else ""))
     if info.get("gguf"):
         out.append("  gguf         " + ", ".join(_quant(q) for q in info["gguf"]))
     if info.get("hub"):

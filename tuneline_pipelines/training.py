@@ -8,7 +8,7 @@ from tuneline.zenml_ext.registry import production_adapters
 from tuneline_steps.evaluate import evaluate
 from tuneline_steps.export import export_gguf
 from tuneline_steps.publish import push_to_hub
-from tuneline_steps.register import register_model
+from tuneline_steps.register import register_model, settle_version
 from tuneline_steps.train import dpo, sft
 
 BUNDLED_BASE = "bundled:smollm2-135m-instruct"
@@ -17,7 +17,8 @@ BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 def train_and_register(train_pairs, test_pairs, train_preferences, base_model: str,
                        judge_llm: LLMParams, judging: JudgeParams) -> None:
     """SFT -> DPO -> evaluate against the base model -> register, maybe promote -> GGUF quants
-    checked in llama.cpp -> maybe publish."""
+    checked in llama.cpp -> maybe publish; a run that trained nothing new ends with the existing
+    version instead of a copy."""
     sft_adapter = sft(train_pairs, base_model)
     dpo_adapter = dpo(train_preferences, sft_adapter, base_model)
     # The production model is re-evaluated on this run's test split: metrics from different
@@ -32,6 +33,7 @@ def train_and_register(train_pairs, test_pairs, train_preferences, base_model: s
     gguf_files, gguf_report = export_gguf(sft_adapter, dpo_adapter, base_model, test_pairs,
                                           after="register_model")
     push_to_hub(decision, sft_adapter, dpo_adapter, base_model, gguf_files, gguf_report)
+    settle_version(decision, after="push_to_hub")
 
 
 @pipeline

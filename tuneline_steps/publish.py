@@ -24,6 +24,8 @@ def push_to_hub(
     # Ollama Modelfiles and a card
     if hub.repo_id is None and hub.gguf_repo_id is None:
         return {"pushed": False, "reason": "no hub.repo_id or hub.gguf_repo_id configured"}
+    if promotion_decision.get("unchanged"):
+        return {"pushed": False, "reason": promotion_decision["reason"]}
     if hub.only_if_promoted and not promotion_decision["promoted"]:
         return {"pushed": False, "reason": f"not promoted: {promotion_decision['reason']}"}
     token = hub_core.read_token(hub.token_env)  # before the slow part: fail fast

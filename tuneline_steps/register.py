@@ -34,6 +34,15 @@ def register_model(
 
     metric = promotion.metric
     tuned = eval_metrics["tuned"][metric]
+    adapters = registry.run_adapters(run)
+    same = registry.version_with_adapters(model.name, adapters, other_than=model.id)
+    if same is not None:
+        # the run's version is a copy: record the decision; `settle_version` deletes the copy
+        # at the end of the run (later steps still link their outputs to it until then)
+        decision = rule.unchanged(same.number, getattr(same.stage, "value", same.stage), metric,
+                                  tuned)
+        log_metadata(metadata={"promotion": decision}, infer_model=True)
+        return decision
     try:
         prod = client.get_model_version(model.name, ModelStages.PRODUCTION)
         production = (prod.number, prod.run_metadata.get("eval_metrics", {}))
@@ -53,5 +62,22 @@ def register_model(
         "production_eval_metrics": eval_metrics.get("production", {}),
         "promotion": decision,
         "training_run": {"name": run.name, "id": str(run.id), "pipeline": run.pipeline.name},
+        "adapters": adapters,
     }, infer_model=True)
     return decision
+
+
+@step(enable_cache=False)  # acts on the registry as it is at the end of this run
+def settle_version(promotion_decision: dict) -> None:
+    """The run's last step: a run that made the same adapters as an existing version ends with
+    that version instead of an identical new one (ZenML created this run's version when the
+    run started, before anything could know). The run is listed under the kept version and
+    records which it is."""
+    if not promotion_decision.get("unchanged"):
+        return
+    context = get_step_context()
+    model, run_id = context.model, context.pipeline_run.id
+    kept = Client().get_model_version(model.name, promotion_decision["same_as"])
+    registry.end_with_version(run_id, model.id, kept)
+    log_metadata(metadata={"model_version": {"name": model.name, "version": kept.number,
+                                             "unchanged": True}}, run_id_name_or_prefix=run_id)

@@ -242,36 +242,46 @@ def test_the_run_summary_reads_funnel_metrics_and_decision_from_the_store(first_
     assert "<h1>Data-quality report</h1>" in Path(info["report"]).read_text()
 
 
-def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_promotes_nothing(first_run):
+def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_ends_with_the_same_version(first_run):
+    from zenml.client import Client
+
+    from tuneline.zenml_ext.summary import run_summary
+    from tuneline_app.render import render_summary
+
     cfg, run = first_run
+    before = [v.number for v in Client().list_model_versions("tuneline-test", size=100).items]
     assert main(["run", cfg]) == 0
     rerun = latest_run("end_to_end_pipeline")
     assert rerun.id != run.id
     status = {name: s.status.value for name, s in rerun.steps.items()}
-    # scan_raw looks at the disk, register_model at the registry, publish_dataset and
-    # push_to_hub are side effects (no-ops here: no repo configured); everything else is cached, except evaluate when the
-    # first run became production: production is now an input (compared on the same test
-    # split), recognised as identical to the candidate and not evaluated again
+    # scan_raw looks at the disk, register_model and settle_version at the registry,
+    # publish_dataset and push_to_hub are side effects (no-ops here: no repo configured);
+    # everything else is cached, except evaluate when the first run became production:
+    # production is now an input (compared on the same test split), recognised as identical to
+    # the candidate and not evaluated again
     executed = {name for name, value in status.items() if value != "cached"}
     assert "quality_report" in status
     promoted = run.steps["register_model"].outputs["promotion_decision"][0].load()["promoted"]
-    expected = {"scan_raw", "publish_dataset", "register_model", "push_to_hub"} | (
-        {"evaluate"} if promoted else set())
+    expected = {"scan_raw", "publish_dataset", "register_model", "push_to_hub",
+                "settle_version"} | ({"evaluate"} if promoted else set())
     assert executed == expected, status
     metrics = rerun.steps["evaluate"].outputs["eval_metrics"][0].load()
     if promoted:
         assert metrics["production"] == {**metrics["tuned"], "same_as": "tuned",
                                          "version": run.model_version.number}
     decision = rerun.steps["register_model"].outputs["promotion_decision"][0].load()
-    assert not decision["promoted"]  # an identical model does not beat itself
-    # the cached GGUF export is the new version's too
-    from zenml.client import Client
-
-    from tuneline.zenml_ext import registry
-
-    report, _ = registry.gguf_export(Client().get_model_version("tuneline-test",
-                                                                rerun.model_version.number))
-    assert report == run.steps["export_gguf"].outputs["gguf_report"][0].load()
+    number = run.model_version.number
+    assert decision["unchanged"] and decision["same_as"] == number and not decision["promoted"]
+    # no copy in the registry: the run is listed under the version it reproduced
+    assert [v.number for v in Client().list_model_versions("tuneline-test", size=100).items] == before
+    version = Client().get_model_version("tuneline-test", number)
+    links = Client().list_model_version_pipeline_run_links(model_version_id=version.id).items
+    assert rerun.id in {link.pipeline_run.id for link in links}
+    info = run_summary(rerun.id)
+    assert info["model"] == {"name": "tuneline-test", "version": number, "unchanged": True,
+                             "stage": getattr(version.stage, "value", version.stage)}
+    text = render_summary(info, None)
+    assert f"unchanged: same as version {number}" in text and "no new version" in text
 
 
 def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_path):

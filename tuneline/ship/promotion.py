@@ -36,3 +36,12 @@ def incumbent(metric: str, eval_metrics: dict, production: tuple[int, dict] | No
     if rerun.get("version") == number:
         return rerun.get(metric), f"production version {number}"
     return (recorded or {}).get(metric), f"production version {number} (on its own test split)"
+
+
+def unchanged(same_as: int, stage: str | None, metric: str, candidate: float | None) -> dict:
+    """The decision of a run whose adapters are those of an existing version: no new version,
+    no stage change (the run ends with that version)."""
+    return {"promoted": False, "unchanged": True, "same_as": same_as, "stage": stage,
+            "reason": f"unchanged: same as version {same_as} (the same training data, parameters "
+                      "and code made the same adapters)",
+            "metric": metric, "candidate": candidate, "incumbent": None}

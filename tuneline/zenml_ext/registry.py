@@ -33,6 +33,37 @@ def link_artifacts(artifact_versions, model_version) -> None:
             link_artifact_version_to_model_version(av, model_version)
 
 
+ADAPTERS = ("sft_adapter", "dpo_adapter")
+
+
+def run_adapters(run) -> dict[str, str]:
+    """The adapter artifact versions a training run ended with: a step served from the cache
+    names the artifact version of the run that computed it, so equal ids mean the same model."""
+    return {name: str(run.steps[step].outputs[name][0].id)
+            for step, name in zip(TRAINING_STEPS, ADAPTERS)}
+
+
+def version_with_adapters(model_name: str, adapters: dict[str, str], other_than):
+    """An existing version of the model (not `other_than`) that recorded these adapters, or None.
+    Versions registered before the record existed are not matched."""
+    for mv in Client().list_model_versions(model=model_name, sort_by="desc:number", size=1000,
+                                           hydrate=True).items:
+        if mv.id != other_than and mv.run_metadata.get("adapters") == adapters:
+            return mv
+    return None
+
+
+def end_with_version(run_id, duplicate_id, kept) -> None:
+    """A run that made no new model: delete the version ZenML created when the run started
+    (its artifact links go with it; the artifacts stay) and list the run under `kept`."""
+    from zenml.models import ModelVersionPipelineRunRequest
+
+    client = Client()
+    client.delete_model_version(duplicate_id)
+    client.zen_store.create_model_version_pipeline_run_link(
+        ModelVersionPipelineRunRequest(model_version=kept.id, pipeline_run=run_id))
+
+
 def production_adapters(model) -> dict | None:
     """The model's production version and its adapters (the incumbent to re-evaluate on the
     candidate's test split), or None when there is no production version yet."""

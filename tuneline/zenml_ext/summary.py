@@ -53,10 +53,13 @@ def run_summary(run_id) -> dict:
         out["eval"] = steps["evaluate"].run_metadata.get("eval")
     if "register_model" in steps and steps["register_model"].status.value == "completed":
         out["promotion"] = steps["register_model"].outputs["promotion_decision"][0].load()
-    if run.model_version is not None:
-        mv = run.model_version
+    settled = run.run_metadata.get("model_version")
+    if run.model_version is not None or settled:
+        # a run that made no new model ends with an existing version (settle_version)
+        mv = (client.get_model_version(settled["name"], settled["version"]) if settled
+              else run.model_version)
         out["model"] = {"name": mv.model.name, "version": mv.number, "stage":
-                        getattr(mv.stage, "value", mv.stage)}
+                        getattr(mv.stage, "value", mv.stage), "unchanged": bool(settled)}
     if "quality_report" in steps and "data_quality_report" in steps["quality_report"].outputs:
         uri = steps["quality_report"].outputs["data_quality_report"][0].uri
         # the HTML materializer writes one file in the artifact's folder
