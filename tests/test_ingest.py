@@ -142,3 +142,18 @@ def test_hashes_in_code_fences_and_plain_text_are_not_headings():
     assert code in chunks[0].text  # the fenced block is one unit, blank line and all
     plain = Document("d", "notes.txt", f"# not a heading in a .txt file\n\n{WORDS}", "notes")
     assert [c.section for c in chunk_documents([plain], IngestParams())] == [""]
+
+
+def test_excluded_paths_are_listed_as_rejects_with_their_pattern_and_never_read(tmp_path):
+    (tmp_path / "drafts").mkdir()
+    (tmp_path / "drafts" / "wip.md").write_text("draft")
+    (tmp_path / "notes.md").write_text("forget me")
+    (tmp_path / "keep.md").write_text("keep me")
+    files, skipped = scan_sources(tmp_path, IngestParams(extensions=EXT,
+                                                         exclude=["drafts/*", "notes.md"]))
+    assert [f.path for f in files] == ["keep.md"]
+    assert {(s.reason, s.record["path"], s.detail) for s in skipped} == {
+        ("excluded", "drafts/wip.md", "ingest.exclude 'drafts/*'"),
+        ("excluded", "notes.md", "ingest.exclude 'notes.md'")}
+    # the manifest entry stays whole (path, size, sha256): a trace of the file still finds it
+    assert all(len(s.record["sha256"]) == 64 for s in skipped)

@@ -43,6 +43,9 @@ class IngestParams(Params):
     chunk_words: int = Field(180, gt=0, description="target words per chunk")
     min_chunk_words: int = Field(40, ge=0, description="shorter trailing chunks merge backwards")
     max_file_mb: float = Field(20.0, gt=0, description="larger files are quarantined, not read")
+    exclude: list[str] = Field([], description=(
+        "paths in the raw folder left out (glob patterns, e.g. drafts/* or notes.md): the run's "
+        "dataset then holds nothing derived from them; each is listed in the scan's rejects"))
 
 
 class LLMParams(Params):

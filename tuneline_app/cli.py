@@ -122,6 +122,37 @@ def _lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace(args: argparse.Namespace) -> int:
+    from tuneline.zenml_ext import trace
+    from tuneline_app.render import render_file_trace, render_trace
+
+    if bool(args.query) == bool(args.file):
+        print("tuneline: trace takes an example (its id or a piece of its text) or --file PATH",
+              file=sys.stderr)
+        return 2
+    try:
+        if args.file:
+            _print(trace.trace_file(args.file, args.run), args.json, render_file_trace)
+        else:
+            _print(trace.trace_example(args.query, args.run), args.json, render_trace)
+    except (LookupError, KeyError) as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _dataset_diff(args: argparse.Namespace) -> int:
+    from tuneline.zenml_ext import trace
+    from tuneline_app.render import render_diff
+
+    try:
+        _print(trace.dataset_diff(args.a, args.b), args.json, render_diff)
+    except (LookupError, KeyError) as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _schedule(args: argparse.Namespace) -> int:
     from tuneline import schedule as sched
 
@@ -279,6 +310,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     export.add_argument("out", help="folder for the train, test and preferences files")
     export.set_defaults(func=_dataset_export)
+    diff = dsub.add_parser("diff", help="pairs added, removed and moved between two dataset "
+                           "runs, each with its cause")
+    diff.add_argument("a", nargs="?", help="the earlier run (default: the run before B)")
+    diff.add_argument("b", nargs="?", help="the later run (default: the latest dataset run)")
+    diff.add_argument("--json", action="store_true")
+    diff.set_defaults(func=_dataset_diff)
+    trace = sub.add_parser("trace", help="an example's history: raw file, chunk, every stage's "
+                           "verdict, split, datasets and model versions; or --file PATH")
+    trace.add_argument("query", nargs="?", help="a pair id (or 6+ leading characters) or a piece "
+                       "of its question or answer")
+    trace.add_argument("--file", help="a raw file's path in the raw folder: its examples and the "
+                       "model versions trained on them")
+    trace.add_argument("--run", help="a dataset or end-to-end run (default: the newest that has it)")
+    trace.add_argument("--json", action="store_true")
+    trace.set_defaults(func=_trace)
     lineage = sub.add_parser("lineage", help="model version -> training run -> dataset -> curation "
                                              "steps and ledgers -> raw files")
     lineage.add_argument("model", nargs="?", metavar="MODEL[:VERSION|STAGE]",

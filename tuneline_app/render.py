@@ -152,3 +152,105 @@ def render_summary(info: dict, log: str | None = None) -> str:
             f"tuneline run configs/training.yaml --set parameters.dataset_run={info['run']}",
             "tuneline serve up (the dashboard)"])))
     return "\n".join(out)
+
+
+def _short(text: str | None, width: int = 100) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _stage(s: dict) -> str:
+    if s["verdict"] == "kept":
+        extra = (f" (score {fmt_number(s['score'])})" if s.get("score") is not None else "") + (
+            f" ({s['split']})" if s.get("split") else "")
+        return f"{s['stage']} kept{extra}"
+    if s["verdict"] == "dropped":
+        why = f"{s['reason']}" + (f", duplicate of {s['duplicate_of']}" if s.get("duplicate_of") else "")
+        sims = ", ".join(f"{k} {v}" for k, v in (s.get("similarity") or {}).items())
+        by = f" ({s['by']})" if s.get("by") and s["by"] != s["stage"] else ""
+        return f"{s['stage']}{by} DROPPED: {why}" + (f" ({sims})" if sims else "") + (
+            f" — {_short(s['detail'], 160)}" if s.get("detail") and not s.get("duplicate_of") else "")
+    return f"{s['stage']} {s['verdict']}"
+
+
+def _holders(out: list[str], datasets: list[dict], models: list[dict]) -> None:
+    out.append("  datasets     " + ("; ".join(f"{d['run']} {d['split']} ({d['artifact']} v{d['version']})"
+                                              for d in datasets) or "none"))
+    out.append("  models       " + ("; ".join(
+        f"{m['model']}:{m['version']} [{m['stage'] or 'no stage'}] "
+        + ("trained on it" if m["trained_on_it"] else "evaluated on it") for m in models) or "none"))
+
+
+def render_trace(tr: dict) -> str:
+    """`tuneline trace QUERY`: each matching pair's history."""
+    out = [f"{tr['matches']} pair(s) match {tr['query']!r} in run {tr['run']}"
+           + (f" (showing {len(tr['examples'])})" if tr["matches"] > len(tr["examples"]) else "")]
+    for h in tr["examples"]:
+        oc = h["outcome"]
+        fate = (f"kept, {oc['split']} split" if oc.get("kept")
+                else f"dropped at {oc['stage']}: {oc['reason']}")
+        raw = h["raw_file"]
+        out += ["", f"pair {h['pair_id']}: {fate}",
+                f"  question     {_short(h['instruction'])}",
+                f"  answer       {_short(h['answer'])}",
+                f"  raw file     {raw['path']}" + (f"  sha256 {_hash(raw.get('sha256'))}  {raw.get('size')} bytes"
+                                                    if raw.get("sha256") else "  (not in the manifest)")]
+        if h.get("chunk"):
+            c, d = h["chunk"], h.get("document", {})
+            span = f"chars {c['span'][0]}-{c['span'][1]}" if c.get("span") else "span not found"
+            out.append(f"  document     {d.get('doc_id')} {d.get('title') or ''}".rstrip())
+            out.append(f"  chunk        {c['chunk_id']} section {c['section'] or '(top)'!r}, {span}")
+            g = h["generation"]
+            out.append(f"  generated    by {g.get('model')} ({g.get('backend')}) in {g.get('run')}")
+        else:
+            out.append("  imported     existing instruction data (no source chunk)")
+        out.append("  stages       " + "; ".join(_stage(s) for s in h["stages"]))
+        p = h.get("preference")
+        if p and "chosen" in p:
+            out.append(f"  preference   chosen {fmt_number(p['chosen_score'])} / rejected "
+                       f"{fmt_number(p['rejected_score'])}: {_short(p['rejected'], 60)}")
+        elif p:
+            out.append(f"  preference   none: {p['dropped']['reason']}")
+        _holders(out, h["datasets"], h["models"])
+    return "\n".join(out)
+
+
+def render_file_trace(tr: dict) -> str:
+    """`tuneline trace --file PATH`: what a raw file gave, and who learned from it."""
+    raw = tr.get("raw_file") or {}
+    kept = [e for e in tr["examples"] if e.get("kept")]
+    out = [f"file {tr['path']} in run {tr['run']}"
+           + (f": sha256 {_hash(raw.get('sha256'))}, {raw.get('size')} bytes" if raw else ""),
+           f"  in the latest dataset run ({tr['latest_run']}): "
+           + ("yes" if tr["in_latest_run"] else "no (deleted, excluded or renamed)")]
+    if tr.get("scan"):
+        out.append(f"  scan         dropped: {tr['scan']['dropped']} ({tr['scan']['detail']})")
+    out.append(f"  examples     {len(tr['examples'])} generated or imported, {len(kept)} kept "
+               f"({sum(e.get('split') == 'train' for e in kept)} train, "
+               f"{sum(e.get('split') == 'test' for e in kept)} test); "
+               f"{tr['generation_calls_dropped']} generation replies dropped")
+    for e in tr["examples"]:
+        fate = e["split"] if e.get("kept") else f"dropped at {e['stage']}: {e['reason']}"
+        out.append(f"    {e['pair_id']}  {fate:<40} {_short(e['instruction'], 70)}")
+    _holders(out, tr["datasets"], tr["models"])
+    return "\n".join(out)
+
+
+def render_diff(d: dict) -> str:
+    """`tuneline dataset diff A B`."""
+    c = d["counts"]
+    out = [f"dataset {d['from']} -> {d['to']}: {c['added']} added, {c['removed']} removed, "
+           f"{c['moved']} moved between splits (train {c['train']:+d}, test {c['test']:+d})"]
+    files = d["files"]
+    for kind in ("added", "changed", "deleted", "excluded"):
+        if files[kind]:
+            out.append(f"  files {kind:<8} " + ", ".join(files[kind]))
+    for title, rows in (("added", d["added"]), ("removed", d["removed"])):
+        if rows:
+            out.append(f"  {title}:")
+            for r in rows:
+                out.append(f"    {'+' if title == 'added' else '-'} {r['pair_id']} {r['split']:<5} "
+                           f"{r['source']}: {r['cause']} | {_short(r['instruction'], 60)}")
+    for r in d["moved"]:
+        out.append(f"  moved  {r['pair_id']} {r['from']} -> {r['to']}")
+    return "\n".join(out)

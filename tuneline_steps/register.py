@@ -69,10 +69,9 @@ def register_model(
 
 @step(enable_cache=False)  # acts on the registry as it is at the end of this run
 def settle_version(promotion_decision: dict) -> None:
-    """The run's last step: a run that made the same adapters as an existing version ends with
-    that version instead of an identical new one (ZenML created this run's version when the
-    run started, before anything could know). The run is listed under the kept version and
-    records which it is."""
+    """End a run that made an existing version's adapters with that version, not a copy."""
+    # ZenML created this run's version when the run started, before anything could know; the
+    # copy is deleted, the run listed under the kept version and its metadata names it
     if not promotion_decision.get("unchanged"):
         return
     context = get_step_context()

@@ -6,6 +6,7 @@ pair is a `Dropped` record naming the file (and line or row) and the reason.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -33,8 +34,10 @@ STAGE = "ingest"
 ROW_FILES = (".jsonl", ".json")
 
 
-def scan_folder(folder: str | Path, extensions: list[str]) -> tuple[list[RawFile], list[Dropped]]:
-    """List the files under `folder` (path, size, sha256); other extensions are kept as dropped."""
+def scan_folder(folder: str | Path, extensions: list[str], exclude: list[str] = ()
+                ) -> tuple[list[RawFile], list[Dropped]]:
+    """List the files under `folder` (path, size, sha256); other extensions and the paths
+    `exclude` matches (glob patterns on the relative path) are kept as dropped."""
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"raw folder {str(root)!r} does not exist or is not a folder")
@@ -52,7 +55,10 @@ def scan_folder(folder: str | Path, extensions: list[str]) -> tuple[list[RawFile
                 skipped.append(drop("scan", "not_a_regular_file", {"path": rel}, "broken link or special file"))
                 continue
             raw = RawFile(path=rel, size=path.stat().st_size, sha256=file_sha256(path))
-            if path.suffix.lower() not in extensions:
+            pattern = next((p for p in exclude if fnmatch.fnmatchcase(rel, p)), None)
+            if pattern is not None:
+                skipped.append(drop("scan", "excluded", raw, f"ingest.exclude {pattern!r}"))
+            elif path.suffix.lower() not in extensions:
                 skipped.append(drop("scan", "unsupported_extension", raw, path.suffix or "(none)"))
             else:
                 files.append(raw)
@@ -62,7 +68,7 @@ def scan_folder(folder: str | Path, extensions: list[str]) -> tuple[list[RawFile
 def scan_sources(folder: str | Path, params: IngestParams) -> tuple[list[RawFile], list[Dropped]]:
     """The folder's files, then each configured dataset as one manifest entry (`hf:...`)
     whose sha256 is over its rows."""
-    files, skipped = scan_folder(folder, params.extensions)
+    files, skipped = scan_folder(folder, params.extensions, params.exclude)
     for src in params.datasets:
         sha, size = hfdata.content_sha256(hfdata.load(src))
         files.append(RawFile(path=hfdata.label(src), size=size, sha256=sha))
@@ -293,10 +299,16 @@ def chunk_documents(docs: list[Document], params: IngestParams) -> list[Chunk]:
             parts[-1] = parts[-1] + carry  # a short last section reads better with its predecessor
         elif carry:
             parts.append(carry)
-        for n, part in enumerate(parts):
+        seen: dict[str, int] = {}
+        for part in parts:
             text, section = _render(part)
-            chunks.append(Chunk(stable_id(doc.doc_id, str(n)), doc.doc_id, doc.source, text,
-                                doc.title, section))
+            # named by its source and its own text, not its position or the file's hash: an
+            # edit elsewhere in the file keeps this chunk's id, so its pairs keep theirs (a
+            # dataset diff shows the edited chunks only); a text repeated in one source is
+            # told apart by its occurrence
+            seen[text] = seen.get(text, 0) + 1
+            chunks.append(Chunk(stable_id(doc.source, text, str(seen[text])), doc.doc_id,
+                                doc.source, text, doc.title, section))
     return chunks
 
 
