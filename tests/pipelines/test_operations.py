@@ -61,6 +61,11 @@ def ops(tmp_path_factory):
         "folder again, reuses every unchanged step from the cache, trains a new adapter, "
         "evaluates it against the production model on the same held-out questions and "
         "promotes it only when it is better by the configured margin.\n")
+    # a document the second run no longer has (deleted from the folder)
+    (raw / "ops-runbook.md").write_text(
+        "When a scheduled run fails, the on-call engineer reads the run log named in the "
+        "summary, fixes the cause and starts the same config again by hand. Steps that had "
+        "finished are served from the cache, so only the failed step and those after it run.\n")
     cfg_path = Path(write_config(tmp / "retrain.yaml", "end_to_end", raw_dir=str(raw)))
     with HubRecorder() as hub:
         cfg = yaml.safe_load(cfg_path.read_text())
@@ -99,7 +104,13 @@ def ops(tmp_path_factory):
         log = logs / f"schedule-{name}.log"
         run_like_cron(command, log)
         first = versions()
-        (raw / "03-qlora.txt").write_text((SAMPLE / "03-qlora.txt").read_text())  # new raw data
+        # the folder changes: a new file, an edited one, a deleted one, one excluded by the
+        # config; 11-dpo.md stays as it was
+        (raw / "03-qlora.txt").write_text((SAMPLE / "03-qlora.txt").read_text())
+        with open(raw / "ops-notes.md", "a") as f:
+            f.write("\nA run that trained nothing new ends with the version it reproduced.\n")
+        (raw / "ops-runbook.md").unlink()
+        cfg["parameters"]["ingest"] = {"exclude": ["02-lora.md"]}
         cfg["steps"]["export_gguf"]["parameters"]["gguf"]["quants"] = ["q4_k_m"]  # one to push
         cfg_path.write_text(yaml.safe_dump(cfg))
         run_like_cron(command, log)
@@ -147,15 +158,21 @@ def test_scheduled_retraining_adds_a_version_and_decides_promotion(ops):
     else:
         assert decision["incumbent"] == latest.run_metadata["base_eval_metrics"]["eval_loss"]
     # the second run re-ingested the folder: the new file is in its manifest, generation ran
-    # again (new chunks) and the unchanged chunks' calls came from the call cache
+    # again (new chunks), the unchanged file's calls came from the call cache and gave the
+    # same pairs
     run = Client().get_pipeline_run(latest.run_metadata["training_run"]["id"])
     manifest = run.steps["scan_raw"].outputs["raw_files"][0].load()
-    assert "03-qlora.txt" in set(manifest.path)
+    assert set(manifest.path) == {"03-qlora.txt", "11-dpo.md", "ops-notes.md"}
     assert run.steps["generate_pairs"].status.value == "completed"
     usage = next(iter(run.steps["generate_pairs"].run_metadata["llm_usage"].values()))
+    assert usage["calls"] > 0 and usage["cached_calls"] > 0
     first_run = Client().get_pipeline_run(ops["first"][0].run_metadata["training_run"]["id"])
-    first_usage = next(iter(first_run.steps["generate_pairs"].run_metadata["llm_usage"].values()))
-    assert usage["cached_calls"] >= first_usage["calls"] + first_usage["cached_calls"]
+
+    def dpo_pairs(r):
+        df = r.steps["generate_pairs"].outputs["generated_pairs"][0].load()
+        return set(df[df.source == "11-dpo.md"].pair_id)
+
+    assert dpo_pairs(run) == dpo_pairs(first_run) and dpo_pairs(run)
 
 
 def test_models_lists_versions_stages_and_metrics(ops, capsys):
@@ -190,9 +207,9 @@ def test_lineage_walks_from_the_version_back_to_the_raw_files(ops, capsys):
     for s in lin["steps"]:
         for led in s["ledgers"].values():
             assert led["inputs"] == led["kept"] + led["dropped"]
-    # the raw files, as they are on disk
+    # the raw files, as they are on disk (the one the config excludes is not read)
     on_disk = {p.name: (p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
-               for p in ops["raw"].iterdir()}
+               for p in ops["raw"].iterdir() if p.name != "02-lora.md"}
     assert {f["path"]: (f["size"], f["sha256"]) for f in lin["raw"]["files"]} == on_disk
     assert lin["raw"]["dir"] == str(ops["raw"])
     # the text view says the same
@@ -322,3 +339,137 @@ def test_planted_secrets_are_nowhere_on_disk(ops):
     tracking = run.steps["sft"].run_metadata["sft"]["tracking"]
     assert tracking["mode"] == "online" or tracking["online_unreachable"]
     assert tracking["mode"] == "online" or Path(tracking["archive"]).is_file()
+
+
+# --- retraining on a changing folder: the diff, the split, trace and forgetting a file ---
+
+def _runs():
+    from zenml.client import Client
+
+    return [Client().get_pipeline_run(v.run_metadata["training_run"]["id"]) for v in versions()]
+
+
+def _json(capsys, *args) -> dict:
+    capsys.readouterr()
+    assert main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_dataset_diff_names_each_file_change_and_gives_every_changed_pair_its_cause(ops, capsys):
+    first, second = _runs()
+    d = _json(capsys, "dataset", "diff", first.name, second.name)
+    assert d["from"] == first.name and d["to"] == second.name
+    assert d["files"] == {"added": ["03-qlora.txt"], "changed": ["ops-notes.md"],
+                          "deleted": ["ops-runbook.md"], "excluded": ["02-lora.md"]}
+    cause = {"03-qlora.txt": "new file", "ops-notes.md": "changed file",
+             "ops-runbook.md": "deleted file", "02-lora.md": "excluded file"}
+    assert d["added"] and d["removed"]
+    for row in d["added"] + d["removed"]:
+        if row["source"] in cause:
+            assert row["cause"] == cause[row["source"]], row
+        else:  # the unchanged file: only a verdict can have changed
+            assert row["source"] == "11-dpo.md" and row["cause"].startswith("verdict changed"), row
+    # every kept pair of the removed files is in the diff as removed
+    old = _frames(first)
+    gone = {p for name in ("train_pairs", "test_pairs") for p, src in
+            zip(old[name].pair_id, old[name].source) if src in ("02-lora.md", "ops-runbook.md")}
+    assert gone and gone <= {r["pair_id"] for r in d["removed"]}
+    # the defaults compare the two newest dataset runs; the text view says the same
+    capsys.readouterr()
+    assert main(["dataset", "diff", first.name, second.name]) == 0
+    text = capsys.readouterr().out
+    assert f"{d['counts']['added']} added, {d['counts']['removed']} removed" in text
+
+
+def _frames(run):
+    return {name: run.steps["split_dataset"].outputs[name][0].load()
+            for name in ("train_pairs", "test_pairs")}
+
+
+def test_added_data_moves_no_training_pair_of_the_first_version_into_the_test_split(ops):
+    first, second = (_frames(r) for r in _runs())
+    assert not set(first["train_pairs"].pair_id) & set(second["test_pairs"].pair_id)
+    # the unchanged file's pairs kept their side
+    for name in ("train_pairs", "test_pairs"):
+        before = set(first[name][first[name].source == "11-dpo.md"].pair_id)
+        after_all = set(second["train_pairs"].pair_id) | set(second["test_pairs"].pair_id)
+        assert before & after_all <= set(second[name].pair_id)
+
+
+def test_forgotten_files_leave_nothing_in_the_new_dataset(ops):
+    second = _frames(_runs()[1])
+    for df in second.values():
+        assert not set(df.source) & {"02-lora.md", "ops-runbook.md"}
+
+
+def test_trace_of_a_kept_pair_names_its_file_chunk_stages_split_and_the_versions_trained_on_it(
+        ops, capsys):
+    from zenml.client import Client
+
+    first, second = _runs()
+    train = _frames(second)["train_pairs"]
+    row = train[train.source == "11-dpo.md"].iloc[0]
+    # other test modules' runs in this store curate 11-dpo.md too: name the run
+    tr = _json(capsys, "trace", row.pair_id[:10], "--run", second.name)
+    assert tr["matches"] == 1 and tr["run"] == second.name
+    h = tr["examples"][0]
+    manifest = second.steps["scan_raw"].outputs["raw_files"][0].load()
+    assert h["raw_file"]["sha256"] == manifest[manifest.path == "11-dpo.md"].sha256.iloc[0]
+    chunks = second.steps["ingest_documents"].outputs["chunks"][0].load()
+    chunk = chunks[chunks.chunk_id == row.chunk_id].iloc[0]
+    assert h["chunk"]["chunk_id"] == row.chunk_id and h["chunk"]["section"] == chunk.section
+    assert [s["verdict"] for s in h["stages"]] == ["kept"] * 6
+    assert h["outcome"] == {"kept": True, "split": "train"}
+    judged = second.steps["judge_pairs"].outputs["judged_pairs"][0].load()
+    assert h["stages"][4]["score"] == judged[judged.pair_id == row.pair_id].score.iloc[0]
+    # the unchanged file's pair is in both versions' training data
+    trained = {(m["version"], m["trained_on_it"]) for m in h["models"]
+               if m["model"] == MODEL}
+    in_first = row.pair_id in set(_frames(first)["train_pairs"].pair_id)
+    assert trained == ({(1, True), (2, True)} if in_first else {(2, True)})
+    assert {d["run"] for d in h["datasets"]} >= {second.name}
+    # by a piece of its text, in the text view
+    capsys.readouterr()
+    assert main(["trace", row.instruction[5:45], "--run", second.name]) == 0
+    text = capsys.readouterr().out
+    assert row.pair_id in text and "split kept (train)" in text
+    assert Client().get_pipeline_run(tr["run"]).id == second.id
+
+
+def test_trace_of_a_dropped_pair_stops_at_the_stage_and_reason_each_stage_recorded(ops, capsys):
+    second = _runs()[1]
+    checked = set()
+    for step, output, stage in (("filter_pairs", "filter_rejected", "filter"),
+                                ("dedup_pairs", "dedup_rejected", "dedup"),
+                                ("check_grounding", "grounding_rejected", "grounding"),
+                                ("judge_pairs", "judge_rejected", "judge"),
+                                ("split_dataset", "decontaminate_rejected", "split")):
+        rejected = second.steps[step].outputs[output][0].load()
+        rejected = rejected[rejected.record.str.contains('"instruction"')]
+        if rejected.empty:
+            continue
+        row = rejected.iloc[0]
+        tr = _json(capsys, "trace", row.record_id, "--run", second.name)
+        h = tr["examples"][0]
+        assert h["outcome"] == {"kept": False, "stage": stage, "reason": row.reason}, stage
+        assert h["stages"][-1]["detail"] == row.detail
+        assert second.name not in {d["run"] for d in h["datasets"]}
+        checked.add(stage)
+    # the tiny config drops pairs at these stages at least (its judge keeps everything)
+    assert {"filter", "grounding"} <= checked, checked
+
+
+def test_trace_file_names_the_versions_that_learned_from_a_deleted_file_and_an_unchanged_one(
+        ops, capsys):
+    first, second = _runs()
+    gone = _json(capsys, "trace", "--file", "ops-runbook.md")
+    assert gone["run"] == first.name and not gone["in_latest_run"]
+    kept_before = set(_frames(first)["train_pairs"].source)
+    expected = {(MODEL, 1)} if "ops-runbook.md" in kept_before else set()
+    assert {(m["model"], m["version"]) for m in gone["models"] if m["trained_on_it"]} == expected
+    assert set(gone["examples"][0]) >= {"pair_id", "instruction", "kept"}
+    both = _json(capsys, "trace", "--file", "11-dpo.md", "--run", second.name)
+    assert both["run"] == second.name and both["in_latest_run"]
+    assert {m["version"] for m in both["models"] if m["trained_on_it"] and m["model"] == MODEL} == {1, 2}
+    excluded = _json(capsys, "trace", "--file", "02-lora.md", "--run", second.name)
+    assert excluded["scan"]["dropped"] == "excluded" and excluded["examples"] == []
