@@ -109,6 +109,15 @@ def render_summary(info: dict, log: str | None = None) -> str:
         shares = funnel_shares([(label, n or 0) for label, n in info["funnel"]])
         for (label, n), share in zip(info["funnel"], shares):
             out.append(f"    {label:<18} {fmt_number(n):>6}  {share}".rstrip())
+    diff = info.get("dataset_diff")
+    if diff:
+        c, f = diff["counts"], diff["files"]
+        changed = ", ".join(f"{len(f[k])} {k}" for k in ("added", "changed", "deleted", "excluded")
+                            if f.get(k))
+        out.append(f"  data change  since {diff['from']}: {c['added']} pairs added, {c['removed']} "
+                   f"removed, {c['moved']} moved (train {c['train']:+d}, test {c['test']:+d}); "
+                   f"files: {changed or 'none changed'} (tuneline dataset diff {diff['from']} "
+                   f"{info['run']})")
     if info.get("top_drops"):
         out.append("  top drops    " + ", ".join(f"{r} {n}" for r, n in info["top_drops"]))
     sep = info.get("judge_separation")

@@ -9,7 +9,7 @@ from zenml.enums import ModelStages
 
 from tuneline.params import PromotionParams
 from tuneline.ship import promotion as rule
-from tuneline.zenml_ext import registry
+from tuneline.zenml_ext import registry, trace
 
 DATASET_INPUTS = ("train_pairs", "test_pairs", "train_preferences")
 
@@ -47,8 +47,13 @@ def register_model(
         prod = client.get_model_version(model.name, ModelStages.PRODUCTION)
         production = (prod.number, prod.run_metadata.get("eval_metrics", {}))
     except KeyError:
-        production = None
+        prod, production = None, None
     incumbent, label = rule.incumbent(metric, eval_metrics, production)
+    # the data this version changed against the version it is compared with (production, else
+    # the newest earlier version)
+    against = prod or registry.latest_other_version(model.name, model.id)
+    data_diff = (trace.version_diff(against, inputs["train_pairs"])
+                 if against is not None and "training_run" in against.run_metadata else None)
     promote, reason = rule.decide_promotion(metric, tuned, incumbent, label, promotion.min_improvement)
     stage = ModelStages.PRODUCTION if promote else ModelStages.STAGING
     model.set_stage(stage, force=True)
@@ -63,6 +68,7 @@ def register_model(
         "promotion": decision,
         "training_run": {"name": run.name, "id": str(run.id), "pipeline": run.pipeline.name},
         "adapters": adapters,
+        **({"dataset_diff": data_diff} if data_diff else {}),
     }, infer_model=True)
     return decision
 

@@ -374,7 +374,13 @@ def test_dataset_diff_names_each_file_change_and_gives_every_changed_pair_its_ca
     gone = {p for name in ("train_pairs", "test_pairs") for p, src in
             zip(old[name].pair_id, old[name].source) if src in ("02-lora.md", "ops-runbook.md")}
     assert gone and gone <= {r["pair_id"] for r in d["removed"]}
-    # the defaults compare the two newest dataset runs; the text view says the same
+    # the second version records it against the first, and the run's summary counts it
+    recorded = versions()[-1].run_metadata["dataset_diff"]
+    assert recorded["against_version"] == 1 and recorded["from"] == first.name
+    assert recorded["counts"] == d["counts"] and recorded["files"] == d["files"]
+    assert (f"data change  since {first.name}: {d['counts']['added']} pairs added, "
+            f"{d['counts']['removed']} removed") in ops["log"].read_text()
+    # the text view says the same
     capsys.readouterr()
     assert main(["dataset", "diff", first.name, second.name]) == 0
     text = capsys.readouterr().out

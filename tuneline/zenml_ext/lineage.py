@@ -57,7 +57,7 @@ def _producers_first(deps: dict) -> list:
     return order
 
 
-def _dataset_run(client, meta: dict):
+def dataset_run(client, meta: dict):
     """The run that made the version's dataset: the training run itself (end to end), or the
     dataset run whose split step output the training data."""
     run = client.get_pipeline_run(meta["training_run"]["id"])
@@ -86,7 +86,7 @@ def model_lineage(spec: str | None = None) -> dict:
             run_names[run_id] = client.get_pipeline_run(run_id).name
         return run_names[run_id]
 
-    data_run = _dataset_run(client, meta)
+    data_run = dataset_run(client, meta)
     # a cached step's inputs are the artifacts of the run that computed it; this run's own
     # upstream step made the same content (that is why the cache was hit): match by hash too
     by_output = {}

@@ -53,6 +53,15 @@ def version_with_adapters(model_name: str, adapters: dict[str, str], other_than)
     return None
 
 
+def latest_other_version(model_name: str, other_than):
+    """The newest version of the model other than `other_than`, or None."""
+    for mv in Client().list_model_versions(model=model_name, sort_by="desc:number", size=2,
+                                           hydrate=True).items:
+        if mv.id != other_than:
+            return mv
+    return None
+
+
 def end_with_version(run_id, duplicate_id, kept) -> None:
     """A run that made no new model: delete the version ZenML created when the run started
     (its artifact links go with it; the artifacts stay) and list the run under `kept`."""

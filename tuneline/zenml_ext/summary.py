@@ -47,6 +47,10 @@ def run_summary(run_id) -> dict:
                 reasons[f"{stage}: {reason}"] += n
     out["top_drops"] = reasons.most_common(5)
     out["cached_steps"] = sorted(n for n, s in steps.items() if s.status.value == "cached")
+    if "split_dataset" in steps and run.status.value == "completed":
+        from tuneline.zenml_ext.trace import previous_diff
+
+        out["dataset_diff"] = previous_diff(run)
     if "judge_pairs" in steps:
         out["judge_separation"] = steps["judge_pairs"].run_metadata.get("judge_separation")
     if "evaluate" in steps:

@@ -8,7 +8,7 @@ from zenml.client import Client
 from zenml.enums import ExecutionStatus
 
 from tuneline.curation import history
-from tuneline.zenml_ext.lineage import DATASET_PIPELINES, SPLIT_STEP
+from tuneline.zenml_ext.lineage import DATASET_PIPELINES, SPLIT_STEP, dataset_run
 
 # loaded artifacts by id: cached steps share artifact versions across runs, so a trace over
 # many runs loads each table once
@@ -158,3 +158,26 @@ def dataset_diff(a: str | None = None, b: str | None = None) -> dict:
                           "tuneline dataset diff RUN_A RUN_B")
     diff = history.diff_datasets(run_frames(a_run), run_frames(b_run))
     return {"from": a_run.name, "to": b_run.name, **diff}
+
+
+def version_diff(old_version, train_pairs) -> dict:
+    """What a new version's dataset (its `train_pairs` artifact version) changed against an
+    existing model version's: the counts and files, for the new version's metadata."""
+    client = Client()
+    old = dataset_run(client, old_version.run_metadata)
+    new = client.get_pipeline_run(client.get_run_step(train_pairs.producer_step_run_id).pipeline_run_id)
+    d = dataset_diff(str(old.id), str(new.id))
+    return {"against_version": old_version.number, "from": d["from"], "to": d["to"],
+            "counts": d["counts"], "files": d["files"]}
+
+
+def previous_diff(run) -> dict | None:
+    """The run's dataset against the newest earlier completed run of the same pipeline on the
+    same raw folder (what a scheduled run changed), or None when there is none."""
+    folder = run.steps["scan_raw"].config.parameters.get("raw_dir") if "scan_raw" in run.steps else None
+    for older in dataset_runs():
+        if (older.created < run.created and older.pipeline.name == run.pipeline.name
+                and older.steps["scan_raw"].config.parameters.get("raw_dir") == folder):
+            d = dataset_diff(str(older.id), str(run.id))
+            return {"from": d["from"], "counts": d["counts"], "files": d["files"]}
+    return None
