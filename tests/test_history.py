@@ -105,6 +105,10 @@ def test_diff_names_each_added_and_removed_pair_with_its_cause():
     added = Pair("n1", "", "new.md", "What is new?", "This.", 4.0)
     new["train_pairs"] = pd.concat([new["train_pairs"], to_frame([added], Pair)])
     new["generated_pairs"] = pd.concat([new["generated_pairs"], to_frame([added], Pair)])
+    # the same question from guide.md with another answer: changed, not added and removed
+    revised = Pair("p2-new", "c1", "guide.md", "What does p2 say about LoRA?", "A new answer.", 4.0)
+    new["test_pairs"] = to_frame([revised], Pair)
+    new["generated_pairs"] = pd.concat([new["generated_pairs"], to_frame([revised], Pair)])
     # p1 was trained on before and is dropped now by a changed verdict
     new["train_pairs"] = new["train_pairs"][new["train_pairs"]["pair_id"] != "p1"]
     new["judge_rejected"] = dropped_frame([drop("judge", "low_score", Pair(
@@ -116,3 +120,5 @@ def test_diff_names_each_added_and_removed_pair_with_its_cause():
     assert d["files"] == {"added": ["new.md"], "deleted": ["gone.md"], "excluded": ["old.md"],
                           "changed": []}
     assert d["counts"]["train"] == -3 + 1 and d["counts"]["test"] == 0 and not d["moved"]
+    assert [(c["pair_id"], c["was"], c["split"]) for c in d["changed"]] == [("p2-new", "p2", "test")]
+    assert d["counts"]["changed"] == 1

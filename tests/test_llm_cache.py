@@ -65,3 +65,34 @@ def test_real_model_regeneration_is_served_from_the_cache(tmp_path, monkeypatch)
     assert again.generate(chats, max_new_tokens=8) == first
     assert again.usage == {"calls": 0, "cached_calls": 2}
     assert llm.usage["calls"] == 2 and llm.usage["completion_tokens"] > 0
+
+
+def test_a_machine_with_an_empty_local_cache_reuses_calls_through_the_shared_folder(tmp_path):
+    from tuneline.llm.shared import FolderStore, Tiered
+
+    shared = FolderStore(str(tmp_path / "artifact-store" / "llm-calls"))
+    chats = [user_chat(q) for q in ("a", "b", "c")]
+    log, usage = [], {}
+    first_machine = Tiered(CallCache(tmp_path / "one.sqlite"), shared)
+    first = cached_calls(first_machine, ID, "generate", chats, {"t": 0}, counting_run(chats, log), usage)
+    # a fresh container: nothing on its disk, the stack's folder as it was left
+    second_machine = Tiered(CallCache(tmp_path / "two.sqlite"), shared)
+    usage2 = {}
+    again = cached_calls(second_machine, ID, "generate", chats, {"t": 0},
+                         counting_run(chats, log), usage2)
+    assert again == first and usage2 == {"calls": 0, "cached_calls": 3} and len(log) == 1
+    assert len(second_machine.local) == 3  # copied to the local tier on the way
+    assert len(list((tmp_path / "artifact-store" / "llm-calls").rglob("*.json"))) == 3
+
+
+def test_a_cut_short_shared_entry_is_computed_again_not_an_error(tmp_path):
+    from tuneline.llm.shared import FolderStore
+
+    shared = FolderStore(str(tmp_path / "calls"))
+    key = call_keys(ID, "generate", [user_chat("a")], {})[0]
+    shared.put_many({key: "reply"})
+    assert shared.get_many([key]) == {key: "reply"}
+    path = tmp_path / "calls" / key[:2] / f"{key}.json"
+    path.write_text(path.read_text()[:10])  # a writer that died mid-file on a store without renames
+    assert shared.get_many([key]) == {}
+    assert not list((tmp_path / "calls").rglob("*.tmp"))

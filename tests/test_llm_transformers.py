@@ -55,3 +55,39 @@ def test_weights_are_bf16_only_where_the_hardware_runs_it_natively_and_cached_ap
     assert fp32.identity != bf16.identity  # a cached fp32 reply is not served as a bf16 one
     chat = [[{"role": "user", "content": "Name a colour."}]]
     assert bf16.generate(chat, max_new_tokens=8)[0].strip()
+
+
+def test_a_sampled_reply_depends_on_its_prompt_not_on_its_batch(smollm):
+    chats = [user_chat(q) for q in ("Name a fruit.", "Write a short greeting.",
+                                    "What is the capital of France?", "Describe the sea.")]
+    kw = {"max_new_tokens": 12, "temperature": 0.9, "top_p": 0.9}
+    together = smollm.generate(chats, **kw)
+    reordered = smollm.generate([chats[2], chats[3], chats[0]], **kw)
+    alone = smollm.generate([chats[0]], **kw)
+    assert reordered == [together[2], together[3], together[0]] and alone == [together[0]]
+    # two samples of one prompt in one call are two draws
+    twice = smollm.generate([chats[3], chats[3], chats[3]], **kw)
+    assert len(set(twice)) > 1
+
+
+def test_per_row_sampling_draws_from_the_tempered_top_p_distribution():
+    import torch
+
+    from tuneline.llm import sampling
+
+    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0, -3.0]])
+    temperature, top_p, n = 0.8, 0.9, 4000
+    probs = torch.softmax(logits[0] / temperature, dim=-1)
+    # top-p keeps the most likely tokens until their mass reaches 0.9: here the first three
+    kept = int((probs.sort(descending=True).values.cumsum(0) - probs.sort(descending=True).values
+                < top_p).sum())
+    expected = torch.zeros_like(probs)
+    expected[:kept] = probs[:kept] / probs[:kept].sum()
+    counts = torch.zeros_like(probs)
+    for seed in range(n):
+        proc = sampling.processor([sampling.row_seed(str(seed))], temperature, top_p, prompt_length=0)
+        counts[int(proc(torch.zeros(1, 0, dtype=torch.long), logits.clone()).argmax())] += 1
+    assert counts[kept:].sum() == 0
+    # within 4 standard errors of each kept token's probability
+    for p, c in zip(expected[:kept].tolist(), (counts[:kept] / n).tolist()):
+        assert abs(c - p) < 4 * (p * (1 - p) / n) ** 0.5, (c, p)

@@ -115,7 +115,8 @@ def render_summary(info: dict, log: str | None = None) -> str:
         changed = ", ".join(f"{len(f[k])} {k}" for k in ("added", "changed", "deleted", "excluded")
                             if f.get(k))
         out.append(f"  data change  since {diff['from']}: {c['added']} pairs added, {c['removed']} "
-                   f"removed, {c['moved']} moved (train {c['train']:+d}, test {c['test']:+d}); "
+                   f"removed, {c['changed']} changed, {c['moved']} moved (train {c['train']:+d}, "
+                   f"test {c['test']:+d}); "
                    f"files: {changed or 'none changed'} (tuneline dataset diff {diff['from']} "
                    f"{info['run']})")
     if info.get("top_drops"):
@@ -249,16 +250,19 @@ def render_diff(d: dict) -> str:
     """`tuneline dataset diff A B`."""
     c = d["counts"]
     out = [f"dataset {d['from']} -> {d['to']}: {c['added']} added, {c['removed']} removed, "
-           f"{c['moved']} moved between splits (train {c['train']:+d}, test {c['test']:+d})"]
+           f"{c['changed']} changed, {c['moved']} moved between splits (train {c['train']:+d}, "
+           f"test {c['test']:+d})"]
     files = d["files"]
     for kind in ("added", "changed", "deleted", "excluded"):
         if files[kind]:
             out.append(f"  files {kind:<8} " + ", ".join(files[kind]))
-    for title, rows in (("added", d["added"]), ("removed", d["removed"])):
+    for title, mark, rows in (("added", "+", d["added"]), ("removed", "-", d["removed"]),
+                              ("changed", "~", d["changed"])):
         if rows:
             out.append(f"  {title}:")
             for r in rows:
-                out.append(f"    {'+' if title == 'added' else '-'} {r['pair_id']} {r['split']:<5} "
+                was = f" (was {r['was']})" if r.get("was") else ""
+                out.append(f"    {mark} {r['pair_id']}{was} {r['split']:<5} "
                            f"{r['source']}: {r['cause']} | {_short(r['instruction'], 60)}")
     for r in d["moved"]:
         out.append(f"  moved  {r['pair_id']} {r['from']} -> {r['to']}")

@@ -364,7 +364,7 @@ def test_dataset_diff_names_each_file_change_and_gives_every_changed_pair_its_ca
     cause = {"03-qlora.txt": "new file", "ops-notes.md": "changed file",
              "ops-runbook.md": "deleted file", "02-lora.md": "excluded file"}
     assert d["added"] and d["removed"]
-    for row in d["added"] + d["removed"]:
+    for row in d["added"] + d["removed"] + d["changed"]:
         if row["source"] in cause:
             assert row["cause"] == cause[row["source"]], row
         else:  # the unchanged file: only a verdict can have changed

@@ -187,8 +187,9 @@ def split_ids(frames: dict) -> dict[str, str]:
 
 
 def diff_datasets(old: dict, new: dict) -> dict:
-    """What changed from one dataset run to another: pairs added, removed and moved between
-    splits, each with its cause read from the two runs' records."""
+    """What changed from one dataset run to another: pairs added, removed, changed (the same
+    question from the same file with another answer or chunk) and moved between splits, each
+    with its cause read from the two runs' records."""
     before, after = split_ids(old), split_ids(new)
     old_files = {r["path"]: r["sha256"] for r in old["raw_files"].to_dict("records")}
     new_files = {r["path"]: r["sha256"] for r in new["raw_files"].to_dict("records")}
@@ -229,6 +230,17 @@ def diff_datasets(old: dict, new: dict) -> dict:
                      else "not generated now (a generation setting or the model changed)")
         removed.append({"pair_id": pid, "split": before[pid], "source": path, "cause": cause,
                         "instruction": (_pair_record(old, pid) or {}).get("instruction")})
+    # a pair whose question comes back from the same file with another answer or chunk: changed
+    by_question = {(r["source"], r["instruction"]): r for r in added}
+    changed = []
+    for r in list(removed):
+        a = by_question.pop((r["source"], r["instruction"]), None)
+        if a is not None:
+            added.remove(a)
+            removed.remove(r)
+            changed.append({"pair_id": a["pair_id"], "was": r["pair_id"], "split": a["split"],
+                            "source": a["source"], "cause": a["cause"],
+                            "instruction": a["instruction"]})
     for pid in before.keys() & after.keys():
         if before[pid] != after[pid]:
             moved.append({"pair_id": pid, "from": before[pid], "to": after[pid]})
@@ -239,8 +251,10 @@ def diff_datasets(old: dict, new: dict) -> dict:
                                if old_files[p] != new_files[p])}
     key = lambda r: (r["source"], r["pair_id"])  # noqa: E731
     return {"added": sorted(added, key=key), "removed": sorted(removed, key=key),
+            "changed": sorted(changed, key=key),
             "moved": sorted(moved, key=lambda r: r["pair_id"]), "files": files,
-            "counts": {"added": len(added), "removed": len(removed), "moved": len(moved),
+            "counts": {"added": len(added), "removed": len(removed), "changed": len(changed),
+                       "moved": len(moved),
                        "train": _count(after, "train") - _count(before, "train"),
                        "test": _count(after, "test") - _count(before, "test")}}
 
