@@ -61,6 +61,10 @@ class LLMParams(Params):
         "else float32"))
     seed: int = 0
     cache: bool = Field(True, description="persistent call cache (resume after a crash, no repaid calls)")
+    shared_cache: str | None = Field("artifact_store", description=(
+        "calls also kept where every machine of the stack reads them, so steps in fresh "
+        "containers reuse them: artifact_store (a folder in the stack's artifact store), a "
+        "folder or URL the artifact store's filesystem can write, or null (this disk only)"))
     # openai: any OpenAI-compatible server (OpenAI, vLLM, Ollama, TGI, llama.cpp)
     base_url: str | None = Field(None, description="openai: e.g. http://127.0.0.1:8080/v1")
     api_key_env: str = Field("OPENAI_API_KEY", description="openai: NAME of the env var with the key")

@@ -35,6 +35,30 @@ def code_of(*core) -> CachePolicy:
     return CachePolicy(source_dependencies=source_closure(*core))
 
 
+def llm_for(params):
+    """`make_llm` with the stack's call folder behind the machine's call cache
+    (`LLMParams.shared_cache`): a step in a fresh container reuses every call an earlier run
+    made anywhere on the stack."""
+    from tuneline.llm import make_llm
+
+    return make_llm(params, shared=shared_calls(params))
+
+
+def shared_calls(params):
+    """The stack's call folder for this LLM config, or None."""
+    if not params.cache or not params.shared_cache:
+        return None
+    from zenml.client import Client
+    from zenml.io import fileio
+
+    from tuneline.llm.shared import FolderStore
+
+    root = params.shared_cache
+    if root == "artifact_store":
+        root = f"{Client().active_stack.artifact_store.path.rstrip('/')}/tuneline/llm-calls"
+    return FolderStore(root, fs=fileio)
+
+
 def log_ledger(stage: str, n_in: int, kept: int, dropped: list[Dropped]) -> None:
     log_metadata(metadata={stage: ledger(stage, n_in, kept, dropped)})
 

@@ -9,7 +9,6 @@ from tuneline import llm as llm_core
 from tuneline.curation import dedup as dedup_core
 from tuneline.curation import filters, judge, preferences, source_checks
 from tuneline.curation import generate as generate_core
-from tuneline.llm import make_llm
 from tuneline.params import (
     DedupParams,
     EmbeddingParams,
@@ -21,7 +20,7 @@ from tuneline.params import (
     PreferenceParams,
 )
 from tuneline.records import Chunk, Pair, Preference, dropped_frame, from_frame, to_frame
-from tuneline_steps._common import code_of, frame_step, log_ledger, log_usage
+from tuneline_steps._common import code_of, frame_step, llm_for, log_ledger, log_usage
 
 
 def _chunk_text(chunks: pd.DataFrame) -> dict[str, str]:
@@ -82,7 +81,7 @@ def judge_pairs(
 ) -> tuple[Annotated[pd.DataFrame, "judged_pairs"], Annotated[pd.DataFrame, "judge_rejected"]]:
     """Score each pair 1-5 against its source chunk with the LLM judge (or jury); keep the good."""
     items = from_frame(pairs, Pair)
-    judges = [make_llm(llm)] + [make_llm(j) for j in judging.jury]
+    judges = [llm_for(llm)] + [llm_for(j) for j in judging.jury]
     kept, dropped, stats = judge.judge_pairs(items, judges, judging, _chunk_text(chunks))
     log_usage(*judges)
     log_ledger("judge", len(items), len(kept), dropped)
@@ -102,8 +101,8 @@ def build_preferences(
 ) -> tuple[Annotated[pd.DataFrame, "preferences"], Annotated[pd.DataFrame, "preference_rejected"]]:
     """Rank sampled answers per instruction with the kept answer's judge; score imported rejected sides."""
     items = from_frame(pairs, Pair)
-    model = make_llm(llm)
-    judges = [make_llm(judge_llm)] + [make_llm(j) for j in judging.jury]
+    model = llm_for(llm)
+    judges = [llm_for(judge_llm)] + [llm_for(j) for j in judging.jury]
     prefs, dropped = preferences.build_preferences(items, model, judges, generation, judging,
                                                    preference, _chunk_text(chunks),
                                                    from_frame(imported_preferences, Preference))

@@ -8,12 +8,12 @@ from zenml import log_metadata, step
 
 from tuneline import llm as llm_core
 from tuneline.curation import judge
-from tuneline.llm import make_llm, transformers_backend
+from tuneline.llm import transformers_backend
 from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair, from_frame
 from tuneline.ship import evaluate as core
 from tuneline.train import trl_backend
-from tuneline_steps._common import FRAMES, code_of, log_usage
+from tuneline_steps._common import FRAMES, code_of, llm_for, log_usage
 
 
 @step(cache_policy=code_of(core, judge, llm_core, transformers_backend, trl_backend),
@@ -25,7 +25,7 @@ def evaluate(
     production_version: int | None = None,
 ) -> tuple[Annotated[dict, "eval_metrics"], Annotated[pd.DataFrame, "eval_answers"]]:
     """Base, tuned and production models on this test split: answer loss and judge score."""
-    judge_llm = make_llm(llm)
+    judge_llm = llm_for(llm)
     candidates = [("base", []), ("tuned", [sft_adapter, dpo_adapter])]
     if production_sft is not None and production_dpo is not None:
         candidates.append(("production", [production_sft, production_dpo]))

@@ -6,10 +6,9 @@ import pandas as pd
 
 from tuneline import llm as llm_core
 from tuneline.curation import generate as core
-from tuneline.llm import make_llm
 from tuneline.params import GenerateParams, LLMParams
 from tuneline.records import Chunk, Pair, dropped_frame, from_frame, to_frame
-from tuneline_steps._common import code_of, frame_step, log_ledger, log_usage
+from tuneline_steps._common import code_of, frame_step, llm_for, log_ledger, log_usage
 
 
 @frame_step(cache_policy=code_of(core, llm_core))
@@ -18,7 +17,7 @@ def generate_pairs(
 ) -> tuple[Annotated[pd.DataFrame, "generated_pairs"], Annotated[pd.DataFrame, "generate_rejected"]]:
     """Pairs from chunks: a question for each answer passage (or a question, then its answer)."""
     items = from_frame(chunks, Chunk)
-    model = make_llm(llm)
+    model = llm_for(llm)
     pairs, dropped = core.generate_pairs(items, model, generation)
     log_usage(model)
     log_ledger("generate", len(core.attempts(items, generation)), len(pairs), dropped)

@@ -120,3 +120,47 @@ def test_step_outputs_and_their_materializers_are_in_the_same_order_in_every_pro
                                                           "imported_preferences", "ingest_rejected"]
     assert all(ms == ["tuneline.zenml_ext.materializers.HashedDataFrameMaterializer"]
                for o, ms in outputs["split_dataset"])
+
+
+def test_a_rerun_with_an_empty_local_cache_reuses_the_stacks_calls_and_equals_a_run_from_scratch(
+        tmp_path, monkeypatch):
+    """A step in a fresh container has no call cache on its disk: the calls come from the
+    stack's artifact store (`llm.shared_cache`), only the edited chunk's are made, and the
+    dataset is the one a run from scratch (no step cache, no call cache anywhere) makes."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("02-lora.md", "11-dpo.md"):
+        shutil.copy(SAMPLE / name, raw / name)
+    notes = raw / "retraining-notes.md"
+    notes.write_text(
+        "# Retraining notes\n\nThe retraining job reads the document folder every Monday. It "
+        "keeps the adapter rank at sixteen and the learning rate at two times ten to the minus "
+        "four, because larger ranks overfit the small weekly batches of new documents.\n")
+    # float32: in bf16 a row's neighbours in its batch move its low-order bits, and reused
+    # calls change the batches of the calls still to make
+    cfg = write_config(tmp_path / "dataset.yaml", "dataset", raw_dir=str(raw),
+                       llm={"batch_size": 8, "dtype": "float32"})
+
+    def run(machine: str, *extra: str):
+        monkeypatch.setenv("TUNELINE_CALL_CACHE", str(tmp_path / f"{machine}.sqlite"))
+        assert main(["run", cfg, *extra]) == 0
+        got = latest_run("dataset_pipeline")
+        usage = {}
+        for step in ("generate_pairs", "judge_pairs", "build_preferences"):
+            for u in got.steps[step].run_metadata["llm_usage"].values():
+                for k in ("calls", "cached_calls"):
+                    usage[k] = usage.get(k, 0) + u.get(k, 0)
+        return got, usage
+
+    run("first-machine")
+    notes.write_text(notes.read_text() + "\nA run that changes nothing trains nothing.\n")
+    incremental, reused = run("fresh-container")
+    scratch, fresh = run("scratch-machine", "--no-cache", "--set", "parameters.llm.shared_cache=null")
+    assert fresh["cached_calls"] == 0 and fresh["calls"] > 0
+    # only the edited document's calls were made again
+    assert 0 < reused["calls"] <= fresh["calls"] // 3 and reused["cached_calls"] > 0
+    assert reused["calls"] + reused["cached_calls"] == fresh["calls"]
+    for name in ("train_pairs", "test_pairs", "train_preferences", "test_preferences"):
+        a = incremental.steps["split_dataset"].outputs[name][0]
+        b = scratch.steps["split_dataset"].outputs[name][0]
+        assert a.content_hash == b.content_hash, name

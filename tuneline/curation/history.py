@@ -249,7 +249,7 @@ def diff_datasets(old: dict, new: dict) -> dict:
              "excluded": sorted(old_files.keys() - new_files.keys() & excluded),
              "changed": sorted(p for p in old_files.keys() & new_files.keys()
                                if old_files[p] != new_files[p])}
-    key = lambda r: (r["source"], r["pair_id"])  # noqa: E731
+    key = lambda r: (r["source"], r["pair_id"])
     return {"added": sorted(added, key=key), "removed": sorted(removed, key=key),
             "changed": sorted(changed, key=key),
             "moved": sorted(moved, key=lambda r: r["pair_id"]), "files": files,

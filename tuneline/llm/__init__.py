@@ -29,19 +29,21 @@ class LLM(Protocol):
 def backend_modules() -> list:
     """Modules whose code decides what an LLM step returns: steps list them as cache
     dependencies (re-executing such a step is cheap: unchanged calls come from the call cache)."""
-    from tuneline.llm import cache, openai_backend, transformers_backend
+    from tuneline.llm import cache, openai_backend, sampling, shared, transformers_backend
 
-    return [cache, openai_backend, transformers_backend]
+    return [cache, openai_backend, sampling, shared, transformers_backend]
 
 
 
-def make_llm(params: LLMParams) -> LLM:
+def make_llm(params: LLMParams, shared=None) -> LLM:
+    """The configured backend; `shared` is the stack's call folder (tuneline/llm/shared.py)
+    behind the machine's call cache, given by the step that knows the stack."""
     if params.backend == "transformers":
         from tuneline.llm.transformers_backend import load
 
-        return load(params)
+        return load(params, shared)
     if params.backend == "openai":
         from tuneline.llm.openai_backend import load
 
-        return load(params)
+        return load(params, shared)
     raise ValueError(f"unknown llm.backend {params.backend!r}; expected transformers or openai")

@@ -63,7 +63,7 @@ def call_keys(identity: dict, kind: str, chats: Sequence, params: dict) -> list[
     return keys
 
 
-def cached_calls(cache: CallCache | None, identity: dict, kind: str, chats: Sequence, params: dict,
+def cached_calls(cache, identity: dict, kind: str, chats: Sequence, params: dict,
                  run: Callable[[list[int]], Iterator[tuple[list[int], list]]], usage: dict) -> list:
     """One value per chat: stored ones from the cache, the rest from `run(missing indices)`,
     which yields (indices, values) groups as they finish; each group is stored at once."""
@@ -82,8 +82,9 @@ def cached_calls(cache: CallCache | None, identity: dict, kind: str, chats: Sequ
     return out
 
 
-def open_cache(enabled: bool) -> CallCache | None:
-    """The shared call cache (TUNELINE_CALL_CACHE, else <tuneline cache>/llm-calls.sqlite)."""
+def open_cache(enabled: bool, shared=None):
+    """The machine's call cache (TUNELINE_CALL_CACHE, else <tuneline cache>/llm-calls.sqlite),
+    in front of the stack's `shared` folder (tuneline/llm/shared.py) when one is given."""
     if not enabled:
         return None
     import os
@@ -91,7 +92,12 @@ def open_cache(enabled: bool) -> CallCache | None:
     from tuneline.models import cache_dir
 
     path = os.environ.get("TUNELINE_CALL_CACHE") or cache_dir() / "llm-calls.sqlite"
-    return _open(str(path))
+    local = _open(str(path))
+    if shared is None:
+        return local
+    from tuneline.llm.shared import Tiered
+
+    return Tiered(local, shared)
 
 
 @functools.lru_cache(maxsize=4)

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuneline.llm.cache import CallCache, cached_calls, open_cache
+from tuneline.llm import sampling
+from tuneline.llm.cache import CallCache, cached_calls, call_keys, open_cache
 from tuneline.params import LLMParams
 
 
@@ -81,15 +82,19 @@ class OpenAILLM:
 
     def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate",
                  schema=None):
+        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+                  "seed": self.seed, "seeding": "per-call", "schema": schema}
+        # one seed per call, from its key: repeated prompts (several questions asked of one
+        # chunk) get different samples, and a prompt's sample does not depend on its position
+        # among the calls still to make (reused calls change those positions)
+        seeds = [sampling.row_seed(k) % (1 << 31)
+                 for k in call_keys(self.identity, "generate", chats, params)]
+
         def one(i: int) -> str:
-            # one seed per position: with a shared seed, servers return the same "sample" for
-            # repeated prompts (e.g. several questions asked of one chunk)
             kwargs = dict(messages=chats[i], max_tokens=max_new_tokens, temperature=temperature,
-                          top_p=top_p, seed=self.seed + i)
+                          top_p=top_p, seed=seeds[i])
             return self._text(self._structured(kwargs, schema) if schema else self._create(**kwargs))
 
-        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-                  "seed": self.seed, "seeding": "per-position", "schema": schema}
         return cached_calls(self.cache, self.identity, "generate", chats, params,
                             lambda todo: self._pool(todo, one, desc), self.usage)
 
@@ -145,7 +150,7 @@ class OpenAILLM:
                             lambda todo: self._pool(todo, one, desc), self.usage)
 
 
-def load(params: LLMParams) -> OpenAILLM:
+def load(params: LLMParams, shared=None) -> OpenAILLM:
     from openai import OpenAI
 
     key = os.environ.get(params.api_key_env)
@@ -157,4 +162,4 @@ def load(params: LLMParams) -> OpenAILLM:
     return OpenAILLM(name=params.model, base_url=params.base_url, client=client,
                      concurrency=params.concurrency, seed=params.seed,
                      prices=(params.price_input_per_mtok, params.price_output_per_mtok),
-                     cache=open_cache(params.cache))
+                     cache=open_cache(params.cache, shared))

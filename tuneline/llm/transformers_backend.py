@@ -7,7 +7,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from tuneline import models
-from tuneline.llm.cache import CallCache, cached_calls, open_cache
+from tuneline.llm import sampling
+from tuneline.llm.cache import CallCache, cached_calls, call_keys, open_cache
 from tuneline.params import LLMParams
 
 
@@ -56,24 +57,33 @@ class TransformersLLM:
                  schema=None):
         """`schema` is accepted for interface parity; local replies are parsed, not constrained."""
         import torch
+        from transformers import LogitsProcessorList
 
-        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} \
-            if temperature > 0 else {"do_sample": False}
+        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+                  "seed": self.seed}
+        if temperature > 0:
+            params["sampler"] = "per-call"  # apart from replies cached by the batch-wide sampler
+        # each sampled call draws from a generator of its own, seeded by its key: its reply
+        # does not depend on which calls share its batch (tuneline/llm/sampling.py)
+        seeds = [sampling.row_seed(k) for k in call_keys(self.identity, "generate", chats, params)]
 
         def run(todo: list[int]):
             texts = self._prompts([chats[i] for i in todo])
-            torch.manual_seed(self.seed)
             with torch.inference_mode():
                 for idx, enc in self._batches(texts, desc):
+                    extra = {}
+                    if temperature > 0:
+                        extra["logits_processor"] = LogitsProcessorList([sampling.processor(
+                            [seeds[todo[i]] for i in idx], temperature, top_p,
+                            enc["input_ids"].shape[1])])
                     gen = self.model.generate(**enc, max_new_tokens=max_new_tokens,
-                                              pad_token_id=self.tokenizer.pad_token_id, **sampling)
+                                              pad_token_id=self.tokenizer.pad_token_id,
+                                              do_sample=False, **extra)
                     new = gen[:, enc["input_ids"].shape[1]:]
                     self._count("completion_tokens", int((new != self.tokenizer.pad_token_id).sum()))
                     yield [todo[i] for i in idx], [
                         self.tokenizer.decode(row, skip_special_tokens=True).strip() for row in new]
 
-        params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
-                  "seed": self.seed}
         return cached_calls(self.cache, self.identity, "generate", chats, params, run, self.usage)
 
     def choice_probs(self, chats, prefix, choices, *, desc="score"):
@@ -97,10 +107,10 @@ class TransformersLLM:
         return cached_calls(self.cache, self.identity, "choice_probs", chats, params, run, self.usage)
 
 
-def load(params: LLMParams) -> TransformersLLM:
+def load(params: LLMParams, shared=None) -> TransformersLLM:
     # a fresh handle on the shared loaded model: its own usage counters, this config's cache
     return replace(_load(params.model, params.device, params.threads, params.batch_size, params.seed,
-                         params.dtype), cache=open_cache(params.cache), usage={})
+                         params.dtype), cache=open_cache(params.cache, shared), usage={})
 
 
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
