@@ -1,5 +1,6 @@
-"""The dashboard's "build dataset" and "retrain" forms: the steps and pipelines `tuneline serve`
-deploys. Each starts a real run and answers at once; it does not wait for it.
+"""The dashboard's "build dataset", "retrain" and "trace" forms: the steps and pipelines
+`tuneline serve` deploys. The first two start a real run and answer at once (they do not wait
+for it); "trace" answers with an example's (or a raw file's) history, as `tuneline trace` does.
 
 A deployment substitutes the form's values into step parameters of the same name, so each
 pipeline's signature repeats its step's names; a field's type, bounds, description and what it
@@ -20,6 +21,7 @@ from typing import Annotated, Literal
 from zenml import log_metadata, pipeline, step
 from zenml.client import Client
 from zenml.metadata.metadata_types import Uri
+from zenml.types import HTMLString
 from zenml.utils import dashboard_utils, source_utils
 
 from tuneline_app import forms as launch
@@ -139,4 +141,32 @@ def retrain(
                          no_cache=no_cache)
 
 
-LAUNCHERS = {"tuneline-build-dataset": build_dataset, "tuneline-retrain": retrain}
+@step(enable_cache=False)  # reads the store as it is now
+def trace_lookup(
+    query: str | None = None, file: str | None = None, run: str | None = None,
+) -> tuple[Annotated[dict, "trace"], Annotated[HTMLString, "trace_view"]]:
+    """An example's history (its id or a piece of its text) or a raw file's examples."""
+    import html
+
+    from tuneline.zenml_ext import trace
+    from tuneline_app.render import render_file_trace, render_trace
+
+    if bool(query) == bool(file):
+        raise launch.LaunchError("give `query` (a pair id or a piece of its text) or `file` "
+                                 "(a path in the raw folder), not both")
+    got = trace.trace_file(file, run) if file else trace.trace_example(query, run)
+    text = render_file_trace(got) if file else render_trace(got)
+    # the same text as `tuneline trace`, on the step's page in the dashboard
+    return got, HTMLString(f"<pre style='white-space:pre-wrap'>{html.escape(text)}</pre>")
+
+
+@pipeline(enable_cache=False)
+def trace_example(query: str | None = None, file: str | None = None,
+                  run: str | None = None) -> dict:
+    """Trace: an example's raw file, chunk, every stage's verdict, split and model versions."""
+    got, _ = trace_lookup(query=query, file=file, run=run)
+    return got
+
+
+LAUNCHERS = {"tuneline-build-dataset": build_dataset, "tuneline-retrain": retrain,
+             "tuneline-trace": trace_example}

@@ -96,7 +96,8 @@ def page(served):
         browser.close()
 
 
-def submit_playground(page, base: str, deployment: str, form: dict) -> str:
+def submit_playground(page, base: str, deployment: str, form: dict, default: str = "no_cache",
+                      answer: str = "started_run") -> str:
     """Open the deployment's Playground, replace the form's JSON, press Run; the page's text
     once the answer (or the form's complaint) is shown."""
     from playwright.sync_api import expect
@@ -105,7 +106,7 @@ def submit_playground(page, base: str, deployment: str, form: dict) -> str:
     page.get_by_text(deployment, exact=True).first.click()
     page.get_by_text("Playground", exact=True).first.click()
     editor = page.locator(".monaco-editor").first
-    expect(editor).to_contain_text('"no_cache"')  # the form's defaults are in: now replace them
+    expect(editor).to_contain_text(f'"{default}"')  # the form's defaults are in: now replace them
     editor.click()
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
@@ -116,14 +117,14 @@ def submit_playground(page, base: str, deployment: str, form: dict) -> str:
         expect(editor).to_contain_text(f'"{key}"')
     expect(editor).not_to_contain_text("null")  # the defaults (nulls) are gone; no form has one
     page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_text(re.compile("started_run|Failed to invoke deployment|Input should be")).first \
+    page.get_by_text(re.compile(f"{answer}|Failed to invoke deployment|Input should be")).first \
         .wait_for(timeout=240_000)
     return page.inner_text("body")
 
 
 def test_build_dataset_from_the_dashboard(served, page):
     base, env = served["url"], served["env"]
-    assert "tuneline-build-dataset" in served["up"] and "tuneline-retrain" in served["up"]
+    assert all(f"tuneline-{d}" in served["up"] for d in ("build-dataset", "retrain", "trace"))
 
     body = submit_playground(page, base, "tuneline-build-dataset",
                              {"config": "tiny-dataset", "raw_dir": str(served["raw"]),
@@ -144,7 +145,8 @@ out = {{"status": r.status.value, "pipeline": r.pipeline.name, "tags": [t.name f
         "raw_dir": r.config.parameters["raw_dir"],
         "questions": r.config.parameters["generation"]["questions_per_chunk"],
         "steps": {{n: s.status.value for n, s in r.steps.items()}},
-        "train": r.steps["split_dataset"].outputs["train_pairs"][0].load().shape[0]}}""")
+        "train": r.steps["split_dataset"].outputs["train_pairs"][0].load().shape[0],
+        "pair": r.steps["split_dataset"].outputs["train_pairs"][0].load().iloc[0].to_dict()}}""")
     assert run["status"] == "completed", launch_log(run_name)
     assert run["pipeline"] == "dataset_pipeline"
     assert "dashboard" in run["tags"]
@@ -156,6 +158,32 @@ out = {{"status": r.status.value, "pipeline": r.pipeline.name, "tags": [t.name f
     text = page.inner_text("body")
     assert run_name in text and "completed" in text
     served["dataset_run"] = run_name
+    served["train_pair"] = run["pair"]
+
+
+def test_trace_from_the_dashboard_answers_with_the_examples_history(served, page):
+    if "train_pair" not in served:
+        pytest.skip("needs the dataset run of test_build_dataset_from_the_dashboard")
+    pair = served["train_pair"]
+    submit_playground(page, served["url"], "tuneline-trace",
+                      {"query": pair["pair_id"][:12], "run": served["dataset_run"]},
+                      default="query", answer="examples")
+    page.get_by_text("JSON", exact=True).first.click()  # the answer as JSON (its first lines)
+    page.get_by_text(re.compile(pair["pair_id"])).first.wait_for(timeout=30_000)
+    body = page.inner_text("body")
+    assert pair["pair_id"] in body and pair["source"] in body
+    # the whole answer is the trace run's output: the history `tuneline trace --json` gives
+    got = client_query(served["env"], """r = c.list_pipeline_runs(pipeline_name="trace_example",
+    sort_by="desc:created", size=1, hydrate=True).items[0]
+step = r.steps["trace_lookup"]
+out = [r.status.value, step.outputs["trace"][0].load(), str(step.outputs["trace_view"][0].load())]""")
+    status, trace, view = got
+    assert status == "completed" and trace["run"] == served["dataset_run"]
+    history = trace["examples"][0]
+    assert history["pair_id"] == pair["pair_id"] and history["outcome"] == {"kept": True, "split": "train"}
+    assert [s["verdict"] for s in history["stages"]] == ["kept"] * 6
+    assert history["raw_file"]["path"] == pair["source"] and len(history["raw_file"]["sha256"]) == 64
+    assert f"pair {pair['pair_id']}: kept, train split" in view
 
 
 def test_retrain_from_the_dashboard(served, page):

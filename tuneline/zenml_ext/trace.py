@@ -77,10 +77,9 @@ def _trained_on() -> dict[str, list[dict]]:
     return found
 
 
-def _holders(runs: list, match) -> tuple[list[dict], list[dict]]:
+def _holders(runs: list, match, versions: dict) -> tuple[list[dict], list[dict]]:
     """The dataset versions (a run's split artifacts) with a row that `match` accepts, and the
-    model versions trained or evaluated on them."""
-    versions = _trained_on()
+    model versions (`_trained_on`) trained or evaluated on them."""
     datasets, models, seen = [], [], set()
     for run in runs:
         for name in history.SPLITS:
@@ -110,12 +109,12 @@ def trace_example(query: str, run: str | None = None, limit: int = 20) -> dict:
             break
     else:
         raise LookupError(f"no pair matches {query!r} in {'run ' + run if run else 'any dataset run'}")
-    out = []
+    out, all_runs, versions = [], dataset_runs(), _trained_on()
     for pid in ids[:limit]:
         h = history.example_history(frames, pid, _generation(r))
         h["run"] = r.name
         h["datasets"], h["models"] = _holders(
-            dataset_runs(), lambda df, pid=pid: bool((df["pair_id"] == pid).any()))
+            all_runs, lambda df, pid=pid: bool((df["pair_id"] == pid).any()), versions)
         out.append(h)
     return {"query": query, "run": r.name, "matches": len(ids), "examples": out}
 
@@ -143,7 +142,7 @@ def trace_file(path: str, run: str | None = None) -> dict:
     def from_file(df) -> bool:
         return any(history.raw_path(s, {path}) == path for s in df["source"])
 
-    result["datasets"], result["models"] = _holders(runs, from_file)
+    result["datasets"], result["models"] = _holders(runs, from_file, _trained_on())
     return result
 
 
