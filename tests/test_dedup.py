@@ -165,3 +165,21 @@ def test_the_best_scored_duplicate_survives():
     copies = [make_pair(1, "What is LoRA?", "x", score=2.0), make_pair(2, "what is lora", "x", score=4.0)]
     kept, dropped = exact_dedup(copies)
     assert [p.pair_id for p in kept] == ["p2"]
+
+
+def test_a_kept_vector_equals_a_fresh_one_and_only_new_texts_are_encoded(tmp_path):
+    from tuneline.llm.cache import CallCache
+    from tuneline.llm.shared import FolderStore, Tiered
+
+    texts = ["LoRA trains low-rank adapters.", "The base weights stay frozen.",
+             "A longer sentence about packing several short examples into one training row."]
+    fresh = load_encoder("bundled:all-minilm-l6-v2", batch_size=16)(texts)
+    store = FolderStore(str(tmp_path / "stack"))
+    first = load_encoder("bundled:all-minilm-l6-v2", 16,
+                         cache=Tiered(CallCache(tmp_path / "a.sqlite"), store))
+    assert (first(texts) == fresh).all()  # one text per forward on the CPU: bit for bit
+    # another machine, its own empty cache, the stack's folder: only the new text is encoded
+    other = load_encoder("bundled:all-minilm-l6-v2", 16,
+                         cache=Tiered(CallCache(tmp_path / "b.sqlite"), store))
+    more = other(texts + ["A new sentence."])
+    assert (more[:3] == fresh).all() and other.usage == {"calls": 1, "cached_calls": 3}

@@ -48,12 +48,23 @@ def shared_calls(params):
     """The stack's call folder for this LLM config, or None."""
     if not params.cache or not params.shared_cache:
         return None
+    return _folder(params.shared_cache)
+
+
+def encoder_cache():
+    """The machine's call cache in front of the stack's folder, for embeddings: a rerun
+    encodes only texts it has not seen (the grounding checks encode every chunk sentence)."""
+    from tuneline.llm.cache import open_cache
+
+    return open_cache(True, _folder("artifact_store"))
+
+
+def _folder(root: str):
     from zenml.client import Client
     from zenml.io import fileio
 
     from tuneline.llm.shared import FolderStore
 
-    root = params.shared_cache
     if root == "artifact_store":
         root = f"{Client().active_stack.artifact_store.path.rstrip('/')}/tuneline/llm-calls"
     return FolderStore(root, fs=fileio)

@@ -20,7 +20,7 @@ from tuneline.params import (
     PreferenceParams,
 )
 from tuneline.records import Chunk, Pair, Preference, dropped_frame, from_frame, to_frame
-from tuneline_steps._common import code_of, frame_step, llm_for, log_ledger, log_usage
+from tuneline_steps._common import code_of, encoder_cache, frame_step, llm_for, log_ledger, log_usage
 
 
 def _chunk_text(chunks: pd.DataFrame) -> dict[str, str]:
@@ -50,12 +50,14 @@ def dedup_pairs(
 ) -> tuple[Annotated[pd.DataFrame, "unique_pairs"], Annotated[pd.DataFrame, "dedup_rejected"]]:
     """Remove exact, near (MinHash) and paraphrased (embedding) duplicate pairs."""
     items = from_frame(pairs, Pair)
-    encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device)
-    log_metadata(metadata={"embedding": {"model": embedding.model, "device": encoder.device}})
+    encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device,
+                                      encoder_cache())
     dropped = []
     for name, n_in, kept, stage_dropped in dedup_core.dedup(items, dedup, encoder):
         log_ledger(name, n_in, len(kept), stage_dropped)
         dropped += stage_dropped
+    log_metadata(metadata={"embedding": {"model": embedding.model, "device": encoder.device,
+                                         "texts": dict(encoder.usage)}})
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
@@ -66,12 +68,14 @@ def check_grounding(
 ) -> tuple[Annotated[pd.DataFrame, "grounded_pairs"], Annotated[pd.DataFrame, "grounding_rejected"]]:
     """Read each pair against its chunk: scaffolding, commentary, context, claims, relevance, fit."""
     items = from_frame(pairs, Pair)
-    encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device)
+    encoder = dedup_core.load_encoder(embedding.model, embedding.batch_size, embedding.device,
+                                      encoder_cache())
     kept, dropped, stats = source_checks.run_source_checks(
         items, _chunk_text(chunks), encoder, grounding_check, _chunk_where(chunks))
     log_ledger("grounding", len(items), len(kept), dropped)
     log_metadata(metadata={"grounding_stats": stats,
-                           "embedding": {"model": embedding.model, "device": encoder.device}})
+                           "embedding": {"model": embedding.model, "device": encoder.device,
+                                         "texts": dict(encoder.usage)}})
     return to_frame(kept, Pair), dropped_frame(dropped)
 
 
