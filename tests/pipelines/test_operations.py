@@ -159,13 +159,14 @@ def test_scheduled_retraining_adds_a_version_and_decides_promotion(ops):
         assert decision["incumbent"] == latest.run_metadata["base_eval_metrics"]["eval_loss"]
     # the second run re-ingested the folder: the new file is in its manifest, generation ran
     # again (new chunks), the unchanged file's calls came from the call cache and gave the
-    # same pairs
+    # same pairs (whether the new file's calls are new depends on what other test modules of
+    # the session already asked: the call cache is the session's)
     run = Client().get_pipeline_run(latest.run_metadata["training_run"]["id"])
     manifest = run.steps["scan_raw"].outputs["raw_files"][0].load()
     assert set(manifest.path) == {"03-qlora.txt", "11-dpo.md", "ops-notes.md"}
     assert run.steps["generate_pairs"].status.value == "completed"
     usage = next(iter(run.steps["generate_pairs"].run_metadata["llm_usage"].values()))
-    assert usage["calls"] > 0 and usage["cached_calls"] > 0
+    assert usage["cached_calls"] > 0
     first_run = Client().get_pipeline_run(ops["first"][0].run_metadata["training_run"]["id"])
 
     def dpo_pairs(r):
