@@ -211,25 +211,24 @@ def diff_datasets(old: dict, new: dict) -> dict:
         rec = _pair_record(frames, pid) or {}
         return raw_path(rec.get("source", ""), set(old_files) | set(new_files))
 
-    added, removed, moved = [], [], []
-    for pid in after.keys() - before.keys():
-        path = pair_source(new, pid)
-        cause = file_cause(path)
-        if cause is None:
-            was = _fate(old, pid)
-            cause = (f"verdict changed (was dropped at {was['stage']}: {was['reason']})" if was
-                     else "not generated before (a generation setting or the model changed)")
-        added.append({"pair_id": pid, "split": after[pid], "source": path, "cause": cause,
-                      "instruction": (_pair_record(new, pid) or {}).get("instruction")})
-    for pid in before.keys() - after.keys():
-        path = pair_source(old, pid)
-        cause = file_cause(path)
-        if cause is None:
-            now = _fate(new, pid)
-            cause = (f"verdict changed (now dropped at {now['stage']}: {now['reason']})" if now
-                     else "not generated now (a generation setting or the model changed)")
-        removed.append({"pair_id": pid, "split": before[pid], "source": path, "cause": cause,
-                        "instruction": (_pair_record(old, pid) or {}).get("instruction")})
+    def entries(pids, here: dict, there: dict, sides: dict, when: tuple[str, str]) -> list[dict]:
+        """Pairs only one run holds (`here`), each with why the other (`there`) does not."""
+        out = []
+        for pid in pids:
+            path = pair_source(here, pid)
+            cause = file_cause(path)
+            if cause is None:  # the file did not change: a verdict or the generation did
+                fate = _fate(there, pid)
+                cause = (f"verdict changed ({when[0]} dropped at {fate['stage']}: {fate['reason']})"
+                         if fate else f"not generated {when[1]} (a generation setting or the "
+                                      "model changed)")
+            out.append({"pair_id": pid, "split": sides[pid], "source": path, "cause": cause,
+                        "instruction": (_pair_record(here, pid) or {}).get("instruction")})
+        return out
+
+    added = entries(after.keys() - before.keys(), new, old, after, ("was", "before"))
+    removed = entries(before.keys() - after.keys(), old, new, before, ("now", "now"))
+    moved = []
     # a pair whose question comes back from the same file with another answer or chunk: changed
     by_question = {(r["source"], r["instruction"]): r for r in added}
     changed = []
