@@ -109,17 +109,22 @@ def _dataset_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lookup(find, as_json: bool, render) -> int:
+    """Print what `find()` returns, or the reason it found nothing (exit code 1)."""
+    try:
+        found = find()
+    except (LookupError, KeyError) as e:
+        print(f"tuneline: {e}", file=sys.stderr)
+        return 1
+    _print(found, as_json, render)
+    return 0
+
+
 def _lineage(args: argparse.Namespace) -> int:
     from tuneline.zenml_ext.lineage import model_lineage
     from tuneline_app.render import render_lineage
 
-    try:
-        lineage = model_lineage(args.model)
-    except LookupError as e:
-        print(f"tuneline: {e}", file=sys.stderr)
-        return 1
-    _print(lineage, args.json, render_lineage)
-    return 0
+    return _lookup(lambda: model_lineage(args.model), args.json, render_lineage)
 
 
 def _trace(args: argparse.Namespace) -> int:
@@ -130,27 +135,16 @@ def _trace(args: argparse.Namespace) -> int:
         print("tuneline: trace takes an example (its id or a piece of its text) or --file PATH",
               file=sys.stderr)
         return 2
-    try:
-        if args.file:
-            _print(trace.trace_file(args.file, args.run), args.json, render_file_trace)
-        else:
-            _print(trace.trace_example(args.query, args.run), args.json, render_trace)
-    except (LookupError, KeyError) as e:
-        print(f"tuneline: {e}", file=sys.stderr)
-        return 1
-    return 0
+    if args.file:
+        return _lookup(lambda: trace.trace_file(args.file, args.run), args.json, render_file_trace)
+    return _lookup(lambda: trace.trace_example(args.query, args.run), args.json, render_trace)
 
 
 def _dataset_diff(args: argparse.Namespace) -> int:
     from tuneline.zenml_ext import trace
     from tuneline_app.render import render_diff
 
-    try:
-        _print(trace.dataset_diff(args.a, args.b), args.json, render_diff)
-    except (LookupError, KeyError) as e:
-        print(f"tuneline: {e}", file=sys.stderr)
-        return 1
-    return 0
+    return _lookup(lambda: trace.dataset_diff(args.a, args.b), args.json, render_diff)
 
 
 def _schedule(args: argparse.Namespace) -> int:
