@@ -35,7 +35,7 @@ def test_auto_is_the_cpu_here_and_an_explicit_cuda_says_why_not():
 def test_encoder_evaluated_models_and_local_judge_load_on_the_cpu_without_a_gpu():
     encode = load_encoder("bundled:all-minilm-l6-v2", batch_size=8, device=EmbeddingParams().device)
     assert encode.device == "cpu" and encode(["a sentence"]).shape == (1, 384)
-    load = evaluate.model_loader(BASE, LLMParams(), EvalParams())
+    load = evaluate.model_loader({"base": BASE}, LLMParams(), EvalParams())
     llm, model, _ = load("base", [])
     assert model.device.type == "cpu" and llm.model is model
     assert make_llm(LLMParams(cache=False)).model.device.type == "cpu"

@@ -1,4 +1,3 @@
-import math
 
 import pytest
 
@@ -6,7 +5,6 @@ from tests.conftest import make_pair
 from tuneline.curation.split import split_pairs, split_preferences
 from tuneline.params import SplitParams
 from tuneline.records import Preference
-from tuneline.ship.promotion import decide_promotion
 from tuneline.train.formats import dpo_rows, sft_rows
 
 
@@ -60,40 +58,6 @@ def test_trl_rows_are_conversational():
     assert row["chosen"] == [{"role": "assistant", "content": "yes"}] and row["rejected"][0]["content"] == "no"
 
 
-@pytest.mark.parametrize("metric, candidate, incumbent, margin, promote", [
-    ("eval_loss", 1.0, 1.2, 0.0, True),
-    ("eval_loss", 1.0, 1.05, 0.1, False),   # better, but not by the margin
-    ("eval_loss", 1.3, 1.2, 0.0, False),
-    ("eval_loss", 1.2, 1.2, 0.0, False),    # a tie does not replace production
-    ("judge_score", 3.5, 3.0, 0.2, True),
-    ("judge_score", 2.5, 3.0, 0.0, False),
-    ("eval_loss", 1.0, None, 0.0, True),
-    ("eval_loss", math.nan, 1.0, 0.0, False),
-])
-def test_promotion_rule(metric, candidate, incumbent, margin, promote):
-    verdict, reason = decide_promotion(metric, candidate, incumbent, "production", margin)
-    assert verdict is promote and metric in reason
-
-
-def test_unknown_metric_is_an_error():
-    with pytest.raises(ValueError, match="unknown promotion metric"):
-        decide_promotion("bleu", 1.0, 1.0, "production", 0.0)
-
-
-def test_the_incumbent_is_the_base_model_then_production_on_the_same_split():
-    from tuneline.ship.promotion import incumbent
-
-    metrics = {"base": {"eval_loss": 2.9}, "tuned": {"eval_loss": 2.5},
-               "production": {"eval_loss": 2.6, "version": 3}}
-    assert incumbent("eval_loss", metrics, None) == (2.9, "the base model")
-    # production was re-evaluated on this run's test split: that score
-    assert incumbent("eval_loss", metrics, (3, {"eval_loss": 2.2})) == (2.6, "production version 3")
-    # production changed since the evaluation: its own score, said to be on another split
-    value, label = incumbent("eval_loss", metrics, (4, {"eval_loss": 2.2}))
-    assert value == 2.2 and label == "production version 4 (on its own test split)"
-    assert incumbent("eval_loss", {"base": {}, "tuned": {}}, (1, {}))[0] is None
-
-
 def test_preferences_go_with_pairs_that_decontamination_dropped():
     from tuneline.curation.split import follow_decontamination
 
@@ -123,11 +87,15 @@ def test_each_candidate_is_evaluated_once_and_identical_adapters_are_not_measure
 
     measured = []
     # the control flow is what is tested here: which candidates get measured
-    monkeypatch.setattr(ev, "evaluate_model", lambda llm, model, tok, test, judge, judging, params, label: (
-        measured.append(label) or ({"eval_loss": {"base": 3.0, "tuned": 2.0}[label]}, [{"model": label}])))
+    monkeypatch.setattr(ev, "evaluate_model",
+                        lambda llm, model, tok, test, general, judge, judging, params, label: (
+                            measured.append(label) or ({"eval_loss": {"base": 3.0, "tuned": 2.0}.get(label, 2.5)},
+                                                       [{"model": label, "item_id": "t"}])))
     metrics, rows = evaluate_candidates(
-        [("base", []), ("tuned", [sft, dpo]), ("production", [copy_sft, copy_dpo])],
-        load, [make_pair("t", "Q?")], fake_llm(), JudgeParams(), EvalParams())
-    assert loaded == measured == ["base", "tuned"]
+        [("base", "m", []), ("tuned", "m", [sft, dpo]), ("production", "m", [copy_sft, copy_dpo]),
+         ("other", "another-base", [copy_sft, copy_dpo])],
+        load, [make_pair("t", "Q?")], [], fake_llm(), JudgeParams(), EvalParams())
+    assert loaded == measured == ["base", "tuned", "other"]  # another base: another model
     assert metrics["production"] == {"eval_loss": 2.0, "same_as": "tuned"}
-    assert [r["model"] for r in rows] == ["base", "tuned"]
+    # the copy's answers are the twin's, under its own label: the gate pairs them item by item
+    assert [r["model"] for r in rows] == ["base", "tuned", "production", "other"]

@@ -75,7 +75,9 @@ def render_versions(rows: list[dict]) -> str:
         m, b = r["metrics"], r["base_metrics"]
         out.append(f"{r['model']:<24} {r['version']:>4} {fmt_number(r['stage']):<11} {r['created']:<20} "
                    f"{fmt_number(m.get('eval_loss')):>10} {fmt_number(b.get('eval_loss')):>8} "
-                   f"{fmt_number(m.get('judge_score')):>7}  {r['reason'] or '-'}"
+                   f"{fmt_number(m.get('judge_score')):>7}  "
+                   + ("[GENERAL ABILITY REGRESSED] " if r.get("general_regression") else "")
+                   + f"{r['reason'] or '-'}"
                    + (f"  hub: {r['hub']}" if r["hub"] else ""))
         if r.get("gguf"):
             out.append(f"{'':<24} {'':>4} gguf: " + ", ".join(_quant(q) for q in r["gguf"]))
@@ -87,6 +89,40 @@ def _quant(q: dict) -> str:
         return f"{q['quant']} FAILED ({q['failures'][0]})"
     return (f"{q['quant']} verified ({q['bytes'] / 2**20:.0f} MiB, cross-entropy "
             f"{q['cross_entropy_increase']:+.1%})")
+
+
+ROLES = {"must_improve": "must improve", "must_not_regress": "must not regress",
+         "reported": "reported"}
+
+
+def _evaluation(ev: dict, promo: dict | None) -> list[str]:
+    """Each model's metrics; with a gate decision, each metric's gain over the incumbent with
+    its interval, what happened to it and its role in the gate."""
+    models = {label: m for label, m in ev.items() if isinstance(m, dict)}
+    gated = (promo or {}).get("metrics") or {}
+    tuned = models.get("tuned", {})
+    head = (f"  evaluation   {fmt_number(tuned.get('examples'))} test pairs, "
+            f"{fmt_number(tuned.get('general_prompts', 0))} general prompts")
+    if not gated:
+        return [head + "   " + "   ".join(
+            f"{label} loss {fmt_number(m.get('eval_loss'))} judge {fmt_number(m.get('judge_score'))}"
+            + (f" general {fmt_number(m['instruction_following'])}"
+               if m.get("instruction_following") is not None else "")
+            for label, m in models.items())]
+    against = {"base": "the base model", "production": "production"}.get(promo["against"])
+    out = [head + f"; gain of the candidate over {against}, "
+                  f"{promo['confidence']:.0%} intervals (paired bootstrap)"]
+    for metric, g in gated.items():
+        values = "  ".join(f"{label} {fmt_number(m.get(metric))}" for label, m in models.items()
+                           if m.get(metric) is not None)
+        if not g.get("n"):
+            out.append(f"    {metric:<22} {values}  not measured on both models")
+            continue
+        role = ROLES[g["role"]] + (f" (margin {g['margin']})" if g["role"] != "reported" else "")
+        out.append(f"    {metric:<22} {values}  gain {g['gain']:+.4f} "
+                   f"[{g['gain_interval'][0]:+.4f}, {g['gain_interval'][1]:+.4f}] "
+                   f"n={g['n']}  {g['status']}; {role}")
+    return out
 
 
 def _duration(seconds: float | None) -> str:
@@ -128,11 +164,9 @@ def render_summary(info: dict, log: str | None = None) -> str:
                    "recorded, not used to drop pairs; set judging.jury or an llm with a larger "
                    "model (an OpenAI-compatible endpoint) to filter with a judge")
     ev = info.get("eval")
-    if ev:
-        out.append("  evaluation   " + "   ".join(
-            f"{label} loss {fmt_number(m.get('eval_loss'))} judge {fmt_number(m.get('judge_score'))}"
-            for label, m in ev.items() if isinstance(m, dict)))
     promo = info.get("promotion")
+    if ev:
+        out += _evaluation(ev, promo)
     if promo and promo.get("unchanged"):
         out.append(f"  promotion    none: {promo['reason']}")
     elif promo:

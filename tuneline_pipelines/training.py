@@ -16,7 +16,7 @@ BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 
 def train_and_register(train_pairs, test_pairs, train_preferences, base_model: str,
                        judge_llm: LLMParams, judging: JudgeParams) -> None:
-    """SFT -> DPO -> evaluate against the base model -> register, maybe promote -> GGUF quants
+    """SFT -> DPO -> evaluate against the base model and production -> register, maybe promote -> GGUF quants
     checked in llama.cpp -> maybe publish; a run that trained nothing new ends with the existing
     version instead of a copy."""
     sft_adapter = sft(train_pairs, base_model)
@@ -25,11 +25,13 @@ def train_and_register(train_pairs, test_pairs, train_preferences, base_model: s
     # test splits are not comparable. Its adapters are inputs, so a new production version
     # invalidates the cached evaluation.
     incumbent = production_adapters(get_pipeline_context().model) or {}
-    metrics, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm, judging,
-                          production_sft=incumbent.get("sft_adapter"),
-                          production_dpo=incumbent.get("dpo_adapter"),
-                          production_version=incumbent.get("version"))
-    decision = register_model(metrics, train_pairs, test_pairs, train_preferences, base_model)
+    metrics, answers, _ = evaluate(test_pairs, sft_adapter, dpo_adapter, base_model, judge_llm,
+                                   judging, production_sft=incumbent.get("sft_adapter"),
+                                   production_dpo=incumbent.get("dpo_adapter"),
+                                   production_version=incumbent.get("version"),
+                                   production_base_model=incumbent.get("base_model"))
+    decision = register_model(metrics, answers, train_pairs, test_pairs, train_preferences,
+                              base_model)
     gguf_files, gguf_report = export_gguf(sft_adapter, dpo_adapter, base_model, test_pairs,
                                           after="register_model")
     push_to_hub(decision, sft_adapter, dpo_adapter, base_model, gguf_files, gguf_report)

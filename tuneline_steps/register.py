@@ -12,14 +12,17 @@ from tuneline.ship import promotion as rule
 from tuneline.zenml_ext import registry, trace
 
 DATASET_INPUTS = ("train_pairs", "test_pairs", "train_preferences")
+GENERAL_REGRESSION_TAG = "general-ability-regressed"
 
 
 @step(enable_cache=False)  # the decision depends on the registry's current state
 def register_model(
-    eval_metrics: dict, train_pairs: pd.DataFrame, test_pairs: pd.DataFrame,
-    train_preferences: pd.DataFrame, base_model: str, promotion: PromotionParams = PromotionParams(),
+    eval_metrics: dict, eval_answers: pd.DataFrame, train_pairs: pd.DataFrame,
+    test_pairs: pd.DataFrame, train_preferences: pd.DataFrame, base_model: str,
+    promotion: PromotionParams = PromotionParams(),
 ) -> Annotated[dict, "promotion_decision"]:
-    """Record what made this model version and its scores; promote it only if it beats production."""
+    """Record what made this model version, its scores and the gate's decision; promote it
+    only when the gate says so (tuneline/ship/promotion.py)."""
     context = get_step_context()
     model = context.model
     if model is None:
@@ -32,15 +35,12 @@ def register_model(
     # The dataset may come from another pipeline's run: link it so the version lists it.
     registry.link_artifacts(inputs.values(), client.get_model_version(model.name, model.id))
 
-    metric = promotion.metric
-    tuned = eval_metrics["tuned"][metric]
     adapters = registry.run_adapters(run)
     same = registry.version_with_adapters(model.name, adapters, other_than=model.id)
     if same is not None:
         # the run's version is a copy: record the decision; `settle_version` deletes the copy
         # at the end of the run (later steps still link their outputs to it until then)
-        decision = rule.unchanged(same.number, getattr(same.stage, "value", same.stage), metric,
-                                  tuned)
+        decision = rule.unchanged(same.number, getattr(same.stage, "value", same.stage))
         log_metadata(metadata={"promotion": decision}, infer_model=True)
         return decision
     try:
@@ -48,24 +48,27 @@ def register_model(
         production = (prod.number, prod.run_metadata.get("eval_metrics", {}))
     except KeyError:
         prod, production = None, None
-    incumbent, label = rule.incumbent(metric, eval_metrics, production)
+    key, label = rule.incumbent(eval_metrics, production)
+    decision = (rule.decide(rule.items_from_rows(eval_answers.to_dict("records")), key, label,
+                            promotion)
+                if key is not None else rule.not_comparable(label, promotion))
     # the data this version changed against the version it is compared with (production, else
     # the newest earlier version)
     against = prod or registry.latest_other_version(model.name, model.id)
     data_diff = (trace.version_diff(against, inputs["train_pairs"])
                  if against is not None and "training_run" in against.run_metadata else None)
-    promote, reason = rule.decide_promotion(metric, tuned, incumbent, label, promotion.min_improvement)
-    stage = ModelStages.PRODUCTION if promote else ModelStages.STAGING
+    stage = ModelStages.PRODUCTION if decision["promoted"] else ModelStages.STAGING
     model.set_stage(stage, force=True)
-    decision = {"promoted": promote, "stage": stage.value, "reason": reason, "metric": metric,
-                "candidate": tuned, "incumbent": incumbent}
+    decision["stage"] = stage.value
+    if decision["general_regression"]:  # marked also when kept in staging: findable by tag
+        client.update_model_version(model.name, model.id, add_tags=[GENERAL_REGRESSION_TAG])
     log_metadata(metadata={
         "base_model": base_model,
         "datasets": {n: registry.artifact_summary(inputs[n], len(frames[n])) for n in DATASET_INPUTS},
         "hyperparameters": registry.hyperparameters(run),
         "eval_metrics": eval_metrics["tuned"], "base_eval_metrics": eval_metrics["base"],
         "production_eval_metrics": eval_metrics.get("production", {}),
-        "promotion": decision,
+        "promotion": decision, "gate": promotion.model_dump(),
         "training_run": {"name": run.name, "id": str(run.id), "pipeline": run.pipeline.name},
         "adapters": adapters,
         **({"dataset_diff": data_diff} if data_diff else {}),

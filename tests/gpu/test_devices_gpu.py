@@ -41,7 +41,7 @@ def test_evaluated_models_and_local_judge_run_on_the_gpu_by_default(tiny_llama):
     from tuneline.llm import make_llm
     from tuneline.params import EvalParams, JudgeParams, LLMParams
     from tuneline.records import Pair
-    from tuneline.ship import evaluate
+    from tuneline.ship import evaluate, general_check
 
     llm_params = LLMParams(model=tiny_llama, cache=False)
     params = EvalParams(max_examples=2, max_new_tokens=8)
@@ -49,6 +49,9 @@ def test_evaluated_models_and_local_judge_run_on_the_gpu_by_default(tiny_llama):
     assert judge.model.device.type == "cuda"
     test = [Pair(pair_id=f"p{i}", chunk_id="", source="t", instruction=f"What is item {i}?",
                  answer=f"Item {i} is a rank {i} adapter.") for i in range(2)]
-    metrics, rows = evaluate.evaluate_candidates([("base", [])], evaluate.model_loader(
-        tiny_llama, llm_params, params), test, judge, JudgeParams(), params)
-    assert metrics["base"]["device"].startswith("cuda") and len(rows) == 2
+    params = EvalParams(max_examples=2, max_new_tokens=8, general_prompts=3,
+                        general_max_new_tokens=8)
+    general, _ = general_check.load_prompts(None, params.general_prompts)
+    metrics, rows = evaluate.evaluate_candidates([("base", tiny_llama, [])], evaluate.model_loader(
+        {"base": tiny_llama}, llm_params, params), test, general, judge, JudgeParams(), params)
+    assert metrics["base"]["device"].startswith("cuda") and len(rows) == 2 + 3

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tuneline.params import PromotionParams
-from tuneline.ship.promotion import decide_promotion
+from tuneline.ship import promotion as gate
 from tuneline_app.cli import main
 
 SAMPLE = Path(__file__).parents[2] / "data" / "sample"
@@ -40,7 +40,14 @@ TINY = {
         # GGUF of the result) does not change with the batch; every pipeline test pays for these
         "sft": {"parameters": {"sft": {"max_steps": 2, "batch_size": 2, "max_length": 128}}},
         "dpo": {"parameters": {"dpo": {"max_steps": 1, "batch_size": 2, "max_length": 128}}},
-        "evaluate": {"parameters": {"evaluation": {"max_examples": 2, "max_new_tokens": 16}}},
+        # 4 general prompts with short replies: the check's own cost is measured in the quickstart
+        "evaluate": {"parameters": {"evaluation": {"max_examples": 2, "max_new_tokens": 16,
+                                                   "general_prompts": 4,
+                                                   "general_max_new_tokens": 24}}}},
+        # 2 test pairs decide nothing under the default gate (min_examples 20, the general guard
+        # on 4 prompts): this gate lets tiny runs promote, so the production paths run too
+        "register_model": {"parameters": {"promotion": {"min_examples": 1,
+                                                        "must_not_regress": {}}}},
         # 4 short test answers of a model trained 2 steps: a noisier cross-entropy estimate than
         # the defaults are set for (q8_0 measured +1.2% here, +0.13% on the quickstart's model)
         "export_gguf": {"parameters": {"gguf": {"max_new_tokens": 48, "check_examples": 4,
@@ -60,6 +67,17 @@ def write_config(path: Path, pipeline: str, **parameters) -> str:
         cfg["steps"]["export_gguf"] = {"parameters": {"gguf": {"quants": []}}}
     path.write_text(yaml.safe_dump(cfg))
     return str(path)
+
+
+def gate_decision(run) -> dict:
+    """The gate's decision recomputed from the run's stored answers and its gate parameters:
+    what register_model must have recorded."""
+    step = run.steps["register_model"]
+    params = PromotionParams(**step.config.parameters.get("promotion", {}))
+    metrics = run.steps["evaluate"].outputs["eval_metrics"][0].load()
+    answers = run.steps["evaluate"].outputs["eval_answers"][0].load()
+    against = "production" if "production" in metrics else "base"
+    return gate.decide(gate.items_from_rows(answers.to_dict("records")), against, "-", params)
 
 
 def latest_run(pipeline_name: str):
@@ -295,13 +313,13 @@ def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_p
     assert used == run.steps["split_dataset"].outputs["train_pairs"][0].id
     decision = training.steps["register_model"].outputs["promotion_decision"][0].load()
     metrics = training.steps["evaluate"].outputs["eval_metrics"][0].load()
-    # the same dataset, so the same test split: production (if any) was re-evaluated on it
-    incumbent = (metrics.get("production") or metrics["base"])["eval_loss"]
-    assert decision["metric"] == "eval_loss" and decision["candidate"] == metrics["tuned"]["eval_loss"]
-    assert decision["incumbent"] == incumbent
-    expected, _ = decide_promotion("eval_loss", decision["candidate"], incumbent, "-",
-                                   PromotionParams().min_improvement)
-    assert decision["promoted"] == expected
+    # the same dataset, so the same test split: production (if any) was re-evaluated on it and
+    # the gate compared the candidate with it, item by item
+    assert decision["against"] == ("production" if "production" in metrics else "base")
+    assert decision["metrics"]["eval_loss"]["candidate"] == metrics["tuned"]["eval_loss"]
+    expected = gate_decision(training)
+    assert (decision["verdict"], decision["promoted"]) == (expected["verdict"], expected["promoted"])
+    assert decision["metrics"] == expected["metrics"]
     # the dataset came from another pipeline's run: it is linked to, and named by, the version
     from zenml.client import Client
 

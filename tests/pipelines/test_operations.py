@@ -18,10 +18,8 @@ import pytest
 import yaml
 
 from tests.hub_endpoint import HubRecorder
-from tests.pipelines.test_end_to_end import SAMPLE, write_config
+from tests.pipelines.test_end_to_end import SAMPLE, gate_decision, write_config
 from tuneline import schedule
-from tuneline.params import PromotionParams
-from tuneline.ship.promotion import decide_promotion
 from tuneline_app.cli import main
 
 MODEL = "tuneline-ops"
@@ -141,27 +139,29 @@ def test_scheduled_retraining_adds_a_version_and_decides_promotion(ops):
     latest = all_versions[-1]
     decision = latest.run_metadata["promotion"]
     production = Client().get_model_version(MODEL, "production")
-    # the outcome depends on two tiny training runs; whichever it is, it must follow the rule
-    expected, _ = decide_promotion("eval_loss", decision["candidate"], decision["incumbent"], "-",
-                                   PromotionParams().min_improvement)
-    assert decision["promoted"] == expected
+    # the outcome depends on two tiny training runs; whichever it is, it must follow the gate
+    run = Client().get_pipeline_run(latest.run_metadata["training_run"]["id"])
+    expected = gate_decision(run)
+    assert (decision["verdict"], decision["metrics"]) == (expected["verdict"], expected["metrics"])
     if decision["promoted"]:
         assert production.id == latest.id and latest.stage == "production"
     else:
-        assert latest.stage == "staging" and "does not beat" in decision["reason"]
-    assert decision["candidate"] == latest.run_metadata["eval_metrics"]["eval_loss"]
+        assert latest.stage == "staging" and decision["verdict"] in ("undecided", "rejected")
+    assert decision["metrics"]["eval_loss"]["candidate"] == latest.run_metadata["eval_metrics"]["eval_loss"]
     first = ops["first"][0].run_metadata["promotion"]
     if first["promoted"]:  # production was re-evaluated on the new version's test split
         rerun = latest.run_metadata["production_eval_metrics"]
-        assert rerun["version"] == 1 and decision["incumbent"] == rerun["eval_loss"]
-        assert decision["reason"].endswith(")") and "production version 1 " in decision["reason"]
+        assert rerun["version"] == 1 and decision["against"] == "production"
+        assert decision["metrics"]["eval_loss"]["incumbent"] == rerun["eval_loss"]
+        assert "against production version 1" in decision["reason"]
     else:
-        assert decision["incumbent"] == latest.run_metadata["base_eval_metrics"]["eval_loss"]
+        assert decision["against"] == "base"
+        assert (decision["metrics"]["eval_loss"]["incumbent"]
+                == latest.run_metadata["base_eval_metrics"]["eval_loss"])
     # the second run re-ingested the folder: the new file is in its manifest, generation ran
     # again (new chunks), the unchanged file's calls came from the call cache and gave the
     # same pairs (whether the new file's calls are new depends on what other test modules of
     # the session already asked: the call cache is the session's)
-    run = Client().get_pipeline_run(latest.run_metadata["training_run"]["id"])
     manifest = run.steps["scan_raw"].outputs["raw_files"][0].load()
     assert set(manifest.path) == {"03-qlora.txt", "11-dpo.md", "ops-notes.md"}
     assert run.steps["generate_pairs"].status.value == "completed"

@@ -1,4 +1,5 @@
-"""Evaluation on the held-out split: completion loss and judge score, same data for every model."""
+"""Evaluation on the held-out split (answer loss, judge score) and on general prompts
+(instruction following), the same items for every model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tuneline.curation import judge
 from tuneline.llm import LLM
 from tuneline.params import EvalParams, JudgeParams, LLMParams
 from tuneline.records import Pair
+from tuneline.ship import general_check
 from tuneline.train.formats import assistant, user_chat
 
 
@@ -23,81 +25,124 @@ def same_adapters(a: list[Path], b: list[Path]) -> bool:
     return len(a) == len(b) and digest(a) == digest(b)
 
 
-def completion_loss(model, tok, pairs: list[Pair]) -> float:
-    """Token-weighted cross-entropy of the reference answers given their instructions."""
+def completion_losses(model, tok, pairs: list[Pair], batch_size: int = 8) -> list[tuple[float, int]]:
+    """Per pair: cross-entropy of the reference answer given its instruction, summed over the
+    answer's tokens, and that token count. Pairs of similar length share a right-padded
+    forward (the loop over single pairs was the GPU evaluation's slow part)."""
     import torch
+    import torch.nn.functional as F
 
-    total, count = 0.0, 0
+    encoded = []
+    for p in pairs:
+        prompt = tok.apply_chat_template(user_chat(p.instruction), add_generation_prompt=True,
+                                         tokenize=False)
+        full = tok.apply_chat_template(user_chat(p.instruction) + assistant(p.answer), tokenize=False)
+        encoded.append((tok(full, add_special_tokens=False)["input_ids"],
+                        len(tok(prompt, add_special_tokens=False)["input_ids"])))
+    out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
+    order = sorted(range(len(pairs)), key=lambda i: len(encoded[i][0]))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     with torch.inference_mode():
-        for p in pairs:
-            prompt = tok.apply_chat_template(user_chat(p.instruction), add_generation_prompt=True,
-                                             tokenize=False)
-            full = tok.apply_chat_template(user_chat(p.instruction) + assistant(p.answer), tokenize=False)
-            prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-            ids = tok(full, add_special_tokens=False, return_tensors="pt")["input_ids"].to(model.device)
-            labels = ids.clone()
-            labels[:, : len(prompt_ids)] = -100  # score the answer only
-            n = int((labels[:, 1:] != -100).sum())
-            total += float(model(input_ids=ids, labels=labels).loss) * n
-            count += n
-    return total / count if count else math.nan
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = max(len(encoded[i][0]) for i in idx)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            labels = torch.full((len(idx), width), -100, dtype=torch.long)
+            for row, i in enumerate(idx):
+                seq, prompt_len = encoded[i]
+                ids[row, :len(seq)] = torch.tensor(seq)
+                mask[row, :len(seq)] = 1
+                labels[row, prompt_len:len(seq)] = torch.tensor(seq[prompt_len:])  # the answer only
+            logits = model(input_ids=ids.to(model.device),
+                           attention_mask=mask.to(model.device)).logits[:, :-1].float()
+            target = labels[:, 1:].to(logits.device)
+            nll = F.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100,
+                                  reduction="none").sum(1)
+            counts = (target != -100).sum(1)
+            for row, i in enumerate(idx):
+                out[i] = (float(nll[row]), int(counts[row]))
+    return out
 
 
-def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], judge_llm: LLM,
-                   judging: JudgeParams, params: EvalParams, label: str) -> tuple[dict, list[dict]]:
-    """Metrics for one model, and its answers (for inspection next to the reference)."""
+def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], general: list[dict],
+                   judge_llm: LLM, judging: JudgeParams, params: EvalParams, label: str
+                   ) -> tuple[dict, list[dict]]:
+    """Metrics for one model, and one row per item it answered: the test pairs (its answer
+    next to the reference, judge score, answer loss) and the general prompts (its reply and
+    the constraints it followed). The rows are what the gate resamples."""
     test = test[: params.max_examples]
     answers = model_llm.generate([user_chat(p.instruction) for p in test],
                                  max_new_tokens=params.max_new_tokens, temperature=0.0,
                                  desc=f"answers ({label})")
     scored = judge.score(judge_llm, [(p.instruction, a) for p, a in zip(test, answers)], judging,
                          desc=f"judge ({label})")
+    losses = completion_losses(model, tok, test, params.loss_batch_size)
     valid = [s for s, _ in scored if s is not None]
+    tokens = sum(n for _, n in losses)
     metrics = {
-        "eval_loss": round(completion_loss(model, tok, test), 4),
+        "eval_loss": round(sum(s for s, _ in losses) / tokens, 4) if tokens else math.nan,
         "judge_score": round(mean(valid), 4) if valid else math.nan,
         "judged": len(valid),
         "examples": len(test),
         "device": str(model.device),  # where it ran (evaluation.device)
     }
-    rows = [{"model": label, "pair_id": p.pair_id, "instruction": p.instruction, "answer": a,
-             "reference": p.answer, "judge_score": s} for p, a, (s, _) in zip(test, answers, scored)]
+    rows = [{"model": label, "suite": "test", "item_id": p.pair_id, "instruction": p.instruction,
+             "answer": a, "reference": p.answer, "judge_score": s, "loss_sum": loss,
+             "tokens": n} for p, a, (s, _), (loss, n) in zip(test, answers, scored, losses)]
+    if general:
+        replies = model_llm.generate([user_chat(g["prompt"]) for g in general],
+                                     max_new_tokens=params.general_max_new_tokens,
+                                     temperature=0.0, desc=f"general prompts ({label})")
+        verdicts = [general_check.verify(g, r) for g, r in zip(general, replies)]
+        metrics |= general_check.summarize(verdicts)
+        rows += [{"model": label, "suite": "general", "item_id": g["key"],
+                  "instruction": g["prompt"], "answer": r, "followed": v["followed"],
+                  "instructions": v["instructions"], "missed": ", ".join(v["missed"])}
+                 for g, r, v in zip(general, replies, verdicts)]
     return metrics, rows
 
 
 Loader = Callable[[str, list[Path]], tuple[LLM, object, object]]  # (label, adapters) -> llm, model, tok
 
 
-def model_loader(base_model: str, llm: LLMParams, params: EvalParams) -> Loader:
-    """Each candidate as base + merged adapters on `params.device` (the step's GPU when it
-    has one), wrapped as an LLM that generates with the run's batch size and seed."""
+def model_loader(base_models: dict[str, str], llm: LLMParams, params: EvalParams) -> Loader:
+    """Each candidate as its base model (`base_models[label]`: production may have been
+    trained on another base than the candidate) + merged adapters on `params.device` (the
+    step's GPU when it has one), wrapped as an LLM that generates with the evaluation's batch
+    size and the run's seed."""
     from tuneline.llm.transformers_backend import wrap
     from tuneline.train import trl_backend
 
     def load(label: str, adapters: list[Path]):
-        model, tok = trl_backend.load_model(base_model, adapters, params.device)
-        return wrap(model, tok, f"{base_model} ({label})", llm.batch_size, llm.seed), model, tok
+        base = base_models[label]
+        model, tok = trl_backend.load_model(base, adapters, params.device)
+        return wrap(model, tok, f"{base} ({label})", params.batch_size, llm.seed), model, tok
 
     return load
 
 
-def evaluate_candidates(candidates: list[tuple[str, list[Path]]], load: Loader, test: list[Pair],
-                        judge_llm: LLM, judging: JudgeParams, params: EvalParams
+def evaluate_candidates(candidates: list[tuple[str, str, list[Path]]], load: Loader,
+                        test: list[Pair], general: list[dict], judge_llm: LLM,
+                        judging: JudgeParams, params: EvalParams
                         ) -> tuple[dict[str, dict], list[dict]]:
-    """Each candidate (label, adapter chain; [] is the base model) on the same test split.
-    A chain byte-identical to an earlier candidate's is the same model: its metrics are
-    copied, not measured again (production is often the run's own cached training)."""
+    """Each candidate (label, base model, adapter chain; [] is the base model itself) on the
+    same test split and general prompts. The same base with byte-identical adapters is the
+    same model: its metrics and answers are copied, not measured again (production is often
+    the run's own cached training)."""
     metrics: dict[str, dict] = {}
     rows: list[dict] = []
-    done: list[tuple[str, list[Path]]] = []
-    for label, adapters in candidates:
-        twin = next((d for d, a in done if adapters and same_adapters(a, adapters)), None)
+    done: list[tuple[str, str, list[Path]]] = []
+    for label, base, adapters in candidates:
+        twin = next((d for d, b, a in done
+                     if adapters and b == base and same_adapters(a, adapters)), None)
         if twin is not None:
             metrics[label] = {**metrics[twin], "same_as": twin}
+            rows += [{**r, "model": label} for r in rows if r["model"] == twin]
         else:
             model_llm, model, tok = load(label, adapters)
-            metrics[label], answers = evaluate_model(model_llm, model, tok, test, judge_llm,
-                                                     judging, params, label)
+            metrics[label], answers = evaluate_model(model_llm, model, tok, test, general,
+                                                     judge_llm, judging, params, label)
             rows += answers
-        done.append((label, adapters))
+        done.append((label, base, adapters))
     return metrics, rows

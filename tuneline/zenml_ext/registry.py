@@ -86,7 +86,8 @@ def production_adapters(model) -> dict | None:
     if not prods:
         return None
     prod = prods[0]
-    found = {"version": prod.number}
+    # production may have been trained on another base model than this run's
+    found = {"version": prod.number, "base_model": prod.run_metadata.get("base_model")}
     for name in ("sft_adapter", "dpo_adapter"):
         versions = client.list_artifact_versions(model_version_id=prod.id, artifact=name,
                                                  sort_by="desc:created", size=1).items
@@ -164,6 +165,9 @@ def version_rows(model: str | None = None) -> list[dict]:
                 "metrics": meta.get("eval_metrics", {}),
                 "base_metrics": meta.get("base_eval_metrics", {}),
                 "promoted": promo.get("promoted"), "reason": promo.get("reason"),
+                "verdict": promo.get("verdict"),
+                "general_regression": bool(promo.get("general_regression")),
+                "gate": promo.get("metrics", {}),
                 "hub": (meta.get("hub") or {}).get("commit_url"),
                 "gguf": _gguf_summary(mv),
             })
