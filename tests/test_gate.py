@@ -67,7 +67,7 @@ def test_an_interval_that_straddles_zero_is_undecided_even_on_a_large_split():
     d = decide(rows(n_test=60, loss_drop=0.01, noise=0.4), min_examples=20)
     lo, hi = d["metrics"]["eval_loss"]["gain_interval"]
     assert lo < 0 < hi
-    assert d["verdict"] == "undecided" and "is not above 0.0 at 90%" in d["reason"]
+    assert d["verdict"] == "undecided" and "is not above 0 at 90%" in d["reason"]
 
 
 def test_a_metric_that_moved_the_wrong_way_is_named_even_when_not_gated():

@@ -46,3 +46,27 @@ def test_a_judge_that_failed_its_separation_probe_is_named_with_what_to_configur
     assert "judging.jury" in text
     strong = {**TRAINED, "judge_separation": {"probes": 16, "auroc": 0.9, "separates": True, "filtering": True}}
     assert "cannot tell" not in render_summary(strong)
+
+
+def test_a_gate_decision_shows_every_metric_with_its_interval_role_and_the_reason():
+    from tests.test_gate import decide, rows
+
+    decision = {**decide(rows(n_test=6, judge_drop=1.0)), "stage": "staging"}
+    info = {**TRAINED, "promotion": decision,
+            "eval": {"base": {"eval_loss": 3.0, "judge_score": 3.2, "instruction_following": 0.5,
+                              "examples": 6, "general_prompts": 50},
+                     "tuned": {"eval_loss": 2.7, "judge_score": 2.2, "instruction_following": 0.5,
+                               "examples": 6, "general_prompts": 50}}}
+    text = render_summary(info, None)
+    assert "6 test pairs, 50 general prompts; gain of the candidate over the base model, 90% " \
+           "intervals (paired bootstrap)" in text
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("    ")}
+    loss = decision["metrics"]["eval_loss"]
+    assert (f"gain {loss['gain']:+.4f} [{loss['gain_interval'][0]:+.4f}, "
+            f"{loss['gain_interval'][1]:+.4f}] n=6" in lines["eval_loss"])
+    assert lines["eval_loss"].endswith("must improve (margin 0.0)")
+    assert lines["judge_score"].endswith("; reported") and "base 3.2" in lines["judge_score"]
+    assert lines["instruction_following"].endswith("must not regress (margin 0.15)")
+    assert ("kept in staging: undecided against the base model: eval_loss rests on 6 items, "
+            "fewer than the 20") in text
+    assert "moved the wrong way: judge_score -1.0000" in text

@@ -366,6 +366,21 @@ class DPOParams(TrainParams):
                           "of full logits (falls back to TRL's loss where it cannot); 1.24x pairs/s")
 
 
+class HarnessTask(Params):
+    """One lm-evaluation-harness task the evaluated models are scored on (tuneline/ship/harness.py)."""
+
+    task: str = Field(description="a task name of lm-evaluation-harness: gsm8k, arc_easy, mmlu, ...")
+    data_files: dict[str, str] | None = Field(None, description=(
+        "split -> local JSON/JSONL/CSV/parquet file in the task's dataset format (e.g. "
+        "{test: gsm8k/test.jsonl, train: gsm8k/train.jsonl}); None = the task's Hugging Face "
+        "dataset (the Hub, or the local HF cache offline)"))
+    limit: int | None = Field(200, gt=0, description="items scored per model; None = all")
+    num_fewshot: int | None = Field(None, ge=0, description="None = the task's default")
+    max_new_tokens: int = Field(256, gt=0, description="generation budget of generative tasks")
+    metric: str | None = Field(None, description=(
+        "METRIC[,FILTER] of the task's samples (e.g. exact_match,strict-match); None = its first"))
+
+
 class EvalParams(Params):
     max_examples: int = Field(64, gt=0, description="test pairs scored per model")
     device: str = Field("auto", pattern=DEVICE_PATTERN, description=(
@@ -382,9 +397,12 @@ class EvalParams(Params):
         "IFEval-format JSONL (prompt, instruction_id_list, kwargs) to use instead of the 50 "
         "bundled prompts, e.g. a local copy of IFEval's input_data.jsonl"))
     general_max_new_tokens: int = Field(128, gt=0, description="reply budget of those prompts")
+    benchmarks: list[HarnessTask] = Field([], description=(
+        "standard benchmarks through lm-evaluation-harness (pip install 'tuneline[harness]'), "
+        "pooled into the `benchmarks` metric; [] = none"))
 
 
-GateMetric = Literal["eval_loss", "judge_score", "instruction_following"]
+GateMetric = Literal["eval_loss", "judge_score", "instruction_following", "benchmarks"]
 
 
 class PromotionParams(Params):

@@ -183,6 +183,9 @@ def render_summary(info: dict, log: str | None = None) -> str:
         out.append(f"  hub          {info['hub']}")
     if info.get("report"):
         out.append(f"  report       {info['report']} (also on the run's page in the dashboard)")
+    if info.get("answers"):
+        out.append(f"  answers      {info['answers']} (every model's answers side by side; also "
+                   "on the evaluate step's page)")
     if log:
         out.append(f"  full log     {log}")
     if ok:

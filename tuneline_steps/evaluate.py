@@ -28,8 +28,7 @@ def evaluate(
     production_version: int | None = None, production_base_model: str | None = None,
 ) -> tuple[Annotated[dict, "eval_metrics"], Annotated[pd.DataFrame, "eval_answers"],
            Annotated[HTMLString, "eval_comparison"]]:
-    """Base, tuned and production models on this test split (answer loss, judge score) and on
-    general prompts (instruction following); every answer side by side."""
+    """Base, tuned and production models on this test split and general prompts, side by side."""
     judge_llm = llm_for(llm)
     bases = {"base": base_model, "tuned": base_model,
              "production": production_base_model or base_model}

@@ -21,8 +21,7 @@ def register_model(
     test_pairs: pd.DataFrame, train_preferences: pd.DataFrame, base_model: str,
     promotion: PromotionParams = PromotionParams(),
 ) -> Annotated[dict, "promotion_decision"]:
-    """Record what made this model version, its scores and the gate's decision; promote it
-    only when the gate says so (tuneline/ship/promotion.py)."""
+    """Record what made this version, its scores and the gate's decision; promote if it passes."""
     context = get_step_context()
     model = context.model
     if model is None:
@@ -73,6 +72,8 @@ def register_model(
         "adapters": adapters,
         **({"dataset_diff": data_diff} if data_diff else {}),
     }, infer_model=True)
+    # also on the step: the open-source dashboard shows a step's metadata, not a model version's
+    log_metadata(metadata={"promotion": decision})
     return decision
 
 

@@ -4,6 +4,7 @@ Tiny settings (a few chunks, two optimizer steps) keep it to about a minute; the
 quickstart config runs the same code at full size.
 """
 
+import html
 import inspect
 import io
 import json
@@ -21,6 +22,7 @@ import yaml
 from tuneline.params import PromotionParams
 from tuneline.ship import promotion as gate
 from tuneline_app.cli import main
+from tuneline_pipelines.training import BUNDLED_BASE
 
 SAMPLE = Path(__file__).parents[2] / "data" / "sample"
 CURATION = ["generate", "filter", "exact_dedup", "minhash_dedup", "embedding_dedup", "grounding", "judge"]
@@ -43,7 +45,7 @@ TINY = {
         # 4 general prompts with short replies: the check's own cost is measured in the quickstart
         "evaluate": {"parameters": {"evaluation": {"max_examples": 2, "max_new_tokens": 16,
                                                    "general_prompts": 4,
-                                                   "general_max_new_tokens": 24}}}},
+                                                   "general_max_new_tokens": 24}}},
         # 2 test pairs decide nothing under the default gate (min_examples 20, the general guard
         # on 4 prompts): this gate lets tiny runs promote, so the production paths run too
         "register_model": {"parameters": {"promotion": {"min_examples": 1,
@@ -260,6 +262,44 @@ def test_the_run_summary_reads_funnel_metrics_and_decision_from_the_store(first_
     assert "<h1>Data-quality report</h1>" in Path(info["report"]).read_text()
 
 
+def test_the_evaluate_step_shows_every_models_answer_to_every_test_and_general_prompt(first_run):
+    import re
+
+    from tuneline.zenml_ext.summary import run_summary
+
+    _, run = first_run
+    outputs = run.steps["evaluate"].outputs
+    answers = outputs["eval_answers"][0].load()
+    view = outputs["eval_comparison"][0]
+    page = str(view.load())
+    assert [v.type.value for v in view.visualizations] == ["html"]  # on the step's page
+    test = run.steps["split_dataset"].outputs["test_pairs"][0].load()
+    assert set(re.findall(r"<tr id='test-([^']+)'>", page)) == set(test.pair_id)
+    assert len(re.findall(r"<tr id='general-([^']+)'>", page)) == 4  # TINY asks 4
+    for row in answers.itertuples():  # every stored answer is on the page
+        assert html.escape(row.answer) in page
+    assert set(answers.model) == {"base", "tuned"} and "<script" not in page
+    assert Path(run_summary(run.id)["answers"]).read_text() == page
+
+
+def test_a_quickstart_sized_split_is_undecided_under_the_quickstart_gate_as_the_readme_says(first_run):
+    """The README states what the quickstart's gate decides on its 6 test pairs; the same gate
+    on this run's real answers (2 test pairs) decides the same, for the same reason."""
+    _, run = first_run
+    config = yaml.safe_load((Path(__file__).parents[2] / "configs" / "quickstart.yaml").read_text())
+    gate_params = (config["steps"].get("register_model", {}).get("parameters", {})
+                   .get("promotion", {}))
+    answers = run.steps["evaluate"].outputs["eval_answers"][0].load()
+    decision = gate.decide(gate.items_from_rows(answers.to_dict("records")), "base",
+                           "the base model", PromotionParams(**gate_params))
+    assert decision["verdict"] == "undecided" and not decision["promoted"]
+    expected = "eval_loss rests on 2 items, fewer than the 20 the gate needs to decide"
+    assert expected in decision["reason"]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert ("kept in staging: undecided against the base model: eval_loss rests on 6 items, "
+            "fewer than the 20 the gate needs to decide") in readme
+
+
 def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_ends_with_the_same_version(first_run):
     from zenml.client import Client
 
@@ -286,7 +326,8 @@ def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_en
     metrics = rerun.steps["evaluate"].outputs["eval_metrics"][0].load()
     if promoted:
         assert metrics["production"] == {**metrics["tuned"], "same_as": "tuned",
-                                         "version": run.model_version.number}
+                                         "version": run.model_version.number,
+                                         "base_model": BUNDLED_BASE}
     decision = rerun.steps["register_model"].outputs["promotion_decision"][0].load()
     number = run.model_version.number
     assert decision["unchanged"] and decision["same_as"] == number and not decision["promoted"]
@@ -304,8 +345,6 @@ def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_en
 
 def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_path):
     _, run = first_run
-    # the bundled model, as the production version it is evaluated against was trained on it
-    # (evaluating production loads its adapters onto this run's base model)
     cfg = write_config(tmp_path / "training.yaml", "training")
     assert main(["run", cfg]) == 0
     training = latest_run("training_pipeline")

@@ -121,6 +121,16 @@ def model_card(repo_id: str, record: dict, mode: str, intended_use: str,
         if metric != "examples":
             lines.append(f"| {metric} | {fmt_number(basem.get(metric))} | {fmt_number(tuned.get(metric))} |")
     promo = record.get("promotion", {})
+    if promo.get("metrics"):
+        # the gate's paired comparison (tuneline/ship/promotion.py): what the stage rests on
+        lines += ["", (f"Promotion gate, against {promo.get('against')}: **{promo.get('verdict')}**"
+                       f" ({promo.get('confidence', 0):.0%} paired-bootstrap intervals of the gain; "
+                       "positive = better)."), "",
+                  "| metric | role | items | gain | interval |", "|---|---|---|---|---|"]
+        for metric, g in promo["metrics"].items():
+            if g.get("n"):
+                lines.append(f"| {metric} | {g['role']} | {g['n']} | {g['gain']:+.4f} | "
+                             f"[{g['gain_interval'][0]:+.4f}, {g['gain_interval'][1]:+.4f}] |")
     lines += ["", "## Provenance", "",
               (f"- ZenML model `{record.get('model')}` version {record.get('version')}, "
               f"stage `{promo.get('stage')}`: {promo.get('reason')}"),

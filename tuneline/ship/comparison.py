@@ -54,6 +54,11 @@ def _general_change(by_model: dict, incumbent: str) -> float:
     return abs(c["followed"] / c["instructions"] - i["followed"] / i["instructions"])
 
 
+def _benchmark_change(by_model: dict, incumbent: str) -> float:
+    c, i = by_model.get("tuned"), by_model.get(incumbent)
+    return abs(c["score"] - i["score"]) if c and i else 0.0
+
+
 def _grouped(rows: list[dict], suite: str) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = defaultdict(dict)
     for r in rows:
@@ -67,7 +72,8 @@ def ordered(rows: list[dict], suite: str) -> list[tuple[str, dict[str, dict], fl
     groups = _grouped(rows, suite)
     models = {m for g in groups.values() for m in g}
     incumbent = "production" if "production" in models else "base"
-    change = _test_change if suite == "test" else _general_change
+    change = {"test": _test_change, "general": _general_change,
+              "benchmark": _benchmark_change}[suite]
     items = [(k, g, round(change(g, incumbent), 4)) for k, g in groups.items()]
     return sorted(items, key=lambda t: (-t[2], t[0]))
 
@@ -80,6 +86,8 @@ def _cell(row: dict | None, suite: str) -> str:
         loss, judge = _per_token(row), _num(row.get("judge_score"))
         scores = (f"loss/token {loss:.3f}" if loss is not None else "loss -") + (
             f" · judge {judge:.2f}" if judge is not None else " · judge -")
+    elif suite == "benchmark":
+        scores = f"score {row['score']:g}"
     else:
         scores = f"followed {row['followed']}/{row['instructions']}" + (
             f" · missed {html.escape(row['missed'])}" if row.get("missed") else "")
@@ -96,27 +104,28 @@ def render(rows: list[dict], metrics: dict) -> str:
              "candidate's answer differs from the incumbent's (production when there is one, "
              "else the base model) in its scores.</p><table><tr><th>model</th>"
              + "".join(f"<th>{k}</th>" for k in ("eval_loss", "judge_score",
-                                                  "instruction_following", "examples",
-                                                  "general_prompts")) + "</tr>"]
+                                                  "instruction_following", "benchmarks",
+                                                  "examples", "general_prompts")) + "</tr>"]
     for m in models:
         row = metrics.get(m, {})
         parts.append(f"<tr><td>{NAMES[m]}</td>" + "".join(
             f"<td>{html.escape(str(row.get(k, '-')))}</td>"
-            for k in ("eval_loss", "judge_score", "instruction_following", "examples",
-                      "general_prompts")) + "</tr>")
+            for k in ("eval_loss", "judge_score", "instruction_following", "benchmarks",
+                      "examples", "general_prompts")) + "</tr>")
     parts.append("</table>")
     for suite, title in (("test", "Test split: the held-out pairs"),
-                         ("general", "General prompts: out-of-domain, verifiable constraints")):
+                         ("general", "General prompts: out-of-domain, verifiable constraints"),
+                         ("benchmark", "Benchmarks (lm-evaluation-harness)")):
         items = ordered(rows, suite)
         if not items:
             continue
-        extra = "<th>reference answer</th>" if suite == "test" else ""
+        extra = "<th>reference answer</th>" if suite != "general" else ""
         parts.append(f"<h3>{title} ({len(items)})</h3><table><tr><th>prompt</th>{extra}{head}"
                      "<th>change</th></tr>")
         for key, by_model, change in items:
             first = next(iter(by_model.values()))
             ref = (f"<td class=ref><pre>{html.escape(str(first.get('reference') or ''))}</pre></td>"
-                   if suite == "test" else "")
+                   if suite != "general" else "")
             parts.append(f"<tr id='{html.escape(suite)}-{html.escape(key)}'><td class=q><pre>"
                          f"{html.escape(str(first['instruction']))}</pre></td>{ref}"
                          + "".join(_cell(by_model.get(m), suite) for m in models)

@@ -100,6 +100,14 @@ def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], general: list[d
                   "instruction": g["prompt"], "answer": r, "followed": v["followed"],
                   "instructions": v["instructions"], "missed": ", ".join(v["missed"])}
                  for g, r, v in zip(general, replies, verdicts)]
+    if params.benchmarks:
+        from tuneline.ship import harness
+
+        scores, items = harness.run(model, tok, params.benchmarks, params.batch_size)
+        pooled = [r["score"] for r in items]
+        metrics |= scores | {"benchmarks": round(sum(pooled) / len(pooled), 4) if pooled else None,
+                             "benchmark_items": len(pooled)}
+        rows += [{**r, "model": label} for r in items]
     return metrics, rows
 
 

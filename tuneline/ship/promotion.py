@@ -23,9 +23,8 @@ from collections.abc import Iterable
 import numpy as np
 
 # Which way is better for each metric the evaluation produces.
-LOWER_IS_BETTER = {"eval_loss": True, "judge_score": False, "instruction_following": False}
-# what each metric is measured on (a suite of the evaluation's answer rows)
-SUITE = {"eval_loss": "test", "judge_score": "test", "instruction_following": "general"}
+LOWER_IS_BETTER = {"eval_loss": True, "judge_score": False, "instruction_following": False,
+                   "benchmarks": False}
 LABELS = {"base": "the base model", "production": "production"}
 
 Items = dict[str, tuple[float, float]]  # item id -> (numerator, denominator)
@@ -33,7 +32,7 @@ Items = dict[str, tuple[float, float]]  # item id -> (numerator, denominator)
 
 def items_from_rows(rows: Iterable[dict]) -> dict[str, dict[str, Items]]:
     """metric -> model -> items, from the evaluation's answer rows (one row per model and item:
-    suite, model, item_id, loss_sum/tokens, judge_score, followed/instructions)."""
+    suite, model, item_id, loss_sum/tokens, judge_score, followed/instructions, score)."""
     out: dict[str, dict[str, Items]] = {m: {} for m in LOWER_IS_BETTER}
     for r in rows:
         model, item = r["model"], str(r["item_id"])
@@ -45,6 +44,8 @@ def items_from_rows(rows: Iterable[dict]) -> dict[str, dict[str, Items]]:
         elif r["suite"] == "general" and _number(r.get("instructions")):
             out["instruction_following"].setdefault(model, {})[item] = (
                 float(r["followed"]), float(r["instructions"]))
+        elif r["suite"] == "benchmark" and _number(r.get("score")) is not None:
+            out["benchmarks"].setdefault(model, {})[item] = (float(r["score"]), 1.0)
     return out
 
 
@@ -124,7 +125,7 @@ def judge_metric(metric: str, cmp: dict, role: str, margin: float, min_examples:
                 f"regressed by more than the {margin} margin: {_fmt(gain)} "
                 f"{_span(cmp['gain_interval'])}")
         return {**out, "passed": False, "why": f"{metric} {what} at {level}"}
-    need = f"above {margin}" if role == "must_improve" else f"above -{margin}"
+    need = f"above {threshold + 0.0:g}"  # + 0.0: no "-0"
     return {**out, "passed": None, "why": (
         f"{metric} {_fmt(gain)} {_span(cmp['gain_interval'])} is not {need} at {level}")}
 

@@ -64,10 +64,12 @@ def run_summary(run_id) -> dict:
               else run.model_version)
         out["model"] = {"name": mv.model.name, "version": mv.number, "stage":
                         getattr(mv.stage, "value", mv.stage), "unchanged": bool(settled)}
-    if "quality_report" in steps and "data_quality_report" in steps["quality_report"].outputs:
-        uri = steps["quality_report"].outputs["data_quality_report"][0].uri
-        # the HTML materializer writes one file in the artifact's folder
-        out["report"] = f"{uri}/output.html" if os.path.isfile(f"{uri}/output.html") else uri
+    for key, step, name in (("report", "quality_report", "data_quality_report"),
+                            ("answers", "evaluate", "eval_comparison")):
+        if step in steps and name in steps[step].outputs:
+            uri = steps[step].outputs[name][0].uri
+            # the HTML materializer writes one file in the artifact's folder
+            out[key] = f"{uri}/output.html" if os.path.isfile(f"{uri}/output.html") else uri
     if "export_gguf" in steps and steps["export_gguf"].status.value in ("completed", "cached"):
         out["gguf"] = gguf.summary(steps["export_gguf"].outputs["gguf_report"][0].load())
     if "push_to_hub" in steps and steps["push_to_hub"].status.value in ("completed", "cached"):
