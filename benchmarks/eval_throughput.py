@@ -17,11 +17,18 @@ the GPU hosts here).
 
     python benchmarks/eval_throughput.py --tokenizer DIR            # GPU, Llama-3.1-8B shape
     python benchmarks/eval_throughput.py --tokenizer DIR --arch tiny --n-test 8 --n-general 4
+    python benchmarks/eval_throughput.py --model bundled:smollm2-135m-instruct \
+        --harness-data DIR                                          # CPU, + lm-eval gsm8k
+
+`--harness-data DIR` (train.jsonl and test.jsonl in gsm8k's format) also times
+lm-evaluation-harness's gsm8k task on the same model through `evaluation.benchmarks` (5-shot,
+its own prompt and filters), items/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
@@ -55,7 +62,10 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--tokenizer", required=True)
+    p.add_argument("--tokenizer", help="tokenizer folder for the random-init model")
+    p.add_argument("--model", help="an existing model (a path or bundled:NAME) instead")
+    p.add_argument("--harness-data", help="folder with gsm8k-format train.jsonl and test.jsonl, "
+                                          "or `synthetic`: templated gsm8k-shaped problems")
     p.add_argument("--arch", choices=["llama-3.1-8b", "tiny"], default="llama-3.1-8b")
     p.add_argument("--work", default="/tmp/tuneline-eval-bench")
     p.add_argument("--n-test", type=int, default=64)
@@ -71,8 +81,8 @@ def main() -> None:
     from tuneline.ship import evaluate, general_check
     from tuneline.train.formats import user_chat
 
-    model_dir = build_model(args.tokenizer, Path(args.work) / f"{args.arch}-random",
-                            LLAMA_31_8B if args.arch == "llama-3.1-8b" else TINY)
+    model_dir = args.model or build_model(args.tokenizer, Path(args.work) / f"{args.arch}-random",
+                                          LLAMA_31_8B if args.arch == "llama-3.1-8b" else TINY)
     params = EvalParams(batch_size=args.batch_size, loss_batch_size=args.loss_batch_size,
                         max_new_tokens=args.new_tokens, general_max_new_tokens=args.new_tokens,
                         general_prompts=args.n_general, max_examples=args.n_test)
@@ -103,8 +113,9 @@ def main() -> None:
     device = str(model.device)
     whole = t_answers + t_batch + t_general
     items = args.n_test + args.n_general
-    print(f"device {device}; model {args.arch} (random init, bf16 on GPU), tokenizer "
-          f"{Path(args.tokenizer).resolve()}; {args.n_test} test pairs, {args.n_general} general "
+    what = (args.model if args.model else f"{args.arch} (random init, bf16 on GPU), tokenizer "
+            f"{Path(args.tokenizer).resolve()}")
+    print(f"device {device}; model {what}; {args.n_test} test pairs, {args.n_general} general "
           f"prompts, {args.new_tokens} new tokens each; median of {args.repeats}")
     print(f"answer loss   one pair per forward {args.n_test / t_loop:8.1f} pairs/s   batched "
           f"({args.loss_batch_size}) {args.n_test / t_batch:8.1f} pairs/s   ratio "
@@ -113,6 +124,32 @@ def main() -> None:
           f"{args.n_general / t_general:8.1f} prompts/s (batch {args.batch_size})")
     print(f"one model     {items / whole:8.1f} items/s over {items} items ({whole:.1f} s); "
           "reference: lm-eval + vLLM ~200 gsm8k items/s on an H100")
+    if args.harness_data:
+        from tuneline.params import HarnessTask
+        from tuneline.ship import harness
+
+        data = Path(args.harness_data)
+        if args.harness_data == "synthetic":  # gsm8k-shaped templated word problems
+            data = Path(args.work) / "gsm8k-synthetic"
+            data.mkdir(parents=True, exist_ok=True)
+            for split, n in (("train", 20), ("test", args.n_test)):
+                with open(data / f"{split}.jsonl", "w") as f:
+                    for i in range(n):
+                        a, b, c = rng.randint(2, 40), rng.randint(2, 40), rng.randint(2, 9)
+                        q = (f"A shop sells {a} red pens and {b} blue pens each day. After {c} "
+                             f"days, how many pens has it sold in all?")
+                        ans = (f"Each day it sells {a} + {b} = <<{a}+{b}={a + b}>>{a + b} pens. "
+                               f"In {c} days it sells {c} * {a + b} = <<{c}*{a + b}="
+                               f"{c * (a + b)}>>{c * (a + b)} pens.\n#### {c * (a + b)}")
+                        f.write(json.dumps({"question": q, "answer": ans}) + "\n")
+        task = HarnessTask(task="gsm8k", data_files={"train": str(data / "train.jsonl"),
+                                                     "test": str(data / "test.jsonl")},
+                           limit=args.n_test, max_new_tokens=args.new_tokens)
+        t_harness, (scores, rows) = timed(lambda: harness.run(model, tok, [task], args.batch_size),
+                                          args.repeats)
+        print(f"lm-eval gsm8k {len(rows) / t_harness:8.1f} items/s over {len(rows)} items, 5-shot "
+              f"({t_harness:.1f} s, exact_match {scores['benchmark:gsm8k']}; the task index "
+              "takes part of it)")
 
 
 if __name__ == "__main__":

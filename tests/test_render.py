@@ -70,3 +70,18 @@ def test_a_gate_decision_shows_every_metric_with_its_interval_role_and_the_reaso
     assert ("kept in staging: undecided against the base model: eval_loss rests on 6 items, "
             "fewer than the 20") in text
     assert "moved the wrong way: judge_score -1.0000" in text
+
+
+def test_the_version_list_marks_a_version_that_lost_general_ability_even_in_staging():
+    from tuneline_app.render import render_versions
+
+    row = {"model": "m", "version": 2, "stage": "staging", "created": "2026-12-07T05:00:00",
+           "metrics": {"eval_loss": 2.5, "judge_score": 3.0, "instruction_following": 0.21},
+           "base_metrics": {"eval_loss": 2.9}, "hub": None, "gguf": [],
+           "reason": "not promoted against the base model: instruction_following regressed",
+           "general_regression": True}
+    text = render_versions([row, {**row, "version": 1, "general_regression": False}])
+    lines = text.splitlines()
+    assert "general" in lines[0]
+    assert "0.2100  [GENERAL ABILITY REGRESSED] not promoted" in lines[1]
+    assert "GENERAL ABILITY" not in lines[2]

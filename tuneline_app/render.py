@@ -15,7 +15,8 @@ def _hash(h: str | None) -> str:
 
 
 def _metrics(tuned: dict, base: dict) -> str:
-    keys = [k for k in ("eval_loss", "judge_score") if k in tuned or k in base]
+    keys = [k for k in ("eval_loss", "judge_score", "instruction_following", "benchmarks")
+            if k in tuned or k in base]
     return ", ".join(f"{k} {fmt_number(tuned.get(k))} (base {fmt_number(base.get(k))})" for k in keys)
 
 
@@ -69,13 +70,14 @@ def render_versions(rows: list[dict]) -> str:
     if not rows:
         return "no model versions yet"
     header = (f"{'model':<24} {'ver':>4} {'stage':<11} {'created':<20} {'eval_loss':>10} "
-              f"{'base':>8} {'judge':>7}  decision")
+              f"{'base':>8} {'judge':>7} {'general':>8}  decision")
     out = [header]
     for r in rows:
         m, b = r["metrics"], r["base_metrics"]
         out.append(f"{r['model']:<24} {r['version']:>4} {fmt_number(r['stage']):<11} {r['created']:<20} "
                    f"{fmt_number(m.get('eval_loss')):>10} {fmt_number(b.get('eval_loss')):>8} "
-                   f"{fmt_number(m.get('judge_score')):>7}  "
+                   f"{fmt_number(m.get('judge_score')):>7} "
+                   f"{fmt_number(m.get('instruction_following')):>8}  "
                    + ("[GENERAL ABILITY REGRESSED] " if r.get("general_regression") else "")
                    + f"{r['reason'] or '-'}"
                    + (f"  hub: {r['hub']}" if r["hub"] else ""))
