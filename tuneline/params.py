@@ -386,10 +386,12 @@ class EvalParams(Params):
     device: str = Field("auto", pattern=DEVICE_PATTERN, description=(
         "where the evaluated models run: auto | cpu | cuda | cuda:N"))
     max_new_tokens: int = 128
-    batch_size: int = Field(32, gt=0, description=(
-        "prompts per batch of the evaluated models' generation (on 2 CPU cores, 50 general "
-        "prompts took 28 s per model in one batch of 50, 48 s in batches of 16)"))
-    loss_batch_size: int = Field(8, gt=0, description="test pairs per forward of the answer loss")
+    batch_size: int = Field(64, gt=0, description=(
+        "prompts per batch of the evaluated models' generation (2 CPU cores, 135M model: 50 "
+        "prompts in one batch 28 s, in batches of 16 48 s; H100, 8B: 64 gives 19.5 prompts/s, "
+        "32 gives 10.1; benchmarks/eval_throughput.py)"))
+    loss_batch_size: int = Field(16, gt=0, description=(
+        "test pairs per forward of the answer loss (H100, 8B: 16 = 9.2x one pair per forward)"))
     general_prompts: int = Field(50, ge=0, description=(
         "general-ability check: how many out-of-domain prompts with verifiable constraints "
         "each model answers (instruction_following); 0 = off"))
