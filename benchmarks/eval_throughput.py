@@ -71,8 +71,8 @@ def main() -> None:
     p.add_argument("--n-test", type=int, default=64)
     p.add_argument("--n-general", type=int, default=50)
     p.add_argument("--new-tokens", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=32, help="evaluation.batch_size")
-    p.add_argument("--loss-batch-size", type=int, default=8, help="evaluation.loss_batch_size")
+    p.add_argument("--batch-size", type=int, default=64, help="evaluation.batch_size")
+    p.add_argument("--loss-batch-size", type=int, default=16, help="evaluation.loss_batch_size")
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
 

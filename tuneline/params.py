@@ -390,8 +390,10 @@ class EvalParams(Params):
         "prompts per batch of the evaluated models' generation (2 CPU cores, 135M model: 50 "
         "prompts in one batch 28 s, in batches of 16 48 s; H100, 8B: 64 gives 19.5 prompts/s, "
         "32 gives 10.1; benchmarks/eval_throughput.py)"))
-    loss_batch_size: int = Field(16, gt=0, description=(
-        "test pairs per forward of the answer loss (H100, 8B: 16 = 9.2x one pair per forward)"))
+    loss_batch_size: int | None = Field(None, gt=0, description=(
+        "test pairs per forward of the answer loss; None = 16 on a GPU (H100, 8B: 9.2x one pair "
+        "per forward), 1 on the CPU (2 cores, 135M: batches of 8 ran at 0.88x, padding costs "
+        "more than it saves)"))
     general_prompts: int = Field(50, ge=0, description=(
         "general-ability check: how many out-of-domain prompts with verifiable constraints "
         "each model answers (instruction_following); 0 = off"))

@@ -77,7 +77,8 @@ def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], general: list[d
                                  desc=f"answers ({label})")
     scored = judge.score(judge_llm, [(p.instruction, a) for p, a in zip(test, answers)], judging,
                          desc=f"judge ({label})")
-    losses = completion_losses(model, tok, test, params.loss_batch_size)
+    losses = completion_losses(model, tok, test, params.loss_batch_size or (
+        1 if model.device.type == "cpu" else 16))
     valid = [s for s, _ in scored if s is not None]
     tokens = sum(n for _, n in losses)
     metrics = {
