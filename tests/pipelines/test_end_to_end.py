@@ -274,7 +274,9 @@ def test_the_evaluate_step_shows_every_models_answer_to_every_test_and_general_p
     page = str(view.load())
     assert [v.type.value for v in view.visualizations] == ["html"]  # on the step's page
     test = run.steps["split_dataset"].outputs["test_pairs"][0].load()
-    assert set(re.findall(r"<tr id='test-([^']+)'>", page)) == set(test.pair_id)
+    shown = re.findall(r"<tr id='test-([^']+)'>", page)
+    # every test pair the models answered (TINY scores the first 2 of the split)
+    assert set(shown) == set(test.pair_id[:2]) and len(shown) == min(2, len(test))
     assert len(re.findall(r"<tr id='general-([^']+)'>", page)) == 4  # TINY asks 4
     for row in answers.itertuples():  # every stored answer is on the page
         assert html.escape(row.answer) in page
