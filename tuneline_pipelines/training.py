@@ -16,9 +16,9 @@ BUNDLED_BASE = "bundled:smollm2-135m-instruct"
 
 def train_and_register(train_pairs, test_pairs, train_preferences, base_model: str,
                        judge_llm: LLMParams, judging: JudgeParams) -> None:
-    """SFT -> DPO -> evaluate against the base model and production -> register, maybe promote -> GGUF quants
-    checked in llama.cpp -> maybe publish; a run that trained nothing new ends with the existing
-    version instead of a copy."""
+    """SFT -> DPO -> evaluate against the base model and production -> register, the gate may
+    promote -> GGUF quants checked in llama.cpp -> maybe publish; a run that trained nothing new
+    ends with the existing version instead of a copy."""
     sft_adapter = sft(train_pairs, base_model)
     dpo_adapter = dpo(train_preferences, sft_adapter, base_model)
     # The production model is re-evaluated on this run's test split: metrics from different

@@ -52,6 +52,15 @@ def _metric(task: HarnessTask, sample: dict) -> str:
     return sample["metrics"][0]
 
 
+def _one_filter(task: HarnessTask, samples: list[dict]) -> list[dict]:
+    """A task logs each item once per filter (gsm8k: strict-match, flexible-extract): the
+    configured one, else the first."""
+    if not samples:
+        return []
+    wanted = task.metric.split(",")[1] if task.metric and "," in task.metric else samples[0]["filter"]
+    return [s for s in samples if s["filter"] == wanted]
+
+
 def run(model, tokenizer, tasks: list[HarnessTask], batch_size: int) -> tuple[dict, list[dict]]:
     """Each task's score for the model, and one row per item (task:doc_id, the model's
     filtered reply, the target, the item's score)."""
@@ -80,17 +89,22 @@ def run(model, tokenizer, tasks: list[HarnessTask], batch_size: int) -> tuple[di
                 raise RuntimeError(
                     f"evaluation.benchmarks[{task.task}]: its dataset could not be loaded ({e}); "
                     "offline, give local copies in data_files (split -> file)") from e
-            samples = out["samples"][task.task]
-            wanted_filter = task.metric.split(",")[1] if task.metric and "," in task.metric else None
-            first_filter = samples[0]["filter"] if samples else None
-            metric = _metric(task, samples[0]) if samples else None
-            kept = [s for s in samples if s["filter"] == (wanted_filter or first_filter)]
-            for s in kept:
-                reply = s["filtered_resps"][0] if s["filtered_resps"] else ""
-                rows.append({"suite": "benchmark", "item_id": f"{task.task}:{s['doc_id']}",
-                             "instruction": str(s["arguments"][0][0])[-600:],
-                             "answer": str(reply if not isinstance(reply, (list, tuple)) else reply[0]),
-                             "reference": str(s["target"]), "score": float(s[metric])})
-            scores[f"benchmark:{task.task}"] = (round(sum(float(s[metric]) for s in kept) / len(kept), 4)
-                                                if kept else None)
+            # a group (mmlu, ...) logs its subtasks' samples under their own names
+            task_scores: list[float] = []
+            for name, samples in out["samples"].items():
+                kept = _one_filter(task, samples)
+                if not kept:
+                    continue
+                metric = _metric(task, kept[0])
+                for s in kept:
+                    reply = s["filtered_resps"][0] if s["filtered_resps"] else ""
+                    if isinstance(reply, (list, tuple)):
+                        reply = reply[0]
+                    rows.append({"suite": "benchmark", "item_id": f"{name}:{s['doc_id']}",
+                                 "instruction": str(s["arguments"][0][0])[-600:],
+                                 "answer": str(reply), "reference": str(s["target"]),
+                                 "score": float(s[metric])})
+                    task_scores.append(float(s[metric]))
+            scores[f"benchmark:{task.task}"] = (round(sum(task_scores) / len(task_scores), 4)
+                                                if task_scores else None)
     return scores, rows
