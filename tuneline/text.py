@@ -60,6 +60,15 @@ def key_terms(text: str) -> set[str]:
     return terms
 
 
+def number_or_none(x) -> float | None:
+    """A stored score as a float; None for missing, NaN or not a number (a table's empty cell)."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if x != x else x  # NaN
+
+
 def fmt_number(v) -> str:
     """A metric as the CLI, the cards and the summary print it."""
     if isinstance(v, float):

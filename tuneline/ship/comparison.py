@@ -8,6 +8,8 @@ import html
 import math
 from collections import defaultdict
 
+from tuneline.text import number_or_none
+
 ORDER = ("base", "tuned", "production")
 NAMES = {"base": "base model", "tuned": "candidate (this run)", "production": "production"}
 
@@ -29,21 +31,13 @@ def _per_token(row: dict) -> float | None:
     return row["loss_sum"] / tokens
 
 
-def _num(x) -> float | None:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
-
-
 def _test_change(by_model: dict, incumbent: str) -> float:
     """How far the candidate's answer moved: per-token loss change, then judge score change."""
     c, i = by_model.get("tuned"), by_model.get(incumbent)
     if not c or not i:
         return 0.0
     lc, li = _per_token(c), _per_token(i)
-    jc, ji = _num(c.get("judge_score")), _num(i.get("judge_score"))
+    jc, ji = number_or_none(c.get("judge_score")), number_or_none(i.get("judge_score"))
     return abs((lc or 0) - (li or 0)) + (abs(jc - ji) if jc is not None and ji is not None else 0)
 
 
@@ -83,7 +77,7 @@ def _cell(row: dict | None, suite: str) -> str:
         return "<td>-</td>"
     text = f"<pre>{html.escape(str(row.get('answer') or ''))}</pre>"
     if suite == "test":
-        loss, judge = _per_token(row), _num(row.get("judge_score"))
+        loss, judge = _per_token(row), number_or_none(row.get("judge_score"))
         scores = (f"loss/token {loss:.3f}" if loss is not None else "loss -") + (
             f" · judge {judge:.2f}" if judge is not None else " · judge -")
     elif suite == "benchmark":

@@ -17,10 +17,11 @@ The ZenML calls live in tuneline_steps/register.py.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import numpy as np
+
+from tuneline.text import number_or_none
 
 # Which way is better for each metric the evaluation produces.
 LOWER_IS_BETTER = {"eval_loss": True, "judge_score": False, "instruction_following": False,
@@ -37,24 +38,16 @@ def items_from_rows(rows: Iterable[dict]) -> dict[str, dict[str, Items]]:
     for r in rows:
         model, item = r["model"], str(r["item_id"])
         if r["suite"] == "test":
-            if _number(r.get("tokens")):
+            if number_or_none(r.get("tokens")):
                 out["eval_loss"].setdefault(model, {})[item] = (float(r["loss_sum"]), float(r["tokens"]))
-            if _number(r.get("judge_score")) is not None:
+            if number_or_none(r.get("judge_score")) is not None:
                 out["judge_score"].setdefault(model, {})[item] = (float(r["judge_score"]), 1.0)
-        elif r["suite"] == "general" and _number(r.get("instructions")):
+        elif r["suite"] == "general" and number_or_none(r.get("instructions")):
             out["instruction_following"].setdefault(model, {})[item] = (
                 float(r["followed"]), float(r["instructions"]))
-        elif r["suite"] == "benchmark" and _number(r.get("score")) is not None:
+        elif r["suite"] == "benchmark" and number_or_none(r.get("score")) is not None:
             out["benchmarks"].setdefault(model, {})[item] = (float(r["score"]), 1.0)
     return out
-
-
-def _number(x) -> float | None:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) else x
 
 
 def paired_bootstrap(candidate: Items, incumbent: Items, lower_is_better: bool,
