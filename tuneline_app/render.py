@@ -7,6 +7,7 @@ lineage.model_lineage and registry.version_rows), so `--json` and the text show 
 from __future__ import annotations
 
 from tuneline.curation.report import funnel_shares
+from tuneline.ship.promotion import LABELS
 from tuneline.text import fmt_number
 
 
@@ -111,7 +112,7 @@ def _evaluation(ev: dict, promo: dict | None) -> list[str]:
             + (f" general {fmt_number(m['instruction_following'])}"
                if m.get("instruction_following") is not None else "")
             for label, m in models.items())]
-    against = {"base": "the base model", "production": "production"}.get(promo["against"])
+    against = LABELS.get(promo["against"])
     out = [head + f"; gain of the candidate over {against}, "
                   f"{promo['confidence']:.0%} intervals (paired bootstrap)"]
     for metric, g in gated.items():
