@@ -207,3 +207,31 @@ def test_missing_converter_names_where_it_looked_and_how_to_skip(monkeypatch, tm
     monkeypatch.setenv(gguf.CONVERTER_ENV, str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"gguf.quants: \[\]"):
         gguf.converter_dir()
+
+
+def test_a_gguf_template_that_drops_the_system_prompt_fails_on_the_configured_one():
+    from transformers import AutoTokenizer
+
+    from tuneline import models
+
+    tok = AutoTokenizer.from_pretrained(models.resolve("bundled:smollm2-135m-instruct"))
+    system = "Answer from the tar manual only."
+    pairs = [{"prompt": [{"role": "system", "content": system},
+                         {"role": "user", "content": f"What does tar -{flag} do?"}],
+              "answer": f"It sets flag {flag}."} for flag in "cx"]
+    convs = quant_checks.conversations(pairs, system)
+    assert [c[0]["content"] for c in convs] == [system] * 3  # the configured prompt everywhere
+
+    def ids(template):
+        return [list(tok.apply_chat_template(c, add_generation_prompt=True, tokenize=True,
+                                             return_dict=False, chat_template=template)) for c in convs]
+
+    # the model's template with its system messages skipped, as a lossy conversion might ship it
+    drops_system = tok.chat_template.replace("{{'<|im_start|>' + message['role']",
+                                             "{% if message['role'] != 'system' %}{{'<|im_start|>' + message['role']") \
+        .replace("'<|im_end|>' + '\n'}}", "'<|im_end|>' + '\n'}}{% endif %}")
+    assert drops_system != tok.chat_template and system not in tok.decode(ids(drops_system)[0])
+    ref = {**_ref(), "prompt_ids": ids(None)}
+    v = _check(_got(prompt_ids=ids(drops_system)), ref)
+    assert not v["verified"] and "3 of 3 prompts" in v["failures"][0]
+    assert _check(_got(prompt_ids=ids(None)), ref)["verified"]

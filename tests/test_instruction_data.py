@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import FakeLLM
 from tuneline.curation.preferences import build_preferences
 from tuneline.documents.ingest import read_sources, scan_sources
+from tuneline.records import messages
 from tuneline.params import (
     DatasetSource,
     GenerateParams,
@@ -59,27 +60,58 @@ def test_each_shape_becomes_pairs_with_file_and_line_as_source(tmp_path):
     assert len({p.pair_id for p in got.pairs}) == len(got.pairs)
 
 
-def test_rows_that_do_not_fit_are_quarantined_with_file_line_and_reason(tmp_path):
-    (q0, a0), (q1, a1) = QA[:2]
+def test_system_prompts_and_every_turn_are_imported(tmp_path):
+    (q0, a0), (q1, a1), (q2, a2) = QA[:3]
     write_jsonl(tmp_path / "chat.jsonl", [
-        {"messages": [{"role": "user", "content": q0}, {"role": "assistant", "content": a0}]},
         {"messages": [{"role": "system", "content": "You are terse."},
                       {"role": "user", "content": q1}, {"role": "assistant", "content": a1}]},
         {"messages": [{"role": "user", "content": q0}, {"role": "assistant", "content": a0},
-                      {"role": "user", "content": "And json.loads?"},
-                      {"role": "assistant", "content": a1}]},
-        {"messages": [{"role": "user", "content": q1}, {"role": "tool", "content": "{}"}]},
+                      {"role": "user", "content": q1}, {"role": "assistant", "content": a1},
+                      {"role": "user", "content": q2}, {"role": "assistant", "content": a2}]},
+    ])
+    write_jsonl(tmp_path / "share.jsonl", [
+        {"conversations": [{"from": "system", "value": "Answer from the docs."},
+                           {"from": "human", "value": q2}, {"from": "gpt", "value": a2},
+                           {"from": "human", "value": q0}, {"from": "gpt", "value": a0}]}])
+    _, got = ingest(tmp_path)
+    assert not got.dropped
+    by_source = {p.source: p for p in got.pairs}
+    terse = by_source["chat.jsonl:1"]
+    assert (terse.system, terse.history, terse.instruction, terse.answer) == (
+        "You are terse.", (), q1, a1)
+    three = by_source["chat.jsonl:2"]
+    assert three.system == "" and three.history == ((q0, a0), (q1, a1))
+    assert (three.instruction, three.answer) == (q2, a2)
+    shared = by_source["share.jsonl:1"]
+    assert messages(shared) == [
+        {"role": "system", "content": "Answer from the docs."},
+        {"role": "user", "content": q2}, {"role": "assistant", "content": a2},
+        {"role": "user", "content": q0}, {"role": "assistant", "content": a0}]
+
+
+def test_malformed_conversations_are_quarantined_with_file_line_and_reason(tmp_path):
+    (q0, a0), (q1, a1) = QA[:2]
+    user, bot = (lambda t: {"role": "user", "content": t}), (lambda t: {"role": "assistant", "content": t})
+    write_jsonl(tmp_path / "chat.jsonl", [
+        {"messages": [user(q0), bot(a0)]},
+        {"messages": [user(q1), {"role": "tool", "content": "{}"}, bot(a1)]},
+        {"messages": [user(q0), user(q1), bot(a1)]},
+        {"messages": [user(q0), bot(""), user(q1), bot(a1)]},
+        {"messages": [user(q0), bot(a0), user(q1)]},
+        {"messages": [bot(a0), user(q1), bot(a1)]},
+        {"messages": [user(q0), {"role": "system", "content": "Now be rude."}, bot(a1)]},
         "{broken json",
         {"instruction": q1, "output": a1},  # another shape than the file's
     ])
     _, got = ingest(tmp_path)
     assert [p.source for p in got.pairs] == ["chat.jsonl:1"]
     assert [(d.record["path"], d.reason) for d in got.dropped] == [
-        ("chat.jsonl:2", "system_prompt"), ("chat.jsonl:3", "multi_turn"),
-        ("chat.jsonl:4", "malformed_row"), ("chat.jsonl:5", "bad_json"),
-        ("chat.jsonl:6", "malformed_row")]
+        ("chat.jsonl:2", "unknown_role"), ("chat.jsonl:3", "turns_out_of_order"),
+        ("chat.jsonl:4", "empty_turn"), ("chat.jsonl:5", "no_final_answer"),
+        ("chat.jsonl:6", "turns_out_of_order"), ("chat.jsonl:7", "misplaced_system"),
+        ("chat.jsonl:8", "bad_json"), ("chat.jsonl:9", "malformed_row")]
     assert all(d.detail.startswith(d.record["path"]) for d in got.dropped)
-    assert json.loads(got.dropped[0].record["line"])["messages"][0]["role"] == "system"  # kept whole
+    assert json.loads(got.dropped[0].record["line"])["messages"][1]["role"] == "tool"  # kept whole
 
 
 def test_unknown_shapes_and_a_forced_shape(tmp_path):

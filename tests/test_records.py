@@ -6,10 +6,12 @@ import pytest
 from tuneline.records import (
     Chunk,
     Pair,
+    Preference,
     drop,
     dropped_frame,
     from_frame,
     ledger,
+    messages,
     stable_id,
     to_frame,
 )
@@ -18,10 +20,35 @@ from tuneline.records import (
 def test_frame_round_trip_keeps_records_and_none():
     pairs = [Pair("a", "c", "f.md", "Q?", "A.", None), Pair("b", "c", "f.md", "Q2?", "A2.", 4.5)]
     df = to_frame(pairs, Pair)
-    assert list(df.columns) == ["pair_id", "chunk_id", "source", "instruction", "answer", "score"]
+    assert list(df.columns) == ["pair_id", "chunk_id", "source", "instruction", "answer", "score",
+                                "system", "history"]
     # parquet-style NaN for a missing float comes back as None
     df.loc[0, "score"] = math.nan
     assert from_frame(df, Pair) == pairs
+
+
+def test_a_conversation_survives_a_parquet_round_trip_with_every_turn(tmp_path):
+    talk = Pair("c", "", "chat.jsonl:1", "And for lists?", "Use sorted().", 4.0,
+                system="Answer in one line.",
+                history=(("How do I sort a dict?", "Sort its items."), ("By value?", "Pass key=.")))
+    df = to_frame([talk, Pair("p", "", "f.md", "Q?", "A.")], Pair)
+    assert df["history"].map(type).tolist() == [str, str]  # a flat column: hashable, readable
+    df.to_parquet(tmp_path / "pairs.parquet")
+    back = from_frame(pd.read_parquet(tmp_path / "pairs.parquet"), Pair)
+    assert back[0] == talk and back[1].history == () and back[1].system == ""
+    assert messages(back[0])[0] == {"role": "system", "content": "Answer in one line."}
+    assert [m["role"] for m in messages(back[0])] == ["system"] + ["user", "assistant"] * 3
+
+
+def test_a_frame_written_before_conversations_existed_loads_as_single_turn_pairs():
+    # the columns of an artifact stored by a version before `system` and `history`
+    old = pd.DataFrame([{"pair_id": "a", "chunk_id": "c", "source": "f.md", "instruction": "Q?",
+                         "answer": "A.", "score": 3.5}])
+    pair, = from_frame(old, Pair)
+    assert (pair.system, pair.history, pair.score) == ("", (), 3.5)
+    old_pref = pd.DataFrame([{"pair_id": "a", "instruction": "Q?", "chosen": "A.",
+                              "rejected": "B.", "chosen_score": 4.0, "rejected_score": 2.0}])
+    assert from_frame(old_pref, Preference)[0].history == ()
 
 
 def test_empty_frame_has_columns():

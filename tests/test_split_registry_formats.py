@@ -88,7 +88,7 @@ def test_each_candidate_is_evaluated_once_and_identical_adapters_are_not_measure
     measured = []
     # the control flow is what is tested here: which candidates get measured
     monkeypatch.setattr(ev, "evaluate_model",
-                        lambda llm, model, tok, test, general, judge, judging, params, label: (
+                        lambda llm, model, tok, test, general, judge, judging, params, label, system: (
                             measured.append(label) or ({"eval_loss": {"base": 3.0, "tuned": 2.0}.get(label, 2.5)},
                                                        [{"model": label, "item_id": "t"}])))
     metrics, rows = evaluate_candidates(

@@ -150,6 +150,9 @@ class FilterParams(Params):
         r"\[(?:answer|placeholder|todo)\]",
     ]
     max_url_share: float = Field(0.5, gt=0, le=1, description="answer characters inside URLs")
+    junk_turn: Literal["drop", "truncate"] = Field("drop", description=(
+        "a conversation with a turn that breaks a rule: drop it whole, or keep the turns "
+        "before that one (the opening turn breaking a rule drops it either way)"))
     workers: int | None = Field(None, ge=1, description=(
         "processes checking the rules on large inputs; None = one per core"))
 

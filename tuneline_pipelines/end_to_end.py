@@ -14,9 +14,12 @@ def end_to_end_pipeline(raw_dir: str = "data/sample", ingest: IngestParams = Ing
                         generation: GenerateParams = GenerateParams(),
                         judging: JudgeParams = JudgeParams(),
                         base_model: str = BUNDLED_BASE,
-                        embedding: EmbeddingParams = EmbeddingParams()) -> None:
-    """Raw text to a registered model: curate the data, then SFT, DPO, evaluate, register."""
+                        embedding: EmbeddingParams = EmbeddingParams(),
+                        system_prompt: str = "") -> None:
+    """Raw text to a registered model: curate the data, then SFT, DPO, evaluate, register
+    (`system_prompt`: as in the training pipeline)."""
     judge_llm = judge_llm or llm
     train_pairs, test_pairs, train_prefs, _ = curate(raw_dir, ingest, llm, judge_llm, generation,
                                                      judging, embedding)
-    train_and_register(train_pairs, test_pairs, train_prefs, base_model, judge_llm, judging)
+    train_and_register(train_pairs, test_pairs, train_prefs, base_model, system_prompt,
+                       judge_llm, judging)

@@ -23,7 +23,7 @@ from tuneline_steps._common import FRAMES, code_of, llm_for, log_usage
       output_materializers={"eval_answers": FRAMES})
 def evaluate(
     test_pairs: pd.DataFrame, sft_adapter: Path, dpo_adapter: Path, base_model: str,
-    llm: LLMParams, judging: JudgeParams, evaluation: EvalParams = EvalParams(),
+    system_prompt: str, llm: LLMParams, judging: JudgeParams, evaluation: EvalParams = EvalParams(),
     production_sft: Path | None = None, production_dpo: Path | None = None,
     production_version: int | None = None, production_base_model: str | None = None,
 ) -> tuple[Annotated[dict, "eval_metrics"], Annotated[pd.DataFrame, "eval_answers"],
@@ -40,7 +40,8 @@ def evaluate(
                          if evaluation.general_prompts else ([], []))
     load = core.model_loader(bases, llm, evaluation)
     metrics, rows = core.evaluate_candidates(candidates, load, from_frame(test_pairs, Pair),
-                                             general, judge_llm, judging, evaluation)
+                                             general, judge_llm, judging, evaluation,
+                                             system_prompt)
     if "production" in metrics:
         metrics["production"] |= {"version": production_version, "base_model": bases["production"]}
     log_metadata(metadata={"eval": metrics, **({"general_left_out": {  # said, not silently shrunk

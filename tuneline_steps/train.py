@@ -18,11 +18,11 @@ TRAINING_CODE = code_of(train, formats)
 
 @step(cache_policy=TRAINING_CODE)
 def sft(
-    train_pairs: pd.DataFrame, base_model: str, sft: SFTParams = SFTParams()
+    train_pairs: pd.DataFrame, base_model: str, system_prompt: str, sft: SFTParams = SFTParams()
 ) -> Annotated[Path, "sft_adapter"]:
-    """Supervised fine-tuning with LoRA on the train split; returns the adapter folder."""
+    """Supervised fine-tuning with LoRA on every assistant turn; returns the adapter folder."""
     out = step_folder("tuneline-sft-")
-    rows = formats.sft_rows(from_frame(train_pairs, Pair))
+    rows = formats.sft_rows(from_frame(train_pairs, Pair), system_prompt)
     metrics = train.train_sft(base_model, rows, sft, out)
     log_metadata(metadata={"sft": {**metrics, "base_model": base_model,
                                    "backend": train.backend_for(sft),
@@ -32,11 +32,12 @@ def sft(
 
 @step(cache_policy=TRAINING_CODE)
 def dpo(
-    train_preferences: pd.DataFrame, sft_adapter: Path, base_model: str, dpo: DPOParams = DPOParams()
+    train_preferences: pd.DataFrame, sft_adapter: Path, base_model: str, system_prompt: str,
+    dpo: DPOParams = DPOParams()
 ) -> Annotated[Path, "dpo_adapter"]:
     """Direct preference optimisation on the SFT model; returns the DPO adapter folder."""
     out = step_folder("tuneline-dpo-")
-    rows = formats.dpo_rows(from_frame(train_preferences, Preference))
+    rows = formats.dpo_rows(from_frame(train_preferences, Preference), system_prompt)
     if not rows:
         raise ValueError("DPO needs preference pairs, and the train split has none: lower "
                          "preference.min_margin or curate more data")

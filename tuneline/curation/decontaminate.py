@@ -3,7 +3,8 @@
 Texts are compared as word n-grams of the normalised text (case, punctuation and spacing
 ignored). n = 8 by default: long enough that common phrases don't match, short enough to
 catch a copied one-line question (13-grams, the usual choice for documents, are longer
-than most instructions).
+than most instructions). A conversation's text is every turn but its system prompt (one system
+prompt shared by the whole dataset is not evaluation data leaking into training).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from tuneline.curation.dedup import normalize
 from tuneline.params import DecontamParams
-from tuneline.records import Dropped, Pair, drop
+from tuneline.records import Dropped, Pair, drop, exchanges
 
 STAGE = "decontaminate"
 
@@ -39,10 +40,14 @@ def benchmark_texts(path: str | Path) -> list[tuple[str, str]]:
     return out
 
 
+def turns_text(p: Pair) -> str:
+    return "\n".join(f"{q}\n{a}" for q, a in exchanges(p))
+
+
 def decontaminate(train: list[Pair], test: list[Pair], params: DecontamParams
                   ) -> tuple[list[Pair], list[Dropped]]:
     index: dict[str, str] = {}
-    sources = [(f"test pair {p.pair_id}", f"{p.instruction}\n{p.answer}") for p in test]
+    sources = [(f"test pair {p.pair_id}", turns_text(p)) for p in test]
     for path in params.benchmark_files:
         sources += benchmark_texts(path)
     for where, text in sources:
@@ -50,8 +55,7 @@ def decontaminate(train: list[Pair], test: list[Pair], params: DecontamParams
             index.setdefault(gram, where)
     kept, dropped = [], []
     for pair in train:
-        hit = next((g for g in ngrams(f"{pair.instruction}\n{pair.answer}", params.ngram) if g in index),
-                   None)
+        hit = next((g for g in ngrams(turns_text(pair), params.ngram) if g in index), None)
         if hit is None:
             kept.append(pair)
         else:

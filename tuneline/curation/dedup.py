@@ -12,6 +12,11 @@ never mentions vetoes the match (`entity_conflict`): near-identical templated an
 Each stage keeps the best-ranked member of a duplicate group (`keep_order`: highest judge
 score when known, else the earliest in input order) and drops a pair only as the direct
 duplicate of a better-ranked pair it keeps; the drop names that pair and the similarities.
+
+A conversation is one unit: its user turns are its "instruction" and its assistant turns its
+"answer" for every stage (`asked`, `said`), and two conversations whose turns diverge (a
+different number of turns, or a turn where neither the questions nor the answers overlap)
+are never duplicates, however much of their opening they share (`turns_diverge`).
 """
 
 from __future__ import annotations
@@ -28,10 +33,29 @@ import numpy as np
 from tuneline import parallel
 from tuneline.curation import minhash as mh
 from tuneline.params import DedupParams
-from tuneline.records import Dropped, Pair, drop
+from tuneline.records import Dropped, Pair, drop, exchanges
 from tuneline.text import atoms, content_overlap, key_terms
 
 Encoder = Callable[[list[str]], np.ndarray]
+
+
+def asked(p: Pair) -> str:
+    """What a pair asks: its instruction, or every user turn of a conversation."""
+    return "\n".join(q for q, _ in exchanges(p)) if p.history else p.instruction
+
+
+def said(p: Pair) -> str:
+    """What a pair answers: its answer, or every assistant turn of a conversation."""
+    return "\n".join(a for _, a in exchanges(p)) if p.history else p.answer
+
+
+def turns_diverge(a: Pair, b: Pair, min_overlap: float) -> bool:
+    """Two conversations that go different ways: a different number of turns, or a turn
+    whose questions and answers both overlap less than `min_overlap` (content words)."""
+    if len(a.history) != len(b.history):
+        return True
+    return any(content_overlap(qa, qb) < min_overlap and content_overlap(aa, ab) < min_overlap
+               for (qa, aa), (qb, ab) in zip(exchanges(a), exchanges(b)))
 
 _PUNCT = str.maketrans("", "", string.punctuation)
 
@@ -42,7 +66,7 @@ def normalize(text: str) -> str:
 
 
 def _terms_and_words(p: Pair) -> tuple[set[str], set[str]]:
-    return key_terms(p.instruction), atoms(f"{p.instruction}\n{p.answer}")
+    return key_terms(asked(p)), atoms(f"{asked(p)}\n{said(p)}")
 
 
 def _conflicting(a: tuple[set[str], set[str]], b: tuple[set[str], set[str]]) -> list[str]:
@@ -71,7 +95,10 @@ def keep_order(pairs: list[Pair]) -> np.ndarray:
 
 
 def exact_key(p: Pair) -> str:
-    return hashlib.sha1(f"{normalize(p.instruction)}\x1f{normalize(p.answer)}".encode()).hexdigest()
+    key = f"{normalize(p.instruction)}\x1f{normalize(p.answer)}"
+    if p.history:  # every turn, in order
+        key = "\x1e".join(f"{normalize(q)}\x1f{normalize(a)}" for q, a in exchanges(p))
+    return hashlib.sha1(key.encode()).hexdigest()
 
 
 def exact_dedup(pairs: list[Pair], workers: int | None = None) -> tuple[list[Pair], list[Dropped]]:
@@ -129,9 +156,9 @@ def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 1000
     def one_chunk(lo: int) -> None:
         part = pairs[lo:lo + chunk]
         if q is not None:
-            h, o = mh.char_shingle_hashes([p.instruction for p in part], params.shingle_chars)
+            h, o = mh.char_shingle_hashes([asked(p) for p in part], params.shingle_chars)
             q[lo:lo + len(part)] = mh.signatures(h, o, len(part), params.num_perm)
-        answers = [p.answer for p in part]
+        answers = [said(p) for p in part]
         long = np.array([len(t.split()) >= params.long_text_words for t in answers], dtype=bool)
         for mask, shingle in ((~long, lambda ts: mh.char_shingle_hashes(ts, params.shingle_chars)),
                               (long, lambda ts: mh.shingle_hashes(ts, params.shingle_words))):
@@ -154,18 +181,24 @@ def minhash_signatures(pairs: list[Pair], params: DedupParams, chunk: int = 1000
 class _Terms:
     """`entity_conflict` over many pairs: each record's terms and words computed once."""
 
-    def __init__(self, pairs: list[Pair]):
-        self.pairs, self.cache = pairs, {}
+    def __init__(self, pairs: list[Pair], min_overlap: float):
+        self.pairs, self.cache, self.min_overlap = pairs, {}, min_overlap
 
     def __call__(self, i: int) -> tuple[set[str], set[str]]:
         if i not in self.cache:
             self.cache[i] = _terms_and_words(self.pairs[i])
         return self.cache[i]
 
-    def conflict(self, i: int, j: int) -> bool:
+    def conflict(self, i: int, j: int, key_terms: bool = True) -> bool:
+        """Diverging conversations always conflict; a key-term conflict when `key_terms`."""
+        a, b = self.pairs[i], self.pairs[j]
+        if (a.history or b.history) and turns_diverge(a, b, self.min_overlap):
+            return True
+        if not key_terms:
+            return False
         # the same instruction names the same terms, all of them words of the other pair:
         # no conflict is possible (most near duplicates: no terms to compute)
-        if self.pairs[i].instruction == self.pairs[j].instruction:
+        if asked(a) == asked(b):
             return False
         return bool(_conflicting(self(i), self(j)))
 
@@ -186,10 +219,10 @@ def minhash_dedup(pairs: list[Pair], params: DedupParams) -> tuple[list[Pair], l
     local = local.reshape(cand.shape)
     jq = (q_sig[local[:, 0]] == q_sig[local[:, 1]]).mean(axis=1)
     ok = (jq >= params.near_instruction_jaccard) & (ja >= params.near_answer_jaccard)
-    terms = _Terms(pairs)
+    terms = _Terms(pairs, params.answer_overlap_threshold)
     edges = []
     for (i, j), sq, sa in zip(cand[ok].tolist(), jq[ok].tolist(), ja[ok].tolist()):
-        if not (params.entity_check and terms.conflict(i, j)):
+        if not terms.conflict(i, j, params.entity_check):
             edges.append((sq + sa, i, j, f"instruction_jaccard={sq:.3f} answer_jaccard={sa:.3f}"))
     edges.sort(key=lambda e: -e[0])  # a dropped pair names its most similar kept duplicate
     return _greedy(pairs, [(i, j, d) for _, i, j, d in edges], "minhash_dedup", "near_duplicate")
@@ -286,7 +319,7 @@ def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, blo
     overlapping >= `answer_overlap_threshold`), with no key-term conflict."""
     if not pairs:
         return [], []
-    q = np.asarray(encode([p.instruction for p in pairs]), dtype=np.float32)
+    q = np.asarray(encode([asked(p) for p in pairs]), dtype=np.float32)
     if len(pairs) >= params.ann_min_records:
         ij, q_sim = ann_similar_pairs(q, params.embedding_instruction_threshold, params.ann_nprobe)
     else:
@@ -294,14 +327,14 @@ def embedding_dedup(pairs: list[Pair], encode: Encoder, params: DedupParams, blo
     edges = []
     if len(ij):  # only the answers of candidate pairs need encoding
         involved, local = np.unique(ij, return_inverse=True)
-        a = np.asarray(encode([pairs[i].answer for i in involved.tolist()]), dtype=np.float32)
+        a = np.asarray(encode([said(pairs[i]) for i in involved.tolist()]), dtype=np.float32)
         local = local.reshape(ij.shape)
         a_sim = np.einsum("kd,kd->k", a[local[:, 0]], a[local[:, 1]])
-        terms = _Terms(pairs)
+        terms = _Terms(pairs, params.answer_overlap_threshold)
         for (i, j), sq, sa in zip(ij.tolist(), q_sim.tolist(), a_sim.tolist()):
-            lex = content_overlap(pairs[i].answer, pairs[j].answer)
+            lex = content_overlap(said(pairs[i]), said(pairs[j]))
             same_answer = sa >= params.embedding_answer_threshold or lex >= params.answer_overlap_threshold
-            if same_answer and not (params.entity_check and terms.conflict(i, j)):
+            if same_answer and not terms.conflict(i, j, params.entity_check):
                 edges.append((sq + sa, i, j, f"instruction_cosine={sq:.3f} answer_cosine={sa:.3f} "
                                              f"answer_overlap={lex:.2f}"))
     edges.sort(key=lambda e: -e[0])

@@ -1,4 +1,13 @@
-"""Rule filters. Each is `f(pair, params) -> reason | None`: it says why it drops a pair."""
+"""Rule filters. Each is `f(pair, params) -> reason | None`: it says why it drops a pair.
+
+A conversation is checked turn by turn, each exchange as a pair of its own (a follow-up
+question may be short: "And for lists?" leans on the turns before it, so the minimum question
+length applies to the opening one). At the first turn that breaks a rule, `junk_turn` decides:
+`drop` the conversation (the default: a turn that is junk often means the turns after it
+answer junk), or `truncate` it to the turns before, kept as a new pair while the whole
+conversation goes to the ledger as `truncated_<rule>` (an opening turn that breaks a rule
+drops the conversation either way).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +15,13 @@ import ast
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache, partial
 from typing import Callable
 
 from tuneline import parallel
 from tuneline.params import FilterParams
-from tuneline.records import Dropped, Pair, drop
+from tuneline.records import Dropped, Pair, drop, exchanges, stable_id
 
 STAGE = "filter"
 Filter = Callable[[Pair, FilterParams], "str | None"]
@@ -260,17 +270,54 @@ FILTERS: tuple[Filter, ...] = (
 def apply_filters(
     pairs: list[Pair], params: FilterParams, filters: tuple[Filter, ...] = FILTERS
 ) -> tuple[list[Pair], list[Dropped]]:
-    """Keep pairs no filter objects to; a dropped pair carries the first filter's reason.
-    Large inputs are checked on every core (`params.workers`), in the same order."""
-    reasons = parallel.map_records(partial(first_reason, params=params, filters=filters), pairs,
-                                   params.workers)
+    """Keep pairs no filter objects to; a dropped pair carries the first filter's reason (a
+    conversation's, with the turn). Large inputs are checked on every core (`params.workers`),
+    in the same order."""
+    follow_up = params.model_copy(update={"min_instruction_words": 1})
+    found = parallel.map_records(partial(turn_reason, params=params, follow_up=follow_up,
+                                         filters=filters), pairs, params.workers)
     kept, dropped = [], []
-    for pair, reason in zip(pairs, reasons):
-        if reason:
-            dropped.append(drop(STAGE, reason, pair))
-        else:
+    for pair, hit in zip(pairs, found):
+        if not hit:
             kept.append(pair)
+            continue
+        reason, turn = hit
+        if not pair.history:
+            dropped.append(drop(STAGE, reason, pair))
+        elif turn == 0 or params.junk_turn == "drop":
+            dropped.append(drop(STAGE, reason, pair, f"turn {turn + 1} of {len(pair.history) + 1}"))
+        else:
+            cut = truncated(pair, turn)
+            kept.append(cut)
+            dropped.append(drop(STAGE, f"{TRUNCATED}{reason}", pair,
+                                f"turn {turn + 1} of {len(pair.history) + 1}; its first {turn} "
+                                f"turns kept as {cut.pair_id}"))
     return kept, dropped
+
+
+TRUNCATED = "truncated_"  # the ledger counts such a record as kept (in part) and dropped
+
+
+def truncated(pair: Pair, turns: int) -> Pair:
+    """A conversation cut to its first `turns` exchanges, as a pair of its own."""
+    head = exchanges(pair)[:turns]
+    return replace(pair, pair_id=stable_id(pair.pair_id, f"first {turns} turns"),
+                   history=tuple(head[:-1]), instruction=head[-1][0], answer=head[-1][1])
+
+
+def turn_reason(pair: Pair, params: FilterParams, follow_up: FilterParams,
+                filters: tuple[Filter, ...] = FILTERS) -> tuple[str, int] | None:
+    """The first rule a pair breaks and the turn (0 = the first exchange) that breaks it;
+    follow-up turns are checked with `follow_up`."""
+    if not pair.history:
+        reason = first_reason(pair, params, filters)
+        return (reason, 0) if reason else None
+    for turn, (question, answer) in enumerate(exchanges(pair)):
+        view = replace(pair, instruction=question, answer=answer, history=())
+        reason = first_reason(view, params if turn == 0 else follow_up, filters)
+        if reason:
+            return reason, turn
+    return None
 
 
 def first_reason(pair: Pair, params: FilterParams, filters: tuple[Filter, ...] = FILTERS) -> str | None:

@@ -5,6 +5,9 @@ to it with helpfulness (reference-guided grading, as Prometheus and G-Eval do); 
 answer that contradicts its chunk otherwise scores like a faithful one. Pairs without a
 source (imported instruction data) get the reference-free rubric.
 
+A conversation's every assistant turn is scored, each with the turns before it in view
+(`in_context`), and the conversation keeps its lowest score: one bad turn is a bad example.
+
 Two ways to read a judge:
 - `logprobs`: the next-token probabilities over "1".."5" after the assistant turn opens with
   "Score: " (G-Eval style). The expected value is a finer score that never fails to parse,
@@ -22,7 +25,7 @@ from statistics import mean, median
 
 from tuneline.llm import LLM, Chat
 from tuneline.params import JudgeParams
-from tuneline.records import Dropped, Pair, drop
+from tuneline.records import Dropped, Exchange, Pair, drop, exchanges
 
 STAGE = "judge"
 SCALE = ("1", "2", "3", "4", "5")
@@ -52,6 +55,24 @@ Verdict = tuple["float | None", str]  # (score on 1-5 or None, what the judge sa
 
 
 Item = tuple  # (instruction, answer) or (instruction, answer, source chunk or None)
+
+
+def in_context(pair: Pair, history: tuple[Exchange, ...] | None = None,
+               question: str | None = None) -> str:
+    """The question a judge reads: the last user turn, after the earlier turns it may lean on
+    (`history`/`question` override the pair's own: an earlier turn of it)."""
+    history = pair.history if history is None else history
+    question = pair.instruction if question is None else question
+    if not history:
+        return question
+    earlier = "\n".join(f"User: {u}\nAssistant: {a}" for u, a in history)
+    return f"(Earlier in the conversation:\n{earlier})\n\n{question}"
+
+
+def turn_items(pair: Pair, source: str | None) -> list[Item]:
+    """One judge item per assistant turn of a pair, each with the turns before it."""
+    turns = exchanges(pair)
+    return [(in_context(pair, tuple(turns[:k]), q), a, source) for k, (q, a) in enumerate(turns)]
 
 
 def judge_chat(instruction: str, answer: str, source: str | None = None, text_format: str = "") -> Chat:
@@ -197,9 +218,18 @@ def judge_pairs(pairs: list[Pair], judges: list[LLM], params: JudgeParams,
     probe, its scores are recorded on the pairs but drop none of them: a judge that scores an
     answer to another question like a fitting one is not a filter."""
     chunk_text = chunk_text or {}
-    items = [(p.instruction, p.answer, chunk_text.get(p.chunk_id)) for p in pairs]
-    scores, said, stats = jury_score(judges, items, params)
-    probe = separation(items, scores, judges, params) if params.separation_probes else {}
+    per_pair = [turn_items(p, chunk_text.get(p.chunk_id)) for p in pairs]
+    items = [it for its in per_pair for it in its]
+    turn_scores, turn_said, stats = jury_score(judges, items, params)
+    scores, said, at = [], [], 0
+    for its in per_pair:  # a conversation scores as its worst turn; no score on any turn: none
+        got, words = turn_scores[at:at + len(its)], turn_said[at:at + len(its)]
+        at += len(its)
+        worst = min(range(len(its)), key=lambda k: (got[k] is not None, got[k] or 0))
+        scores.append(got[worst])
+        said.append(words[worst] if len(its) == 1 else f"turn {worst + 1}: {words[worst]}")
+    last = [its[-1] for its in per_pair]  # the probe swaps whole answers of last turns
+    probe = separation(last, scores, judges, params) if params.separation_probes else {}
     advisory = bool(probe) and not probe["separates"]
     kept, dropped = [], []
     for pair, value, words in zip(pairs, scores, said):

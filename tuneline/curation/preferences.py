@@ -12,6 +12,10 @@ Imported preferences (a team's own chosen/rejected rows) keep their labels: thei
 side went through curation as a pair, the same judge scores the rejected side, and a row
 where the judge scores rejected clearly above chosen (by `min_margin`) is quarantined as
 `judge_prefers_rejected` for a person to look at, not flipped.
+
+A conversation's preference is about its last turn: candidates answer the conversation up to
+its last user turn, the judge reads them with the earlier turns in view, and the preference
+keeps the conversation's system prompt and earlier turns (the DPO prompt).
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from __future__ import annotations
 from tuneline.curation import judge
 from tuneline.llm import LLM
 from tuneline.params import GenerateParams, JudgeParams, PreferenceParams
-from tuneline.records import Dropped, Pair, Preference, drop
-from tuneline.train.formats import user_chat
+from tuneline.records import Dropped, Pair, Preference, drop, prompt_messages
 
 STAGE = "preferences"
 
@@ -39,11 +42,11 @@ def build_preferences(
     prefs, dropped = _score_imported(own, labelled, judges, judging, params)
     pairs = [p for p in pairs if p.pair_id not in labelled]
     k = params.extra_candidates
-    prompts = [user_chat(p.instruction) for p in pairs for _ in range(k)]
+    prompts = [prompt_messages(p) for p in pairs for _ in range(k)]
     extra = llm.generate(prompts, max_new_tokens=gen.answer_max_tokens,
                          temperature=params.candidate_temperature, top_p=gen.top_p,
                          desc="candidates")
-    items = [(p.instruction, a, chunk_text.get(p.chunk_id))
+    items = [(judge.in_context(p), a, chunk_text.get(p.chunk_id))
              for p, a in zip((p for p in pairs for _ in range(k)), extra)]
     scores, _, _ = judge.jury_score(judges, items, judging, desc="judge candidates")
     for n, pair in enumerate(pairs):
@@ -56,7 +59,8 @@ def build_preferences(
             worst, rejected = min(own, key=lambda c: 6.0 if c[0] is None else c[0])
             prefs.append(Preference(pair.pair_id, pair.instruction, pair.answer, rejected,
                                     round(pair.score, 4) if pair.score is not None else None,
-                                    round(worst, 4) if worst is not None else None))
+                                    round(worst, 4) if worst is not None else None,
+                                    system=pair.system, history=pair.history))
             continue
         # only scored candidates can be ranked (an unjudged pair, or a judge that gave no score)
         candidates = [(s, a) for s, a in [(pair.score, pair.answer)] + list(
@@ -73,7 +77,8 @@ def build_preferences(
                                 f"{len(candidates)} scored candidates, margin {best - worst:.2f}"))
             continue
         prefs.append(Preference(pair.pair_id, pair.instruction, chosen, rejected,
-                                round(best, 4), round(worst, 4)))
+                                round(best, 4), round(worst, 4), system=pair.system,
+                                history=pair.history))
     return prefs, dropped
 
 
@@ -92,7 +97,7 @@ def _score_imported(pairs: list[Pair], labelled: dict[str, Preference], judges: 
     dropped = [drop(STAGE, "no_clear_preference", p, "the judge gave no score to chosen")
                for p in pairs if p.score is None]
     scored = [p for p in pairs if p.score is not None]
-    items = [(p.instruction, labelled[p.pair_id].rejected, None) for p in scored]
+    items = [(judge.in_context(p), labelled[p.pair_id].rejected, None) for p in scored]
     scores, _, _ = (judge.jury_score(judges, items, judging, desc="judge imported rejected")
                     if items else ([], [], {}))
     prefs = []
@@ -105,5 +110,6 @@ def _score_imported(pairs: list[Pair], labelled: dict[str, Preference], judges: 
                                 f"imported chosen scored {pair.score:.2f}, rejected {worst:.2f}"))
         else:
             prefs.append(Preference(pair.pair_id, pair.instruction, pair.answer, pref.rejected,
-                                    round(pair.score, 4), round(worst, 4)))
+                                    round(pair.score, 4), round(worst, 4), system=pair.system,
+                                    history=pair.history))
     return prefs, dropped

@@ -12,15 +12,19 @@ The shapes other tools write, read by their field names:
 
 A file's (or dataset's) shape is decided once, from its first row that is an object, unless
 `ingest.data_format` names it; a row that does not fit is `Unreadable` with what is missing.
-Pairs are single-turn user -> assistant, which is what the training steps train: a row with
-several turns or a system prompt is quarantined with that reason, not cut down silently.
+A conversation keeps its system prompt and every turn: a pair is its last exchange after the
+earlier ones (`Pair.history`). What cannot be read as one is quarantined with its reason, never
+cut down: an unknown role (tool calls among them) `unknown_role`, an empty user or assistant
+turn `empty_turn`, two user (or assistant) turns in a row or a first turn that is not the
+user's `turns_out_of_order`, a system message after the first user turn `misplaced_system`,
+and a last turn that is not the assistant's `no_final_answer`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tuneline.records import Pair, Preference, Unreadable, stable_id
+from tuneline.records import Exchange, Pair, Preference, Unreadable, stable_id
 
 SHAPES = ("text", "alpaca", "sharegpt", "openai", "preference")
 _USER = {"human", "user"}
@@ -71,11 +75,11 @@ def import_row(obj: object, shape: str, where: str, text_field: str) -> Imported
             raise Unreadable("malformed_row", f"{where}: 'input' is a {type(extra).__name__}")
         # Alpaca's own prompt puts the input after the instruction
         prompt = f"{instruction}\n\n{extra.strip()}" if extra.strip() else instruction
-        return _pair(where, prompt, _string(obj, "output", where))
+        return _pair(where, "", (), prompt, _string(obj, "output", where))
     if shape == "sharegpt" and not {"chosen", "rejected"} & set(obj):
-        return _pair(where, *_single_turn(obj.get("conversations"), where, "conversations"))
+        return _pair(where, *_conversation(obj.get("conversations"), where, "conversations"))
     if shape == "openai":
-        return _pair(where, *_single_turn(obj.get("messages"), where, "messages"))
+        return _pair(where, *_conversation(obj.get("messages"), where, "messages"))
     if shape in ("preference", "sharegpt"):
         return _preference(obj, where)
     raise ValueError(f"unknown data shape {shape!r}; known: {', '.join(SHAPES)}")
@@ -104,7 +108,8 @@ def _turns(turns: object, where: str, field: str) -> list[tuple[str, str]]:
         elif role in _ASSISTANT:
             role = "assistant"
         elif role != "system":
-            raise Unreadable("malformed_row", f"{where}: {field}[{n}] has role {role!r}")
+            raise Unreadable("unknown_role", f"{where}: {field}[{n}] has role {role!r} (known: "
+                                             "system, user/human, assistant/gpt)")
         if not isinstance(text, str):
             raise Unreadable("malformed_row", f"{where}: {field}[{n}] has no text content "
                                           "(tool calls and images are not imported)")
@@ -112,24 +117,51 @@ def _turns(turns: object, where: str, field: str) -> list[tuple[str, str]]:
     return out
 
 
-def _single_turn(turns: object, where: str, field: str) -> tuple[str, str]:
+Prompt = tuple[str, tuple[Exchange, ...], str]  # system, earlier exchanges, last user turn
+
+
+def _prompt_turns(parsed: list[tuple[str, str]], where: str, field: str) -> Prompt:
+    """A system prompt, then user/assistant turns alternating from the user's, ending in a
+    user turn."""
+    system = []
+    while parsed and parsed[0][0] == "system":
+        system.append(parsed.pop(0)[1])
+    for n, (role, text) in enumerate(parsed):
+        if role == "system":
+            raise Unreadable("misplaced_system", f"{where}: {field} has a system message after "
+                                                 "the first user turn")
+        if role != ("user" if n % 2 == 0 else "assistant"):
+            roles = "/".join(r for r, _ in parsed)
+            raise Unreadable("turns_out_of_order", f"{where}: {field} turns {roles}; user and "
+                                                   "assistant turns alternate from the user's")
+        if not text:
+            raise Unreadable("empty_turn", f"{where}: {field} has an empty {role} turn "
+                                           f"(turn {n + 1})")
+    if not parsed or parsed[-1][0] != "user":
+        raise Unreadable("turns_out_of_order" if parsed else "malformed_row",
+                         f"{where}: {field} does not end in a user turn")
+    history = tuple((parsed[i][1], parsed[i + 1][1]) for i in range(0, len(parsed) - 1, 2))
+    return "\n\n".join(t for t in system if t), history, parsed[-1][1]
+
+
+def _conversation(turns: object, where: str, field: str) -> tuple[str, tuple[Exchange, ...], str, str]:
+    """(system, earlier exchanges, last user turn, last assistant turn) of a conversation."""
     parsed = _turns(turns, where, field)
-    if any(role == "system" and text for role, text in parsed):
-        raise Unreadable("system_prompt", f"{where}: has a system prompt; tuneline's pairs are one "
-                                      "user turn and one assistant turn")
-    parsed = [t for t in parsed if t[0] != "system"]
-    roles = [role for role, _ in parsed]
-    if roles != ["user", "assistant"]:
-        reason = "multi_turn" if len(roles) > 2 else "malformed_row"
-        raise Unreadable(reason, f"{where}: turns {'/'.join(roles)}; tuneline's pairs are one user "
-                             "turn and one assistant turn")
-    if not parsed[0][1] or not parsed[1][1]:
-        raise Unreadable("malformed_row", f"{where}: an empty turn")
-    return parsed[0][1], parsed[1][1]
+    if parsed[-1][0] != "assistant":
+        raise Unreadable("no_final_answer", f"{where}: {field} ends in a {parsed[-1][0]} turn, "
+                                            "not an assistant's answer")
+    answer = parsed.pop()[1]
+    if not answer:
+        raise Unreadable("empty_turn", f"{where}: {field} ends in an empty assistant turn")
+    return (*_prompt_turns(parsed, where, field), answer)
 
 
-def _pair(where: str, instruction: str, answer: str) -> Imported:
-    return Imported(pair=Pair(stable_id(where, instruction, answer), "", where, instruction, answer))
+def _pair(where: str, system: str, history: tuple[Exchange, ...], instruction: str,
+          answer: str) -> Imported:
+    # a single-turn pair's id is what it was before conversations were imported
+    extra = (system, repr(history)) if system or history else ()
+    return Imported(pair=Pair(stable_id(where, instruction, answer, *extra), "", where,
+                              instruction, answer, system=system, history=history))
 
 
 def _answer(value: object, where: str, field: str) -> str:
@@ -147,7 +179,7 @@ def _answer(value: object, where: str, field: str) -> str:
 def _preference(obj: dict, where: str) -> Imported:
     if "preferred_output" in obj:  # OpenAI DPO
         prompt = (obj.get("input") or {}).get("messages") if isinstance(obj.get("input"), dict) else None
-        instruction = _prompt(prompt, where, "input.messages")
+        system, history, instruction = _prompt(prompt, where, "input.messages")
         chosen = _answer(obj["preferred_output"], where, "preferred_output")
         rejected = _answer(obj["non_preferred_output"], where, "non_preferred_output")
     else:
@@ -159,27 +191,18 @@ def _preference(obj: dict, where: str) -> Imported:
                 raise Unreadable("malformed_row", f"{where}: no 'prompt', and chosen and rejected "
                                               "do not share their prompt turns")
             prompt = [{"role": r, "content": t} for r, t in chosen_turns[:-1]]
-        instruction = (prompt.strip() if isinstance(prompt, str) and prompt.strip()
-                       else _prompt(prompt, where, "prompt"))
+        system, history, instruction = _prompt(prompt, where, "prompt")
         chosen = _answer(obj.get("chosen"), where, "chosen")
         rejected = _answer(obj.get("rejected"), where, "rejected")
     if chosen == rejected:
         raise Unreadable("malformed_row", f"{where}: chosen and rejected are the same text")
-    pair = _pair(where, instruction, chosen).pair
+    pair = _pair(where, system, history, instruction, chosen).pair
     nan = float("nan")  # scored by the judge later, like generated preferences
     return Imported(pair=pair, preference=Preference(pair.pair_id, instruction, chosen, rejected,
-                                                     nan, nan))
+                                                     nan, nan, system=system, history=history))
 
 
-def _prompt(turns: object, where: str, field: str) -> str:
+def _prompt(turns: object, where: str, field: str) -> Prompt:
     if isinstance(turns, str) and turns.strip():
-        return turns.strip()
-    parsed = _turns(turns, where, field)
-    if any(role == "system" and text for role, text in parsed):
-        raise Unreadable("system_prompt", f"{where}: {field} has a system prompt; tuneline's "
-                                      "pairs are one user turn and one assistant turn")
-    parsed = [t for t in parsed if t[0] != "system"]
-    if [r for r, _ in parsed] != ["user"] or not parsed[0][1]:
-        raise Unreadable("multi_turn" if len(parsed) > 1 else "malformed_row",
-                     f"{where}: {field} is not one user turn")
-    return parsed[0][1]
+        return "", (), turns.strip()
+    return _prompt_turns(_turns(turns, where, field), where, field)

@@ -86,11 +86,13 @@ def ollama_template(parts: dict) -> str:
 
 
 def modelfile(gguf_name: str, render, samples: list[list[dict]], stops: list[str],
-              temperature: float = 0.7) -> tuple[str, dict]:
+              temperature: float = 0.7, system: str = "") -> tuple[str, dict]:
     """An Ollama Modelfile for one GGUF: FROM, TEMPLATE and SYSTEM derived from the model's own
     chat template, PARAMETER stop from its EOS tokens. Returns the text and how the template was
     checked: the derived template must render every sample conversation exactly as the model's
-    template does; if it cannot, the TEMPLATE line is left out (Ollama then reads the GGUF's)."""
+    template does; if it cannot, the TEMPLATE line is left out (Ollama then reads the GGUF's).
+    `system`: the system prompt the model was trained with; SYSTEM is then that one, not the
+    template's default (Ollama sends SYSTEM whenever a request has no system message)."""
     lines = [f"FROM ./{gguf_name}"]
     try:
         parts = chat_parts(render)
@@ -102,9 +104,11 @@ def modelfile(gguf_name: str, render, samples: list[list[dict]], stops: list[str
         info = {"template": False, "reason": f"{type(e).__name__}: {e}"}
     else:
         lines.append(f'TEMPLATE """{ollama_template(parts)}"""')
-        if parts["default_system"] is not None:
+        if not system and parts["default_system"] is not None:
             lines.append(f'SYSTEM """{parts["default_system"]}"""')
         info = {"template": True, "conversations_checked": len(samples)}
+    if system:  # with the GGUF's own template too, when the derived one is left out
+        lines.append(f'SYSTEM """{system}"""')
     lines += [f'PARAMETER stop "{s}"' for s in stops]
     lines.append(f"PARAMETER temperature {temperature}")
     return "\n".join(lines) + "\n", info

@@ -12,9 +12,9 @@ from statistics import mean
 from tuneline.curation import judge
 from tuneline.llm import LLM
 from tuneline.params import EvalParams, JudgeParams, LLMParams
-from tuneline.records import Pair
+from tuneline.records import Pair, messages, prompt_messages
 from tuneline.ship import general_check
-from tuneline.train.formats import assistant, user_chat
+from tuneline.train.formats import conversation_tokens, user_chat
 
 
 def same_adapters(a: list[Path], b: list[Path]) -> bool:
@@ -25,20 +25,16 @@ def same_adapters(a: list[Path], b: list[Path]) -> bool:
     return len(a) == len(b) and digest(a) == digest(b)
 
 
-def completion_losses(model, tok, pairs: list[Pair], batch_size: int = 8) -> list[tuple[float, int]]:
-    """Per pair: cross-entropy of the reference answer given its instruction, summed over the
-    answer's tokens, and that token count. Pairs of similar length share a right-padded
-    forward (the loop over single pairs was the GPU evaluation's slow part)."""
+def completion_losses(model, tok, pairs: list[Pair], batch_size: int = 8, system: str = ""
+                      ) -> list[tuple[float, int]]:
+    """Per pair: cross-entropy of its assistant turns given what precedes each (the tokens
+    training computes its loss on: `formats.conversation_tokens`), summed, and their count.
+    Pairs of similar length share a right-padded forward (the loop over single pairs was the
+    GPU evaluation's slow part). `system`: for pairs without their own system prompt."""
     import torch
     import torch.nn.functional as F
 
-    encoded = []
-    for p in pairs:
-        prompt = tok.apply_chat_template(user_chat(p.instruction), add_generation_prompt=True,
-                                         tokenize=False)
-        full = tok.apply_chat_template(user_chat(p.instruction) + assistant(p.answer), tokenize=False)
-        encoded.append((tok(full, add_special_tokens=False)["input_ids"],
-                        len(tok(prompt, add_special_tokens=False)["input_ids"])))
+    encoded = [conversation_tokens(tok, messages(p, system)) for p in pairs]
     out: list[tuple[float, int]] = [(0.0, 0)] * len(pairs)
     order = sorted(range(len(pairs)), key=lambda i: len(encoded[i][0]))
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -50,10 +46,11 @@ def completion_losses(model, tok, pairs: list[Pair], batch_size: int = 8) -> lis
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             labels = torch.full((len(idx), width), -100, dtype=torch.long)
             for row, i in enumerate(idx):
-                seq, prompt_len = encoded[i]
+                seq, scored = encoded[i]
                 ids[row, :len(seq)] = torch.tensor(seq)
                 mask[row, :len(seq)] = 1
-                labels[row, prompt_len:len(seq)] = torch.tensor(seq[prompt_len:])  # the answer only
+                labels[row, :len(seq)] = torch.tensor(  # the assistant turns only
+                    [t if m else -100 for t, m in zip(seq, scored)])
             logits = model(input_ids=ids.to(model.device),
                            attention_mask=mask.to(model.device)).logits[:, :-1].float()
             target = labels[:, 1:].to(logits.device)
@@ -66,19 +63,21 @@ def completion_losses(model, tok, pairs: list[Pair], batch_size: int = 8) -> lis
 
 
 def evaluate_model(model_llm: LLM, model, tok, test: list[Pair], general: list[dict],
-                   judge_llm: LLM, judging: JudgeParams, params: EvalParams, label: str
-                   ) -> tuple[dict, list[dict]]:
+                   judge_llm: LLM, judging: JudgeParams, params: EvalParams, label: str,
+                   system: str = "") -> tuple[dict, list[dict]]:
     """Metrics for one model, and one row per item it answered: the test pairs (its answer
-    next to the reference, judge score, answer loss) and the general prompts (its reply and
-    the constraints it followed). The rows are what the gate resamples."""
+    to the last user turn of each conversation next to the reference, judge score with the
+    earlier turns in view, loss on the reference's assistant turns) and the general prompts
+    (its reply and the constraints it followed). The rows are what the gate resamples.
+    `system`: the system prompt of test pairs that have none."""
     test = test[: params.max_examples]
-    answers = model_llm.generate([user_chat(p.instruction) for p in test],
+    answers = model_llm.generate([prompt_messages(p, system) for p in test],
                                  max_new_tokens=params.max_new_tokens, temperature=0.0,
                                  desc=f"answers ({label})")
-    scored = judge.score(judge_llm, [(p.instruction, a) for p, a in zip(test, answers)], judging,
-                         desc=f"judge ({label})")
+    scored = judge.score(judge_llm, [(judge.in_context(p), a) for p, a in zip(test, answers)],
+                         judging, desc=f"judge ({label})")
     losses = completion_losses(model, tok, test, params.loss_batch_size or (
-        1 if model.device.type == "cpu" else 16))
+        1 if model.device.type == "cpu" else 16), system)
     valid = [s for s, _ in scored if s is not None]
     tokens = sum(n for _, n in losses)
     metrics = {
@@ -133,7 +132,7 @@ def model_loader(base_models: dict[str, str], llm: LLMParams, params: EvalParams
 
 def evaluate_candidates(candidates: list[tuple[str, str, list[Path]]], load: Loader,
                         test: list[Pair], general: list[dict], judge_llm: LLM,
-                        judging: JudgeParams, params: EvalParams
+                        judging: JudgeParams, params: EvalParams, system: str = ""
                         ) -> tuple[dict[str, dict], list[dict]]:
     """Each candidate (label, base model, adapter chain; [] is the base model itself) on the
     same test split and general prompts. The same base with byte-identical adapters is the
@@ -151,7 +150,7 @@ def evaluate_candidates(candidates: list[tuple[str, str, list[Path]]], load: Loa
         else:
             model_llm, model, tok = load(label, adapters)
             metrics[label], answers = evaluate_model(model_llm, model, tok, test, general,
-                                                     judge_llm, judging, params, label)
+                                                     judge_llm, judging, params, label, system)
             rows += answers
         done.append((label, base, adapters))
     return metrics, rows

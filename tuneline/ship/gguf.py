@@ -91,10 +91,13 @@ def quantize(src: Path, dst: Path, quant: str, threads: int | None = None) -> Pa
     return dst
 
 
-def export(hf_dir: Path, out_dir: Path, name: str, pairs: list[dict], params) -> dict:
+def export(hf_dir: Path, out_dir: Path, name: str, pairs: list[dict], params,
+           system: str = "") -> dict:
     """Convert once, then per quant type: quantize, run in llama.cpp, check, write a Modelfile.
-    `params` is a GGUFParams. Returns the report (also written as report.json in `out_dir`);
-    a quant that fails stays in the folder, marked unverified with its reasons."""
+    `pairs`: test conversations ({"prompt": chat messages up to the last user turn, "answer"});
+    `params` is a GGUFParams; `system`: the system prompt the model was trained with, the
+    Modelfile's SYSTEM. Returns the report (also written as report.json in `out_dir`); a quant
+    that fails stays in the folder, marked unverified with its reasons."""
     import time
 
     from transformers import AutoTokenizer
@@ -106,7 +109,7 @@ def export(hf_dir: Path, out_dir: Path, name: str, pairs: list[dict], params) ->
         source = convert(hf_dir, Path(tmp) / f"{name}-bf16-source.gguf")
         report["convert_s"] = round(time.monotonic() - t, 2)
         t = time.monotonic()
-        ref = reference(hf_dir, pairs, params.max_new_tokens)
+        ref = reference(hf_dir, pairs, params.max_new_tokens, system)
         report["reference_s"] = round(time.monotonic() - t, 2)
         # what every quant was checked against: a GGUF can be checked again without the HF model
         (out_dir / REFERENCE_FILE).write_text(json.dumps(ref))
@@ -120,7 +123,8 @@ def export(hf_dir: Path, out_dir: Path, name: str, pairs: list[dict], params) ->
             got = probe(path, ref, params.max_new_tokens, params.threads)
             verdict = check(quant, ref, got, params.max_ce_increase[quant],
                             params.min_top1_agreement[quant], params.min_stop_ratio)
-            text, template = modelfile(path.name, render, ref["conversations"], ref["eos_texts"])
+            text, template = modelfile(path.name, render, ref["conversations"], ref["eos_texts"],
+                                       system=system)
             (out_dir / f"Modelfile.{quant}").write_text(text)
             report["quants"].append({
                 "quant": quant, "file": path.name, "bytes": path.stat().st_size,

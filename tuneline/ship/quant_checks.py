@@ -18,15 +18,18 @@ DECIDED = 0.1
 
 
 
-def conversations(pairs: list[dict]) -> list[list[dict]]:
-    """The prompts the checks send: each test instruction alone, and one multi-turn
-    conversation with a system prompt (templates differ most in how they place those)."""
-    convs = [[{"role": "user", "content": p["instruction"]}] for p in pairs]
+def conversations(pairs: list[dict], system: str = "") -> list[list[dict]]:
+    """The prompts the checks send: each test conversation up to its last user turn (`prompt`:
+    chat messages, with its own or the configured system prompt), and one multi-turn
+    conversation with a system prompt, the configured one when there is one (templates differ
+    most in how they place those)."""
+    convs = [list(p["prompt"]) for p in pairs]
     if len(pairs) >= 2:
-        convs.append([{"role": "system", "content": "Answer from the documentation."},
-                      {"role": "user", "content": pairs[0]["instruction"]},
+        last_user = [c[-1]["content"] for c in convs[:2]]
+        convs.append([{"role": "system", "content": system or "Answer from the documentation."},
+                      {"role": "user", "content": last_user[0]},
                       {"role": "assistant", "content": pairs[0]["answer"]},
-                      {"role": "user", "content": pairs[1]["instruction"]}])
+                      {"role": "user", "content": last_user[1]}])
     return convs
 
 
@@ -51,7 +54,7 @@ def _score(model, ids: list[int], start: int) -> dict:
 
 
 
-def reference(hf_dir: Path, pairs: list[dict], max_new_tokens: int) -> dict:
+def reference(hf_dir: Path, pairs: list[dict], max_new_tokens: int, system: str = "") -> dict:
     """What the merged HF model does, for the GGUF to be compared with: the template's token
     ids per conversation; the test answers' NLL and argmax per token; and its own greedy
     replies (those that end on EOS within the budget, scored the same way, so a quant can be
@@ -63,14 +66,13 @@ def reference(hf_dir: Path, pairs: list[dict], max_new_tokens: int) -> dict:
     model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
     eos = GenerationConfig.from_pretrained(hf_dir).eos_token_id
     eos = [eos] if isinstance(eos, int) else list(eos or [tok.eos_token_id])
-    convs = conversations(pairs)
+    convs = conversations(pairs, system)
     ref = {"conversations": convs, "eos_ids": eos, "eos_texts": tok.convert_ids_to_tokens(eos),
            "prompt_ids": [_ids(tok, c, add_generation_prompt=True) for c in convs],
            "answers": [], "replies": []}
     for p in pairs:
-        user = [{"role": "user", "content": p["instruction"]}]
-        prompt = _ids(tok, user, add_generation_prompt=True)
-        full = _ids(tok, user + [{"role": "assistant", "content": p["answer"]}])
+        prompt = _ids(tok, p["prompt"], add_generation_prompt=True)
+        full = _ids(tok, p["prompt"] + [{"role": "assistant", "content": p["answer"]}])
         if full[:len(prompt)] == prompt:  # else the template rewrites earlier turns
             ref["answers"].append(_score(model, full, len(prompt)))
     for prompt, reply in zip(ref["prompt_ids"], _greedy(model, tok, ref["prompt_ids"], eos,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
-from tuneline.train import packing, reference
+from tuneline.train import formats, packing, reference
 from tuneline.train.common import cuda_available, trainer_args
 from tuneline.train.scoping import during_calls
 from tuneline.train.trl_compat import accept_cpu_device_index, loss_kernel
@@ -66,7 +66,6 @@ def load_model(base_model: str, adapters: list[Path] = (), device: str | None = 
 
 def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path):
     """The SFTTrainer a run trains with, its tracking info and the attention packed rows use."""
-    from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     _check(params)
@@ -77,7 +76,7 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=cuda_available())
     config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy,
                        completion_only_loss=True)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
+    trainer = SFTTrainer(model=model, args=config, train_dataset=formats.trainer_dataset(rows, tok),
                          processing_class=tok, peft_config=_lora(params))
     during_calls(trainer, loss_kernel)
     return _has_lora(trainer), tracking, attention

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tuneline import models
 from tuneline.params import DPOParams, SFTParams, TrainParams
-from tuneline.train import checkpointing, packing, reference, unsloth_packing
+from tuneline.train import checkpointing, formats, packing, reference, unsloth_packing
 from tuneline.train.common import trainer_args
 
 # "all-linear" for Llama-family models: every attention and MLP projection
@@ -73,14 +73,13 @@ def sft_trainer(base_model: str, rows: list[dict], params: SFTParams, work: Path
     """The SFTTrainer a run trains with, its tracking info and the attention packed rows use."""
     model, tok, attention = load(base_model, params,
                                  padding_free=params.packing and params.packing_strategy == "bfd")
-    from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     args, tracking = trainer_args(params, work, f"sft-{work.name}", gpu=True)
     args["gradient_checkpointing"] = False  # Unsloth's own is set on the model
     config = SFTConfig(**args, packing=params.packing, packing_strategy=params.packing_strategy,
                        completion_only_loss=True, dataset_num_proc=1)
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
+    trainer = SFTTrainer(model=model, args=config, train_dataset=formats.trainer_dataset(rows, tok),
                          processing_class=tok)
     return trainer, tracking, attention
 
