@@ -74,7 +74,11 @@ def text(rng, median_tokens: float, cap: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(int(n * 0.8)))  # ~1.25 tokens per word
 
 
-def make_rows(task: str, n: int, seed: int = 0, prompt_tokens: int = 60) -> list[dict]:
+def make_rows(task: str, n: int, seed: int = 0, prompt_tokens: int = 60, turns: int = 1) -> list[dict]:
+    """Made-up rows; with `turns` > 1 (SFT), the same texts as conversations: each prompt and
+    answer cut into `turns` user and assistant turns, the loss on every assistant turn, so a
+    multi-turn configuration trains on the same words as the single-turn one (a few template
+    tokens more per turn)."""
     import random
 
     rng = random.Random(seed)
@@ -82,8 +86,21 @@ def make_rows(task: str, n: int, seed: int = 0, prompt_tokens: int = 60) -> list
     for _ in range(n):
         prompt = [{"role": "user", "content": text(rng, prompt_tokens, max(400, 4 * prompt_tokens))}]
         if task == "sft":
-            rows.append({"prompt": prompt,
-                         "completion": [{"role": "assistant", "content": text(rng, 300, 1600)}]})
+            answer = text(rng, 300, 1600)
+            if turns == 1:
+                rows.append({"prompt": prompt,
+                             "completion": [{"role": "assistant", "content": answer}]})
+                continue
+            from tuneline.records import Pair, messages
+
+            def cut(t: str) -> list[str]:
+                words = t.split()
+                step = -(-len(words) // turns)
+                return [" ".join(words[i * step:(i + 1) * step]) or "more" for i in range(turns)]
+
+            exchanges = list(zip(cut(prompt[0]["content"]), cut(answer)))
+            pair = Pair("b", "", "bench", *exchanges[-1], history=tuple(exchanges[:-1]))
+            rows.append({"messages": messages(pair)})
         else:
             rows.append({"prompt": prompt,
                          "chosen": [{"role": "assistant", "content": text(rng, 250, 700)}],
@@ -97,6 +114,7 @@ def child(args) -> None:
     from tuneline.params import DPOParams, SFTParams
 
     config = json.loads(args.config)
+    config.pop("turns", None)  # chose the rows file
     env = config.pop("env", {})
     os.environ.update(env)
     rows = json.loads(Path(args.rows).read_text())
@@ -346,6 +364,10 @@ SFT_CONFIGS = {
                                               max_memory_gib=18), "unsloth bfd flex"),
     "hf+peft bfd native": (dict(SFT_BASE, backend="trl", packed_attention="native"), None),
     "hf+peft bfd flex": (dict(SFT_BASE, backend="trl"), "hf+peft bfd native"),
+    # the same words as 3-turn conversations (loss on every assistant turn): within 5% of the
+    # single-turn packing's tokens/s is the goal (docs/conversations.md)
+    "unsloth bfd flex, 3 turns": (dict(UNSLOTH, turns=3), "unsloth bfd flex"),
+    "hf+peft bfd flex, 3 turns": (dict(SFT_BASE, backend="trl", turns=3), "hf+peft bfd flex"),
 }
 # 1 GPU vs 2 (DDP, FSDP) with the same per-GPU batch (4 x 2048): scaling = tok/s ratio
 SCALE_CONFIGS = {
@@ -445,8 +467,12 @@ def main() -> None:
         configs = {k: v for k, v in configs.items() if k in wanted}
     profiled = set(filter(None, args.profile.split(";")))
     task = "dpo" if args.task == "dpo" else "sft"
-    rows = work / f"{task}-rows.json"
-    rows.write_text(json.dumps(make_rows(task, args.n_rows, prompt_tokens=args.prompt_tokens)))
+    rows_of = {}  # per number of turns: the same made-up text, cut into that many exchanges
+    for turns in sorted({cfg.get("turns", 1) for cfg, _ in configs.values()}):
+        rows_of[turns] = work / f"{task}-rows-{turns}.json"
+        rows_of[turns].write_text(json.dumps(make_rows(task, args.n_rows, prompt_tokens=args.prompt_tokens,
+                                                       turns=turns)))
+    rows = rows_of[1] if 1 in rows_of else next(iter(rows_of.values()))
     sft_adapter = fresh_adapter(model, work / "sft-adapter") if args.task == "dpo" else None
     runs: dict[str, list[dict]] = {name: [] for name in configs}
     if args.warm_up:
@@ -461,8 +487,8 @@ def main() -> None:
         for name, (cfg, _) in configs.items():
             cfg = dict(cfg, max_steps=args.steps or cfg["max_steps"], **json.loads(args.set))
             profile = round_ == 0 and name in profiled and ("stack" if args.profile_stack else True)
-            got = run_child(task, name.replace(" ", "_").replace(",", ""), cfg, model, rows, work,
-                            sft_adapter, profile=profile)
+            got = run_child(task, name.replace(" ", "_").replace(",", ""), cfg, model,
+                            rows_of[cfg.get("turns", 1)], work, sft_adapter, profile=profile)
             runs[name].append(got)  # as it comes: a call cut off at its time limit keeps them
             print(f"{name} (run {round_ + 1}): {got.get('error') or got.get('examples_per_s_windows')}"
                   f" per s, {got.get('peak_memory_gib')} GiB, wall {got.get('wall_s')} s, steps (s) "

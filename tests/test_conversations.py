@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import FakeLLM
 from tuneline import models
-from tuneline.curation import dedup, filters, judge
+from tuneline.curation import dedup, filters, judge, turns
 from tuneline.curation.decontaminate import decontaminate
 from tuneline.documents.ingest import read_sources, scan_sources
 from tuneline.params import (
@@ -209,16 +209,39 @@ def test_a_junk_follow_up_drops_the_conversation_or_truncates_it_at_that_turn():
     assert ledger("filter", 1, len(kept), dropped)["kept"] == 1  # balances: cut, not lost
 
 
-def test_the_judge_scores_every_turn_in_context_and_keeps_the_worst():
-    talk = conversation("dedent", "fill")
-    # P over 1..5 per judged turn: turn 1 scores 5, turn 2 scores 1
-    jury = FakeLLM(probs=[[0, 0, 0, 0, 1], [1, 0, 0, 0, 0]])
+def test_the_judge_scores_every_turn_in_context_and_ends_the_conversation_at_a_low_one():
+    talk = conversation("dedent", "fill", "dumps")
+    # P over 1..5 per judged turn: 5, 4, then 1
+    jury = FakeLLM(probs=[[0, 0, 0, 0, 1], [0, 0, 0, 1, 0], [1, 0, 0, 0, 0]])
     kept, dropped, _ = judge.judge_pairs([talk], [jury], JudgeParams(separation_probes=0))
+    assert jury.calls == [("choice_probs", 3)]
+    # the two turns the judge passed, as a conversation of their own, with their lowest score
+    assert [(p.history, p.instruction, p.score) for p in kept] == [
+        (talk.history[:1], talk.history[1][0], 4.0)]
+    assert [(d.reason, d.record["pair_id"], d.record["score"]) for d in dropped] == [
+        ("truncated_low_judge_score", talk.pair_id, 1.0)]
+    assert dropped[0].detail.startswith("turn 3 of 3: 1.00 < 2.5")
+    third = judge.in_context(turns.views([talk])[0][2])
+    assert third.startswith("(Earlier in the conversation:\nUser: What does dedent do?")
+    assert third.endswith("And what does dumps do?")
+    one_bad_opening = FakeLLM(probs=[[1, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1]])
+    kept, dropped, _ = judge.judge_pairs([talk], [one_bad_opening], JudgeParams(separation_probes=0))
     assert not kept and dropped[0].reason == "low_judge_score"
-    assert jury.calls == [("choice_probs", 2)]
-    second = judge.turn_items(talk, None)[1][0]
-    assert second.startswith("(Earlier in the conversation:\nUser: What does dedent do?")
-    assert second.endswith("And what does fill do?")
+
+
+def test_a_follow_up_may_lean_on_earlier_turns_where_an_opening_question_may_not():
+    from tuneline.curation import source_checks
+    from tuneline.params import GroundingParams
+
+    leaning = "How does it collapse and truncate the text?"
+    opening = Pair("o", "", "x", leaning, DOCS["shorten"])
+    follow = Pair("f", "", "y", leaning, DOCS["shorten"],
+                  history=(("What does textwrap.shorten do?", DOCS["shorten"]),))
+    encoder = dedup.load_encoder(EmbeddingParams().model, 64, "cpu")
+    kept, dropped, _ = source_checks.run_source_checks([opening, follow], {}, encoder,
+                                                       GroundingParams())
+    assert [p.pair_id for p in kept] == ["f"]
+    assert [(d.record["pair_id"], d.reason) for d in dropped] == [("o", "question_needs_context")]
 
 
 def test_decontamination_reads_every_turn_but_not_a_shared_system_prompt():

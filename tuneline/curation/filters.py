@@ -15,13 +15,13 @@ import ast
 import json
 import re
 from collections import Counter
-from dataclasses import replace
 from functools import lru_cache, partial
 from typing import Callable
 
 from tuneline import parallel
+from tuneline.curation import turns
 from tuneline.params import FilterParams
-from tuneline.records import Dropped, Pair, drop, exchanges, stable_id
+from tuneline.records import Dropped, Pair
 
 STAGE = "filter"
 Filter = Callable[[Pair, FilterParams], "str | None"]
@@ -271,53 +271,21 @@ def apply_filters(
     pairs: list[Pair], params: FilterParams, filters: tuple[Filter, ...] = FILTERS
 ) -> tuple[list[Pair], list[Dropped]]:
     """Keep pairs no filter objects to; a dropped pair carries the first filter's reason (a
-    conversation's, with the turn). Large inputs are checked on every core (`params.workers`),
-    in the same order."""
+    conversation's, with the turn: tuneline/curation/turns.py). Large inputs are checked on
+    every core (`params.workers`), in the same order."""
     follow_up = params.model_copy(update={"min_instruction_words": 1})
-    found = parallel.map_records(partial(turn_reason, params=params, follow_up=follow_up,
-                                         filters=filters), pairs, params.workers)
-    kept, dropped = [], []
-    for pair, hit in zip(pairs, found):
-        if not hit:
-            kept.append(pair)
-            continue
-        reason, turn = hit
-        if not pair.history:
-            dropped.append(drop(STAGE, reason, pair))
-        elif turn == 0 or params.junk_turn == "drop":
-            dropped.append(drop(STAGE, reason, pair, f"turn {turn + 1} of {len(pair.history) + 1}"))
-        else:
-            cut = truncated(pair, turn)
-            kept.append(cut)
-            dropped.append(drop(STAGE, f"{TRUNCATED}{reason}", pair,
-                                f"turn {turn + 1} of {len(pair.history) + 1}; its first {turn} "
-                                f"turns kept as {cut.pair_id}"))
-    return kept, dropped
+    each, owner = turns.views(pairs)
+    reasons = parallel.map_records(partial(view_reason, params=params, follow_up=follow_up,
+                                           filters=filters), each, params.workers)
+    faults = {v: (reason, "") for v, reason in enumerate(reasons) if reason}
+    return turns.fold(pairs, owner, faults, STAGE, truncate=params.junk_turn == "truncate")
 
 
-TRUNCATED = "truncated_"  # the ledger counts such a record as kept (in part) and dropped
-
-
-def truncated(pair: Pair, turns: int) -> Pair:
-    """A conversation cut to its first `turns` exchanges, as a pair of its own."""
-    head = exchanges(pair)[:turns]
-    return replace(pair, pair_id=stable_id(pair.pair_id, f"first {turns} turns"),
-                   history=tuple(head[:-1]), instruction=head[-1][0], answer=head[-1][1])
-
-
-def turn_reason(pair: Pair, params: FilterParams, follow_up: FilterParams,
-                filters: tuple[Filter, ...] = FILTERS) -> tuple[str, int] | None:
-    """The first rule a pair breaks and the turn (0 = the first exchange) that breaks it;
-    follow-up turns are checked with `follow_up`."""
-    if not pair.history:
-        reason = first_reason(pair, params, filters)
-        return (reason, 0) if reason else None
-    for turn, (question, answer) in enumerate(exchanges(pair)):
-        view = replace(pair, instruction=question, answer=answer, history=())
-        reason = first_reason(view, params if turn == 0 else follow_up, filters)
-        if reason:
-            return reason, turn
-    return None
+def view_reason(pair: Pair, params: FilterParams, follow_up: FilterParams,
+                filters: tuple[Filter, ...] = FILTERS) -> str | None:
+    """The first rule one exchange breaks; a follow-up turn (one with turns before it) is
+    checked with `follow_up`."""
+    return first_reason(pair, follow_up if pair.history else params, filters)
 
 
 def first_reason(pair: Pair, params: FilterParams, filters: tuple[Filter, ...] = FILTERS) -> str | None:

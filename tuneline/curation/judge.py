@@ -6,7 +6,7 @@ answer that contradicts its chunk otherwise scores like a faithful one. Pairs wi
 source (imported instruction data) get the reference-free rubric.
 
 A conversation's every assistant turn is scored, each with the turns before it in view
-(`in_context`), and the conversation keeps its lowest score: one bad turn is a bad example.
+(`in_context`); a turn below the bar ends the conversation there (`judge_pairs`).
 
 Two ways to read a judge:
 - `logprobs`: the next-token probabilities over "1".."5" after the assistant turn opens with
@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from statistics import mean, median
 
+from tuneline.curation import turns
 from tuneline.llm import LLM, Chat
 from tuneline.params import JudgeParams
-from tuneline.records import Dropped, Exchange, Pair, drop, exchanges
+from tuneline.records import Dropped, Exchange, Pair
 
 STAGE = "judge"
 SCALE = ("1", "2", "3", "4", "5")
@@ -67,12 +67,6 @@ def in_context(pair: Pair, history: tuple[Exchange, ...] | None = None,
         return question
     earlier = "\n".join(f"User: {u}\nAssistant: {a}" for u, a in history)
     return f"(Earlier in the conversation:\n{earlier})\n\n{question}"
-
-
-def turn_items(pair: Pair, source: str | None) -> list[Item]:
-    """One judge item per assistant turn of a pair, each with the turns before it."""
-    turns = exchanges(pair)
-    return [(in_context(pair, tuple(turns[:k]), q), a, source) for k, (q, a) in enumerate(turns)]
 
 
 def judge_chat(instruction: str, answer: str, source: str | None = None, text_format: str = "") -> Chat:
@@ -214,32 +208,25 @@ def separation(items: list[Item], scores: list["float | None"], judges: list[LLM
 def judge_pairs(pairs: list[Pair], judges: list[LLM], params: JudgeParams,
                 chunk_text: dict[str, str] | None = None) -> tuple[list[Pair], list[Dropped], dict]:
     """Score every pair with every judge, grounded in its chunk when `chunk_text` has it;
-    keep those whose (combined) score reaches min_score. When the judge fails its separation
-    probe, its scores are recorded on the pairs but drop none of them: a judge that scores an
-    answer to another question like a fitting one is not a filter."""
+    keep those whose (combined) score reaches min_score. A conversation's turns are scored
+    each with the turns before it; at the first turn below min_score the turns before it are
+    kept as a pair of their own (tuneline/curation/turns.py), and a pair records the lowest
+    score of its turns. When the judge fails its separation probe, its scores are recorded on
+    the pairs but drop none of them: a judge that scores an answer to another question like a
+    fitting one is not a filter."""
     chunk_text = chunk_text or {}
-    per_pair = [turn_items(p, chunk_text.get(p.chunk_id)) for p in pairs]
-    items = [it for its in per_pair for it in its]
-    turn_scores, turn_said, stats = jury_score(judges, items, params)
-    scores, said, at = [], [], 0
-    for its in per_pair:  # a conversation scores as its worst turn; no score on any turn: none
-        got, words = turn_scores[at:at + len(its)], turn_said[at:at + len(its)]
-        at += len(its)
-        worst = min(range(len(its)), key=lambda k: (got[k] is not None, got[k] or 0))
-        scores.append(got[worst])
-        said.append(words[worst] if len(its) == 1 else f"turn {worst + 1}: {words[worst]}")
-    last = [its[-1] for its in per_pair]  # the probe swaps whole answers of last turns
-    probe = separation(last, scores, judges, params) if params.separation_probes else {}
+    each, owner = turns.views(pairs)
+    items = [(in_context(v), v.answer, chunk_text.get(v.chunk_id)) for v in each]
+    scores, said, stats = jury_score(judges, items, params)
+    probe = separation(items, scores, judges, params) if params.separation_probes else {}
     advisory = bool(probe) and not probe["separates"]
-    kept, dropped = [], []
-    for pair, value, words in zip(pairs, scores, said):
+    faults = {}
+    for n, (value, words) in enumerate(zip(scores, said)):
         if value is None:
-            dropped.append(drop(STAGE, "judge_gave_no_score", pair, words))
+            faults[n] = ("judge_gave_no_score", words)
         elif value < params.min_score and not advisory:
-            dropped.append(drop(STAGE, "low_judge_score", replace(pair, score=round(value, 4)),
-                                f"{value:.2f} < {params.min_score}"))
-        else:
-            kept.append(replace(pair, score=round(value, 4)))
+            faults[n] = ("low_judge_score", f"{value:.2f} < {params.min_score}")
+    kept, dropped = turns.fold(pairs, owner, faults, STAGE, truncate=True, scores=scores)
     if probe:
         stats = {**stats, "separation": {**probe, "filtering": not advisory}}
     return kept, dropped, stats

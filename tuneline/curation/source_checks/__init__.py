@@ -20,6 +20,11 @@ pairs of real text (benchmarks/curation_quality.py); a rule that fires only when
 words are absent from the chunk lets a document that really says "Question:" through.
 
 `run_source_checks` is the one entry point: the pipeline's step and the benchmarks call it.
+A conversation is checked turn by turn (tuneline/curation/turns.py), each exchange like a
+single pair against the same chunk, except that a follow-up question may lean on the turns
+before it (`FOLLOW_UP_EXEMPT`); at the first turn that fails, the turns before it are kept as
+a pair of their own and the conversation goes to the ledger as `truncated_<reason>` (an opening
+turn that fails drops it).
 The rules live by what they read: `form` (the generated text itself), `questions` (the
 question against the answer's opening), `claims` (the answer against the chunk).
 """
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tuneline.curation import grounding
+from tuneline.curation import grounding, turns
 from tuneline.curation.dedup import Encoder
 from tuneline.curation.source_checks.claims import (
     altered_copy,
@@ -68,10 +73,16 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+# what a follow-up question may do that an opening one may not: say "it" for what the
+# conversation is about, or name no subject ("And for lists?")
+FOLLOW_UP_EXEMPT = frozenset({"question_needs_context", "question_without_subject"})
+
+
 def first_fault(pair: Pair, src: Source, params: GroundingParams,
                 checks: tuple[Check, ...] = CHECKS) -> "tuple[str, str] | None":
-    return next((v for f in checks if f.__name__ not in params.skip_checks
-                 and (v := f(pair, src, params))), None)
+    skip = set(params.skip_checks) | (FOLLOW_UP_EXEMPT if pair.history else set())
+    return next((v for f in checks if f.__name__ not in skip and (v := f(pair, src, params))),
+                None)
 
 
 def run_source_checks(pairs: list[Pair], chunk_text: dict[str, str], encode: Encoder,
@@ -81,6 +92,18 @@ def run_source_checks(pairs: list[Pair], chunk_text: dict[str, str], encode: Enc
     corpus checks (tuneline/curation/grounding.py). Pairs without a chunk (imported data) get the rules
     that need no source. Conserves records: kept + dropped == pairs."""
     chunk_where = chunk_where or {}
+    each, owner = turns.views(pairs)
+    kept, dropped, stats = _chain(each, chunk_text, encode, params, chunk_where)
+    # views are told apart by id (exact duplicates, the only ones sharing an id, are gone by now)
+    index = {v.pair_id: n for n, v in reversed(list(enumerate(each)))}
+    faults = {index[d.record["pair_id"]]: (d.reason, d.detail) for d in dropped}
+    kept, dropped = turns.fold(pairs, owner, faults, STAGE, truncate=True)
+    return kept, dropped, stats
+
+
+def _chain(pairs: list[Pair], chunk_text: dict[str, str], encode: Encoder,
+           params: GroundingParams, chunk_where: dict[str, str]
+           ) -> tuple[list[Pair], list[Dropped], dict]:
     kept: list[Pair] = []
     dropped: list[Dropped] = []
     for pair in pairs:
