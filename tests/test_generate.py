@@ -108,3 +108,40 @@ def test_unknown_generation_mode_is_a_clear_error(fake_llm):
     params = GenerateParams.model_construct(mode="one_pass", questions_per_chunk=1)
     with pytest.raises(ValueError, match="unknown generation.mode 'one_pass'"):
         generate_pairs([Chunk("c1", "d", "a.md", LORA)], fake_llm(replies=[]), params)
+
+
+def test_conversations_take_their_turns_from_passages_of_one_chunk_in_document_order(fake_llm):
+    import functools
+    import inspect
+
+    doc = inspect.getdoc(functools.lru_cache)  # the stdlib's own text: three answer passages
+    chunk = Chunk("c1", "d", "functools.txt", doc)
+    params = GenerateParams(turns=3)
+    (_, group), = attempts([chunk], params)
+    from tuneline.curation import passages
+
+    found = passages.passages(doc, params.passage_min_words, params.passage_max_words)
+    # the chunk's passages in the order the document has them
+    assert list(group) == [p for p in found if p in group] and len(group) == 3
+    llm = fake_llm(replies=["What happens when maxsize is None?", "What does typed do?",
+                            "How do you view the cache statistics?"])
+    (pair,), dropped = generate_pairs([chunk], llm, params)
+    assert not dropped and llm.calls == [("generate", 3)]  # every turn's question in one call
+    assert [q for q, _ in pair.history] + [pair.instruction] == [
+        "What happens when maxsize is None?", "What does typed do?",
+        "How do you view the cache statistics?"]
+    assert [a for _, a in pair.history] + [pair.answer] == list(group)  # the source's own words
+    # a reply without a question ends the conversation at the turns before it, in the ledger
+    (cut,), dropped = generate_pairs([chunk], fake_llm(replies=[
+        "What happens when maxsize is None?", "Typed is nice.", "What about stats?"]), params)
+    assert cut.history == () and cut.answer == group[0]
+    assert [d.reason for d in dropped] == ["truncated_no_question_in_reply"]
+    assert dropped[0].detail.startswith(f"turn 2 of 3; its first 1 turns kept as {cut.pair_id}")
+    from tuneline.records import ledger
+
+    assert ledger("generate", len(attempts([chunk], params)), 1, dropped)["kept"] == 1
+
+
+def test_two_pass_conversations_are_a_clear_error(fake_llm):
+    with pytest.raises(ValueError, match="turns > 1 needs mode answer_first"):
+        attempts([Chunk("c1", "d", "a.md", LORA)], GenerateParams(mode="two_pass", turns=2))

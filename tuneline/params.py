@@ -82,6 +82,10 @@ class GenerateParams(Params):
         "writes a question, then answers it with the chunk in view (for capable models)"))
     questions_per_chunk: int = Field(1, ge=1, description=(
         "two_pass: sampled questions per chunk; answer_first: passages per chunk (at most)"))
+    turns: int = Field(1, ge=1, description=(
+        "answer_first: exchanges per generated conversation; above 1, each follow-up asks about "
+        "a further passage of the same chunk, in document order (questions_per_chunk "
+        "conversations per chunk)"))
     passage_min_words: int = Field(15, ge=1, description="answer_first: shortest answer passage")
     passage_max_words: int = Field(120, ge=10, description="answer_first: longest answer passage")
     question_max_tokens: int = 48

@@ -9,7 +9,15 @@
 - `two_pass`: pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk
   in view. For capable models, whose own wording teaches more than a copied passage.
 Short single-purpose prompts work even for a 135M model, where one "write JSON with both"
-prompt mostly fails to parse. The pair's instruction carries no context: SFT teaches the
+prompt mostly fails to parse.
+
+Conversations (`turns` > 1, answer_first): a conversation's turns are passages of one chunk in
+document order, each with the question the model writes for it, so every answer is the
+source's own words and every turn gets the same checks as a single pair (turn by turn:
+tuneline/curation/turns.py). Each question is written to stand alone, which a follow-up may
+(it may also lean on earlier turns; nothing else). A reply with no question ends the
+conversation at the turns before it (`truncated_no_question_in_reply`); none for the opening
+turn drops it. The pair's instruction carries no context: SFT teaches the
 model to answer from what it learned.
 """
 
@@ -132,17 +140,29 @@ def trim_answer(text: str) -> str:
     return text[: ends[-1]] if ends else text
 
 
-def attempts(chunks: list[Chunk], params: GenerateParams) -> list[tuple[Chunk, str | None]]:
+Attempt = tuple[Chunk, "str | tuple[str, ...] | None"]
+
+
+def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
     """The generation attempts (the ledger's unit): two_pass, `questions_per_chunk` per chunk
-    (passage None); answer_first, one per chosen passage, and one (None) for a chunk that has
-    no passage that reads as an answer."""
+    (passage None); answer_first, one per chosen passage (with `turns` > 1, one per
+    conversation: a tuple of up to `turns` passages in document order), and one (None) for a
+    chunk that has no passage that reads as an answer."""
     if params.mode == "two_pass":
+        if params.turns > 1:
+            raise ValueError("generation.turns > 1 needs mode answer_first (two_pass writes "
+                             "single-turn pairs)")
         return [(c, None) for c in chunks for _ in range(params.questions_per_chunk)]
-    out: list[tuple[Chunk, str | None]] = []
+    out: list[Attempt] = []
+    n = params.turns
     for c in chunks:
         found = passages_core.pick(passages_core.passages(
-            c.text, params.passage_min_words, params.passage_max_words), params.questions_per_chunk)
-        out += [(c, p) for p in found] or [(c, None)]
+            c.text, params.passage_min_words, params.passage_max_words),
+            params.questions_per_chunk * n)
+        if n > 1:  # consecutive passages (in document order) make one conversation
+            out += [(c, tuple(found[i:i + n])) for i in range(0, len(found), n)] or [(c, None)]
+        else:
+            out += [(c, p) for p in found] or [(c, None)]
     return out
 
 
@@ -158,22 +178,38 @@ def generate_pairs(
     raise ValueError(f"unknown generation.mode {params.mode!r}; expected answer_first or two_pass")
 
 
-def _answer_first(todo: list[tuple[Chunk, str | None]], llm: LLM, params: GenerateParams
+def _answer_first(todo: list[Attempt], llm: LLM, params: GenerateParams
                   ) -> tuple[list[Pair], list[Dropped]]:
     dropped = [drop(STAGE, "no_answer_passage", c, f"no paragraph of {params.passage_min_words}-"
                     f"{params.passage_max_words} words that reads on its own") for c, p in todo if p is None]
-    asked = [(c, p) for c, p in todo if p is not None]
-    replies = llm.generate([passage_question_chat(p, where(c)) for c, p in asked],
-                           max_new_tokens=params.question_max_tokens,
-                           temperature=params.temperature, top_p=params.top_p, desc="questions")
+    asked = [(c, (p,) if isinstance(p, str) else p) for c, p in todo if p is not None]
+    flat = [(c, passage) for c, group in asked for passage in group]
+    replies = iter(llm.generate([passage_question_chat(p, where(c)) for c, p in flat],
+                                max_new_tokens=params.question_max_tokens,
+                                temperature=params.temperature, top_p=params.top_p, desc="questions"))
     pairs: list[Pair] = []
-    for (chunk, passage), reply in zip(asked, replies):
-        question = parse_question(reply)
-        if question is None:
-            dropped.append(drop(STAGE, "no_question_in_reply", chunk, reply[:500]))
+    for chunk, group in asked:
+        said = [next(replies) for _ in group]
+        exchanges: list[tuple[str, str]] = []
+        for reply, passage in zip(said, group):  # up to the first reply without a question
+            question = parse_question(reply)
+            if question is None:
+                break
+            exchanges.append((question, passage))
+        if not exchanges:
+            dropped.append(drop(STAGE, "no_question_in_reply", chunk, said[0][:500]))
             continue
-        pairs.append(Pair(stable_id(chunk.chunk_id, question, passage), chunk.chunk_id,
-                          chunk.source, question, passage))
+        if len(group) == 1:  # a single-turn pair's id is what it always was
+            pid = stable_id(chunk.chunk_id, *exchanges[0])
+        else:
+            pid = stable_id(chunk.chunk_id, *(text for e in exchanges for text in e))
+        pairs.append(Pair(pid, chunk.chunk_id, chunk.source, *exchanges[-1],
+                          history=tuple(exchanges[:-1])))
+        if len(exchanges) < len(group):
+            n = len(exchanges)
+            dropped.append(drop(STAGE, "truncated_no_question_in_reply", chunk,
+                                f"turn {n + 1} of {len(group)}; its first {n} turns kept as "
+                                f"{pid}: {said[n][:500]}"))
     return pairs, dropped
 
 
