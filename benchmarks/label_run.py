@@ -69,6 +69,13 @@ def export(run_ref: str, out: str, kept_only: bool = False) -> int:
         if frame is not None:
             for row in frame.to_dict("records"):
                 scores[row["pair_id"]] = {"split": name.split("_")[0], "score": row.get("score")}
+    # a conversation cut short by a check is kept under a new id: its head, from the split
+    known = {p["pair_id"] for p in generated}
+    for name in ("train_pairs", "test_pairs"):
+        frame = _frame(steps.get("split_dataset"), name)
+        if frame is not None:
+            generated += [r for r in frame.to_dict("records")
+                          if r["pair_id"] not in known and r.get("chunk_id")]
     judged = _frame(steps.get("judge_pairs"), "judged_pairs")
     judged_scores = {} if judged is None else {r["pair_id"]: r.get("score") for r in judged.to_dict("records")}
     n = 0
@@ -85,7 +92,10 @@ def export(run_ref: str, out: str, kept_only: bool = False) -> int:
                 "split": (scores.get(p["pair_id"]) or {}).get("split"),
                 "dropped_at": v.get("stage"), "reason": v.get("reason"), "detail": v.get("detail"),
                 "judge_score": score, "where": " > ".join(x for x in (c.get("title"), c.get("section")) if x),
-                "source": p["source"], "question": p["instruction"], "answer": p["answer"],
+                "source": p["source"],
+                # a conversation's earlier (question, answer) turns; the last ones follow
+                "history": json.loads(p["history"]) if p.get("history") else [],
+                "question": p["instruction"], "answer": p["answer"],
                 "chunk": c.get("text", ""),
             }, ensure_ascii=False) + "\n")
             n += 1

@@ -70,6 +70,50 @@ def test_packed_sft_batch_has_the_loss_of_its_examples_with_one_flex_call_per_la
     assert len(flex_calls) == trainer.model.config.num_hidden_layers
 
 
+def conversations(n: int) -> list[dict]:
+    """Three-turn conversations with a system prompt, as SFT rows (the loss on every
+    assistant turn: tuneline tokenizes them, tuneline/train/formats.py)."""
+    from tuneline.records import Pair
+    from tuneline.train import formats
+
+    base = rows(3 * n)
+    pairs = []
+    for i in range(n):
+        turns = [(r["prompt"][0]["content"], r["completion"][0]["content"])
+                 for r in base[3 * i:3 * i + 3]]
+        pairs.append(Pair(f"c{i}", "", "gpu", *turns[-1], system="Answer briefly.",
+                          history=tuple(turns[:-1])))
+    return formats.sft_rows(pairs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_packed_conversations_train_on_their_assistant_turns_with_the_loss_of_each_alone(
+        tiny_llama, tmp_path, backend):
+    from transformers import AutoTokenizer
+
+    from tuneline import train
+    from tuneline.params import SFTParams
+    from tuneline.train import formats
+
+    data = conversations(8)
+    params = SFTParams(backend=backend, packing=True, batch_size=4, max_length=1024, max_steps=1)
+    trainer, _, attention = train._backend(params).sft_trainer(tiny_llama, data, params, tmp_path)
+    batch = trainer._prepare_inputs(next(iter(trainer.get_train_dataloader())))
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    starts = [i for i, p in enumerate(batch["position_ids"][0].tolist()) if p == 0] + [len(ids)]
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    alone = {}
+    for r in data:
+        seq, mask = formats.conversation_tokens(tok, r["messages"])
+        alone[tuple(seq)] = [t if m else -100 for t, m in zip(seq, mask)]
+    assert len(starts) - 1 == 4  # four conversations, each whole
+    for a, b in zip(starts, starts[1:]):  # labels: exactly the assistant tokens of each turn
+        assert labels[a + 1:b] == alone[tuple(ids[a:b])][1:]
+    packed, one_by_one, crossed, examples = packed_and_one_by_one(trainer)
+    assert packed == pytest.approx(one_by_one, rel=REL)
+    assert abs(crossed - one_by_one) > 3 * abs(packed - one_by_one)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_packed_dpo_runs_each_prompt_once_with_the_loss_of_the_padded_batch_on_gpu(
         tiny_llama, tmp_path, backend, flex_calls, packed_rows):
