@@ -201,7 +201,7 @@ def test_a_junk_follow_up_drops_the_conversation_or_truncates_it_at_that_turn():
     assert [(d.reason, d.detail) for d in dropped] == [("looping_repetition", "turn 3 of 3")]
     kept, dropped = filters.apply_filters([bad], FilterParams(junk_turn="truncate"))
     assert [(p.instruction, p.answer, p.history) for p in kept] == [(*talk.history[1], talk.history[:1])]
-    assert dropped[0].reason == "truncated_looping_repetition"
+    assert dropped[0].reason == "truncated:looping_repetition"
     assert dropped[0].detail.endswith(f"kept as {kept[0].pair_id}")
     assert dropped[0].record["answer"] == junk  # the whole conversation is in the ledger
     from tuneline.records import ledger
@@ -219,7 +219,7 @@ def test_the_judge_scores_every_turn_in_context_and_ends_the_conversation_at_a_l
     assert [(p.history, p.instruction, p.score) for p in kept] == [
         (talk.history[:1], talk.history[1][0], 4.0)]
     assert [(d.reason, d.record["pair_id"], d.record["score"]) for d in dropped] == [
-        ("truncated_low_judge_score", talk.pair_id, 1.0)]
+        ("truncated:low_judge_score", talk.pair_id, 1.0)]
     assert dropped[0].detail.startswith("turn 3 of 3: 1.00 < 2.5")
     third = judge.in_context(turns.views([talk])[0][2])
     assert third.startswith("(Earlier in the conversation:\nUser: What does dedent do?")

@@ -135,7 +135,7 @@ def test_conversations_take_their_turns_from_passages_of_one_chunk_in_document_o
     (cut,), dropped = generate_pairs([chunk], fake_llm(replies=[
         "What happens when maxsize is None?", "Typed is nice.", "What about stats?"]), params)
     assert cut.history == () and cut.answer == group[0]
-    assert [d.reason for d in dropped] == ["truncated_no_question_in_reply"]
+    assert [d.reason for d in dropped] == ["truncated:no_question_in_reply"]
     assert dropped[0].detail.startswith(f"turn 2 of 3; its first 1 turns kept as {cut.pair_id}")
     from tuneline.records import ledger
 

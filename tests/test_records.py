@@ -80,3 +80,13 @@ def test_dropped_frame_keeps_the_whole_record():
 def test_stable_id_is_deterministic_and_separates_parts():
     assert stable_id("a", "b") == stable_id("a", "b")
     assert stable_id("ab", "c") != stable_id("a", "bc")
+
+
+def test_only_a_cut_conversation_counts_as_kept_and_dropped_in_the_ledger():
+    pair = Pair("a", "c", "f.md", "Q?", "A.")
+    # a source check's own reason that happens to start with "truncated"
+    assert ledger("grounding", 2, 1, [drop("grounding", "truncated_text", pair)])["dropped"] == 1
+    with pytest.raises(AssertionError, match="does not balance"):
+        ledger("grounding", 1, 1, [drop("grounding", "truncated_text", pair)])
+    # a conversation cut short: its head kept, the whole in the ledger
+    assert ledger("judge", 1, 1, [drop("judge", "truncated:low_judge_score", pair)])["kept"] == 1

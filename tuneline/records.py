@@ -216,10 +216,15 @@ def reason_counts(dropped: Iterable[Dropped]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+# The reason of a conversation cut short (`truncated:<reason>`): its head was kept as a new pair,
+# the whole conversation is in the ledger. No other reason has a colon.
+TRUNCATED = "truncated:"
+
+
 def ledger(stage: str, n_in: int, kept: int, dropped: list[Dropped]) -> dict[str, Any]:
     """Step metadata for a curation stage; raises if records were lost or invented. A record
-    dropped with a `truncated_` reason was also kept, cut short (a conversation's head)."""
-    truncated = sum(d.reason.startswith("truncated_") for d in dropped)
+    dropped with a `truncated:` reason was also kept, cut short (a conversation's head)."""
+    truncated = sum(d.reason.startswith(TRUNCATED) for d in dropped)
     if n_in != kept + len(dropped) - truncated:
         raise AssertionError(
             f"{stage}: ledger does not balance: {n_in} in != {kept} kept + {len(dropped)} dropped"

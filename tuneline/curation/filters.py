@@ -5,7 +5,7 @@ question may be short: "And for lists?" leans on the turns before it, so the min
 length applies to the opening one). At the first turn that breaks a rule, `junk_turn` decides:
 `drop` the conversation (the default: a turn that is junk often means the turns after it
 answer junk), or `truncate` it to the turns before, kept as a new pair while the whole
-conversation goes to the ledger as `truncated_<rule>` (an opening turn that breaks a rule
+conversation goes to the ledger as `truncated:<rule>` (an opening turn that breaks a rule
 drops the conversation either way).
 """
 

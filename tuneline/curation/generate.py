@@ -16,7 +16,7 @@ document order, each with the question the model writes for it, so every answer 
 source's own words and every turn gets the same checks as a single pair (turn by turn:
 tuneline/curation/turns.py). Each question is written to stand alone, which a follow-up may
 (it may also lean on earlier turns; nothing else). A reply with no question ends the
-conversation at the turns before it (`truncated_no_question_in_reply`); none for the opening
+conversation at the turns before it (`truncated:no_question_in_reply`); none for the opening
 turn drops it. The pair's instruction carries no context: SFT teaches the
 model to answer from what it learned.
 """
@@ -28,7 +28,7 @@ import re
 from tuneline.curation import passages as passages_core
 from tuneline.llm import LLM, Chat
 from tuneline.params import GenerateParams
-from tuneline.records import Chunk, Dropped, Pair, drop, stable_id
+from tuneline.records import TRUNCATED, Chunk, Dropped, Pair, drop, stable_id
 
 STAGE = "generate"
 
@@ -207,7 +207,7 @@ def _answer_first(todo: list[Attempt], llm: LLM, params: GenerateParams
                           history=tuple(exchanges[:-1])))
         if len(exchanges) < len(group):
             n = len(exchanges)
-            dropped.append(drop(STAGE, "truncated_no_question_in_reply", chunk,
+            dropped.append(drop(STAGE, f"{TRUNCATED}no_question_in_reply", chunk,
                                 f"turn {n + 1} of {len(group)}; its first {n} turns kept as "
                                 f"{pid}: {said[n][:500]}"))
     return pairs, dropped

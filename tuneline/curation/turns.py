@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tuneline.records import Dropped, Pair, drop, exchanges, stable_id
-
-TRUNCATED = "truncated_"  # the ledger counts such a record as kept (in part) and dropped
+from tuneline.records import TRUNCATED, Dropped, Pair, drop, exchanges, stable_id
 
 
 def views(pairs: list[Pair]) -> tuple[list[Pair], list[tuple[int, int]]]:
@@ -50,7 +48,7 @@ def fold(pairs: list[Pair], owner: list[tuple[int, int]], faults: dict[int, tupl
     """Verdicts on views (`faults`: view index -> (reason, detail)) as verdicts on their
     pairs, in input order. A conversation's first failing turn decides: the opening one drops
     it; a later one drops it too, or with `truncate` keeps the turns before it as a new pair
-    while the whole conversation goes to the ledger as `truncated_<reason>`. `scores` (per
+    while the whole conversation goes to the ledger as `truncated:<reason>`. `scores` (per
     view): each pair records the lowest score of the turns it keeps (a dropped one, of all)."""
     per_pair: dict[int, list[float | None]] = {}
     if scores is not None:

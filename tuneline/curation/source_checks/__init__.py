@@ -24,7 +24,7 @@ A conversation is checked turn by turn (tuneline/curation/turns.py), each exchan
 single pair against the same chunk, except that a follow-up question may lean on the turns
 before it (`FOLLOW_UP_EXEMPT`; relevance counts the earlier questions' words as context, as
 it counts a chunk's section). At the first turn that fails, the turns before it are kept as a
-pair of their own and the conversation goes to the ledger as `truncated_<reason>` (an opening
+pair of their own and the conversation goes to the ledger as `truncated:<reason>` (an opening
 turn that fails drops it).
 The rules live by what they read: `form` (the generated text itself), `questions` (the
 question against the answer's opening), `claims` (the answer against the chunk).
