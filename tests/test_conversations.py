@@ -283,3 +283,19 @@ def test_a_sharegpt_file_keeps_every_turn_and_its_system_prompt_from_import_to_e
     formats.write_export("alpaca", {"train": curated}, out)
     first = json.loads((out / "train.jsonl").read_text().splitlines()[0])
     assert first["system"] == SYSTEM and first["history"] == [list(e) for e in talks[0].history]
+
+
+def test_a_follow_up_that_asks_the_opening_question_again_is_cut_and_a_new_one_kept():
+    from tuneline.curation import source_checks
+    from tuneline.params import GroundingParams
+
+    opening = ("What does textwrap.shorten do?", DOCS["shorten"])
+    again = Pair("again", "", "x", "What does the textwrap.shorten function do?", DOCS["fill"],
+                 history=(opening,))
+    new = Pair("new", "", "y", "What does textwrap.fill do?", DOCS["fill"], history=(opening,))
+    encoder = dedup.load_encoder(EmbeddingParams().model, 64, "cpu")
+    kept, dropped, _ = source_checks.run_source_checks([again, new], {}, encoder, GroundingParams())
+    assert [p.pair_id for p in kept][1:] == ["new"]
+    assert kept[0].history == () and kept[0].instruction == opening[0]  # the opening, kept alone
+    assert dropped[0].reason == "truncated:repeats_earlier_question"
+    assert "asks what turn 1 asked" in dropped[0].detail

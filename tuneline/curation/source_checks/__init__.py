@@ -9,7 +9,8 @@ None` that says why it drops:
 - commentary about the task instead of content ("The text is incorrect and should be: ...");
 - truncated or looping text;
 - a question that leans on unseen context (an unresolved "it"/"this"/"the text" as subject)
-  or names no subject at all ("What is the main idea?");
+  or names no subject at all ("What is the main idea?"), or a conversation's follow-up that
+  asks again what an earlier turn asked;
 - claim support: key terms (identifiers, code spans, numbers, names) absent from the chunk,
   a negation or an antonym flipped inside an otherwise copied sentence, answer sentences
   with no source sentence;
@@ -56,6 +57,7 @@ from tuneline.curation.source_checks.questions import (
     question_not_in_opening,
     question_without_subject,
     relevance,
+    repeats_earlier_question,
     reversed_question,
     ungrammatical_question,
 )
@@ -68,7 +70,7 @@ STAGE = "grounding"
 # Cheap and certain first: the first rule that fires names the drop.
 CHECKS: tuple[Check, ...] = (
     prompt_scaffolding, task_commentary, truncated, repeated_phrase, question_needs_context,
-    question_without_subject, compares_with_itself, ungrammatical_question, reversed_question, question_not_in_opening,
+    question_without_subject, repeats_earlier_question, compares_with_itself, ungrammatical_question, reversed_question, question_not_in_opening,
     question_term_not_in_source,
     unsupported_terms, altered_copy, unsupported_sentence,
 )

@@ -379,6 +379,18 @@ def _covered(term: str, words: set[str]) -> bool:
 
 
 
+def repeats_earlier_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """A follow-up that asks again what an earlier turn of its conversation asked (every
+    topical word of it is in that question): trained on, the model learns to answer the same
+    question two ways. Read by hand on a real multi-turn run ("What does a context manager
+    do?" then "What does the context manager do?", answered with another passage)."""
+    terms = topical_terms(pair.instruction)
+    for k, (earlier, _) in enumerate(pair.history):
+        if terms and terms <= topical_terms(earlier):
+            return "repeats_earlier_question", f"asks what turn {k + 1} asked: {earlier!r}"
+    return None
+
+
 def relevance(question: str, answer: str, where: str, cosine: float, p: GroundingParams) -> Verdict:
     """Does the answer address what was asked? Dropped when too few of the question's topical
     words are in the answer or in where it comes from (title > section: a manual's section
