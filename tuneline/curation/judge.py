@@ -25,7 +25,7 @@ from statistics import mean, median
 from tuneline.curation import turns
 from tuneline.llm import LLM, Chat
 from tuneline.params import JudgeParams
-from tuneline.records import Dropped, Exchange, Pair
+from tuneline.records import Dropped, Pair
 
 STAGE = "judge"
 SCALE = ("1", "2", "3", "4", "5")
@@ -57,16 +57,12 @@ Verdict = tuple["float | None", str]  # (score on 1-5 or None, what the judge sa
 Item = tuple  # (instruction, answer) or (instruction, answer, source chunk or None)
 
 
-def in_context(pair: Pair, history: tuple[Exchange, ...] | None = None,
-               question: str | None = None) -> str:
-    """The question a judge reads: the last user turn, after the earlier turns it may lean on
-    (`history`/`question` override the pair's own: an earlier turn of it)."""
-    history = pair.history if history is None else history
-    question = pair.instruction if question is None else question
-    if not history:
-        return question
-    earlier = "\n".join(f"User: {u}\nAssistant: {a}" for u, a in history)
-    return f"(Earlier in the conversation:\n{earlier})\n\n{question}"
+def in_context(pair: Pair) -> str:
+    """The question a judge reads: the last user turn, after the earlier turns it may lean on."""
+    if not pair.history:
+        return pair.instruction
+    earlier = "\n".join(f"User: {u}\nAssistant: {a}" for u, a in pair.history)
+    return f"(Earlier in the conversation:\n{earlier})\n\n{pair.instruction}"
 
 
 def judge_chat(instruction: str, answer: str, source: str | None = None, text_format: str = "") -> Chat:
