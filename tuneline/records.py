@@ -98,10 +98,6 @@ def messages(pair: Pair, default_system: str = "") -> list[dict[str, str]]:
     return prompt_messages(pair, default_system) + [{"role": "assistant", "content": pair.answer}]
 
 
-def is_multi_turn(record: Pair | Preference) -> bool:
-    return bool(record.history)
-
-
 @dataclass(frozen=True)
 class Dropped:
     """A record a stage did not keep, and why."""
