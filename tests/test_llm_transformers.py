@@ -91,3 +91,34 @@ def test_per_row_sampling_draws_from_the_tempered_top_p_distribution():
     # within 4 standard errors of each kept token's probability
     for p, c in zip(expected[:kept].tolist(), (counts[:kept] / n).tolist()):
         assert abs(c - p) < 4 * (p * (1 - p) / n) ** 0.5, (c, p)
+
+
+def test_a_schema_constrains_every_reply_to_valid_json_of_that_shape_greedy_and_sampled(smollm):
+    import json
+
+    from jsonschema import validate
+
+    items = [("What does LoRA train?", "Two small low-rank matrices added to frozen weights."),
+             ("How do I bake bread?", "Paris is in France.", "Bread needs flour, water and heat."),
+             ("What is a tokenizer?", "It splits text into tokens.")]
+    chats = [judge.judge_chat(*it, text_format=judge.TEXT_FORMAT) for it in items]
+    # unconstrained, the 135M model mostly answers the question instead of scoring it
+    free = smollm.generate(chats, max_new_tokens=48)
+    assert sum(judge.parse_score(r) is None for r in free) >= 2, free
+    for temperature in (0.0, 1.0):
+        replies = smollm.generate(chats, max_new_tokens=48, temperature=temperature,
+                                  schema=judge.SCORE_SCHEMA)
+        for reply in replies:
+            validate(json.loads(reply), judge.SCORE_SCHEMA)
+    # batching does not mix the rows' parser states
+    assert smollm.generate(chats[1:2], max_new_tokens=48, schema=judge.SCORE_SCHEMA) == \
+        smollm.generate(chats, max_new_tokens=48, schema=judge.SCORE_SCHEMA)[1:2]
+
+
+def test_a_text_judge_on_the_local_model_gives_every_pair_a_score_without_retries(smollm):
+    from tuneline.params import JudgeParams
+
+    items = [("What does LoRA train?", "Two small low-rank matrices added to frozen weights."),
+             ("What does LoRA train?", "Bananas.")]
+    verdicts = judge.score(smollm, items, JudgeParams(method="text", retries=0))
+    assert all(value is not None and said.lstrip().startswith("{") for value, said in verdicts), verdicts

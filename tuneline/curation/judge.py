@@ -47,8 +47,10 @@ GROUNDED_RUBRIC = (
     "fluent it is."
 )
 TEXT_FORMAT = "\nReply with one line: Score: N"
-# where the server enforces JSON schemas, the reply is {"score": N}; parse_score reads both
-SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "minimum": 1, "maximum": 5}},
+# the reply is {"score": N} where the backend enforces schemas (the transformers backend
+# always, servers that take one); parse_score reads both. An enum, not minimum/maximum:
+# lm-format-enforcer does not hold integers to a range (a sampled 135M judge wrote 55).
+SCORE_SCHEMA = {"type": "object", "properties": {"score": {"type": "integer", "enum": [1, 2, 3, 4, 5]}},
                 "required": ["score"], "additionalProperties": False}
 
 Verdict = tuple["float | None", str]  # (score on 1-5 or None, what the judge said)

@@ -17,8 +17,9 @@ class LLM(Protocol):
         self, chats: Sequence[Chat], *, max_new_tokens: int, temperature: float = 0.0,
         top_p: float = 1.0, desc: str = "generate", schema: dict | None = None,
     ) -> list[str]:
-        """One completion per chat, in input order; `schema` asks for JSON of that shape
-        where the backend can enforce it (callers still parse)."""
+        """One completion per chat, in input order; `schema` asks for JSON of that shape: the
+        transformers backend constrains its decoding to it, the openai backend asks the server
+        (`response_format`, where the server takes one). Callers still parse."""
 
     def choice_probs(
         self, chats: Sequence[Chat], prefix: str, choices: Sequence[str], *, desc: str = "score",
@@ -29,9 +30,16 @@ class LLM(Protocol):
 def backend_modules() -> list:
     """Modules whose code decides what an LLM step returns: steps list them as cache
     dependencies (re-executing such a step is cheap: unchanged calls come from the call cache)."""
-    from tuneline.llm import cache, openai_backend, sampling, shared, transformers_backend
+    from tuneline.llm import (
+        cache,
+        constrained,
+        openai_backend,
+        sampling,
+        shared,
+        transformers_backend,
+    )
 
-    return [cache, openai_backend, sampling, shared, transformers_backend]
+    return [cache, constrained, openai_backend, sampling, shared, transformers_backend]
 
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from tuneline import models
-from tuneline.llm import sampling
+from tuneline.llm import constrained, sampling
 from tuneline.llm.cache import CallCache, cached_calls, call_keys, open_cache
 from tuneline.params import LLMParams
 
@@ -56,12 +56,14 @@ class TransformersLLM:
 
     def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate",
                  schema=None):
-        """`schema` is accepted for interface parity; local replies are parsed, not constrained."""
+        """With `schema`, decoding is constrained to JSON of that shape (tuneline/llm/constrained.py)."""
         import torch
         from transformers import LogitsProcessorList
 
         params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
                   "seed": self.seed}
+        if schema is not None:
+            params["schema"] = schema  # constrained replies are cached apart from free ones
         if temperature > 0:
             params["sampler"] = "per-call"  # apart from replies cached by the batch-wide sampler
         # each sampled call draws from a generator of its own, seeded by its key: its reply
@@ -72,11 +74,14 @@ class TransformersLLM:
             texts = self._prompts([chats[i] for i in todo])
             with torch.inference_mode():
                 for idx, enc in self._batches(texts, desc):
-                    extra = {}
+                    width = enc["input_ids"].shape[1]
+                    processors = []  # the mask first: the sampler draws among allowed tokens
+                    if schema is not None:
+                        processors.append(constrained.processor(self.tokenizer, schema, width))
                     if temperature > 0:
-                        extra["logits_processor"] = LogitsProcessorList([sampling.processor(
-                            [seeds[todo[i]] for i in idx], temperature, top_p,
-                            enc["input_ids"].shape[1])])
+                        processors.append(sampling.processor(
+                            [seeds[todo[i]] for i in idx], temperature, top_p, width))
+                    extra = {"logits_processor": LogitsProcessorList(processors)} if processors else {}
                     gen = self.model.generate(**enc, max_new_tokens=max_new_tokens,
                                               pad_token_id=self.tokenizer.pad_token_id,
                                               do_sample=False, **extra)
