@@ -59,6 +59,11 @@ def test_questions_made_from_the_answers_opening_statement_pass(question):
     ("What does the naive approach do?", FAITHFUL, "question_needs_context"),
     ("What does the statement contain?", FAITHFUL, "question_needs_context"),
     ("What is the difference between a while loop and a while loop?", FAITHFUL, "garbled_question"),
+    ("What does the exception propagate to?", FAITHFUL, "question_needs_context"),
+    ("What does the implementation add?", FAITHFUL, "question_needs_context"),
+    ("What does the statement \"break\" do in a while loop?", FAITHFUL, None),  # named: no context needed
+    ("How does a break statement in the first suite affect?", FAITHFUL, "garbled_question"),
+    ("How does a break statement in the first suite affect the loop?", FAITHFUL, None),
     ("How does a while loop break in Rust?", FAITHFUL, "question_term_not_in_source"),
     ("What does a break statement terminate the loop?", FAITHFUL, "ungrammatical_question"),
     ("What does a break statement not execute?", FAITHFUL, "ungrammatical_question"),

@@ -60,6 +60,7 @@ from tuneline.curation.source_checks.questions import (
     repeats_earlier_question,
     reversed_question,
     ungrammatical_question,
+    verb_without_object,
 )
 from tuneline.params import GroundingParams
 from tuneline.records import Dropped, Pair, drop
@@ -70,7 +71,8 @@ STAGE = "grounding"
 # Cheap and certain first: the first rule that fires names the drop.
 CHECKS: tuple[Check, ...] = (
     prompt_scaffolding, task_commentary, truncated, repeated_phrase, question_needs_context,
-    question_without_subject, repeats_earlier_question, compares_with_itself, ungrammatical_question, reversed_question, question_not_in_opening,
+    question_without_subject, repeats_earlier_question, compares_with_itself, verb_without_object,
+    ungrammatical_question, reversed_question, question_not_in_opening,
     question_term_not_in_source,
     unsupported_terms, altered_copy, unsupported_sentence,
 )

@@ -57,7 +57,13 @@ _REFERRING_NOUNS = ("approach|approaches|technique|techniques|method|methods|rul
                     "identity|feature|features")
 
 
-_EVERYDAY_NOUNS = "statement|object|objects|value|values|function|functions|class|module|system|program"
+# (and the program elements every reference page has many of: "the exception", "the
+# implementation", "the parameter" point at one the chunk mentioned)
+_EVERYDAY_NOUNS = ("statement|object|objects|value|values|function|functions|class|module|system|program|"
+                   "exception|exceptions|error|errors|implementation|operation|operations|argument|"
+                   "arguments|parameter|parameters|attribute|attributes|instance|instances|type|types|"
+                   "variable|variables|expression|expressions|field|fields|operand|operands|element|"
+                   "elements|item|items|entry|entries|caller|notation")
 
 
 
@@ -65,7 +71,7 @@ def _subject_pattern(aux: str, nouns: str, modifiers: int) -> re.Pattern:
     return re.compile(
         rf"^\W*(?:what|how|why|when|which|who)\s+(?:\w+\s+)?(?:{aux})\s+"
         rf"(?:the|this|that|these|those|other|such|a|an)\s+(?:[\w-]+\s+){{0,{modifiers}}}?(?:{nouns})\b"
-        rf"(?!\s+(?:of|for|in|to|that|which|called|named)\b)", re.I)
+        rf"(?!\s+(?:of|for|in|to|that|which|called|named|x_quoted|x_code)\b)", re.I)
 
 
 # "the naive approach" names nothing whatever its adjectives; "a break statement" does, so an
@@ -360,6 +366,21 @@ def compares_with_itself(pair: Pair, src: Source, p: GroundingParams) -> Verdict
     """"What is the difference between X and X?": a garbled question."""
     m = _SELF_COMPARISON.search(pair.instruction)
     return ("garbled_question", f"compares {m.group(1)!r} with itself") if m else None
+
+
+# verbs that cannot end a "How does X V?" question: "how" is no object, so one is missing
+# ("How does the order of attributes affect?"); "How does X work/change/grow?" need none
+_TRANSITIVE = ("affect|influence|determine|require|include|contain|need|provide|describe|mention|"
+               "specify|define|indicate|represent|modify|impact|replace|produce|use|take|create|"
+               "set|give|allow|cause|control|support")
+_HOW_WITHOUT_OBJECT = re.compile(
+    rf"^\W*how\s+(?:does|do|did|can|could|should|will|would)\s+.+?\s({_TRANSITIVE})\s*\?\s*$", re.I)
+
+
+def verb_without_object(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
+    """"How does X affect?": a verb that needs an object ends a how-question without one."""
+    m = _HOW_WITHOUT_OBJECT.search(_CODE.sub(" x_code ", pair.instruction))
+    return ("garbled_question", f"{m.group(1)!r} has no object") if m else None
 
 
 
