@@ -145,3 +145,17 @@ def test_conversations_take_their_turns_from_passages_of_one_chunk_in_document_o
 def test_two_pass_conversations_are_a_clear_error(fake_llm):
     with pytest.raises(ValueError, match="turns > 1 needs mode answer_first"):
         attempts([Chunk("c1", "d", "a.md", LORA)], GenerateParams(mode="two_pass", turns=2))
+
+
+def test_a_passage_that_introduces_a_list_keeps_every_item_of_it():
+    """Python's reference on `import` (shipped with CPython): "executed in two steps:" and its
+    two items, each a block of its own; a passage with only the first step answers half."""
+    import pydoc_data.topics
+
+    from tuneline.curation import passages
+
+    found = passages.passages(pydoc_data.topics.topics["import"], 15, 120)
+    steps = next(p for p in found if "executed in two" in p)
+    assert "1. find a module" in steps and "2. define a name" in steps
+    # a list no "...:" paragraph introduces is no passage on its own
+    assert not any(p.startswith(("1.", "2.")) for p in found)

@@ -61,6 +61,7 @@ def test_questions_made_from_the_answers_opening_statement_pass(question):
     ("What is the difference between a while loop and a while loop?", FAITHFUL, "garbled_question"),
     ("What does the exception propagate to?", FAITHFUL, "question_needs_context"),
     ("What does the implementation add?", FAITHFUL, "question_needs_context"),
+    ("What does a break statement do as in the first example?", FAITHFUL, "question_needs_context"),
     ("What does the statement \"break\" do in a while loop?", FAITHFUL, None),  # named: no context needed
     ("How does a break statement in the first suite affect?", FAITHFUL, "garbled_question"),
     ("How does a break statement in the first suite affect the loop?", FAITHFUL, None),

@@ -128,17 +128,24 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
     """The answer passages of a chunk, in document order."""
     units: list[list[str]] = []  # each: rendered blocks of one passage
     leans: list[bool] = []
+    introduced = False  # the last unit is collecting what its "...:" paragraph introduces
     for kind, lines in _blocks(text):
         if kind in ("heading", "table"):
             units.append([])  # a heading ends a passage: what follows is another topic
             leans.append(False)
+            introduced = False
             continue
         rendered = _render(kind, lines)
         prev = units[-1] if units else []
         if kind in ("list", "code"):
-            if prev and prev[-1].rstrip().endswith(":"):
-                prev.append(rendered)  # what a "... as follows:" paragraph introduces
+            # what a "... as follows:" paragraph introduces, every item of it: list items
+            # separated by blank lines are blocks of their own ("executed in two steps:"
+            # kept only step 1 when each block had to follow a colon)
+            if prev and (introduced or prev[-1].rstrip().endswith(":")):
+                prev.append(rendered)
+                introduced = True
             continue
+        introduced = False
         units.append([rendered])
         leans.append(bool(_LEANS_BACK.match(rendered)))
     out: list[str] = []

@@ -31,7 +31,10 @@ best good way ways common most look looks like""".split())
 _DEICTIC = re.compile(
     rf"\b(?:this|these|those|the above|the following|the (?:given|provided|above|previous|"
     rf"preceding|same) \w+|the {_META_NOUN}|the author|(?:mentioned|described|discussed|shown|"
-    r"listed|given) (?:above|below|here|earlier|before))\b", re.I)
+    r"listed|given) (?:above|below|here|earlier|before)|"
+    # a part of the document by its place: "as in the first example", "the second case"
+    r"the (?:first|second|third|last|next|earlier|later|other) (?:example|examples|section|"
+    r"paragraph|table|figure|listing|snippet|case|cases))\b", re.I)
 
 
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|she|his|her)\b", re.I)
