@@ -11,9 +11,11 @@ logits processor are built here with its tokenizer-independent core.
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
 
-_TABLES: dict[int, Any] = {}  # id(tokenizer) -> its token table (~1 s to build for a 49k vocabulary)
+# tokenizer -> its token table (~1 s to build for a 49k vocabulary); keyed by the object, not
+# its id(), which a later tokenizer at the same address would inherit with the wrong table
+_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _table(tokenizer):
@@ -21,8 +23,7 @@ def _table(tokenizer):
     word keeps its leading space), the parser's view of the vocabulary."""
     from lmformatenforcer import TokenEnforcerTokenizerData
 
-    key = id(tokenizer)
-    if key not in _TABLES:
+    if tokenizer not in _TABLES:
         zero = tokenizer.encode("0", add_special_tokens=False)[-1]
         special = set(tokenizer.all_special_ids)
         regular = []
@@ -31,10 +32,10 @@ def _table(tokenizer):
                 continue
             after_zero = tokenizer.decode([zero, i])[1:]
             regular.append((i, after_zero, len(after_zero) > len(tokenizer.decode([i]))))
-        _TABLES[key] = TokenEnforcerTokenizerData(
+        _TABLES[tokenizer] = TokenEnforcerTokenizerData(
             regular, lambda ids: tokenizer.decode(ids).rstrip("\ufffd"), tokenizer.eos_token_id,
             False, len(tokenizer))
-    return _TABLES[key]
+    return _TABLES[tokenizer]
 
 
 def processor(tokenizer, schema: dict, prompt_length: int):
