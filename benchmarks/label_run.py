@@ -20,6 +20,13 @@ answer the question is not usable. Then:
 prints per file: usable share of the kept pairs, the checks' precision (dropped pairs that
 were unusable) and recall (unusable pairs dropped) per stage, and the judge's separation
 (AUROC of its score for usable vs unusable pairs) where it scored them.
+
+    python benchmarks/label_run.py recheck LABELLED.jsonl [...]
+
+runs today's rule checks (`source_checks.first_fault`, the chain's rules before relevance)
+on the labelled pairs each run kept, against their labels: the usable share of what the
+rules would still keep, and every usable pair a rule would now drop (its false positives),
+so a new rule is measured on pairs read before it was written.
 """
 
 from __future__ import annotations
@@ -135,6 +142,38 @@ def score(paths: list[str]) -> None:
             print(f"  judge separation on {len(scored)} scored pairs: AUROC {a:.2f}")
 
 
+def recheck(paths: list[str]) -> None:
+    from tuneline.curation.source_checks import Source, first_fault
+    from tuneline.params import GroundingParams
+    from tuneline.records import Pair
+
+    params = GroundingParams()
+    total = Counter()
+    for path in paths:
+        rows = [json.loads(x) for x in open(path, encoding="utf-8") if x.strip()]
+        rows = [r for r in rows if "usable" in r and r["kept"] and r.get("chunk")]
+        n = Counter()
+        for r in rows:
+            pair = Pair(r["pair_id"], "c", r["source"], r["question"], r["answer"],
+                        history=tuple(tuple(h) for h in r.get("history") or ()))
+            fault = first_fault(pair, Source(r["chunk"], r.get("where", "")), params)
+            n["usable" if r["usable"] else "unusable"] += 1
+            if fault:
+                n["dropped_usable" if r["usable"] else "dropped_unusable"] += 1
+                if r["usable"]:
+                    print(f"  FALSE POSITIVE {fault[0]}: {r['question']!r} ({fault[1]})")
+        still = n["usable"] + n["unusable"] - n["dropped_usable"] - n["dropped_unusable"]
+        good = n["usable"] - n["dropped_usable"]
+        print(f"== {path}: kept {n['usable'] + n['unusable']} ({n['usable']} usable) -> rules keep "
+              f"{still} ({good} usable, {good / max(still, 1):.2f}); usable dropped "
+              f"{n['dropped_usable']}, unusable dropped {n['dropped_unusable']}/{n['unusable']}")
+        total.update(n)
+    still = total["usable"] + total["unusable"] - total["dropped_usable"] - total["dropped_unusable"]
+    print(f"all files: usable dropped {total['dropped_usable']}/{total['usable']}, unusable dropped "
+          f"{total['dropped_unusable']}/{total['unusable']}, usable share of what stays "
+          f"{(total['usable'] - total['dropped_usable']) / max(still, 1):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -144,9 +183,13 @@ def main() -> None:
     e.add_argument("--kept-only", action="store_true")
     s = sub.add_parser("score")
     s.add_argument("files", nargs="+")
+    r = sub.add_parser("recheck")
+    r.add_argument("files", nargs="+")
     args = ap.parse_args()
     if args.cmd == "export":
         print(f"{export(args.run, args.out, args.kept_only)} pairs written to {args.out}", file=sys.stderr)
+    elif args.cmd == "recheck":
+        recheck(args.files)
     else:
         score(args.files)
 

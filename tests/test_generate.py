@@ -159,3 +159,39 @@ def test_a_passage_that_introduces_a_list_keeps_every_item_of_it():
     assert "1. find a module" in steps and "2. define a name" in steps
     # a list no "...:" paragraph introduces is no passage on its own
     assert not any(p.startswith(("1.", "2.")) for p in found)
+
+
+def test_a_passage_keeps_an_index_written_against_a_name_and_drops_footnote_marks():
+    """Python's operator summary (shipped with CPython): its footnote [2] says
+    "divmod(x,y)[0] * y + x % y"; the "[0]" is an index, "[2]" a note mark."""
+    import pydoc_data.topics
+
+    from tuneline.curation import passages
+
+    found = passages.passages(pydoc_data.topics.topics["operator-summary"], 15, 120)
+    rounding = next(p for p in found if "due to rounding" in p)
+    assert '"divmod(x,y)[0] * y + x % y"' in rounding
+    assert not rounding.startswith(("[", " ")) and "[2]" not in rounding
+
+
+def test_a_sentence_that_a_code_block_interrupts_does_not_end_a_passage():
+    """Python's reference on function definitions: "For example, the following code" + code
+    + "is roughly equivalent to" + code + "except that ...": the passage ends at the last
+    whole sentence before the code, and the sentence's rest is no passage of its own."""
+    import pydoc_data.topics
+
+    from tuneline.curation import passages
+
+    found = passages.passages(pydoc_data.topics.topics["function"], 15, 120)
+    decorators = next(p for p in found if "decorator" in p and "nested fashion" in p)
+    assert decorators.endswith("Multiple decorators are applied in nested fashion.")
+    assert not any(p.startswith(("is roughly", "except that")) for p in found)
+
+
+def test_a_passage_that_opens_with_separately_leans_on_the_paragraph_before():
+    import pydoc_data.topics
+
+    from tuneline.curation import passages
+
+    found = passages.passages(pydoc_data.topics.topics["identifiers"], 15, 120)
+    assert not any(p.startswith("Separately,") for p in found)

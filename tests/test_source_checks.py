@@ -177,3 +177,42 @@ def test_a_purpose_question_needs_an_answer_that_states_a_purpose():
     # an API's description is its purpose, however it opens
     assert sc.purpose_unstated("What is the purpose of `numpy.argmax`?",
                                "Indices of the maximum values along an axis.") is None
+
+
+def _passage_of(topic: str, needle: str) -> tuple[str, sc.Source]:
+    """The paragraph of a CPython reference topic that contains `needle`, as an answer copied
+    from its chunk, and the topic as its source: the pair answer-first generation makes."""
+    text = pydoc_data.topics.topics[topic]
+    block = next(b for b in text.split("\n\n") if needle in " ".join(b.split()))
+    return " ".join(block.split()), sc.Source(text, f"Python language reference > {topic}")
+
+
+@pytest.mark.parametrize("topic, needle, question, reason", [
+    # "*Names* refer to objects." asked with "does": the statement's own subject is plural
+    ("naming", "refer to objects", "What does names refer to?", "ungrammatical_question"),
+    ("naming", "refer to objects", "What do names refer to?", None),
+    # the question's subject appears in the answer only as a pointer ("refer to the documentation
+    # for the gettext module") or as a cause ("due to rounding")
+    ("identifiers", "gettext", "What does the gettext module do?", "answer_off_question"),
+    ("identifiers", "gettext", "What is the name \"_\" often used for?", None),
+    ("operator-summary", "due to rounding", "What does rounding do to the result?", "answer_off_question"),
+    # a subject that only the chunk's situation picks out
+    ("global", "current implementation", "What does the current implementation do?",
+     "question_needs_context"),
+    ("specialattrs", "Each class keeps", "What does each class keep?", "question_needs_context"),
+])
+def test_a_question_about_a_real_passage_is_kept_or_dropped_for_its_reason(topic, needle, question, reason):
+    answer, src = _passage_of(topic, needle)
+    assert fault(Pair("p", "c", f"{topic}.txt", question, answer), src) == reason
+
+
+def test_a_situated_subject_needs_context_unless_a_name_comes_with_it():
+    from tuneline.curation.source_checks.questions import question_needs_context
+
+    def needs(q):
+        return question_needs_context(Pair("p", "c", "m.txt", q, FAITHFUL), SRC, P) is not None
+
+    assert needs("What does a given platform provide?") and needs("What does every object have?")
+    assert not needs("What does the current CPython implementation enforce?")
+    assert not needs("What does each class of the \"io\" module provide?")
+    assert not needs("What does dict.get return for a given key?")  # not the subject

@@ -19,11 +19,18 @@ _LEANS_BACK = re.compile(
     r"^\s*\(|^\W*(?:it|its|this|these|that|those|they|their|them|he|she|such|however|but|also|"
     r"therefore|thus|hence|so|and|or|otherwise|similarly|then|here|there|instead|likewise|"
     r"moreover|furthermore|finally|additionally|lastly|firstly|secondly|next|note that|"
+    r"separately|alternatively|conversely|nevertheless|nonetheless|accordingly|consequently|"
+    r"meanwhile|besides|again|"
     r"in (?:this|that|addition|contrast|particular|"
     r"that case|this case)|for (?:this|that) reason|as a result|as (?:above|before|such)|"
     r"the (?:above|former|latter|same|following)|see (?:above|below))\b",
     re.IGNORECASE,
 )
+# a paragraph that goes on with the sentence a code block interrupted: "is roughly equivalent
+# to", "except that the original function ..." (lower case, a word that cannot start one)
+_CONTINUES = re.compile(r"^\s*(?:is|are|was|were|except|which|where|whereas|because|unless|than|whose|"
+                        r"while|although|though|since|until|if|when|as|to|with|without|for|in|on|of|by|"
+                        r"will|would|can|could|gives|returns|yields|prints)\b")
 _HEADING = re.compile(r"^\s{0,3}(?:#{1,6}\s|[=*~^-]{3,}\s*$)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
 _TABLE = re.compile(r"^\s*\|.*\|\s*$")
@@ -71,11 +78,19 @@ def _kind(lines: list[str]) -> str:
     return "prose"
 
 
-_FOOTNOTE = re.compile(r"\s*\[\d{1,2}\](?=\s|$|[.,;:])")  # "[1]": points at a note the answer lacks
+# "[1]": points at a note the answer lacks; "divmod(x,y)[0]" or "a[1]" is an index, kept
+_FOOTNOTE = re.compile(r"(\S?)(\s*)\[\d{1,2}\](?=\s|$|[.,;:])")
+
+
+def _unmark(m: re.Match) -> str:
+    before, space = m.group(1), m.group(2)
+    if before and not space and (before.isalnum() or before in ")]\"'`_"):
+        return m.group(0)  # an index written against its name
+    return before
 
 
 def _prose(lines: list[str]) -> str:
-    return _FOOTNOTE.sub("", " ".join(" ".join(x.split()) for x in lines))
+    return _FOOTNOTE.sub(_unmark, " ".join(" ".join(x.split()) for x in lines)).strip()
 
 
 def _render(kind: str, lines: list[str]) -> str:
@@ -147,7 +162,7 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
             continue
         introduced = False
         units.append([rendered])
-        leans.append(bool(_LEANS_BACK.match(rendered)))
+        leans.append(bool(_LEANS_BACK.match(rendered) or _CONTINUES.match(rendered)))
     out: list[str] = []
     for i, unit in enumerate(units):
         if not unit:
@@ -160,6 +175,14 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
         body = "\n\n".join(unit)
         if unit[-1].rstrip().endswith(":"):
             continue  # introduces something the chunk does not carry
+        if not unit[-1].startswith("```") and not _LIST_ITEM.match(unit[-1].split("\n")[-1]) \
+                and not re.search(r"[.!?][\"')\]”’*]*\s*$", body):
+            # a sentence a code block interrupts ("For example, the following code"), whose
+            # rest follows the code: the passage ends at the last whole sentence
+            ends = list(_SENTENCE_END.finditer(body))
+            if not ends:
+                continue
+            body = body[:ends[-1].end()]
         if words(body) > max_words:
             if len(unit) > 1:
                 continue  # a joined passage is only worth it whole

@@ -88,13 +88,22 @@ _EVERYDAY_SUBJECT = _subject_pattern("does|do|did|can|should", _EVERYDAY_NOUNS, 
 _OTHER_SUBJECT = re.compile(r"^\W*(?:what|how|which)\s+(?:does|do|is|are)\s+(?:other|another|further)\b", re.I)
 
 
+# a subject picked out by the chunk's situation, not by a name: "What does the current
+# implementation do?" (of what?), "What does a given platform provide?", "each class"
+_SITUATED_SUBJECT = re.compile(
+    rf"^\W*(?:what|how|why|when|which|who)\s+(?:\w+\s+)?(?:does|do|did|is|are|can|should|must)\s+"
+    rf"(?:(?:a|an|any|each)\s+given\s+[\w-]+|(?:the\s+(?:current|present|respective|corresponding)|"
+    rf"each|every)\s+(?:{_EVERYDAY_NOUNS}|{_REFERRING_NOUNS})\b"
+    rf"(?!\s+(?:of|for|in|to|that|which|called|named|x_quoted|x_code)\b))", re.I)
+
+
 
 def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """The question cannot be understood without the chunk: it points at "this", "the text"
     or "the above", or a pronoun comes before anything it could stand for."""
     q = _QUOTED.sub(" x_quoted ", _CODE.sub(" x_code ", pair.instruction))
     m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q) or _GENERIC_SUBJECT.search(q) \
-        or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q)
+        or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q) or _SITUATED_SUBJECT.search(q)
     if m:
         return "question_needs_context", f"question says {m.group(0)!r}"
     m = None if _IDIOM.match(q) else _PRONOUN.search(q)
@@ -179,8 +188,16 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
         return "ungrammatical_question", "'what does ... be?'"
     aux = re.match(r"^\s*\w+\s+(\w+)", q).group(1).lower()
     plain = re.findall(r"(?<![\w.`])[A-Za-z]+(?![\w.`(])", _CODE.sub(" ", body))  # names of code aside
-    if aux == "does" and len(plain) >= 2 and plain[-1].lower() == last and _plural(plain[-2]):
+    # ("the number of epochs do": the plural after a preposition is not the subject)
+    if aux == "does" and len(plain) >= 2 and plain[-1].lower() == last and _plural(plain[-2]) \
+            and not (len(plain) >= 3 and plain[-3].lower() in _PREPOSITION):
         return "ungrammatical_question", f"'does' with the plural {plain[-2]!r}"
+    # "What does names refer to?" of "Names refer to objects": the statement's own plural
+    # subject and verb, with "does"
+    said = re.findall(r"[\w'-]+", statement)
+    if aux == "does" and len(words) >= 2 and len(said) >= 2 and _plural(words[0]) \
+            and body.split()[0].islower() and said[:2] == words[:2]:
+        return "ungrammatical_question", f"'does' with the plural {words[0]!r} the answer's verb agrees with"
     if last in _PREPOSITION:
         return None
     if last == "mean":  # "What does X mean?" of "X is the loss of ...": a definition answers it
@@ -315,6 +332,9 @@ def _stem4(text: str) -> list[str]:
 
 
 
+_ASIDE = r"\b(?:see|refer to|documentation (?:for|of)|described in|defined in|due to|because of|caused by|owing to)\b"
+
+
 def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """For answers copied from the chunk, whose opening statement the question was written
     from: "Which <noun> ...?" whose noun the opening never says (what would name the answer?),
@@ -350,6 +370,17 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
         named = re.search(r"\b(?:known as|called|named|stands for|, or)\b", low) and all(w in _stem4(low) for w in x)
         if not (defined or named):
             return "answer_off_question", f"asks what {m.group(1).strip()!r} is; the answer's opening does not say"
+    m = _WHAT_DOES.match(q)
+    head_word = m and next((w for w in re.findall(r"[\w-]+", _CODE.sub(" ", _QUOTED.sub(" ", m.group(1))))
+                            if w.lower() not in ("the", "a", "an")), None)
+    if head_word and len(head_word) >= 4:
+        said = [w.lower() for w in re.findall(r"[\w-]+", opening)]
+        at = [i for i, w in enumerate(said) if w[:5] == head_word.lower()[:5]]
+        # the subject only as a pointer or a cause: "refer to the documentation for the
+        # gettext module", "... due to rounding": the answer is about something else
+        if at and all(re.search(_ASIDE, " ".join(said[max(0, i - 5):i])) for i in at):
+            return "answer_off_question", (f"asks about {head_word!r}; the answer's opening names it "
+                                           "only in a pointer or as a cause")
     m = _DO_PASSIVE.match(q)
     if m and not _NAMES_CODE.search(m.group(1)) and _stem4(m.group(1))[:1] \
             and _stem4(m.group(1))[0] not in _stem4(f"{head} {src.where}"):
