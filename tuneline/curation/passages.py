@@ -26,6 +26,9 @@ _LEANS_BACK = re.compile(
     r"the (?:above|former|latter|same|following)|see (?:above|below))\b",
     re.IGNORECASE,
 )
+# the main clause after an opening "if ..." points back: "If the function returns `void`,
+# then this value is garbage" (which value?)
+_POINTS_BACK_AFTER_CLAUSE = re.compile(r"^[^.!?:]{0,200}?,\s+(?:then\s+)?(?:this|these|those|such)\s+\w+", re.I)
 # a paragraph that goes on with the sentence a code block interrupted: "is roughly equivalent
 # to", "except that the original function ..." (lower case, a word that cannot start one)
 _CONTINUES = re.compile(r"^\s*(?:is|are|was|were|except|which|where|whereas|because|unless|than|whose|"
@@ -134,6 +137,9 @@ _POINTER = re.compile(r"\b(?:can be found in|is described in|are described in|se
                       r"(?:the\s+)?(?:section|sections|chapter|page)\b", re.I)
 
 
+_SEE_ALSO = re.compile(r"^\W*see also\b", re.I)
+
+
 _SUBJECTLESS = re.compile(r"^\W*(?:called|invoked|used|should|must|may|new in version|changed in version|"
                           r"deprecated since)\b", re.I)
 _LINK_HOLE = re.compile(r"[a-z] [.,;:](?:\s|$)")
@@ -162,7 +168,8 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
             continue
         introduced = False
         units.append([rendered])
-        leans.append(bool(_LEANS_BACK.match(rendered) or _CONTINUES.match(rendered)))
+        leans.append(bool(_LEANS_BACK.match(rendered) or _CONTINUES.match(rendered)
+                          or _POINTS_BACK_AFTER_CLAUSE.match(rendered)))
     out: list[str] = []
     for i, unit in enumerate(units):
         if not unit:
@@ -195,7 +202,7 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
         if _SUBJECTLESS.match(body):
             continue  # "Called to implement len()": its subject is a heading the question never sees
         sentences = [x for x in _SENTENCE_END.split(body) if x.strip()]
-        if _POINTER.search(body) and len(sentences) <= 2:
+        if (_POINTER.search(body) and len(sentences) <= 2) or _SEE_ALSO.match(body):
             continue
         if body not in out:
             out.append(body)

@@ -382,6 +382,10 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
             return "answer_off_question", (f"asks about {head_word!r}; the answer's opening names it "
                                            "only in a pointer or as a cause")
     m = _DO_PASSIVE.match(q)
+    if m and re.match(r"^\W*(?:\S+\s+){1,3}also\b", opening, re.I) \
+            and _stem4(m.group(1))[:1] and _stem4(m.group(1))[0] in _stem4(opening.split(" also ")[0]):
+        # "`libffi` also provides a way to ...": one more thing it does, not what it does
+        return "answer_off_question", f"asks what {m.group(1)!r} does; the answer adds one thing it also does"
     if m and not _NAMES_CODE.search(m.group(1)) and _stem4(m.group(1))[:1] \
             and _stem4(m.group(1))[0] not in _stem4(f"{head} {src.where}"):
         # an API reference describes a function without naming it: its section does
