@@ -5,11 +5,14 @@ documents like a user's: HTML manual pages and plain-text reference topics. This
 such a folder from text that ships on the machine (nothing is downloaded or committed):
 - the libffi manual's HTML pages (Debian's libffi8 package, /usr/share/doc/libffi8/html);
 - Python's language-reference topics (`pydoc_data.topics`, shipped with CPython), as .txt;
-- the Rust toolchain's HTML FAQs when rustup installed them.
+- the Rust toolchain's HTML FAQs when rustup installed them;
+- with `--man`, manual pages instead (sections 1, 5 and 8 of /usr/share/man, as `man` prints
+  them to a terminal: an indented body under column-0 titles), a source no check was written
+  from.
 A seeded choice of pages; `--seed` picks another set, so a change can be checked on pages it
 was not tuned on.
 
-    python benchmarks/realdocs.py OUT_DIR [--pages 20] [--seed 0]
+    python benchmarks/realdocs.py OUT_DIR [--pages 20] [--seed 0] [--man]
     tuneline run configs/dataset.yaml --set parameters.raw_dir=OUT_DIR
 """
 
@@ -19,6 +22,7 @@ import argparse
 import glob
 import os
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -40,7 +44,38 @@ def topics() -> dict[str, str]:
     return {k: v for k, v in t.topics.items() if 150 <= len(v.split()) <= 2500}
 
 
-def write(out: str, pages: int = 20, seed: int = 0) -> list[str]:
+def man_pages(out: str, pages: int, seed: int) -> list[str]:
+    """`pages` manual pages of 300-2500 words, rendered as plain text by man(1)."""
+    import subprocess
+
+    rng = random.Random(seed)
+    # one page per family: gcloud alone ships thousands of generated pages
+    families: dict[str, str] = {}
+    for p in sorted(p for s in ("1", "5", "8") for p in glob.glob(f"/usr/share/man/man{s}/*.gz")):
+        families.setdefault(re.split(r"[_.-]", os.path.basename(p))[0], p)
+    found = sorted(families.values())
+    rng.shuffle(found)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    env = {**os.environ, "MANWIDTH": "78", "MAN_KEEP_FORMATTING": ""}
+    for page in found:
+        if len(written) == pages:
+            break
+        res = subprocess.run(f"man --no-hyphenation --no-justification -P cat {page} | col -b",
+                             shell=True, capture_output=True, text=True, env=env)
+        text = res.stdout
+        if res.returncode or not 300 <= len(text.split()) <= 2500 or "DESCRIPTION" not in text:
+            continue
+        name = os.path.basename(page)[:-3]
+        dest = os.path.join(out, f"man-{name}.txt")
+        Path(dest).write_text(text, encoding="utf-8")
+        written.append(dest)
+    return written
+
+
+def write(out: str, pages: int = 20, seed: int = 0, man: bool = False) -> list[str]:
+    if man:
+        return man_pages(out, pages, seed)
     rng = random.Random(seed)
     html, text = html_pages(), topics()
     n_html = min(len(html), pages // 2)
@@ -64,8 +99,9 @@ def main() -> None:
     ap.add_argument("out")
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--man", action="store_true", help="manual pages instead of HTML and topics")
     args = ap.parse_args()
-    for p in write(args.out, args.pages, args.seed):
+    for p in write(args.out, args.pages, args.seed, args.man):
         print(p)
 
 

@@ -165,3 +165,50 @@ def test_a_mixed_folder_reads_every_format_and_quarantines_the_broken_files(tmp_
     assert sorted((d.record["path"], d.reason) for d in got.dropped) == [
         ("broken.docx", "unparseable_file"), ("broken.pdf", "unparseable_file")]
     assert len(files) == len(got.documents) + len(got.dropped) and not skipped
+
+
+def test_plain_text_with_an_indented_body_gets_its_titles_as_headings_and_its_body_as_prose():
+    """Python's "customization" reference topic (shipped with CPython) is laid out like a
+    manual: each method's signature at column 0, its description indented three spaces.
+    Read as plain text, every description was an indented code block and no answer passage;
+    read as a manual, the signatures are sections and the descriptions prose."""
+    import pydoc_data.topics
+
+    from tuneline.curation.passages import passages
+    from tuneline.documents.readers import read_text
+
+    text = pydoc_data.topics.topics["customization"]
+    parsed = read_text(text.encode(), "customization.txt")
+    assert parsed.structured
+    assert "## object.__new__(cls[, ...])" in parsed.text.splitlines()
+    assert "## *******************" not in parsed.text  # the title's underline is no heading
+    doc = Document("d", "customization.txt", parsed.text, parsed.title, True)
+    sections = {c.section for c in chunk_documents([doc], IngestParams())}
+    assert any("object.__new__" in s for s in sections)
+    found = passages(parsed.text, 15, 120)
+    assert any(p.startswith("Typical implementations create a new instance") for p in found)
+    # text at column 0 with code indented under it (another topic) stays plain text
+    assert not read_text(pydoc_data.topics.topics["while"].encode(), "while.txt").structured
+
+
+def test_a_man_page_as_man_prints_it_is_read_as_a_manual(tmp_path):
+    import shutil
+    import subprocess
+
+    from tuneline.curation.passages import passages
+    from tuneline.documents.readers import read_text
+
+    page = "/usr/share/man/man1/gzip.1.gz"
+    if not (shutil.which("man") and shutil.which("col") and __import__("os").path.exists(page)):
+        pytest.skip("no man(1) or gzip's manual page here")
+    out = subprocess.run(f"man --no-hyphenation --no-justification -P cat {page} | col -b",
+                         shell=True, capture_output=True, text=True,
+                         env={"MANWIDTH": "78", "PATH": "/usr/bin:/bin"}).stdout
+    parsed = read_text(out.encode(), "gzip.txt")
+    assert parsed.title == "gzip, gunzip, zcat - compress or expand files"
+    lines = parsed.text.splitlines()
+    assert {"## NAME", "## SYNOPSIS", "## DESCRIPTION"} <= set(lines)
+    assert not any("General Commands Manual" in x for x in lines)  # the running head
+    found = passages(parsed.text, 15, 120)
+    assert any(p.startswith("The gzip command reduces the size of the named files") for p in found)
+    assert not any(p.startswith("gzip [") for p in found)  # the synopsis is usage, not prose

@@ -53,7 +53,56 @@ def decode(data: bytes) -> str:
 
 
 def read_text(data: bytes, path: str) -> Parsed:
-    return Parsed(fallback_title(path), decode(data).strip(), structured=False)
+    """Plain text as it is; a manual laid out with an indented body (man pages as
+    `man` prints them, RFCs) gets its column-0 lines as headings and its body dedented, so its
+    paragraphs read as prose rather than as indented code."""
+    text = decode(data).strip()
+    laid_out = _indented_body(text)
+    if laid_out is not None:
+        # a man page's title is its NAME line: "gzip, gunzip, zcat - compress or expand files"
+        name = re.search(r"^## NAME\n\n(.+)", laid_out, re.M)
+        return Parsed(name.group(1).strip() if name else fallback_title(path), laid_out,
+                      structured=True)
+    return Parsed(fallback_title(path), text, structured=False)
+
+
+_RUNNING_HEAD = re.compile(r"\S(?: {3,}|\t+)\S")  # "GZIP(1)    General Commands Manual    GZIP(1)"
+
+
+def _indented_body(text: str) -> str | None:
+    """The text with headings and a dedented body when it is laid out as a manual: the
+    lines are indented 3 to 8 spaces (or deeper) but for short titles at column 0
+    ("DESCRIPTION", "3.1.  Message Syntax"). Page heads and footers (a line of columns
+    apart) are left out. None for any other layout."""
+    lines = [x.expandtabs(8).rstrip() for x in text.splitlines()]
+    full = [x for x in lines if x.strip()]
+    indents = [len(x) - len(x.lstrip()) for x in full]
+    body = [i for i in indents if i > 0]
+    if len(full) < 10 or not body:
+        return None
+    # the body's own indent: the smallest that many lines use (options and examples sit deeper)
+    indent = min((i for i in set(body) if body.count(i) >= 0.05 * len(full)), default=0)
+    at_zero = [x for x, i in zip(full, indents) if i == 0]
+    if not 3 <= indent <= 8 or sum(0 < i < indent for i in indents) > 0.05 * len(full) or not at_zero \
+            or len(at_zero) > 0.25 * len(full) \
+            or any(len(x.split()) > 10 and not _RUNNING_HEAD.search(x) for x in at_zero):
+        return None
+    out: list[str] = []
+    synopsis = False  # a man page's usage lines are command lines, not prose
+    for x in lines:
+        lead = len(x) - len(x.lstrip())
+        if not x.strip():
+            out.append("")
+        elif lead == 0:
+            # (an underline "*****" under a title that is a heading already)
+            if not _RUNNING_HEAD.search(x) and not re.fullmatch(r"[=*~^#-]{3,}", x):
+                out += ["```"] if synopsis else []
+                synopsis = x.strip().upper() == "SYNOPSIS"
+                out += ["", f"## {x.strip()}", ""] + (["```"] if synopsis else [])
+        else:
+            out.append(x[min(lead, indent):])
+    out += ["```"] if synopsis else []
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def read_markdown(data: bytes, path: str) -> Parsed:
