@@ -195,3 +195,17 @@ def test_a_passage_that_opens_with_separately_leans_on_the_paragraph_before():
 
     found = passages.passages(pydoc_data.topics.topics["identifiers"], 15, 120)
     assert not any(p.startswith("Separately,") for p in found)
+
+
+def test_c_code_at_the_margin_is_code_not_an_answer_passage():
+    """A manual's example, dedented with the rest of its body: a C macro whose lines end in
+    backslashes and semicolons is no prose (it once made "What does check do?")."""
+    from tuneline.curation import passages
+
+    text = ("#define check(log_level, x) ({ \\\n        int _r = (x); \\\n"
+            "        errno = _r < 0 ? -_r : 0; \\\n        })\n\n"
+            "The daemon keeps running until it receives a signal; then it writes its state "
+            "and exits with status zero.")
+    assert passages.passages(text, 10, 120) == [
+        "The daemon keeps running until it receives a signal; then it writes its state and "
+        "exits with status zero."]

@@ -212,3 +212,7 @@ def test_a_man_page_as_man_prints_it_is_read_as_a_manual(tmp_path):
     found = passages(parsed.text, 15, 120)
     assert any(p.startswith("The gzip command reduces the size of the named files") for p in found)
     assert not any(p.startswith("gzip [") for p in found)  # the synopsis is usage, not prose
+    # an option over its indented description is a definition-list item, not a sentence
+    # that starts with the option ("-c --stdout --to-stdout Write output on standard output")
+    assert any(x.startswith("- -c --stdout --to-stdout: Write output on standard output") for x in lines)
+    assert not any(p.startswith("-c ") for p in found)

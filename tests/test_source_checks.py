@@ -216,3 +216,16 @@ def test_a_situated_subject_needs_context_unless_a_name_comes_with_it():
     assert not needs("What does the current CPython implementation enforce?")
     assert not needs("What does each class of the \"io\" module provide?")
     assert not needs("What does dict.get return for a given key?")  # not the subject
+
+
+@pytest.mark.parametrize("question, needs", [
+    ("What does --all do?", True), ("What does the -h flag do?", True),
+    ("What does -h hostname do?", True), ("What does `--out` do?", True),
+    ("What does the --component option of add-apt-repository do?", False),
+    ("What does gzip -d do?", False), ("What does *-tblgen do?", False),
+])
+def test_a_question_about_a_command_line_option_must_name_the_program(question, needs):
+    from tuneline.curation.source_checks.questions import question_needs_context
+
+    found = question_needs_context(Pair("p", "c", "m.txt", question, FAITHFUL), SRC, P)
+    assert (found is not None and "no named program" in found[1]) == needs

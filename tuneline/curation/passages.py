@@ -78,7 +78,15 @@ def _kind(lines: list[str]) -> str:
         return "code"
     if first.lstrip().startswith((">>>", "$ ", "::=")) or "::=" in first:
         return "code"
+    # code at the text's own margin (a manual's example, dedented): C-like line ends and
+    # preprocessor lines ("#define check(log_level, x) ({ \")
+    if _C_LINE.match(first) or (len(lines) >= 2 and 2 * sum(bool(_C_END.search(x)) for x in lines) >= len(lines)):
+        return "code"
     return "prose"
+
+
+_C_LINE = re.compile(r"^\s*(?:#\s*(?:include|define|ifn?def|if|endif|pragma)\b|//|/\*)")
+_C_END = re.compile(r"[;{}\\]\s*$")
 
 
 # "[1]": points at a note the answer lacks; "divmod(x,y)[0]" or "a[1]" is an index, kept

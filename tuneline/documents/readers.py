@@ -89,9 +89,16 @@ def _indented_body(text: str) -> str | None:
         return None
     out: list[str] = []
     synopsis = False  # a man page's usage lines are command lines, not prose
-    for x in lines:
+    n = 0
+    while n < len(lines):
+        x = lines[n]
+        n += 1
         lead = len(x) - len(x.lstrip())
-        if not x.strip():
+        item = _definition(lines, n - 1, lead) if lead >= indent and not synopsis else None
+        if item:
+            term, desc, n = item
+            out.append(f"- {term}: {desc}")
+        elif not x.strip():
             out.append("")
         elif lead == 0:
             # (an underline "*****" under a title that is a heading already)
@@ -103,6 +110,28 @@ def _indented_body(text: str) -> str | None:
             out.append(x[min(lead, indent):])
     out += ["```"] if synopsis else []
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
+
+
+_INLINE_TERM = re.compile(r"^([-+]\S*(?:,? [-+]\S*)*(?: [^\s.]+)?|[^\s.]+) {3,}(\S.*)$")
+
+
+def _definition(lines: list[str], at: int, lead: int) -> tuple[str, str, int] | None:
+    """A definition-list item of a manual ("-S, --sourceslist" over its indented description,
+    or "-q      Quiet mode: ..." on one line): (term, description, index after it). As
+    prose, the term glued to its description reads as a garbled sentence ("-S, --sourceslist
+    Add an archive ...")."""
+    line = lines[at].strip()
+    nxt = lines[at + 1] if at + 1 < len(lines) else ""
+    hangs = nxt.strip() and len(nxt) - len(nxt.lstrip()) >= lead + 2
+    inline = _INLINE_TERM.match(line)
+    if not line or not (hangs or inline) or (hangs and not inline and len(line.split()) > 6):
+        return None
+    term, desc = (inline.group(1), [inline.group(2)]) if inline else (line, [])
+    n = at + 1
+    while n < len(lines) and lines[n].strip() and len(lines[n]) - len(lines[n].lstrip()) > lead:
+        desc.append(lines[n].strip())
+        n += 1
+    return term, " ".join(" ".join(desc).split()), n
 
 
 def read_markdown(data: bytes, path: str) -> Parsed:

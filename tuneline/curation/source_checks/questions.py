@@ -98,9 +98,30 @@ _SITUATED_SUBJECT = re.compile(
 
 
 
+# a command-line option: "-h", "--all", "--date=STRING", "-o ssh_option"
+_OPTION = re.compile(r"(?<![^\s`\"'(])--?[A-Za-z][\w-]*(?:=\S+|\s+[a-z][a-z_]*(?=\s+(?:do|mean|set|specify|control)\?))?")
+_OPTION_WORDS = frozenset("option options flag flags switch switches argument arguments parameter "
+                          "parameters command-line command line value".split())
+
+
+def _names_only_an_option(question: str) -> str | None:
+    """"What does --all do?": an option of which program? The option, and nothing but
+    generic words beside it."""
+    found = _OPTION.findall(question)
+    rest = _OPTION.sub(" ", question)
+    if found and not any(w.lower() not in _GENERIC and w.lower() not in _OPTION_WORDS
+                         for w in _Q_WORD.findall(rest)):
+        return found[0]
+    return None
+
+
 def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """The question cannot be understood without the chunk: it points at "this", "the text"
-    or "the above", or a pronoun comes before anything it could stand for."""
+    or "the above", a pronoun comes before anything it could stand for, or it asks about a
+    command-line option without naming the program."""
+    option = _names_only_an_option(_CODE.sub(lambda m: m.group(0).strip("`"), pair.instruction))
+    if option:
+        return "question_needs_context", f"asks about the option {option!r} of no named program"
     q = _QUOTED.sub(" x_quoted ", _CODE.sub(" x_code ", pair.instruction))
     m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q) or _GENERIC_SUBJECT.search(q) \
         or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q) or _SITUATED_SUBJECT.search(q)
