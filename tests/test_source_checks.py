@@ -160,6 +160,16 @@ OPENINGS = [
     ("Fine-tuning is useful in three situations of a project.", "What does fine-tuning mean?",
      "ungrammatical_question"),
     ("After training, Unsloth can save the adapter or a merged model.", "What does Unsloth do after training?", None),
+    # an opening that is a question or a note of its own answers no "what does X do?"
+    ("Can you use perlbug to submit a thank-you note? Yes, with its -T option.", "What does perlbug do?",
+     "answer_off_question"),
+    ("Note: on most systems this name is read from the kernel, which limits its length.",
+     "What does the kernel do?", "answer_off_question"),
+    ("If you access a method through an instance, you get a special object: a *bound method*.",
+     "What does a *bound method* do?", None),
+    # a part of a format, named by the chunk's topic only: "the boolean flags section" of what?
+    ("The boolean flags section has one byte for each flag of the terminal.",
+     "What does the boolean flags section have?", "question_needs_context"),
 ]
 
 

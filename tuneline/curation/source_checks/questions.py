@@ -57,7 +57,9 @@ _Q_WORD = re.compile(r"[A-Za-z][\w'-]*")
 _REFERRING_NOUNS = ("approach|approaches|technique|techniques|method|methods|rule|rules|library|tool|"
                     "tools|bug|problem|detail|details|way|step|steps|process|idea|ideas|thing|things|"
                     "result|results|example|examples|case|issue|solution|trick|pattern|option|options|"
-                    "identity|feature|features")
+                    "identity|feature|features|"
+                    # parts of a format the chunk describes: "the boolean flags section" of what?
+                    "section|sections|table|tables|header|headers")
 
 
 # (and the program elements every reference page has many of: "the exception", "the
@@ -353,6 +355,11 @@ def _stem4(text: str) -> list[str]:
 
 
 
+# an opening that is a note or a question of its own ("If ..." openings are often fine:
+# "If you access a method through an instance, you get a bound method")
+_CIRCUMSTANCE = re.compile(r"^\W*(?:note\b\W|(?:can|could|should|do|does|is|are)\b[^.!]*\?)", re.I)
+
+
 _ASIDE = r"\b(?:see|refer to|documentation (?:for|of)|described in|defined in|due to|because of|caused by|owing to)\b"
 
 
@@ -403,6 +410,11 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
             return "answer_off_question", (f"asks about {head_word!r}; the answer's opening names it "
                                            "only in a pointer or as a cause")
     m = _DO_PASSIVE.match(q)
+    if m and _CIRCUMSTANCE.match(opening):
+        # "What does perlbug do?" of "Can you use perlbug to submit a thank-you note? Yes,
+        # ...", "What does the kernel do?" of "Note: ... from the kernel ..."
+        return "answer_off_question", (f"asks what {m.group(1)!r} does; the answer opens with a "
+                                       "note or a question of its own")
     if m and re.match(r"^\W*(?:\S+\s+){1,3}also\b", opening, re.I) \
             and _stem4(m.group(1))[:1] and _stem4(m.group(1))[0] in _stem4(opening.split(" also ")[0]):
         # "`libffi` also provides a way to ...": one more thing it does, not what it does
