@@ -209,3 +209,17 @@ def test_c_code_at_the_margin_is_code_not_an_answer_passage():
     assert passages.passages(text, 10, 120) == [
         "The daemon keeps running until it receives a signal; then it writes its state and "
         "exits with status zero."]
+
+
+def test_a_manuals_boilerplate_sections_give_no_answer_passages():
+    """util-linux pages end with "AVAILABILITY: The col command is part of the util-linux
+    package which can be downloaded from ...", which once answered "What does col do?"."""
+    from tuneline.curation import passages
+
+    text = ("## DESCRIPTION\n\ncol filters out reverse (and half-reverse) line feeds so the output "
+            "is in the correct order, with only forward and half-forward line feeds.\n\n"
+            "## AVAILABILITY\n\nThe col command is part of the util-linux package which can be "
+            "downloaded from Linux Kernel Archive.\n\n## REPORTING BUGS\n\nFor bug reports, use "
+            "the issue tracker at the project's site, and include the version you ran.\n")
+    found = passages.passages(text, 10, 120)
+    assert len(found) == 1 and found[0].startswith("col filters out reverse")

@@ -146,6 +146,10 @@ _POINTER = re.compile(r"\b(?:can be found in|is described in|are described in|se
 
 
 _SEE_ALSO = re.compile(r"^\W*see also\b", re.I)
+# a manual's boilerplate sections: who wrote it, where to report bugs or download it, the
+# license ("col is part of the util-linux package which can be downloaded from ...")
+_ASIDE_HEADING = re.compile(r"^(?:authors?|copyright|reporting bugs|availability|see also|colophon|"
+                            r"licen[cs]e)\W*$", re.I)
 
 
 _SUBJECTLESS = re.compile(r"^\W*(?:called|invoked|used|should|must|may|new in version|changed in version|"
@@ -158,11 +162,16 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
     units: list[list[str]] = []  # each: rendered blocks of one passage
     leans: list[bool] = []
     introduced = False  # the last unit is collecting what its "...:" paragraph introduces
+    aside = False  # under a heading such as AUTHORS or REPORTING BUGS: no answers there
     for kind, lines in _blocks(text):
         if kind in ("heading", "table"):
             units.append([])  # a heading ends a passage: what follows is another topic
             leans.append(False)
             introduced = False
+            if kind == "heading":
+                aside = bool(_ASIDE_HEADING.match(lines[0].strip().lstrip("#").strip()))
+            continue
+        if aside:
             continue
         rendered = _render(kind, lines)
         prev = units[-1] if units else []
