@@ -5,9 +5,8 @@ import json
 import shutil
 import textwrap
 
-import pytest
-
-from tests.pipelines.test_end_to_end import SAMPLE, latest_run, write_config
+from tests.pipelines.conftest import latest_run, versions
+from tests.pipelines.test_end_to_end import SAMPLE, write_config
 from tuneline_app.cli import main
 from tuneline_app.config_check import all_steps
 
@@ -62,38 +61,27 @@ def test_editing_a_declared_core_module_invalidates_the_step(tmp_path, monkeypat
     assert status() == "completed"
 
 
-@pytest.fixture
-def small_raw(tmp_path):
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    # three documents: enough curated pairs for a train/test split whichever batches the
-    # session's call cache served their generations from (greedy replies of a batch can differ
-    # in the last digits from one generated in another batch)
-    for name in ("02-lora.md", "07-minhash.md", "11-dpo.md"):
-        shutil.copy(SAMPLE / name, raw / name)
-    return raw
+def test_identical_upstream_data_keeps_downstream_cached_and_new_data_does_not(history):
+    """Read on the session's scheduled history (tests/pipelines/conftest.py)."""
+    from zenml.client import Client
 
+    first, rerun = history["first_run"], history["rerun"]
+    # A file ingest ignores (a PNG): scan_raw reruns, but its raw_files manifest hashes the same,
+    # so every step that reads data, trains or exports is served from the cache
+    status = {n: s.status.value for n, s in rerun.steps.items()}
+    assert status["scan_raw"] == status["publish_dataset"] == "completed"  # a side effect
+    outside = {"scan_raw", "publish_dataset", "register_model", "push_to_hub", "settle_version",
+               "evaluate"}  # the disk, the registry, the Hub (evaluate: see test_end_to_end.py)
+    assert {s for n, s in status.items() if n not in outside} == {"cached"}, status
+    manifest = rerun.steps["scan_raw"].outputs["raw_files"][0]
+    assert manifest.content_hash == first.steps["scan_raw"].outputs["raw_files"][0].content_hash
+    assert "diagram.png" not in set(manifest.load().path)
 
-def test_identical_upstream_data_keeps_downstream_cached_and_new_data_does_not(small_raw, tmp_path):
-    cfg = write_config(tmp_path / "dataset.yaml", "dataset", raw_dir=str(small_raw))
-    assert main(["run", cfg]) == 0
-
-    def statuses():
-        assert main(["run", cfg]) == 0
-        return {n: s.status.value for n, s in latest_run("dataset_pipeline").steps.items()}
-
-    # A file ingest ignores: scan_raw reruns, but its raw_files manifest hashes the same.
-    (small_raw / "diagram.png").write_bytes(b"\x89PNG")
-    after_png = statuses()
-    assert after_png["scan_raw"] == after_png["publish_dataset"] == "completed"  # a side effect
-    assert {s for n, s in after_png.items() if n not in ("scan_raw", "publish_dataset")} == {"cached"}
-
-    # A new document: ingest and generation run again.
-    shutil.copy(SAMPLE / "03-qlora.txt", small_raw / "03-qlora.txt")
-    after_new = statuses()
-    assert after_new["ingest_documents"] == after_new["generate_pairs"] == "completed"
-    raw_files = latest_run("dataset_pipeline").steps["scan_raw"].outputs["raw_files"][0].load()
-    assert sorted(raw_files.path) == ["02-lora.md", "03-qlora.txt", "07-minhash.md", "11-dpo.md"]
+    # A new document (and an edited one): ingest and generation run again.
+    second = Client().get_pipeline_run(versions()[-1].run_metadata["training_run"]["id"])
+    assert second.steps["ingest_documents"].status.value == "completed"
+    assert second.steps["generate_pairs"].status.value == "completed"
+    assert "07-minhash.md" in set(second.steps["scan_raw"].outputs["raw_files"][0].load().path)
 
 
 def test_step_outputs_and_their_materializers_are_in_the_same_order_in_every_process():

@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.pipelines.conftest import MODEL, latest_run
 from tuneline.params import PromotionParams
 from tuneline.ship import promotion as gate
 from tuneline_app.cli import main
@@ -82,21 +82,13 @@ def gate_decision(run) -> dict:
     return gate.decide(gate.items_from_rows(answers.to_dict("records")), against, "-", params)
 
 
-def latest_run(pipeline_name: str):
-    from zenml.client import Client
-
-    return Client().list_pipeline_runs(pipeline_name=pipeline_name, sort_by="desc:created",
-                                       size=1).items[0]
-
-
 # existing instruction data: questions about stdlib functions, answered by their docstrings
 IMPORTED = [(f"What does {f.__module__}.{f.__name__} do?",
              inspect.getdoc(f).split("\n\n")[0].replace("\n", " "))
             for f in (json.dumps, json.loads, shutil.copytree)]
 
 
-@pytest.fixture(scope="module")
-def raw_dir(tmp_path_factory):
+def mixed_folder(raw: Path) -> Path:
     """A mixed folder: Markdown and text (the files the other pipeline tests use too, so their
     LLM calls come from the session's call cache), JSONL documents, a PDF with an outline, an
     HTML page in a site's chrome, Alpaca and preference JSONL, and files to quarantine."""
@@ -104,7 +96,7 @@ def raw_dir(tmp_path_factory):
 
     from tests.docfiles import make_pdf, markdown_html
 
-    raw = tmp_path_factory.mktemp("raw")
+    raw.mkdir(parents=True)
     for name in ("02-lora.md", "03-qlora.txt", "11-dpo.md"):
         shutil.copy(SAMPLE / name, raw / name)
     (raw / "notes.jsonl").write_text(json.dumps({"text": (SAMPLE / "07-minhash.md").read_text()})
@@ -129,27 +121,17 @@ def raw_dir(tmp_path_factory):
     return raw
 
 
-STEP_FOLDERS = ("tuneline-sft-*", "tuneline-dpo-*", "tuneline-gguf-*", "tuneline-hub*")
-LEFT_BEHIND: dict = {}
-
-
-def step_folders() -> set:
-    return {p for pattern in STEP_FOLDERS for p in Path(tempfile.gettempdir()).glob(pattern)}
-
-
 @pytest.fixture(scope="module")
-def first_run(raw_dir, tmp_path_factory):
-    cfg = write_config(tmp_path_factory.mktemp("cfg") / "e2e.yaml", "end_to_end", raw_dir=str(raw_dir))
-    before = step_folders()
-    assert main(["run", cfg]) == 0
-    LEFT_BEHIND["first run"] = step_folders() - before
-    return cfg, latest_run("end_to_end_pipeline")
+def first_run(history):
+    """The first run of the session's scheduled history (tests/pipelines/conftest.py): the
+    mixed folder, version 1."""
+    return history["cfg"], history["first_run"]
 
 
-def test_a_run_leaves_no_step_folders_behind_and_its_artifacts_still_load(first_run):
+def test_a_run_leaves_no_step_folders_behind_and_its_artifacts_still_load(first_run, history):
     # adapters, GGUF files and upload staging live in the artifact store once a step ends
     _, run = first_run
-    assert LEFT_BEHIND["first run"] == set()
+    assert history["left_behind"] == set()
     adapter = run.steps["dpo"].outputs["dpo_adapter"][0].load()
     assert (adapter / "adapter_config.json").is_file()
     gguf_files = run.steps["export_gguf"].outputs["gguf_files"][0].load()
@@ -196,7 +178,7 @@ def test_every_record_of_the_mixed_folder_traces_back_to_its_file_and_section(fi
     manifest = steps["scan_raw"].outputs["raw_files"][0].load()
     assert set(manifest.path) == {"02-lora.md", "03-qlora.txt", "11-dpo.md", "notes.jsonl",
                                   "legacy.txt", "mixed-precision.pdf", "unsloth.html", "alpaca.jsonl",
-                                  "preferences.jsonl", "locked.pdf"}
+                                  "preferences.jsonl", "locked.pdf", "ops-notes.md", "ops-runbook.md"}
     chunks = steps["ingest_documents"].outputs["chunks"][0].load()
     by_file = chunks.groupby("source").agg({"title": "first", "section": list, "text": " ".join})
     assert by_file.loc["mixed-precision.pdf", "title"] == "Mixed precision"
@@ -237,7 +219,7 @@ def test_model_version_is_registered_with_metrics_and_a_stage(first_run):
     from zenml.client import Client
 
     _, run = first_run
-    version = Client().get_model_version("tuneline-test", run.model_version.number)
+    version = Client().get_model_version(MODEL, run.model_version.number)
     metrics = version.run_metadata["eval_metrics"]
     assert {"eval_loss", "judge_score"} <= set(metrics) and metrics["eval_loss"] > 0
     decision = version.run_metadata["promotion"]
@@ -258,7 +240,7 @@ def test_the_run_summary_reads_funnel_metrics_and_decision_from_the_store(first_
         assert funnel[label] == len(run.steps[step].outputs[name][0].load()), label
     assert info["status"] == "completed" and info["eval"]["tuned"]["eval_loss"] > 0
     assert info["promotion"] == run.steps["register_model"].outputs["promotion_decision"][0].load()
-    assert info["model"]["name"] == "tuneline-test" and Path(info["report"]).is_file()
+    assert info["model"]["name"] == MODEL and Path(info["report"]).is_file()
     assert "<h1>Data-quality report</h1>" in Path(info["report"]).read_text()
 
 
@@ -302,20 +284,19 @@ def test_a_quickstart_sized_split_is_undecided_under_the_quickstart_gate_as_the_
             "fewer than the 20 the gate needs to decide") in readme
 
 
-def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_ends_with_the_same_version(first_run):
+def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_ends_with_the_same_version(
+        first_run, history):
     from zenml.client import Client
 
     from tuneline.zenml_ext.summary import run_summary
     from tuneline_app.render import render_summary
 
-    cfg, run = first_run
-    before = [v.number for v in Client().list_model_versions("tuneline-test", size=100).items]
-    assert main(["run", cfg]) == 0
-    rerun = latest_run("end_to_end_pipeline")
+    _, run = first_run
+    rerun = history["rerun"]  # the same line again, a PNG added to the folder
     assert rerun.id != run.id
     status = {name: s.status.value for name, s in rerun.steps.items()}
     # scan_raw looks at the disk, register_model and settle_version at the registry,
-    # publish_dataset and push_to_hub are side effects (no-ops here: no repo configured);
+    # publish_dataset and push_to_hub are side effects (the model push stops at "unchanged");
     # everything else is cached, except evaluate when the first run became production:
     # production is now an input (compared on the same test split), recognised as identical to
     # the candidate and not evaluated again
@@ -334,12 +315,13 @@ def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_en
     number = run.model_version.number
     assert decision["unchanged"] and decision["same_as"] == number and not decision["promoted"]
     # no copy in the registry: the run is listed under the version it reproduced
-    assert [v.number for v in Client().list_model_versions("tuneline-test", size=100).items] == before
-    version = Client().get_model_version("tuneline-test", number)
+    assert history["before_rerun"] == history["after_rerun"] == [number]
+    assert not rerun.steps["push_to_hub"].outputs["hub_push"][0].load()["pushed"]
+    version = Client().get_model_version(MODEL, number)
     links = Client().list_model_version_pipeline_run_links(model_version_id=version.id).items
     assert rerun.id in {link.pipeline_run.id for link in links}
     info = run_summary(rerun.id)
-    assert info["model"] == {"name": "tuneline-test", "version": number, "unchanged": True,
+    assert info["model"] == {"name": MODEL, "version": number, "unchanged": True,
                              "stage": getattr(version.stage, "value", version.stage)}
     text = render_summary(info, None)
     assert f"unchanged: same as version {number}" in text and "no new version" in text
@@ -347,7 +329,8 @@ def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_en
 
 def test_training_pipeline_trains_on_the_dataset_runs_artifacts(first_run, tmp_path):
     _, run = first_run
-    cfg = write_config(tmp_path / "training.yaml", "training")
+    # named: other modules' dataset runs of this session may be later than the history's
+    cfg = write_config(tmp_path / "training.yaml", "training", dataset_run=run.name)
     assert main(["run", cfg]) == 0
     training = latest_run("training_pipeline")
     used = training.steps["sft"].inputs["train_pairs"][0].id
@@ -398,7 +381,7 @@ def test_gguf_quants_are_exported_verified_and_listed_with_the_version(first_run
         assert q["modelfile_template"]["template"] and 'TEMPLATE """' in modelfile
     q8, q4 = report["quants"]
     assert q4["bytes"] < q8["bytes"]
-    assert main(["models", "tuneline-test"]) == 0
+    assert main(["models", MODEL]) == 0
     out = capsys.readouterr().out
     assert "gguf: q8_0 verified" in out and "q4_k_m verified" in out
 
@@ -408,7 +391,7 @@ def test_serve_model_answers_through_llama_cpp_from_the_registered_quant(first_r
 
     _, run = first_run
     port = free_port()
-    spec = f"tuneline-test:{run.model_version.number}"
+    spec = f"{MODEL}:{run.model_version.number}"
     log = open(tmp_path / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "tuneline_app.cli", "serve-model", spec,
                              "--quant", "q4_k_m", "--port", str(port), "--threads", "2"],
@@ -424,10 +407,10 @@ def test_serve_model_answers_through_llama_cpp_from_the_registered_quant(first_r
                 import time
 
                 time.sleep(0.5)
-        assert [m["id"] for m in models["data"]] == ["tuneline-test-q4_k_m"]
+        assert [m["id"] for m in models["data"]] == [f"{MODEL}-q4_k_m"]
         req = urllib.request.Request(f"{url}/chat/completions", headers={
             "Content-Type": "application/json"}, data=json.dumps({
-                "model": "tuneline-test-q4_k_m", "max_tokens": 48, "temperature": 0,
+                "model": f"{MODEL}-q4_k_m", "max_tokens": 48, "temperature": 0,
                 "messages": [{"role": "user", "content": "What is LoRA?"}]}).encode())
         reply = json.load(urllib.request.urlopen(req, timeout=120))
         assert reply["choices"][0]["message"]["content"].strip()
@@ -435,7 +418,7 @@ def test_serve_model_answers_through_llama_cpp_from_the_registered_quant(first_r
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    assert "serving tuneline-test-q4_k_m.gguf" in (tmp_path / "serve.log").read_text()
+    assert f"serving {MODEL}-q4_k_m.gguf" in (tmp_path / "serve.log").read_text()
     # stopping the command stopped the server: nothing is left holding the port
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{url}/models", timeout=2)
@@ -443,7 +426,7 @@ def test_serve_model_answers_through_llama_cpp_from_the_registered_quant(first_r
 
 def test_serve_model_refuses_a_quant_it_does_not_have(first_run, capsys):
     _, run = first_run
-    assert main(["serve-model", f"tuneline-test:{run.model_version.number}", "--quant", "q2_k"]) == 1
+    assert main(["serve-model", f"{MODEL}:{run.model_version.number}", "--quant", "q2_k"]) == 1
     assert "has no q2_k quant; it has q8_0, q4_k_m" in capsys.readouterr().err
 
 

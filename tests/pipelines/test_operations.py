@@ -9,111 +9,29 @@ line is run the way cron runs it: /bin/sh -c with cron's bare environment.
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.hub_endpoint import HubRecorder
-from tests.pipelines.test_end_to_end import SAMPLE, gate_decision, write_config
-from tuneline import schedule
+from tests.pipelines.conftest import COMET_KEY, MODEL, OPENAI_KEY, TOKEN, versions
+from tests.pipelines.test_end_to_end import gate_decision
 from tuneline_app.cli import main
 
-MODEL = "tuneline-ops"
-TOKEN = "hf_test-not-a-secret_tuneline-ops-0001"
-OPENAI_KEY = "sk-test-not-a-secret-tuneline-ops-0002"
-# a Comet key with no server to reach: the runs are tracked offline (`tracking.online_unreachable`)
-COMET_KEY = "comet-test-not-a-secret-tuneline-ops-0003"
 CURATION_STEPS = ["scan_raw", "ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
                   "check_grounding", "judge_pairs", "build_preferences", "split_dataset"]
-
-
-def run_like_cron(command: str, log: Path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "SHELL": "/bin/sh",
-           "LOGNAME": "tuneline-test"}
-    res = subprocess.run(["/bin/sh", "-c", command], env=env, timeout=1500)
-    assert res.returncode == 0, log.read_text()[-3000:] if log.exists() else res
-
-
-def versions():
-    from zenml.client import Client
-
-    return Client().list_model_versions(model_name_or_id=MODEL, sort_by="asc:number", size=50,
-                                        hydrate=True).items
+# the second version's folder, as scan_raw lists it: the mixed folder less the deleted note and
+# the excluded file, with the new one (the PNG is no document: not listed)
+SECOND_FOLDER = {"03-qlora.txt", "11-dpo.md", "notes.jsonl", "legacy.txt", "mixed-precision.pdf",
+                 "unsloth.html", "alpaca.jsonl", "preferences.jsonl", "locked.pdf", "ops-notes.md",
+                 "07-minhash.md"}
 
 
 @pytest.fixture(scope="module")
-def ops(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ops")
-    raw = tmp / "raw"
-    raw.mkdir()
-    for name in ("02-lora.md", "11-dpo.md"):
-        shutil.copy(SAMPLE / name, raw / name)
-    # a document no other test has, so this folder's chunks are computed here, not taken from
-    # another test's cached steps
-    (raw / "ops-notes.md").write_text(
-        "Scheduled retraining runs every Monday at three in the morning. It scans the raw "
-        "folder again, reuses every unchanged step from the cache, trains a new adapter, "
-        "evaluates it against the production model on the same held-out questions and "
-        "promotes it only when it is better by the configured margin.\n")
-    # a document the second run no longer has (deleted from the folder)
-    (raw / "ops-runbook.md").write_text(
-        "When a scheduled run fails, the on-call engineer reads the run log named in the "
-        "summary, fixes the cause and starts the same config again by hand. Steps that had "
-        "finished are served from the cache, so only the failed step and those after it run.\n")
-    cfg_path = Path(write_config(tmp / "retrain.yaml", "end_to_end", raw_dir=str(raw)))
-    with HubRecorder() as hub:
-        cfg = yaml.safe_load(cfg_path.read_text())
-        cfg["model"] = {"name": MODEL}
-        # no GGUF for the first version: the GGUF repo is checked on the second, the one pushed
-        # last (the export of both quants is tested in test_end_to_end.py)
-        cfg["steps"]["export_gguf"]["parameters"]["gguf"]["quants"] = []
-        cfg["steps"]["push_to_hub"] = {"parameters": {"hub": {
-            "repo_id": "acme/ops-model", "mode": "adapter", "endpoint": hub.url,
-            "gguf_repo_id": "acme/ops-model-GGUF", "only_if_promoted": False}}}
-        cfg["steps"]["publish_dataset"] = {"parameters": {"dataset_hub": {
-            "repo_id": "acme/ops-data", "endpoint": hub.url, "license": "cc-by-4.0"}}}
-        cfg_path.write_text(yaml.safe_dump(cfg))
-        env_file = tmp / "secrets.env"
-        # the recording endpoint speaks Git LFS, not Xet (the Hub speaks both)
-        env_file.write_text(f"HF_TOKEN={TOKEN}\nOPENAI_API_KEY={OPENAI_KEY}\n"
-                            f"COMET_API_KEY={COMET_KEY}\nHF_HUB_DISABLE_XET=1\n")
-        logs = tmp / "logs"
-        name = "ops-retrain"
-        installed = None
-        if shutil.which("crontab"):
-            before = schedule.read_crontab()
-            try:
-                assert main(["schedule", "add", str(cfg_path), "--cron", "0 3 * * 1",
-                             "--name", name, "--env-file", str(env_file),
-                             "--log-dir", str(logs)]) == 0
-                installed = schedule.read_crontab()
-                entry = next(e for e in schedule.list_entries(installed) if e["name"] == name)
-                assert main(["schedule", "remove", name]) == 0
-                assert schedule.read_crontab().strip() == before.strip()
-            finally:
-                schedule.write_crontab(before)
-            command = entry["command"]
-        else:  # the same line `schedule add` would install
-            _, command = schedule.default_job(str(cfg_path), name, str(env_file), str(logs))
-        log = logs / f"schedule-{name}.log"
-        run_like_cron(command, log)
-        first = versions()
-        # the folder changes: a new file, an edited one, a deleted one, one excluded by the
-        # config; 11-dpo.md stays as it was
-        (raw / "03-qlora.txt").write_text((SAMPLE / "03-qlora.txt").read_text())
-        with open(raw / "ops-notes.md", "a") as f:
-            f.write("\nA run that trained nothing new ends with the version it reproduced.\n")
-        (raw / "ops-runbook.md").unlink()
-        cfg["parameters"]["ingest"] = {"exclude": ["02-lora.md"]}
-        cfg["steps"]["export_gguf"]["parameters"]["gguf"]["quants"] = ["q4_k_m"]  # one to push
-        cfg_path.write_text(yaml.safe_dump(cfg))
-        run_like_cron(command, log)
-        yield {"raw": raw, "cfg": cfg_path, "hub": hub, "command": command, "installed": installed,
-               "first": first, "log": log, "tmp": tmp}
+def ops(history):
+    """The session's scheduled history (tests/pipelines/conftest.py): version 1 from the
+    mixed folder, an unchanged rerun, version 2 from the changed folder."""
+    return history
 
 
 def test_crontab_line_is_self_contained(ops):
@@ -163,7 +81,7 @@ def test_scheduled_retraining_adds_a_version_and_decides_promotion(ops):
     # same pairs (whether the new file's calls are new depends on what other test modules of
     # the session already asked: the call cache is the session's)
     manifest = run.steps["scan_raw"].outputs["raw_files"][0].load()
-    assert set(manifest.path) == {"03-qlora.txt", "11-dpo.md", "ops-notes.md"}
+    assert set(manifest.path) == SECOND_FOLDER
     assert run.steps["generate_pairs"].status.value == "completed"
     usage = next(iter(run.steps["generate_pairs"].run_metadata["llm_usage"].values()))
     assert usage["cached_calls"] > 0
@@ -210,7 +128,8 @@ def test_lineage_walks_from_the_version_back_to_the_raw_files(ops, capsys):
             assert led["inputs"] == led["kept"] + led["dropped"]
     # the raw files, as they are on disk (the one the config excludes is not read)
     on_disk = {p.name: (p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
-               for p in ops["raw"].iterdir() if p.name != "02-lora.md"}
+               for p in ops["raw"].iterdir() if p.name in SECOND_FOLDER}
+    assert set(on_disk) == SECOND_FOLDER
     assert {f["path"]: (f["size"], f["sha256"]) for f in lin["raw"]["files"]} == on_disk
     assert lin["raw"]["dir"] == str(ops["raw"])
     # the text view says the same
@@ -270,7 +189,8 @@ def test_dataset_repo_gets_parquet_splits_that_load_and_a_card_with_sources_and_
 
     hub = ops["hub"]
     commits = [c for c in hub.commits if c["repo"] == "acme/ops-data"]
-    assert len(commits) == 2 and {c["repo_type"] for c in commits} == {"dataset"}
+    # version 1, its unchanged rerun (publishing is a side effect, never cached), version 2
+    assert len(commits) == 3 and {c["repo_type"] for c in commits} == {"dataset"}
     assert hub.repos["acme/ops-data"]["type"] == "dataset"
     files = hub.repo_files["acme/ops-data"]
     assert {"README.md", "sft/train.parquet", "sft/test.parquet", "preferences/train.parquet"} <= set(files)
@@ -360,16 +280,17 @@ def test_dataset_diff_names_each_file_change_and_gives_every_changed_pair_its_ca
     first, second = _runs()
     d = _json(capsys, "dataset", "diff", first.name, second.name)
     assert d["from"] == first.name and d["to"] == second.name
-    assert d["files"] == {"added": ["03-qlora.txt"], "changed": ["ops-notes.md"],
+    assert d["files"] == {"added": ["07-minhash.md"], "changed": ["ops-notes.md"],
                           "deleted": ["ops-runbook.md"], "excluded": ["02-lora.md"]}
-    cause = {"03-qlora.txt": "new file", "ops-notes.md": "changed file",
+    cause = {"07-minhash.md": "new file", "ops-notes.md": "changed file",
              "ops-runbook.md": "deleted file", "02-lora.md": "excluded file"}
+    unchanged = SECOND_FOLDER - set(cause)
     assert d["added"] and d["removed"]
     for row in d["added"] + d["removed"] + d["changed"]:
         if row["source"] in cause:
             assert row["cause"] == cause[row["source"]], row
-        else:  # the unchanged file: only a verdict can have changed
-            assert row["source"] == "11-dpo.md" and row["cause"].startswith("verdict changed"), row
+        else:  # an unchanged file (an imported row is "file.jsonl:N"): only a verdict can have changed
+            assert row["source"].split(":")[0] in unchanged and row["cause"].startswith("verdict changed"), row
     # every kept pair of the removed files is in the diff as removed
     old = _frames(first)
     gone = {p for name in ("train_pairs", "test_pairs") for p, src in
@@ -379,7 +300,9 @@ def test_dataset_diff_names_each_file_change_and_gives_every_changed_pair_its_ca
     recorded = versions()[-1].run_metadata["dataset_diff"]
     assert recorded["against_version"] == 1 and recorded["from"] == first.name
     assert recorded["counts"] == d["counts"] and recorded["files"] == d["files"]
-    assert (f"data change  since {first.name}: {d['counts']['added']} pairs added, "
+    # the run's summary compares with the run before it: the unchanged rerun, whose dataset is
+    # version 1's (every curation step cached), so the counts are the same
+    assert (f"data change  since {ops['rerun'].name}: {d['counts']['added']} pairs added, "
             f"{d['counts']['removed']} removed") in ops["log"].read_text()
     # the text view says the same
     capsys.readouterr()
@@ -470,7 +393,8 @@ def test_trace_file_names_the_versions_that_learned_from_a_deleted_file_and_an_u
         ops, capsys):
     first, second = _runs()
     gone = _json(capsys, "trace", "--file", "ops-runbook.md")
-    assert gone["run"] == first.name and not gone["in_latest_run"]
+    # the last run that read the file: the unchanged rerun of version 1
+    assert gone["run"] == ops["rerun"].name and not gone["in_latest_run"]
     kept_before = set(_frames(first)["train_pairs"].source)
     expected = {(MODEL, 1)} if "ops-runbook.md" in kept_before else set()
     assert {(m["model"], m["version"]) for m in gone["models"] if m["trained_on_it"]} == expected
