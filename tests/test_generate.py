@@ -223,3 +223,18 @@ def test_a_manuals_boilerplate_sections_give_no_answer_passages():
             "the issue tracker at the project's site, and include the version you ran.\n")
     found = passages.passages(text, 10, 120)
     assert len(found) == 1 and found[0].startswith("col filters out reverse")
+
+
+def test_an_opening_clause_leans_back_only_when_its_main_clause_points_back():
+    """"If the function returns void, then this value is garbage" (libffi's manual) leans on
+    the paragraph before it; ", such as ..." in an opening is an example, not a pointer."""
+    from tuneline.curation import passages
+
+    text = ("Some earlier paragraph about the closure API and the return value it writes.\n\n"
+            "If the function is declared as returning void, then this value is garbage and "
+            "should not be used by the caller at all.\n\n"
+            "An embedding model, such as a sentence-transformers model, maps each text to a "
+            "vector of a few hundred numbers.")
+    found = passages.passages(text, 10, 120)
+    assert found[-1].startswith("An embedding model, such as")
+    assert not any(p.startswith("If the function") for p in found)

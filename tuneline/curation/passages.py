@@ -28,7 +28,7 @@ _LEANS_BACK = re.compile(
 )
 # the main clause after an opening "if ..." points back: "If the function returns `void`,
 # then this value is garbage" (which value?)
-_POINTS_BACK_AFTER_CLAUSE = re.compile(r"^[^.!?:]{0,200}?,\s+(?:then\s+)?(?:this|these|those|such)\s+\w+", re.I)
+_POINTS_BACK_AFTER_CLAUSE = re.compile(r"^[^.!?:]{0,200}?,\s+(?:then\s+)?(?:this|these|those)\s+\w+", re.I)
 # a paragraph that goes on with the sentence a code block interrupted: "is roughly equivalent
 # to", "except that the original function ..." (lower case, a word that cannot start one)
 _CONTINUES = re.compile(r"^\s*(?:is|are|was|were|except|which|where|whereas|because|unless|than|whose|"
