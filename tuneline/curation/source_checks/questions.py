@@ -357,7 +357,7 @@ def _stem4(text: str) -> list[str]:
 
 # an opening that is a note or a question of its own ("If ..." openings are often fine:
 # "If you access a method through an instance, you get a bound method")
-_CIRCUMSTANCE = re.compile(r"^\W*(?:note\b\W|(?:can|could|should|do|does|is|are)\b[^.!]*\?)", re.I)
+_NOTE_OR_QUESTION = re.compile(r"^\W*(?:note\b\W|(?:can|could|should|do|does|is|are)\b[^.!]*\?)", re.I)
 
 
 _ASIDE = r"\b(?:see|refer to|documentation (?:for|of)|described in|defined in|due to|because of|caused by|owing to)\b"
@@ -410,7 +410,7 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
             return "answer_off_question", (f"asks about {head_word!r}; the answer's opening names it "
                                            "only in a pointer or as a cause")
     m = _DO_PASSIVE.match(q)
-    if m and _CIRCUMSTANCE.match(opening):
+    if m and _NOTE_OR_QUESTION.match(opening):
         # "What does perlbug do?" of "Can you use perlbug to submit a thank-you note? Yes,
         # ...", "What does the kernel do?" of "Note: ... from the kernel ..."
         return "answer_off_question", (f"asks what {m.group(1)!r} does; the answer opens with a "
