@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.hub_endpoint import HubRecorder
+from tests.pipelines.inputs import SAMPLE, mixed_folder, write_config
 
 MODEL = "tuneline-ops"
 TOKEN = "hf_test-not-a-secret_tuneline-ops-0001"
@@ -62,7 +63,6 @@ def latest_run(pipeline_name: str):
 
 @pytest.fixture(scope="session")
 def history(tmp_path_factory):
-    from tests.pipelines.test_end_to_end import SAMPLE, mixed_folder, write_config
     from tuneline import schedule
     from tuneline_app.cli import main
 

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 
 from tests.pipelines.conftest import latest_run, versions
-from tests.pipelines.test_end_to_end import SAMPLE, write_config
+from tests.pipelines.inputs import SAMPLE, write_config
 from tuneline_app.cli import main
 from tuneline_app.config_check import all_steps
 

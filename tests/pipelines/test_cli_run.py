@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipelines.test_end_to_end import SAMPLE, write_config
+from tests.pipelines.inputs import SAMPLE, write_config
 from tuneline_app.cli import main
 from tuneline_app.config_check import parameter_table, validate
 

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests import tiny
-from tests.pipelines.test_end_to_end import SAMPLE, TINY, write_config
+from tests.pipelines.inputs import SAMPLE, TINY, write_config
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # what a root, network-less machine needs: no sandbox, no calls home

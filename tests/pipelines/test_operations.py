@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipelines.conftest import COMET_KEY, MODEL, OPENAI_KEY, TOKEN, versions
-from tests.pipelines.test_end_to_end import gate_decision
+from tests.pipelines.inputs import gate_decision
 from tuneline_app.cli import main
 
 CURATION_STEPS = ["scan_raw", "ingest_documents", "generate_pairs", "filter_pairs", "dedup_pairs",
