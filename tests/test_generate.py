@@ -238,3 +238,60 @@ def test_an_opening_clause_leans_back_only_when_its_main_clause_points_back():
     found = passages.passages(text, 10, 120)
     assert found[-1].startswith("An embedding model, such as")
     assert not any(p.startswith("If the function") for p in found)
+
+
+# lslogins(1)'s option list as tuneline's manual reader renders it (util-linux's own text)
+LSLOGINS = (
+    "## OPTIONS\n\nMandatory arguments to long options are mandatory for short options too.\n\n"
+    "- -a, --acc-expiration: Display data about the date of last password change and the account "
+    "expiration date (see shadow(5) for more info). (Requires root privileges.)\n\n"
+    "- --btmp-file path: Alternate path for btmp.\n\n"
+    "- -g, --groups=groups: Only show data of users belonging to groups. More than one group may "
+    "be specified; the list has to be comma-separated. Unknown group names are ignored.\n\n"
+    "- --noheadings: Do not print a header line.\n\n"
+    "- -Z, --context: Same as --security-context, for scripts written for older versions.\n\n"
+    "- -button: number This option specifies the number of pointer button that should be used.\n")
+LSLOGINS_TITLE = "lslogins - display information about known users in the system"
+
+
+def test_a_manuals_option_list_gives_pairs_whose_question_names_the_option_and_the_program():
+    from tuneline.curation.generate import option_entries, program
+
+    assert program(LSLOGINS_TITLE) == "lslogins"
+    assert program("gzip, gunzip, zcat - compress or expand files") == "gzip"
+    assert program("sftp(1) - OpenBSD manual pages") == "sftp"
+    assert program("Python language reference") is None
+    chunk = Chunk("c1", "d", "lslogins.txt", LSLOGINS, LSLOGINS_TITLE, "OPTIONS")
+    got = {e.question: e.answer for e in option_entries(chunk, GenerateParams())}
+    assert got == {
+        "What does the --acc-expiration option of lslogins do?":
+            "Display data about the date of last password change and the account expiration date "
+            "(see shadow(5) for more info). (Requires root privileges.)",
+        # the argument where the description names it
+        "What does the --groups=groups option of lslogins do?":
+            "Only show data of users belonging to groups. More than one group may be specified; "
+            "the list has to be comma-separated. Unknown group names are ignored.",
+        "What does the --noheadings option of lslogins do?": "Do not print a header line.",
+    }  # not: 4 words; "Same as ..."; a description that starts with the term's rest
+    # a page whose title names no program: the question could not stand alone
+    assert option_entries(Chunk("c2", "d", "x.txt", LSLOGINS, "Options", ""), GenerateParams()) == []
+
+
+def test_an_option_item_becomes_a_pair_without_a_model_call_and_a_prose_passage_still_asks(fake_llm):
+    from tuneline.curation.generate import Entry
+
+    prose = ("## DESCRIPTION\n\nExamine the wtmp and btmp logs, /etc/shadow (if necessary) and "
+             "/etc/passwd and output the desired data about every user the system knows.\n\n")
+    options_only = Chunk("c1", "d", "lslogins.txt", LSLOGINS, LSLOGINS_TITLE, "OPTIONS")
+    described = Chunk("c2", "d", "lslogins.txt", prose + "- --noheadings: Do not print a header line.\n",
+                      LSLOGINS_TITLE, "DESCRIPTION")
+    params = GenerateParams(questions_per_chunk=1)
+    todo = attempts([options_only, described], params)
+    # one place per chunk, to the most informative candidate: an item in the options' chunk,
+    # the prose passage beside a short item
+    assert isinstance(todo[0][1], Entry) and todo[1][1].startswith("Examine the wtmp")
+    llm = fake_llm(replies=["What does lslogins examine?"])
+    pairs, dropped = generate_pairs([options_only, described], llm, params)
+    assert llm.calls == [("generate", 1)] and not dropped
+    assert pairs[0].instruction == todo[0][1].question and pairs[0].answer == todo[0][1].answer
+    assert pairs[1].instruction == "What does lslogins examine?"

@@ -216,3 +216,46 @@ def test_a_man_page_as_man_prints_it_is_read_as_a_manual(tmp_path):
     # that starts with the option ("-c --stdout --to-stdout Write output on standard output")
     assert any(x.startswith("- -c --stdout --to-stdout: Write output on standard output") for x in lines)
     assert not any(p.startswith("-c ") for p in found)
+
+
+def test_a_manuals_term_glued_to_its_description_by_a_tab_or_one_space_is_still_an_item():
+    """`man` leaves a term that fills its column one space (or one tab) from its description;
+    the description's continuation hangs at the column the description starts at. Lines as
+    vim's, genbrk's and ldd's pages print them (tabs included); an example command over its
+    output is code, not a term."""
+    from tuneline.documents.readers import read_text
+
+    page = ("VIM(1)                  General Commands Manual                 VIM(1)\n\n"
+            "NAME\n       vim - Vi IMproved, a programmer's text editor\n\n"
+            "DESCRIPTION\n"
+            "       Vim is a text editor that is upwards compatible to Vi.  It can be\n"
+            "       used to edit all kinds of plain text.  It is especially useful for\n"
+            "       editing programs.\n\n"
+            "       There are a lot of enhancements above Vi: multi level undo, multi\n"
+            "       windows and buffers, syntax highlighting, command line editing,\n"
+            "       filename completion, on-line help, visual selection, etc..  See\n"
+            "       \":help vi_diff.txt\" for a summary of the differences between Vim and\n"
+            "       Vi.\n\n"
+            "OPTIONS\n"
+            "       -d {device} Open {device} for use as a terminal.\t Only on the Amiga.\n"
+            "\t\t   Example: \"-d con:20/30/600/150\".\n\n"
+            "       -D\t   Debugging.  Go to debugging mode when executing the first\n"
+            "\t\t   command from a script.\n\n"
+            "ENVIRONMENT\n"
+            "       ICU_DATA\t Specifies the directory containing ICU data. Defaults to\n"
+            "\t\t ${prefix}/share/icu/72.1/.  Some tools in ICU depend on the\n"
+            "\t\t presence of the trailing slash.\n\n"
+            "EXAMPLES\n"
+            "       An example of its use and output is the following:\n\n"
+            "\t   $ ldd /bin/ls\n"
+            "\t       linux-vdso.so.1 (0x00007ffcc3563000)\n"
+            "\t       libc.so.6 => /lib64/libc.so.6 (0x00007f87e4e92000)\n\n"
+            "       The line above is what ldd printed on one system.\n")
+    parsed = read_text(page.encode(), "vim.txt")
+    lines = parsed.text.splitlines()
+    assert parsed.title == "vim - Vi IMproved, a programmer's text editor"
+    assert "- -d {device}: Open {device} for use as a terminal. Only on the Amiga. " \
+           "Example: \"-d con:20/30/600/150\"." in lines
+    assert "- -D: Debugging. Go to debugging mode when executing the first command from a script." in lines
+    assert any(x.startswith("- ICU_DATA: Specifies the directory containing ICU data.") for x in lines)
+    assert "    $ ldd /bin/ls" in lines and not any(x.startswith("- $ ldd") for x in lines)

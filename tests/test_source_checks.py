@@ -239,3 +239,40 @@ def test_a_question_about_a_command_line_option_must_name_the_program(question, 
 
     found = question_needs_context(Pair("p", "c", "m.txt", question, FAITHFUL), SRC, P)
     assert (found is not None and "no named program" in found[1]) == needs
+
+
+@pytest.mark.parametrize("question, opening, reason", [
+    # garbled subjects, as the generator wrote them of real manual pages
+    ("What does MODE be set to?", "If MODE is '0' the corresponding stream will be unbuffered.",
+     "ungrammatical_question"),
+    ("What does the primary must evaluate to?",
+     "The primary must evaluate to a callable object (user-defined functions, built-in functions).",
+     "ungrammatical_question"),
+    ("What does warning! do?", "Warning! Do not use -a if you are unsure how the software might react.",
+     "ungrammatical_question"),
+    ("What does -q Quiet mode do?",
+     "-q Quiet mode: disables the progress meter as well as warning and diagnostic messages.",
+     "ungrammatical_question"),
+    ("What does directory tree A two-level scheme do?",
+     "directory tree A two-level scheme is used to avoid a linear search of a huge directory.",
+     "ungrammatical_question"),
+    # what it does not do, for what it does
+    ("What does fsck do?", "fsck normally does not check whether the device actually exists before "
+     "calling a filesystem specific checker.", "answer_off_question"),
+    # kept: the same forms, written well
+    ("What does BUFSIZE need to be set to?", "BUFSIZE needs to be set to the number of bytes the "
+     "buffer holds.", None),
+    ("What does a call to getaddrinfo() return?", "A call to getaddrinfo() returns a linked list "
+     "of address structures.", None),
+    ("What does creating an ffi_cif object do?", "Creating an ffi_cif object records the signature "
+     "of the function you wish to call.", None),
+    ("What does del x do?", "\"del x\" doesn't directly call \"x.__del__()\" — the former decrements "
+     "the reference count for \"x\" by one.", None),
+    # the question tuneline builds for an option's own description (generate.option_entries)
+    ("What does the --print0 option of lslogins do?",
+     "Delimit user entries with a nul character, instead of a newline.", None),
+])
+def test_garbled_subjects_and_negated_answers_are_dropped_and_their_well_written_forms_kept(
+        question, opening, reason):
+    chunk = f"{opening} The rest of the paragraph explains the details of --print0 further."
+    assert fault(Pair("p", "c", "m.txt", question, opening), sc.Source(chunk, "a manual")) == reason

@@ -24,6 +24,7 @@ model to answer from what it learned.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from tuneline.curation import passages as passages_core
 from tuneline.llm import LLM, Chat
@@ -140,7 +141,38 @@ def trim_answer(text: str) -> str:
     return text[: ends[-1]] if ends else text
 
 
-Attempt = tuple[Chunk, "str | tuple[str, ...] | None"]
+@dataclass(frozen=True)
+class Entry:
+    """A pair the document's structure gives whole: an option list's item, whose question is
+    built from the option and the program the page documents (no model call)."""
+
+    question: str
+    answer: str
+
+
+# a manual's title is its NAME line: "gzip, gunzip, zcat - compress or expand files",
+# "sftp(1) - OpenBSD manual pages"
+_NAME_LINE = re.compile(r"^\W*([A-Za-z_][\w.+-]*)(?:\(\w+\))?(?:,\s*[\w.+-]+(?:\(\w+\))?)*\s+[-–—]\s+\S")
+
+
+def program(title: str) -> str | None:
+    """The program a manual page documents, from its title; None for any other title."""
+    m = _NAME_LINE.match(title)
+    return m.group(1) if m else None
+
+
+def option_entries(chunk: Chunk, params: GenerateParams) -> list[Entry]:
+    """One pair per option a manual's chunk describes: "What does the --output option of
+    lslogins do?" answered by the option's own description (passages.options). A chunk of
+    a page whose title names no program gives none: the question would not stand alone."""
+    name = program(chunk.title)
+    if name is None:
+        return []
+    return [Entry(f"What does the {option} option of {name} do?", desc) for option, desc in
+            passages_core.options(chunk.text, params.option_min_words, params.passage_max_words)]
+
+
+Attempt = tuple[Chunk, "str | tuple[str, ...] | Entry | None"]
 
 
 def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
@@ -156,13 +188,15 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
     out: list[Attempt] = []
     n = params.turns
     for c in chunks:
-        found = passages_core.pick(passages_core.passages(
-            c.text, params.passage_min_words, params.passage_max_words),
-            params.questions_per_chunk * n)
+        found = passages_core.passages(c.text, params.passage_min_words, params.passage_max_words)
         if n > 1:  # consecutive passages (in document order) make one conversation
+            found = passages_core.pick(found, params.questions_per_chunk * n)
             out += [(c, tuple(found[i:i + n])) for i in range(0, len(found), n)] or [(c, None)]
-        else:
-            out += [(c, p) for p in found] or [(c, None)]
+            continue
+        # an option's item competes with the chunk's passages for its places like a passage
+        entries = {e.answer: e for e in option_entries(c, params) if e.answer not in found}
+        chosen = passages_core.pick(found + list(entries), params.questions_per_chunk)
+        out += [(c, entries.get(p, p)) for p in chosen] or [(c, None)]
     return out
 
 
@@ -182,12 +216,14 @@ def _answer_first(todo: list[Attempt], llm: LLM, params: GenerateParams
                   ) -> tuple[list[Pair], list[Dropped]]:
     dropped = [drop(STAGE, "no_answer_passage", c, f"no paragraph of {params.passage_min_words}-"
                     f"{params.passage_max_words} words that reads on its own") for c, p in todo if p is None]
-    asked = [(c, (p,) if isinstance(p, str) else p) for c, p in todo if p is not None]
+    pairs = [Pair(stable_id(c.chunk_id, p.question, p.answer), c.chunk_id, c.source, p.question,
+                  p.answer) for c, p in todo if isinstance(p, Entry)]
+    asked = [(c, (p,) if isinstance(p, str) else p) for c, p in todo
+             if p is not None and not isinstance(p, Entry)]
     flat = [(c, passage) for c, group in asked for passage in group]
     replies = iter(llm.generate([passage_question_chat(p, where(c)) for c, p in flat],
                                 max_new_tokens=params.question_max_tokens,
                                 temperature=params.temperature, top_p=params.top_p, desc="questions"))
-    pairs: list[Pair] = []
     for chunk, group in asked:
         said = [next(replies) for _ in group]
         exchanges: list[tuple[str, str]] = []

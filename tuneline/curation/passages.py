@@ -238,3 +238,50 @@ def pick(cands: list[str], k: int) -> list[str]:
             continue
         chosen.append(i)
     return [cands[i] for i in sorted(chosen)]
+
+
+# A manual's option list as the readers render it ("- -q, --quiet: Suppress ..."; Markdown's
+# "- `--force`: ..."): the item's term says what is asked, so no model needs to write the
+# question (generate.py builds it from the option and the program). Every other item of the
+# list is a passage nothing introduces, so without this a manual's OPTIONS section, most of
+# its text, gave no pairs.
+_OPTION_ITEM = re.compile(r"^[-*+]\s+`?((?:--?|\+)[A-Za-z0-9?][^`:]*?)`?\s*:\s+(\S.*)$")
+_OPTION_NAME = re.compile(r"(?:--?|\+)[A-Za-z0-9?][\w?.-]*")
+# a description that only points at another option or page answers nothing by itself
+_REFERS = re.compile(r"^\W*(?:same as|like|equivalent to|alias (?:for|of)|synonym (?:for|of)|"
+                     r"identical to|see|as for|opposite of|the (?:inverse|opposite|negation) of)\b", re.I)
+
+
+def options(text: str, min_words: int = 5, max_words: int = 120) -> list[tuple[str, str]]:
+    """(option, description) for each command-line option a chunk's option list describes,
+    in document order: the option's long name where it has one ("-o, --output list" ->
+    "--output list" where the description names "list", else "--output"), its description cut to whole sentences; items whose description is shorter
+    than `min_words`, leans on the text before it or only points elsewhere are left out."""
+    out: list[tuple[str, str]] = []
+    aside = False
+    for kind, lines in _blocks(text):
+        if kind == "heading":
+            aside = bool(_ASIDE_HEADING.match(lines[0].strip().lstrip("#").strip()))
+        if kind != "list" or aside:
+            continue
+        for item in _render(kind, lines).split("\n"):
+            m = _OPTION_ITEM.match(item)
+            if not m or not all(p.strip().startswith(("-", "+")) for p in m.group(1).split(",")):
+                continue
+            names = _OPTION_NAME.findall(m.group(1))
+            desc = cut_to_sentences(_prose([m.group(2)]), max_words)
+            # a description opens with a capital, a quote or the argument ("{command} will be
+            # ..."); a lower-case start is the term's own rest split off ("number This option ...")
+            if not names or words(desc) < min_words or not _SENTENCE_END.search(desc[-4:]) \
+                    or not re.match(r"[A-Z0-9\"'`{\[<(]", desc) or _REFERS.match(desc) or _LEANS_BACK.match(desc) or _CONTINUES.match(desc):
+                continue
+            name = next((x for x in names if x.startswith("--")), names[0]).rstrip(".")
+            # with its argument where the description names it: "-c {command}" for
+            # "{command} will be executed after ...", "--logins=logins" for "... in logins"
+            spelled = next(p.strip() for p in m.group(1).split(",") if name in p)
+            arg = re.sub(r"[\W_]+", " ", spelled[len(name):]).split()
+            if arg and all(re.search(rf"\b{re.escape(a)}\b", desc) for a in arg):
+                name = spelled
+            if all(name != o for o, _ in out):
+                out.append((name, desc))
+    return out

@@ -112,6 +112,7 @@ def _indented_body(text: str) -> str | None:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
+_PROMPT = re.compile(r"^(?:\$|#|%|>>>)\s")  # a shell or Python prompt
 _INLINE_TERM = re.compile(r"^([-+]\S*(?:,? [-+]\S*)*(?: [^\s.]+)?|[^\s.]+) {3,}(\S.*)$")
 
 
@@ -122,11 +123,22 @@ def _definition(lines: list[str], at: int, lead: int) -> tuple[str, str, int] | 
     Add an archive ...")."""
     line = lines[at].strip()
     nxt = lines[at + 1] if at + 1 < len(lines) else ""
-    hangs = nxt.strip() and len(nxt) - len(nxt.lstrip()) >= lead + 2
+    hang = len(nxt) - len(nxt.lstrip()) if nxt.strip() else 0
+    hangs = hang >= lead + 2
+    if _PROMPT.match(line):
+        return None  # an example command over its output: code, not a term
     inline = _INLINE_TERM.match(line)
-    if not line or not (hangs or inline) or (hangs and not inline and len(line.split()) > 6):
+    # the description starts on the term's own line at the column its continuation hangs at,
+    # however few spaces (or one tab) are left between them: "-d {device} Open {device} ..."
+    # over "Example: ...", "ICU_DATA<tab> Specifies ..." over "${prefix}/..."
+    raw = lines[at]
+    if not inline and hangs and len(raw) > hang and raw[hang - 1] == " " and raw[hang] != " " \
+            and len(raw[lead:hang].split()) <= 3 and not raw[lead:hang].rstrip().endswith((".", ",", ";")):
+        term, desc = raw[lead:hang].strip(), [raw[hang:].strip()]
+    elif not line or not (hangs or inline) or (hangs and not inline and len(line.split()) > 6):
         return None
-    term, desc = (inline.group(1), [inline.group(2)]) if inline else (line, [])
+    else:
+        term, desc = (inline.group(1), [inline.group(2)]) if inline else (line, [])
     n = at + 1
     while n < len(lines) and lines[n].strip() and len(lines[n]) - len(lines[n].lstrip()) > lead:
         desc.append(lines[n].strip())

@@ -185,6 +185,41 @@ def _copied_opening(pair: Pair, src: Source) -> list[str] | None:
 
 
 
+# "What does MODE be set to?", "What does the primary must evaluate to?": "does" with a second
+# auxiliary (after "to"/"have"/"need" it is an infinitive: "What does X need to be?")
+_SECOND_AUX = re.compile(r"(?<!\bto )(?<!\bhave )(?<!\bhas )(?<!\bneed )(?<!\bneeds )(?<!\bused )"
+                         r"(?<!\bought )(?<![\w'-])(?:be|must|can|should|will|may|might|could|would|shall)"
+                         r"(?![\w'-])", re.I)
+# an option with its description's first words: "-b Body of the report", "--stop Checks for"
+_OPTION_AND_TEXT = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(?:,?\s+--?[A-Za-z][\w-]*)*\s+[A-Z][a-z]")
+# a determiner inside "What does X do?"'s subject after a noun: two phrases run together, as a
+# run-in heading glued to its text gives them ("directory tree A two-level scheme", "the
+# splain program another program"); after a preposition, a conjunction, a verb in -ing or a
+# possessive it starts a phrase of its own ("a call to the function", "creating an object")
+_DETERMINER = re.compile(r"(?<=\s)(?:a|an|the|another|this)(?=\s)", re.I)
+_PHRASE_OPENERS = _PREPOSITION | {"and", "or", "than", "is", "are", "be", "a", "an", "the"}
+
+
+def _garbled_subject(body: str, question: str) -> str | None:
+    """What makes "What does <body> ...?" garbled in its subject, if anything: a second
+    auxiliary, sentence punctuation ("What does warning! do?"), an option glued to its
+    description, or (in "What does X do?") two noun phrases run together."""
+    plain = _CODE.sub(" ", _QUOTED.sub(" ", body))
+    if _SECOND_AUX.search(plain):
+        return f"'does' with a second auxiliary: {_SECOND_AUX.search(plain).group(0)!r}"
+    if re.search(r"[!;]|:\s", plain):
+        return "sentence punctuation inside the question's subject"
+    if _OPTION_AND_TEXT.search(plain):
+        return "the option's description copied into the question's subject"
+    if _DO_PASSIVE.match(question):
+        for d in _DETERMINER.finditer(f" {plain}"):
+            before = f" {plain}"[:d.start()].split()
+            w = before[-1].lower().strip("\"'`,") if before else ""
+            if w and w not in _PHRASE_OPENERS and not w.endswith(("ing", "'s")):
+                return f"two noun phrases run together in the question's subject ({w!r} {d.group(0)!r})"
+    return None
+
+
 def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """A question the small generator garbled while turning the answer's opening statement
     into a question: "What does X <verb> <object>?" keeps the object that "what" stands for
@@ -205,6 +240,9 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     body = m.group(1)
     if re.search(r"\b(?:not|never)\b|n't\b", body, re.I):
         return "ungrammatical_question", "'what does ... not ...'"
+    garbled = _garbled_subject(body, q)
+    if garbled:
+        return "ungrammatical_question", garbled
     words = [w.lower() for w in re.findall(r"[\w'-]+", body)]
     last = words[-1]
     if last in ("be", "is", "are"):
@@ -363,6 +401,12 @@ _NOTE_OR_QUESTION = re.compile(r"^\W*(?:note\b\W|(?:can|could|should|do|does|is|
 _ASIDE = r"\b(?:see|refer to|documentation (?:for|of)|described in|defined in|due to|because of|caused by|owing to)\b"
 
 
+_NEGATED = (r"(?:\w+ly\s+)?(?:does\s+not|doesn't|doesn’t|do\s+not|don't|cannot|can't|can\s+not|will\s+not|"
+            r"won't|never|is\s+not|isn't|are\s+not|aren't)\b")
+# the question generate.option_entries builds for an item of a manual's option list
+_OPTION_SUBJECT = re.compile(r"^the (.+) option of [\w.+-]+$")
+
+
 def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """For answers copied from the chunk, whose opening statement the question was written
     from: "Which <noun> ...?" whose noun the opening never says (what would name the answer?),
@@ -410,6 +454,17 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
             return "answer_off_question", (f"asks about {head_word!r}; the answer's opening names it "
                                            "only in a pointer or as a cause")
     m = _DO_PASSIVE.match(q)
+    x = m and re.escape(m.group(1).strip("`\"'"))
+    if m and re.match(rf"^\W*(?:the\s+|a\s+|an\s+)?[`\"']?{x}[`\"']?\s+{_NEGATED}", opening, re.I) \
+            and not re.search(r"\s(?:—|--)\s", opening):
+        # "What does fsck do?" of "fsck normally does not check whether ...": one thing it
+        # does not do ("del x doesn't call x.__del__() -- the former decrements ..." goes on)
+        return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what it does not do"
+    o = m and _OPTION_SUBJECT.match(m.group(1))
+    if o and o.group(1) in src.text:
+        # "What does the --print0 option of lslogins do?" of that option's own description
+        # (generate.option_entries): the description never names its option, nor should it
+        return None
     if m and _NOTE_OR_QUESTION.match(opening):
         # "What does perlbug do?" of "Can you use perlbug to submit a thank-you note? Yes,
         # ...", "What does the kernel do?" of "Note: ... from the kernel ..."
