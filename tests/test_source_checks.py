@@ -226,6 +226,8 @@ def test_a_situated_subject_needs_context_unless_a_name_comes_with_it():
     assert not needs("What does the current CPython implementation enforce?")
     assert not needs("What does each class of the \"io\" module provide?")
     assert not needs("What does dict.get return for a given key?")  # not the subject
+    assert needs("What does each line contain?")  # each line of what?
+    assert not needs("What does every Python object have?") and not needs("What does each line of a .netrc file contain?")
 
 
 @pytest.mark.parametrize("question, needs", [
@@ -233,6 +235,8 @@ def test_a_situated_subject_needs_context_unless_a_name_comes_with_it():
     ("What does -h hostname do?", True), ("What does `--out` do?", True),
     ("What does the --component option of add-apt-repository do?", False),
     ("What does gzip -d do?", False), ("What does *-tblgen do?", False),
+    ("What does -d {device} do?", True), ("What does --out <filename> do?", True),
+    ("What does the -q [errorfile] option of vim do?", False),
 ])
 def test_a_question_about_a_command_line_option_must_name_the_program(question, needs):
     from tuneline.curation.source_checks.questions import question_needs_context

@@ -96,12 +96,16 @@ _SITUATED_SUBJECT = re.compile(
     rf"^\W*(?:what|how|why|when|which|who)\s+(?:\w+\s+)?(?:does|do|did|is|are|can|should|must)\s+"
     rf"(?:(?:a|an|any|each)\s+given\s+[\w-]+|(?:the\s+(?:current|present|respective|corresponding)|"
     rf"each|every)\s+(?:{_EVERYDAY_NOUNS}|{_REFERRING_NOUNS})\b"
-    rf"(?!\s+(?:of|for|in|to|that|which|called|named|x_quoted|x_code)\b))", re.I)
+    rf"(?!\s+(?:of|for|in|to|that|which|called|named|x_quoted|x_code)\b)"
+    # "What does each line contain?": each one of what?
+    rf"|(?-i:(?:each|every)\s+[a-z][\w-]*)(?=\s+[a-z]+\?))", re.I)
 
 
 
 # a command-line option: "-h", "--all", "--date=STRING", "-o ssh_option"
-_OPTION = re.compile(r"(?<![^\s`\"'(])--?[A-Za-z][\w-]*(?:=\S+|\s+[a-z][a-z_]*(?=\s+(?:do|mean|set|specify|control)\?))?")
+# (its argument as manuals write it: "-d {device}", "--out <filename>", "-q [errorfile]")
+_OPTION = re.compile(r"(?<![^\s`\"'(])--?[A-Za-z][\w-]*(?:=\S+|\s+[a-z][a-z_]*(?=\s+(?:do|mean|set|specify|control)\?)"
+                     r"|\s*[{\[<][^}\]>]*[}\]>])?")
 _OPTION_WORDS = frozenset("option options flag flags switch switches argument arguments parameter "
                           "parameters command-line command line value".split())
 
