@@ -38,6 +38,18 @@ HARD_NEGATIVES = [
     ("Explain os.path.isfile.", doc(os.path.isfile), "Explain os.path.isdir.", doc(os.path.isdir)),
     ("What does numpy.argmax return?", doc(np.argmax), "What does numpy.argmin return?", doc(np.argmin)),
     ("How does json.dump work?", doc(json.dump), "How does json.dumps work?", doc(json.dumps)),
+    # two options of one program, whose descriptions in its manual (util-linux hardlink(1))
+    # differ in a word or two (generate.option_entries asks of each)
+    ("What does the --minimum-size size option of hardlink do?",
+     "The minimum size to consider. By default this is 1, so empty files will not be linked. The "
+     "size argument may be followed by the multiplicative suffixes KiB (=1024), MiB (=1024*1024), "
+     "and so on for GiB, TiB, PiB, EiB, ZiB and YiB (the \"iB\" is optional, e.g., \"K\" has the "
+     "same meaning as \"KiB\").",
+     "What does the --maximum-size size option of hardlink do?",
+     "The maximum size to consider. By default this is 0 and 0 has the special meaning of "
+     "unlimited. The size argument may be followed by the multiplicative suffixes KiB (=1024), "
+     "MiB (=1024*1024), and so on for GiB, TiB, PiB, EiB, ZiB and YiB (the \"iB\" is optional, "
+     "e.g., \"K\" has the same meaning as \"KiB\")."),
 ]
 
 
@@ -60,6 +72,8 @@ def test_key_terms_are_identifiers_numbers_and_names_not_plain_words():
     assert key_terms("Why use snake_case or camelCase in HTTP APIs?") == {"snake_case", "camelcase", "http", "apis"}
     assert key_terms("What is the purpose of gradient checkpointing?") == set()
     assert key_terms("WHAT DOES THE FUNCTION DO?") == set()  # capitals everywhere name nothing
+    assert key_terms("What does the --print0 option do, and -v?") == {"print0", "v"}  # options
+    assert key_terms("A well-known, self-hosted tool - see below.") == set()
 
 
 @pytest.mark.parametrize("q1, a1, q2, a2", HARD_NEGATIVES)

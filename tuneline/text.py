@@ -28,8 +28,11 @@ _ATOM = re.compile(r"\w+")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
 _SENTENCE_START = re.compile(r"(?:^\s*|[.!?:]\s+|\n\s*)$")
 # a token is a key term when it looks like an identifier or a name, not like a plain word
-_IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*")
-_IDENTIFIER_NO_CASE = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*")
+# (a command-line option is one too: "--maximum-size" and "--minimum-size" are two options of one
+# program whose descriptions read alike)
+_IDENTIFIER = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|\w*[a-z][A-Z]\w*|[A-Z]{2,}\w*"
+                         r"|--?[A-Za-z][\w-]*(?:=\S*)?")
+_IDENTIFIER_NO_CASE = re.compile(r"\w[\w.:/()\[\]-]*[_.:/()\[\]]\w*|\w*\d\w*|--?[A-Za-z][\w-]*(?:=\S*)?")
 _CAPITALIZED = re.compile(r"[A-Z][a-z]+")
 _NOT_PLAIN = re.compile(r"(?<!\S)\S*[^\sa-z]\S*")  # a whole token with a character besides a-z
 
