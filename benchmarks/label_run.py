@@ -41,7 +41,7 @@ os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
 
 CURATION = [("filter_pairs", "filter_rejected"), ("dedup_pairs", "dedup_rejected"),
             ("check_grounding", "grounding_rejected"), ("judge_pairs", "judge_rejected"),
-            ("split_dataset", "split_rejected")]
+            ("split_dataset", "decontaminate_rejected")]
 
 
 def _frame(step, name):

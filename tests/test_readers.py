@@ -259,3 +259,57 @@ def test_a_manuals_term_glued_to_its_description_by_a_tab_or_one_space_is_still_
     assert "- -D: Debugging. Go to debugging mode when executing the first command from a script." in lines
     assert any(x.startswith("- ICU_DATA: Specifies the directory containing ICU data.") for x in lines)
     assert "    $ ldd /bin/ls" in lines and not any(x.startswith("- $ ldd") for x in lines)
+
+
+def test_a_manuals_subsection_titles_are_headings_and_a_run_in_field_name_is_a_term():
+    """Between the margin and the body, a short line is a subsection title (crypt(5): "   gost-
+    yescrypt" over its description, once read as "gost-yescrypt gost-yescrypt uses ..."); a
+    field whose name starts its paragraph one space before its description is a term
+    (lnstat(8): "forced_gc_runs How many forced ..."). Lines as `man` prints the two pages."""
+    from tuneline.documents.readers import read_text
+
+    body = ("     gost-yescrypt uses the output from the yescrypt hashing method in place\n"
+            "     of a hmac message.  Thus, the yescrypt crypto properties are superseded\n"
+            "     by the GOST R 34.11-2012 (Streebog) hash function with a 256 bit\n"
+            "     digest.\n\n")
+    page = ("CRYPT(5)                  File Formats Manual                  CRYPT(5)\n\n"
+            "NAME\n     crypt - storage format for hashed passphrases and available hashing methods\n\n"
+            "DESCRIPTION\n"
+            "     The hashing methods implemented by crypt(3) are designed only to\n"
+            "     process user passphrases for storage and authentication; they are not\n"
+            "     suitable for use as general-purpose cryptographic hashes.\n\n"
+            "     Passphrase hashing is not a replacement for strong passphrases.  It is\n"
+            "     always possible for an attacker with access to the hashed passphrases\n"
+            "     to guess and check possible cleartext passphrases.\t However, with a\n"
+            "     strong hashing method, guessing will be too slow for the attacker to\n"
+            "     discover a strong passphrase.\n\n"
+            "     All of the hashing methods are also deliberately engineered to be slow;\n"
+            "     they use many iterations of an underlying cryptographic primitive to\n"
+            "     increase the cost of each guess.  The newer hashing methods allow the\n"
+            "     number of iterations to be adjusted, using the CPU time cost\n"
+            "     parameter to crypt_gensalt(3).  This makes it possible to keep the hash\n"
+            "     slow as hardware improves.\n\n"
+            "FORMAT OF HASHED PASSPHRASES\n"
+            "     All of the hashing methods supported by crypt(3) produce a hashed\n"
+            "     passphrase which consists of four components: prefix, options, salt,\n"
+            "     and hash.\tThe prefix controls which hashing method is to be used, and\n"
+            "     is the appropriate string to pass to crypt_gensalt(3) to select that\n"
+            "     method.  The contents of options, salt, and hash are up to the method.\n\n"
+            "AVAILABLE HASHING METHODS\n"
+            "   gost-yescrypt\n" + body +
+            "   bsdicrypt (BSDI extended DES)\n"
+            "     A weak extension of traditional DES, which eliminates the length limit,\n"
+            "     increases the salt size, and makes the time cost tunable.\n\n"
+            "FIELDS\n"
+            "     periodic_gc_runs How many garbage collection runs were\n"
+            "     executed.\n\n"
+            "     forced_gc_runs How many forced garbage collection runs were\n"
+            "     executed. Happens when adding an entry and the table is too\n"
+            "     full.\n")
+    lines = read_text(page.encode(), "crypt.txt").text.splitlines()
+    assert "### gost-yescrypt" in lines and "### bsdicrypt (BSDI extended DES)" in lines
+    assert "gost-yescrypt uses the output from the yescrypt hashing method in place" in lines
+    assert "- forced_gc_runs: How many forced garbage collection runs were executed. Happens " \
+           "when adding an entry and the table is too full." in lines
+    # a sentence at the body's indent is prose, whatever its first word
+    assert "The hashing methods implemented by crypt(3) are designed only to" in lines

@@ -81,9 +81,13 @@ def _indented_body(text: str) -> str | None:
     if len(full) < 10 or not body:
         return None
     # the body's own indent: the smallest that many lines use (options and examples sit deeper)
-    indent = min((i for i in set(body) if body.count(i) >= 0.05 * len(full)), default=0)
+    # (one that only short titles use is a subsection level above the body: mdoc's "   gost-yescrypt")
+    prose_at = {i for x, i in zip(full, indents) if len(x.split()) > 8 or x.rstrip().endswith((".", ":"))}
+    indent = min((i for i in set(body) if body.count(i) >= 0.05 * len(full) and i in prose_at), default=0)
     at_zero = [x for x, i in zip(full, indents) if i == 0]
-    if not 3 <= indent <= 8 or sum(0 < i < indent for i in indents) > 0.05 * len(full) or not at_zero \
+    titles = sum(0 < i < indent and len(x.split()) <= 8 and not x.rstrip().endswith((".", ":"))
+                 for x, i in zip(full, indents))
+    if not 3 <= indent <= 8 or sum(0 < i < indent for i in indents) - titles > 0.05 * len(full) or not at_zero \
             or len(at_zero) > 0.25 * len(full) \
             or any(len(x.split()) > 10 and not _RUNNING_HEAD.search(x) for x in at_zero):
         return None
@@ -100,6 +104,11 @@ def _indented_body(text: str) -> str | None:
             out.append(f"- {term}: {desc}")
         elif not x.strip():
             out.append("")
+        elif 0 < lead < indent and len(x.split()) <= 8 and not x.rstrip().endswith((".", ":", ",", ";")):
+            # a subsection title between the margin and the body (man's .SS, mdoc's .Ss: "   Matching
+            # options", "   gost-yescrypt" over its description): glued to the paragraph under it, it
+            # made "gost-yescrypt gost-yescrypt uses ..."
+            out += ["", f"### {x.strip()}", ""]
         elif lead == 0:
             # (an underline "*****" under a title that is a heading already)
             if not _RUNNING_HEAD.search(x) and not re.fullmatch(r"[=*~^#-]{3,}", x):
@@ -112,6 +121,9 @@ def _indented_body(text: str) -> str | None:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
+# a term that cannot be a sentence's first word, then a capital: an identifier with an
+# underscore, a NAME in capitals, an option or a key=value ("ICU_DATA Specifies ...")
+_RUN_IN_TERM = re.compile(r"^(?:[A-Za-z]\w*_\w+|[A-Z][A-Z0-9_]{2,}|--?[A-Za-z][\w-]*|\w+=\S+) [A-Z][a-z]")
 _PROMPT = re.compile(r"^(?:\$|#|%|>>>)\s")  # a shell or Python prompt
 _INLINE_TERM = re.compile(r"^([-+]\S*(?:,? [-+]\S*)*(?: [^\s.]+)?|[^\s.]+) {3,}(\S.*)$")
 
@@ -135,6 +147,15 @@ def _definition(lines: list[str], at: int, lead: int) -> tuple[str, str, int] | 
     if not inline and hangs and len(raw) > hang and raw[hang - 1] == " " and raw[hang] != " " \
             and len(raw[lead:hang].split()) <= 3 and not raw[lead:hang].rstrip().endswith((".", ",", ";")):
         term, desc = raw[lead:hang].strip(), [raw[hang:].strip()]
+    elif not hangs and not inline and (at == 0 or not lines[at - 1].strip()) and _RUN_IN_TERM.match(line):
+        # a field list whose term starts its paragraph one space before its description, the
+        # description going on at the term's own indent: "forced_gc_runs How many forced ..."
+        term, first = line.split(None, 1)
+        desc, n = [first], at + 1
+        while n < len(lines) and lines[n].strip() and len(lines[n]) - len(lines[n].lstrip()) == lead:
+            desc.append(lines[n].strip())
+            n += 1
+        return term, " ".join(" ".join(desc).split()), n
     elif not line or not (hangs or inline) or (hangs and not inline and len(line.split()) > 6):
         return None
     else:
