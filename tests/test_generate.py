@@ -277,21 +277,23 @@ def test_a_manuals_option_list_gives_pairs_whose_question_names_the_option_and_t
     assert option_entries(Chunk("c2", "d", "x.txt", LSLOGINS, "Options", ""), GenerateParams()) == []
 
 
-def test_an_option_item_becomes_a_pair_without_a_model_call_and_a_prose_passage_still_asks(fake_llm):
+def test_an_option_item_takes_a_chunks_place_before_its_prose_and_costs_no_model_call(fake_llm):
     from tuneline.curation.generate import Entry
 
     prose = ("## DESCRIPTION\n\nExamine the wtmp and btmp logs, /etc/shadow (if necessary) and "
              "/etc/passwd and output the desired data about every user the system knows.\n\n")
-    options_only = Chunk("c1", "d", "lslogins.txt", LSLOGINS, LSLOGINS_TITLE, "OPTIONS")
-    described = Chunk("c2", "d", "lslogins.txt", prose + "- --noheadings: Do not print a header line.\n",
-                      LSLOGINS_TITLE, "DESCRIPTION")
-    params = GenerateParams(questions_per_chunk=1)
-    todo = attempts([options_only, described], params)
-    # one place per chunk, to the most informative candidate: an item in the options' chunk,
-    # the prose passage beside a short item
-    assert isinstance(todo[0][1], Entry) and todo[1][1].startswith("Examine the wtmp")
+    mixed = Chunk("c1", "d", "lslogins.txt", prose + "- --noheadings: Do not print a header line.\n",
+                  LSLOGINS_TITLE, "DESCRIPTION")
+    described = Chunk("c2", "d", "lslogins.txt", prose, LSLOGINS_TITLE, "DESCRIPTION")
+    todo = attempts([mixed, described], GenerateParams(questions_per_chunk=1))
+    # one place: the item's, though the prose is longer; a second place goes to the prose
+    assert isinstance(todo[0][1], Entry) and todo[0][1].answer == "Do not print a header line."
+    assert todo[1][1].startswith("Examine the wtmp")
+    two = attempts([mixed], GenerateParams(questions_per_chunk=2))
+    assert isinstance(two[0][1], Entry) and two[1][1].startswith("Examine the wtmp")
     llm = fake_llm(replies=["What does lslogins examine?"])
-    pairs, dropped = generate_pairs([options_only, described], llm, params)
+    pairs, dropped = generate_pairs([mixed, described], llm, GenerateParams(questions_per_chunk=1))
     assert llm.calls == [("generate", 1)] and not dropped
-    assert pairs[0].instruction == todo[0][1].question and pairs[0].answer == todo[0][1].answer
+    assert pairs[0].instruction == "What does the --noheadings option of lslogins do?"
+    assert pairs[0].answer == "Do not print a header line."
     assert pairs[1].instruction == "What does lslogins examine?"

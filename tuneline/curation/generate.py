@@ -193,9 +193,12 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
             found = passages_core.pick(found, params.questions_per_chunk * n)
             out += [(c, tuple(found[i:i + n])) for i in range(0, len(found), n)] or [(c, None)]
             continue
-        # an option's item competes with the chunk's passages for its places like a passage
+        # an option's item takes a chunk's places before its passages: the question is the
+        # document's, not the model's (read on two runs over 40 manual pages: all 86 option
+        # pairs kept were usable, 26 of 57 kept pairs whose question the model wrote)
         entries = {e.answer: e for e in option_entries(c, params) if e.answer not in found}
-        chosen = passages_core.pick(found + list(entries), params.questions_per_chunk)
+        chosen = passages_core.pick(list(entries), params.questions_per_chunk)
+        chosen += passages_core.pick(found, params.questions_per_chunk - len(chosen))
         out += [(c, entries.get(p, p)) for p in chosen] or [(c, None)]
     return out
 
