@@ -131,6 +131,24 @@ def test_the_chain_drops_an_answer_to_another_question_and_conserves_records(min
     assert len(kept) + len(dropped) == len(pairs) and stats["rule_drops"] == 1
 
 
+def test_the_chain_keeps_an_option_pair_whose_description_never_names_the_option(minilm):
+    """xrandr(1)'s option list, as the manual reader renders it: the question the product builds
+    from an item shares few words with the item's description, which is its answer; a question
+    of the same form about an option the chunk never lists is still read like any other."""
+    chunk = {"c": ("- --nograb: Apply the modifications without grabbing the screen. It avoids to "
+                   "block other applications during the update.\n\n"
+                   "- --help: Print out a summary of the usage and exit.\n")}
+    where = {"c": "xrandr - primitive command line interface to RandR extension > OPTIONS"}
+    listed = Pair("listed", "c", "xrandr.txt", "What does the --nograb option of xrandr do?",
+                  "Apply the modifications without grabbing the screen. It avoids to block other "
+                  "applications during the update.")
+    unlisted = Pair("unlisted", "c", "xrandr.txt", "What does the --dryrun option of xrandr do?",
+                    "Print out a summary of the usage and exit.")
+    kept, dropped, _ = sc.run_source_checks([listed, unlisted], chunk, minilm, GroundingParams(), where)
+    assert [p.pair_id for p in kept] == ["listed"]
+    assert [d.record["pair_id"] for d in dropped] == ["unlisted"]
+
+
 # (opening statement of an answer copied from its chunk, the question written from it, reason)
 OPENINGS = [
     ("Length filters are the most common kind of rule.", "What does length filter?", "ungrammatical_question"),

@@ -411,6 +411,16 @@ _NEGATED = (r"(?:\w+ly\s+)?(?:does\s+not|doesn't|doesn’t|do\s+not|don't|cannot
 _OPTION_SUBJECT = re.compile(r"^the (.+) option of [\w.+-]+$")
 
 
+def asks_about_a_listed_option(question: str, chunk: str) -> bool:
+    """"What does the --print0 option of lslogins do?" where the chunk lists that option: the
+    question the product builds from an option list's item, whose answer is the item's own
+    description ("Delimit user entries with a nul character"), which never repeats the option's
+    name. The checks of how a question fits its answer's words leave it alone."""
+    m = _DO_PASSIVE.match(question)
+    o = m and _OPTION_SUBJECT.match(m.group(1))
+    return bool(o and o.group(1) in chunk)
+
+
 def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """For answers copied from the chunk, whose opening statement the question was written
     from: "Which <noun> ...?" whose noun the opening never says (what would name the answer?),
@@ -464,8 +474,7 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
         # "What does fsck do?" of "fsck normally does not check whether ...": one thing it
         # does not do ("del x doesn't call x.__del__() -- the former decrements ..." goes on)
         return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what it does not do"
-    o = m and _OPTION_SUBJECT.match(m.group(1))
-    if o and o.group(1) in src.text:
+    if asks_about_a_listed_option(q, src.text):
         # "What does the --print0 option of lslogins do?" of that option's own description
         # (generate.option_entries): the description never names its option, nor should it
         return None
