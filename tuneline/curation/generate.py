@@ -6,6 +6,9 @@
   to check is whether the question fits and stands alone (tuneline/curation/source_checks/). Read by
   hand, a 135M model's own answers were rarely faithful (0 of 42 kept on the quickstart); its
   questions are what it still gets wrong, and what the checks read.
+  An item of a manual's option list needs no model at all: its question is built from the
+  option and the program the page documents, its answer is the item's description
+  (`option_entries`), and it takes a chunk's places before the chunk's passages.
 - `two_pass`: pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk
   in view. For capable models, whose own wording teaches more than a copied passage.
 Short single-purpose prompts work even for a 135M model, where one "write JSON with both"
@@ -177,9 +180,10 @@ Attempt = tuple[Chunk, "str | tuple[str, ...] | Entry | None"]
 
 def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
     """The generation attempts (the ledger's unit): two_pass, `questions_per_chunk` per chunk
-    (passage None); answer_first, one per chosen passage (with `turns` > 1, one per
-    conversation: a tuple of up to `turns` passages in document order), and one (None) for a
-    chunk that has no passage that reads as an answer."""
+    (passage None); answer_first, one per chosen option item (an `Entry`) or passage, up to
+    `questions_per_chunk` (with `turns` > 1, one per conversation: a tuple of up to `turns`
+    passages in document order; option items make no conversations), and one (None) for a
+    chunk that has neither."""
     if params.mode == "two_pass":
         if params.turns > 1:
             raise ValueError("generation.turns > 1 needs mode answer_first (two_pass writes "
