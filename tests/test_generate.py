@@ -255,7 +255,8 @@ LSLOGINS_TITLE = "lslogins - display information about known users in the system
 
 
 def test_a_manuals_option_list_gives_pairs_whose_question_names_the_option_and_the_program():
-    from tuneline.curation.generate import option_entries, program
+    from tuneline.curation.generate import option_entries
+    from tuneline.text import program
 
     assert program(LSLOGINS_TITLE) == "lslogins"
     assert program("gzip, gunzip, zcat - compress or expand files") == "gzip"

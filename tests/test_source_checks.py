@@ -298,3 +298,27 @@ def test_garbled_subjects_and_negated_answers_are_dropped_and_their_well_written
         question, opening, reason):
     chunk = f"{opening} The rest of the paragraph explains the details of --print0 further."
     assert fault(Pair("p", "c", "m.txt", question, opening), sc.Source(chunk, "a manual")) == reason
+
+
+def test_the_statements_first_verb_decides_whatever_order_its_forms_are_tried_in():
+    """dropuser(1): "removes" after "dropuser" is the statement's verb, not "can remove" after
+    "privilege" in the next sentence (which of the two the rule saw once depended on the
+    process's hash seed)."""
+    opening = ("dropuser removes an existing PostgreSQL user. Only superusers and users with the "
+               "CREATEROLE privilege can remove PostgreSQL users.")
+    src = sc.Source(f"## DESCRIPTION\n\n{opening}", "dropuser - remove a PostgreSQL user account")
+    assert fault(Pair("p", "c", "m.txt", "What does dropuser remove?", opening), src) is None
+    assert fault(Pair("p", "c", "m.txt", "What does the privilege remove?", opening), src) == "reversed_question"
+
+
+@pytest.mark.parametrize("section, reason", [
+    ("DESCRIPTION", None), ("", None), ("LIMITATIONS", "answer_off_question")])
+def test_what_a_program_does_is_answered_from_its_description_not_another_section(section, reason):
+    """unzipsfx(1): "What does unzipsfx do?" of its LIMITATIONS section ("unzipsfx has no
+    knowledge of the user's PATH ...") tells one thing about it, not what it does."""
+    opening = ("unzipsfx has no knowledge of the user's PATH, so in general an archive must either "
+               "be in the current directory when it is invoked, or else a full or relative path "
+               "must be given.")
+    title = "unzipsfx - self-extracting stub for prepending to ZIP archives"
+    src = sc.Source(opening, " > ".join(x for x in (title, section) if x))
+    assert fault(Pair("p", "c", "m.txt", "What does unzipsfx do?", opening), src) == reason

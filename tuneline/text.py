@@ -77,3 +77,14 @@ def fmt_number(v) -> str:
     if isinstance(v, float):
         return f"{v:.4f}"
     return "-" if v is None else str(v)
+
+
+# a manual's title is its NAME line: "gzip, gunzip, zcat - compress or expand files",
+# "sftp(1) - OpenBSD manual pages"
+_NAME_LINE = re.compile(r"^\W*([A-Za-z_][\w.+-]*)(?:\(\w+\))?(?:,\s*[\w.+-]+(?:\(\w+\))?)*\s+[-–—]\s+\S")
+
+
+def program(title: str) -> str | None:
+    """The program a manual page documents, from its title; None for any other title."""
+    m = _NAME_LINE.match(title)
+    return m.group(1) if m else None

@@ -33,6 +33,7 @@ from tuneline.curation import passages as passages_core
 from tuneline.llm import LLM, Chat
 from tuneline.params import GenerateParams
 from tuneline.records import TRUNCATED, Chunk, Dropped, Pair, drop, stable_id
+from tuneline.text import program
 
 STAGE = "generate"
 
@@ -151,17 +152,6 @@ class Entry:
 
     question: str
     answer: str
-
-
-# a manual's title is its NAME line: "gzip, gunzip, zcat - compress or expand files",
-# "sftp(1) - OpenBSD manual pages"
-_NAME_LINE = re.compile(r"^\W*([A-Za-z_][\w.+-]*)(?:\(\w+\))?(?:,\s*[\w.+-]+(?:\(\w+\))?)*\s+[-–—]\s+\S")
-
-
-def program(title: str) -> str | None:
-    """The program a manual page documents, from its title; None for any other title."""
-    m = _NAME_LINE.match(title)
-    return m.group(1) if m else None
 
 
 def option_entries(chunk: Chunk, params: GenerateParams) -> list[Entry]:

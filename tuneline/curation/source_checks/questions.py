@@ -11,7 +11,7 @@ from tuneline.curation.source_checks.common import _CODE, _QUOTED, Source, Verdi
 from tuneline.curation.source_checks.form import _META_NOUN
 from tuneline.params import GroundingParams
 from tuneline.records import Pair
-from tuneline.text import content_stems
+from tuneline.text import content_stems, program
 
 # what a question's words may be without naming a subject
 _GENERIC = frozenset("""what how why when where which who whom whose does do did is are was were
@@ -279,36 +279,41 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
                                      for w, nxt in zip(words, words[1:])):
         return None
     subject = {w[:4] for w in words[:-1]}
-    for form in _third_person_and_past(last):
-        for hit in re.finditer(rf"\b{re.escape(form)}\b", statement):
-            passive = form.endswith("d") and re.search(
-                r"\b(?:is|are|was|were|be|been|being)\s+(?:\w+ly\s+)?$", statement[:hit.start()])
-            # the plain form is the verb only after a modal ("should follow") or a plural subject
-            # ("Repetition filters detect ..."); elsewhere it is a noun ("waste training compute")
-            before = re.findall(r"[\w'-]+", statement[:hit.start()])
-            plain_ok = form != last or (before and (
-                before[-1] in ("can", "could", "should", "must", "may", "might", "will", "would", "to")
-                or _plural(before[-1])))
-            if not passive and plain_ok:
-                after = statement[hit.end():].lstrip()
-                nxt = (re.findall(r"[\w'-]+", after)[:1] or [""])[0]
-                if nxt in ("is", "are", "was", "were", "can", "must", "should", "will", "have", "has"):
-                    continue  # "Length filters are ...": a noun, not the verb
-                if not after or after[0] in ".,;:!?)" or re.match(
-                        r"(?:\w+ly|when|if|because|and|but|or|so|as|unless|until)\b", after):
-                    return "ungrammatical_question", (f"{form!r} has no object in the answer's opening: "
-                                                      f"'what does ... {last}?' asks for none")
-                if nxt in _PREPOSITION:
-                    return "ungrammatical_question", (f"the answer says what it {form} {nxt}; "
-                                                      f"'what does ... {last}?' drops the {nxt!r}")
-                if nxt in ("this", "these", "those", "such"):  # ("that" is mostly a conjunction)
-                    return "question_needs_context", (f"the answer's opening {form} {nxt} ..., "
-                                                      "which points back to text the pair lacks")
-                doer = _doer(statement[:hit.start()])
-                if doer and doer[:4] not in subject:
-                    return "reversed_question", (f"the answer says {doer!r} {form}s, the question asks "
-                                                 f"what {' '.join(words[:-1])!r} {last}s")
-                return None
+    # the statement's verb is its first occurrence, in any form (a set's order would make the
+    # verdict depend on the process's hash seed: "removes" after "dropuser", or "can remove"
+    # after "privilege")
+    hits = sorted(((hit, form) for form in _third_person_and_past(last)
+                   for hit in re.finditer(rf"\b{re.escape(form)}\b", statement)),
+                  key=lambda h: (h[0].start(), -len(h[1])))
+    for hit, form in hits:
+        passive = form.endswith("d") and re.search(
+            r"\b(?:is|are|was|were|be|been|being)\s+(?:\w+ly\s+)?$", statement[:hit.start()])
+        # the plain form is the verb only after a modal ("should follow") or a plural subject
+        # ("Repetition filters detect ..."); elsewhere it is a noun ("waste training compute")
+        before = re.findall(r"[\w'-]+", statement[:hit.start()])
+        plain_ok = form != last or (before and (
+            before[-1] in ("can", "could", "should", "must", "may", "might", "will", "would", "to")
+            or _plural(before[-1])))
+        if not passive and plain_ok:
+            after = statement[hit.end():].lstrip()
+            nxt = (re.findall(r"[\w'-]+", after)[:1] or [""])[0]
+            if nxt in ("is", "are", "was", "were", "can", "must", "should", "will", "have", "has"):
+                continue  # "Length filters are ...": a noun, not the verb
+            if not after or after[0] in ".,;:!?)" or re.match(
+                    r"(?:\w+ly|when|if|because|and|but|or|so|as|unless|until)\b", after):
+                return "ungrammatical_question", (f"{form!r} has no object in the answer's opening: "
+                                                  f"'what does ... {last}?' asks for none")
+            if nxt in _PREPOSITION:
+                return "ungrammatical_question", (f"the answer says what it {form} {nxt}; "
+                                                  f"'what does ... {last}?' drops the {nxt!r}")
+            if nxt in ("this", "these", "those", "such"):  # ("that" is mostly a conjunction)
+                return "question_needs_context", (f"the answer's opening {form} {nxt} ..., "
+                                                  "which points back to text the pair lacks")
+            doer = _doer(statement[:hit.start()])
+            if doer and doer[:4] not in subject:
+                return "reversed_question", (f"the answer says {doer!r} {form}s, the question asks "
+                                             f"what {' '.join(words[:-1])!r} {last}s")
+            return None
     return "ungrammatical_question", f"{last!r} is no verb of the answer's opening statement"
 
 
@@ -474,6 +479,17 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
         # "What does fsck do?" of "fsck normally does not check whether ...": one thing it
         # does not do ("del x doesn't call x.__del__() -- the former decrements ..." goes on)
         return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what it does not do"
+    about = m and re.sub(r"^(?:the\s+)?[`\"']?|[`\"']?(?:\s+(?:command|program|utility|tool))?$", "",
+                         m.group(1)).lower()
+    title, _, section = src.where.partition(" > ")
+    page = program(title)
+    if about and page and about == page.lower() and section \
+            and not re.match(r"^(?:name|description|synopsis|overview)\b", section, re.I):
+        # "What does unzipsfx do?" of its LIMITATIONS ("unzipsfx has no knowledge of the
+        # user's PATH"), "What does xxd do?" of an example: what the program is for is in the
+        # page's description; any other section tells one thing about it
+        return "answer_off_question", (f"asks what {page} does; the answer is from its "
+                                       f"{section.split(' > ')[0]!r} section, not its description")
     if asks_about_a_listed_option(q, src.text):
         # "What does the --print0 option of lslogins do?" of that option's own description
         # (generate.option_entries): the description never names its option, nor should it
