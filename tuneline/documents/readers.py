@@ -66,6 +66,11 @@ def read_text(data: bytes, path: str) -> Parsed:
     return Parsed(fallback_title(path), text, structured=False)
 
 
+def _title_like(line: str) -> bool:
+    """Short and not ending a sentence or a clause: a title, not a line of prose."""
+    return len(line.split()) <= 8 and not line.rstrip().endswith((".", ":", ",", ";"))
+
+
 _RUNNING_HEAD = re.compile(r"\S(?: {3,}|\t+)\S")  # "GZIP(1)    General Commands Manual    GZIP(1)"
 
 
@@ -82,11 +87,10 @@ def _indented_body(text: str) -> str | None:
         return None
     # the body's own indent: the smallest that many lines use (options and examples sit deeper)
     # (one that only short titles use is a subsection level above the body: mdoc's "   gost-yescrypt")
-    prose_at = {i for x, i in zip(full, indents) if len(x.split()) > 8 or x.rstrip().endswith((".", ":"))}
+    prose_at = {i for x, i in zip(full, indents) if not _title_like(x)}
     indent = min((i for i in set(body) if body.count(i) >= 0.05 * len(full) and i in prose_at), default=0)
     at_zero = [x for x, i in zip(full, indents) if i == 0]
-    titles = sum(0 < i < indent and len(x.split()) <= 8 and not x.rstrip().endswith((".", ":"))
-                 for x, i in zip(full, indents))
+    titles = sum(0 < i < indent and _title_like(x) for x, i in zip(full, indents))
     if not 3 <= indent <= 8 or sum(0 < i < indent for i in indents) - titles > 0.05 * len(full) or not at_zero \
             or len(at_zero) > 0.25 * len(full) \
             or any(len(x.split()) > 10 and not _RUNNING_HEAD.search(x) for x in at_zero):
@@ -104,7 +108,7 @@ def _indented_body(text: str) -> str | None:
             out.append(f"- {term}: {desc}")
         elif not x.strip():
             out.append("")
-        elif 0 < lead < indent and len(x.split()) <= 8 and not x.rstrip().endswith((".", ":", ",", ";")):
+        elif 0 < lead < indent and _title_like(x):
             # a subsection title between the margin and the body (man's .SS, mdoc's .Ss: "   Matching
             # options", "   gost-yescrypt" over its description): glued to the paragraph under it, it
             # made "gost-yescrypt gost-yescrypt uses ..."
