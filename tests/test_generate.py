@@ -298,3 +298,26 @@ def test_an_option_item_takes_a_chunks_place_before_its_prose_and_costs_no_model
     assert pairs[0].instruction == "What does the --noheadings option of lslogins do?"
     assert pairs[0].answer == "Do not print a header line."
     assert pairs[1].instruction == "What does lslogins examine?"
+
+
+def test_an_api_entry_gives_a_pair_whose_question_is_its_signature():
+    """CPython's reference topic on numeric types as the text reader gives it: each signature
+    (or group of two to four) over the paragraph that describes it."""
+    import pydoc_data.topics
+
+    from tuneline.curation.generate import signature_entries
+
+    text = pydoc_data.topics.topics["numeric-types"]
+    got = {e.question: e.answer for e in signature_entries(
+        Chunk("c", "d", "numeric.txt", text, "python numeric types", ""), GenerateParams())}
+    assert got["What does object.__index__(self) do?"].startswith(
+        'Called to implement "operator.index()", and whenever Python needs to losslessly convert')
+    assert got["What do object.__neg__(self), object.__pos__(self), object.__abs__(self) and "
+               "object.__invert__(self) do?"] == \
+        'Called to implement the unary arithmetic operations ("-", "+", "abs()" and "~").'
+    # the fourteen binary operators over one paragraph: a question longer than its answer
+    assert not any("__add__" in q for q in got)
+    assert all(a.endswith((".", '."', ".)")) for a in got.values())
+    # a bare name needs its class to stand alone ("clear()" of what?)
+    bare = Chunk("c", "d", "d.txt", "clear()\n\n   Remove all items from the dictionary.", "dict", "")
+    assert signature_entries(bare, GenerateParams()) == []

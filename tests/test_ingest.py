@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import pytest
 
@@ -80,6 +81,21 @@ def test_chunks_pack_paragraphs_and_merge_short_tails():
     sizes = [len(c.text.split()) for c in chunks]
     assert sizes == [100, 100, 52]  # the 2-word tail joined the last chunk
     assert len({c.chunk_id for c in chunks}) == 3 and all(c.doc_id == "d" for c in chunks)
+
+
+def test_a_chunk_never_ends_with_the_signature_or_introduction_of_the_next_paragraph():
+    # CPython's reference topic on sequence types: a signature line over its description
+    import pydoc_data.topics
+
+    text = pydoc_data.topics.topics["sequence-types"]
+    chunks = chunk_documents([Document("d", "python-sequence-types.txt", text)],
+                             IngestParams(chunk_words=120, min_chunk_words=20))
+    assert len(chunks) > 5
+    for c in chunks:
+        last = c.text.split("\n\n")[-1]
+        assert not re.fullmatch(r"object\.\w+\(.*\)", last), last
+        assert not last.rstrip().endswith(":") or c is chunks[-1], last
+    assert any("object.__len__(self)\n\nCalled to implement" in c.text for c in chunks)
 
 
 def test_long_paragraph_is_split_at_sentences():

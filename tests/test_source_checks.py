@@ -322,3 +322,31 @@ def test_what_a_program_does_is_answered_from_its_description_not_another_sectio
     title = "unzipsfx - self-extracting stub for prepending to ZIP archives"
     src = sc.Source(opening, " > ".join(x for x in (title, section) if x))
     assert fault(Pair("p", "c", "m.txt", "What does unzipsfx do?", opening), src) == reason
+
+
+@pytest.mark.parametrize("topic, needle, question, reason", [
+    # named after a label, or at the start of the statement: what the passage is about
+    ("global", "Programmer’s note", "What does the global directive do?", None),
+    ("naming", "A *scope* defines", "What does a scope do?", None),
+    # named, but the statement is about something else, or about X in a situation the
+    # question leaves out
+    ("for", "Names in the target list are not deleted", "What does the loop do?", "answer_off_question"),
+    ("try", "If the evaluation of an expression in the header", "What does the original search do?",
+     "answer_off_question"),
+])
+def test_what_does_x_do_needs_a_passage_that_opens_about_x(topic, needle, question, reason):
+    answer, src = _passage_of(topic, needle)
+    assert fault(Pair("p", "c", "topics.txt", question, answer), src) == reason
+
+
+def test_an_api_entrys_question_is_left_alone_only_where_the_chunk_lists_that_signature():
+    """CPython's sequence-types topic: the description never names its method, so the checks
+    of how a question fits its answer's words leave the entry's question alone, and only it."""
+    description = ('Called to implement the built-in function "len()". Should return the length '
+                   'of the object, an integer ">=" 0.')
+    chunk = f"object.__len__(self)\n\n   {description}"
+    assert sc.asks_about_a_listed_entry("What does object.__len__(self) do?", chunk)
+    assert not sc.asks_about_a_listed_entry("What does object.__length__(self) do?", chunk)
+    assert not sc.asks_about_a_listed_entry("What does the length do?", chunk)
+    src = sc.Source(chunk, "python sequence types")
+    assert fault(Pair("p", "c", "t.txt", "What does object.__len__(self) do?", description), src) is None

@@ -89,8 +89,9 @@ class GenerateParams(Params):
     passage_min_words: int = Field(15, ge=1, description="answer_first: shortest answer passage")
     passage_max_words: int = Field(120, ge=10, description="answer_first: longest answer passage")
     option_min_words: int = Field(5, ge=1, description=(
-        "answer_first: shortest option description in a manual's option list that becomes a pair "
-        "(its question built from the option and the program, no model call)"))
+        "answer_first: shortest option description in a manual's option list, or API entry's "
+        "description under its signature, that becomes a pair (its question built from the option "
+        "and the program, or from the signature; no model call)"))
     question_max_tokens: int = 48
     answer_max_tokens: int = 160
     temperature: float = Field(0.0, ge=0, description=(

@@ -8,7 +8,9 @@
   questions are what it still gets wrong, and what the checks read.
   An item of a manual's option list needs no model at all: its question is built from the
   option and the program the page documents, its answer is the item's description
-  (`option_entries`), and it takes a chunk's places before the chunk's passages.
+  (`option_entries`), and it takes a chunk's places before the chunk's passages. So does an
+  API reference's entry, a signature over its description ("What does str.casefold() do?",
+  `signature_entries`).
 - `two_pass`: pass 1 asks for a question the chunk answers; pass 2 answers it with the chunk
   in view. For capable models, whose own wording teaches more than a copied passage.
 Short single-purpose prompts work even for a 135M model, where one "write JSON with both"
@@ -165,6 +167,21 @@ def option_entries(chunk: Chunk, params: GenerateParams) -> list[Entry]:
             passages_core.options(chunk.text, params.option_min_words, params.passage_max_words)]
 
 
+def signature_entries(chunk: Chunk, params: GenerateParams) -> list[Entry]:
+    """One pair per API entry of a chunk: "What does object.__len__(self) do?" answered by the
+    paragraph under the signature (passages.signatures); an entry of two to four signatures
+    asks of them together, one of more (the fourteen binary operators) gives none: the
+    question would be longer than its answer."""
+    out = []
+    for sigs, desc in passages_core.signatures(chunk.text, params.option_min_words,
+                                                params.passage_max_words):
+        if len(sigs) == 1:
+            out.append(Entry(f"What does {sigs[0]} do?", desc))
+        elif len(sigs) <= 4:
+            out.append(Entry(f"What do {', '.join(sigs[:-1])} and {sigs[-1]} do?", desc))
+    return out
+
+
 Attempt = tuple[Chunk, "str | tuple[str, ...] | Entry | None"]
 
 
@@ -187,10 +204,11 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
             found = passages_core.pick(found, params.questions_per_chunk * n)
             out += [(c, tuple(found[i:i + n])) for i in range(0, len(found), n)] or [(c, None)]
             continue
-        # an option's item takes a chunk's places before its passages: the question is the
-        # document's, not the model's (read on two runs over 40 manual pages: all 86 option
-        # pairs kept were usable, 26 of 57 kept pairs whose question the model wrote)
-        entries = {e.answer: e for e in option_entries(c, params) if e.answer not in found}
+        # an option's item or an API entry takes a chunk's places before its passages: the
+        # question is the document's, not the model's (read on two runs over 40 manual pages:
+        # all 86 option pairs kept were usable, 26 of 57 kept pairs whose question the model wrote)
+        entries = {e.answer: e for e in option_entries(c, params) + signature_entries(c, params)}
+        found = [p for p in found if p not in entries]  # a description is asked of once
         chosen = passages_core.pick(list(entries), params.questions_per_chunk)
         chosen += passages_core.pick(found, params.questions_per_chunk - len(chosen))
         out += [(c, entries.get(p, p)) for p in chosen] or [(c, None)]

@@ -285,3 +285,34 @@ def options(text: str, min_words: int = 5, max_words: int = 120) -> list[tuple[s
             if all(name != o for o, _ in out):
                 out.append((name, desc))
     return out
+
+
+# An API reference's entry: a paragraph of one or more signatures ("object.__round__(self[,
+# ndigits])", "str.ljust(width[, fillchar])") over the paragraph that describes them, as
+# CPython's reference topics and Sphinx's text output write them. A qualified name stands
+# alone as a question's subject ("What does str.casefold() do?"); a bare "clear()" needs the
+# class around it, so only dotted names are taken.
+_SIGNATURE = re.compile(r"^\s*(?:class\s+)?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\((.*)\)\s*$")
+
+
+def signatures(text: str, min_words: int = 5, max_words: int = 120) -> list[tuple[tuple[str, ...], str]]:
+    """(signatures, description) for each API entry of a chunk, in document order: the
+    signatures as written, and the paragraph after them cut to whole sentences (a last
+    sentence that introduces an example left out). Entries whose description is shorter than
+    `min_words`, only points elsewhere or is not prose are left out."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    blocks = _blocks(text)
+    for (kind, lines), (_, next_lines) in zip(blocks, blocks[1:]):
+        sigs = tuple(" ".join(x.split()) for x in lines if x.strip())
+        # the description may be indented under its signature (read as code otherwise)
+        if kind == "list" or not all(_SIGNATURE.match(x) for x in sigs) \
+                or _kind([x.strip() for x in next_lines]) != "prose":
+            continue
+        desc = cut_to_sentences(_prose(next_lines), max_words)
+        ends = list(_SENTENCE_END.finditer(desc))
+        desc = desc[: ends[-1].end()] if ends else ""
+        if words(desc) < min_words or not re.match(r"[A-Z0-9\"'`*]", desc) or _REFERS.match(desc) \
+                or _POINTER.search(desc):
+            continue
+        out.append((sigs, desc))
+    return out

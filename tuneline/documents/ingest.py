@@ -334,11 +334,26 @@ def _all_units(part: list[tuple[_Section, list[str]]]) -> list[str]:
     return [u for _, units in part for u in units]
 
 
+# a paragraph that is only signatures ("object.__round__(self[, ndigits])", "classmethod
+# fromkeys(iterable[, value])"): the head of the paragraph that describes it
+_SIGNATURE_LINE = re.compile(r"^\s*(?:(?:class|classmethod|staticmethod|async|def)\s+)?[A-Za-z_][\w.]*\(.*\)\s*$")
+
+
+def _leads_in(unit: str) -> bool:
+    """Whether a paragraph only introduces the next one: a line of signatures over their
+    description, or a sentence ending in ":" over its list or example."""
+    return unit.rstrip().endswith(":") or all(_SIGNATURE_LINE.match(x) for x in unit.splitlines())
+
+
 def _pack(units: list[str], params: IngestParams) -> list[list[str]]:
     pieces: list[list[str]] = [[]]
     for unit in units:
         if pieces[-1] and _words(pieces[-1]) + len(unit.split()) > params.chunk_words:
-            pieces.append([])
+            # a chunk never ends with what introduces the next paragraph: a signature cut
+            # from its description made a chunk of descriptions of nothing ("Called to
+            # implement operator.index() ...") and left the signature at another's end
+            moved = pieces[-1].pop() if len(pieces[-1]) > 1 and _leads_in(pieces[-1][-1]) else None
+            pieces.append([moved] if moved else [])
         pieces[-1].append(unit)
     if len(pieces) > 1 and _words(pieces[-1]) < params.min_chunk_words:
         tail = pieces.pop()

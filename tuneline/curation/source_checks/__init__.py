@@ -51,7 +51,7 @@ from tuneline.curation.source_checks.form import (
     truncated,
 )
 from tuneline.curation.source_checks.questions import (
-    asks_about_a_listed_option,
+    asks_about_a_listed_entry,
     compares_with_itself,
     purpose_unstated,
     question_needs_context,
@@ -132,7 +132,7 @@ def _chain(pairs: list[Pair], chunk_text: dict[str, str], encode: Encoder,
             # dropped 21 of 50 fitting turns (while catching 42 of 47 swapped answers). It is a
             # check of what a small model generates from a chunk, and stays one.
             v = None
-            if pair.chunk_id and not asks_about_a_listed_option(pair.instruction,
+            if pair.chunk_id and not asks_about_a_listed_entry(pair.instruction,
                                                                  chunk_text.get(pair.chunk_id) or ""):
                 # a follow-up's "those files" names what an earlier question asked about
                 context = "\n".join([chunk_where.get(pair.chunk_id, ""),

@@ -412,18 +412,27 @@ _ASIDE = r"\b(?:see|refer to|documentation (?:for|of)|described in|defined in|du
 
 _NEGATED = (r"(?:\w+ly\s+)?(?:does\s+not|doesn't|doesn’t|do\s+not|don't|cannot|can't|can\s+not|will\s+not|"
             r"won't|never|is\s+not|isn't|are\s+not|aren't)\b")
-# the question generate.option_entries builds for an item of a manual's option list
+# the questions generate.option_entries and generate.signature_entries build for an item of
+# a manual's option list and for an API reference's entry
 _OPTION_SUBJECT = re.compile(r"^the (.+) option of [\w.+-]+$")
+_SIGNATURE_SUBJECT = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\(")
 
 
-def asks_about_a_listed_option(question: str, chunk: str) -> bool:
-    """"What does the --print0 option of lslogins do?" where the chunk lists that option: the
-    question the product builds from an option list's item, whose answer is the item's own
-    description ("Delimit user entries with a nul character"), which never repeats the option's
-    name. The checks of how a question fits its answer's words leave it alone."""
+def asks_about_a_listed_entry(question: str, chunk: str) -> bool:
+    """"What does the --print0 option of lslogins do?" where the chunk lists that option, or
+    "What does str.casefold() do?" where a line of the chunk is that signature: the questions
+    the product builds from an option list's item and an API entry, whose answer is the
+    entry's own description ("Delimit user entries with a nul character", "Return a casefolded
+    copy of the string"), which never repeats the name. The checks of how a question fits
+    its answer's words leave them alone."""
     m = _DO_PASSIVE.match(question)
-    o = m and _OPTION_SUBJECT.match(m.group(1))
-    return bool(o and o.group(1) in chunk)
+    if not m:
+        return False
+    o = _OPTION_SUBJECT.match(m.group(1))
+    if o:
+        return o.group(1) in chunk
+    s = _SIGNATURE_SUBJECT.match(m.group(1))
+    return bool(s and re.search(rf"(?m)^\s*{re.escape(s.group(1))}\(", chunk))
 
 
 def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
@@ -490,9 +499,10 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
         # page's description; any other section tells one thing about it
         return "answer_off_question", (f"asks what {page} does; the answer is from its "
                                        f"{section.split(' > ')[0]!r} section, not its description")
-    if asks_about_a_listed_option(q, src.text):
+    if asks_about_a_listed_entry(q, src.text):
         # "What does the --print0 option of lslogins do?" of that option's own description
-        # (generate.option_entries): the description never names its option, nor should it
+        # (generate.option_entries; or an API entry's): the description never names its
+        # option, nor should it
         return None
     if m and _NOTE_OR_QUESTION.match(opening):
         # "What does perlbug do?" of "Can you use perlbug to submit a thank-you note? Yes,
@@ -507,10 +517,36 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
             and _stem4(m.group(1))[0] not in _stem4(f"{head} {src.where}"):
         # an API reference describes a function without naming it: its section does
         return "answer_off_question", f"asks what {m.group(1)!r} does; the answer's opening never names it"
+    if m and not _NAMES_CODE.search(m.group(1)) \
+            and not _opens_with(m.group(1), opening if len(opening.split()) >= 6 else head):
+        # "What does the split of instructions do?" of "Preference data is also split ..., and
+        # the split must follow the split of the instructions"; "What does sftp do?" of "If no
+        # path is specified, ..., sftp will log in to ...": X is named but the statement is about
+        # something else, or about X only in a situation the question leaves out. (Not for a
+        # name in code: an API's docstring says what it does without naming it.)
+        return "answer_off_question", (f"asks what {m.group(1)!r} does; the answer's opening is "
+                                       "not about it (it opens with something else)")
     if m and _stem4(m.group(1))[:1] and _stem4(m.group(1))[0] in _stem4(" ".join(opening.split()[:3])) and re.search(r"\b(?:can|may|must|should|will)?\s*(?:be|is|are)\s+(?:\w+ly\s+)?(?!used\b)(?:\w+ed|less|more|not)\b",
                        " ".join(opening.lower().split()[:len(m.group(1).split()) + 4])):
         return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what is done with it"
     return None
+
+
+# a label before a statement: "**Programmer's note:** ...", "New in version 3.3: ...", "Note: ..."
+_STATEMENT_LABEL = re.compile(r"^(?:\*\*[^*]{1,40}\*\*\s*|(?:new|changed|deprecated) in version [\d.]+:\s*"
+                              r"|[A-Z][\w ]{0,30}:\s+)", re.I)
+
+
+def _opens_with(subject: str, opening: str) -> bool:
+    """Whether `subject` ("an embedding model, such as ...", articles aside, words compared by
+    their first five letters) is what a sentence of `opening` starts with: its first words, a
+    few modifiers allowed ("The quality of a fine-tuned model depends ...")."""
+    def stems(text: str) -> list[str]:
+        return [w[:5] if len(w) > 5 else w.rstrip("s") for w in re.findall(r"[\w-]+", text.lower())
+                if w not in ("a", "an", "the")]
+    x = stems(subject.split(",")[0])
+    return any(all(w in stems(_STATEMENT_LABEL.sub("", s))[:len(x) + 4] for w in x)
+               for s in re.split(r"(?<=[.!?:;])\s+", opening))
 
 
 _SELF_COMPARISON = re.compile(r"\bbetween (?:the |a |an )?(.{3,60}?) and (?:the |a |an )?\1\b", re.I)
