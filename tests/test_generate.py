@@ -197,6 +197,24 @@ def test_a_passage_that_opens_with_separately_leans_on_the_paragraph_before():
     assert not any(p.startswith("Separately,") for p in found)
 
 
+def test_a_paragraph_that_only_sends_the_reader_to_another_is_no_answer_passage(tmp_path):
+    import pydoc_data.topics
+
+    from tuneline.curation import passages
+    from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
+    from tuneline.params import IngestParams
+
+    # CPython's reference topic, read as the pipeline reads it: "See the paragraph on
+    # "__hash__()" for some important notes on creating *hashable* objects ..."
+    (tmp_path / "python-customization.txt").write_text(pydoc_data.topics.topics["customization"])
+    params = IngestParams()
+    files, _ = scan_sources(tmp_path, params)
+    chunks = chunk_documents(read_sources(tmp_path, files, params).documents, params)
+    assert any("See the paragraph on" in c.text for c in chunks)
+    found = [p for c in chunks for p in passages.passages(c.text, 15, 120)]
+    assert len(found) > 10 and not any(p.startswith("See ") for p in found)
+
+
 def test_c_code_at_the_margin_is_code_not_an_answer_passage():
     """A manual's example, dedented with the rest of its body: a C macro whose lines end in
     backslashes and semicolons is no prose (it once made "What does check do?")."""
@@ -321,3 +339,41 @@ def test_an_api_entry_gives_a_pair_whose_question_is_its_signature():
     # a bare name needs its class to stand alone ("clear()" of what?)
     bare = Chunk("c", "d", "d.txt", "clear()\n\n   Remove all items from the dictionary.", "dict", "")
     assert signature_entries(bare, GenerateParams()) == []
+
+
+# libffi's manual (texinfo's HTML, as Debian's libffi8 ships it): a function's definition
+FFI_CALL_HTML = """<html><head><title>The Basics (libffi: the portable foreign function interface
+library)</title></head><body><div class="section"><h3 class="section">2.1 The Basics</h3>
+<p>To call a function using an initialized <code>ffi_cif</code>, use the
+<code>ffi_call</code> function:</p>
+<dl class="def">
+<dt id="index-void"><span class="category">Function: </span><span><strong>void</strong> <em>ffi_call
+(ffi_cif *<var>cif</var>, void *<var>fn</var>, void *<var>rvalue</var>, void **<var>avalues</var>)</em><a
+href='#index-void' class='copiable-anchor'> &para;</a></span></dt>
+<dd><p>This calls the function <var>fn</var> according to the description given in
+<var>cif</var>.  <var>cif</var> must have already been prepared using
+<code>ffi_prep_cif</code>.</p>
+<p><var>rvalue</var> is a pointer to a chunk of memory that will hold the
+result of the function call.</p></dd></dl>
+<p>In most situations, <code>libffi</code> will handle promotion according to the ABI.</p>
+</div></body></html>"""
+
+
+def test_a_texinfo_manuals_function_definition_gives_a_pair_whose_question_is_its_signature(tmp_path):
+    from tuneline.curation.generate import signature_entries
+    from tuneline.curation.source_checks import Source, first_fault
+    from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
+    from tuneline.params import GroundingParams, IngestParams
+    from tuneline.records import Pair
+
+    (tmp_path / "The-Basics.html").write_text(FFI_CALL_HTML)
+    params = IngestParams()
+    files, _ = scan_sources(tmp_path, params)
+    (chunk,) = chunk_documents(read_sources(tmp_path, files, params).documents, params)
+    (entry,) = signature_entries(chunk, GenerateParams())
+    # the return type out, the pointers' stars kept, Markdown's marks and escapes read
+    assert entry.question == "What does ffi_call(ffi_cif *cif, void *fn, void *rvalue, void **avalues) do?"
+    assert entry.answer.startswith("This calls the function `fn` according to the description given in `cif`.")
+    # the rules that read a model's question against its answer's opening leave it alone
+    pair = Pair("p", chunk.chunk_id, chunk.source, entry.question, entry.answer)
+    assert first_fault(pair, Source(chunk.text, chunk.title), GroundingParams()) is None

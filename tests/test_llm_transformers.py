@@ -1,7 +1,11 @@
-"""The transformers backend on the real bundled SmolLM2 (no fakes)."""
+"""The transformers backend (no fakes): on the real bundled SmolLM2 where an assertion needs
+its weights (it stops at the end of its turn, it judges), on tests/tiny.py's random model of
+the same architecture and tokenizer where it holds for any weights (sampling, the schema's
+constraint): the same code paths at a fraction of the time."""
 
 import pytest
 
+from tests import tiny
 from tuneline.curation import judge
 from tuneline.llm import make_llm
 from tuneline.params import LLMParams
@@ -15,12 +19,18 @@ def smollm():
     return make_llm(LLMParams(batch_size=4, cache=False, dtype="float32"))
 
 
+@pytest.fixture(scope="module")
+def tiny_llm():
+    return make_llm(LLMParams(model=tiny.path(), batch_size=4, cache=False, dtype="float32"))
+
+
 def test_batched_greedy_generation_matches_one_at_a_time_in_input_order(smollm):
     chats = [user_chat(q) for q in (
         "Explain in one sentence what a tokenizer does for a language model.",
         "Name a color.",
         "What is LoRA?",
     )]
+    # (the random model's greedy reply repeats the prompt's last newline: empty once stripped)
     batched = smollm.generate(chats, max_new_tokens=12)
     single = [smollm.generate([c], max_new_tokens=12)[0] for c in chats]
     assert batched == single and all(batched)
@@ -57,16 +67,16 @@ def test_weights_are_bf16_only_where_the_hardware_runs_it_natively_and_cached_ap
     assert bf16.generate(chat, max_new_tokens=8)[0].strip()
 
 
-def test_a_sampled_reply_depends_on_its_prompt_not_on_its_batch(smollm):
+def test_a_sampled_reply_depends_on_its_prompt_not_on_its_batch(tiny_llm):
     chats = [user_chat(q) for q in ("Name a fruit.", "Write a short greeting.",
                                     "What is the capital of France?", "Describe the sea.")]
     kw = {"max_new_tokens": 12, "temperature": 0.9, "top_p": 0.9}
-    together = smollm.generate(chats, **kw)
-    reordered = smollm.generate([chats[2], chats[3], chats[0]], **kw)
-    alone = smollm.generate([chats[0]], **kw)
+    together = tiny_llm.generate(chats, **kw)
+    reordered = tiny_llm.generate([chats[2], chats[3], chats[0]], **kw)
+    alone = tiny_llm.generate([chats[0]], **kw)
     assert reordered == [together[2], together[3], together[0]] and alone == [together[0]]
     # two samples of one prompt in one call are two draws
-    twice = smollm.generate([chats[3], chats[3], chats[3]], **kw)
+    twice = tiny_llm.generate([chats[3], chats[3], chats[3]], **kw)
     assert len(set(twice)) > 1
 
 
@@ -93,7 +103,7 @@ def test_per_row_sampling_draws_from_the_tempered_top_p_distribution():
         assert abs(c - p) < 4 * (p * (1 - p) / n) ** 0.5, (c, p)
 
 
-def test_a_schema_constrains_every_reply_to_valid_json_of_that_shape_greedy_and_sampled(smollm):
+def test_a_schema_constrains_every_reply_to_valid_json_of_that_shape_greedy_and_sampled(tiny_llm):
     import json
 
     from jsonschema import validate
@@ -102,15 +112,16 @@ def test_a_schema_constrains_every_reply_to_valid_json_of_that_shape_greedy_and_
              ("How do I bake bread?", "Paris is in France.", "Bread needs flour, water and heat."),
              ("What is a tokenizer?", "It splits text into tokens.")]
     chats = [judge.judge_chat(*it, text_format=judge.TEXT_FORMAT) for it in items]
-    # unconstrained, the 135M model mostly answers the question instead of scoring it
-    free = smollm.generate(chats, max_new_tokens=48)
-    assert sum(judge.parse_score(r) is None for r in free) >= 2, free
-    greedy = smollm.generate(chats, max_new_tokens=48, schema=judge.SCORE_SCHEMA)
-    sampled = smollm.generate(chats, max_new_tokens=48, temperature=1.0, schema=judge.SCORE_SCHEMA)
+    # unconstrained, random weights write no score at all: whatever the model, the shape
+    # comes from the constraint
+    free = tiny_llm.generate(chats, max_new_tokens=48)
+    assert all(judge.parse_score(r) is None for r in free), free
+    greedy = tiny_llm.generate(chats, max_new_tokens=48, schema=judge.SCORE_SCHEMA)
+    sampled = tiny_llm.generate(chats, max_new_tokens=48, temperature=1.0, schema=judge.SCORE_SCHEMA)
     for reply in greedy + sampled:
         validate(json.loads(reply), judge.SCORE_SCHEMA)
     # batching does not mix the rows' parser states
-    assert smollm.generate(chats[1:2], max_new_tokens=48, schema=judge.SCORE_SCHEMA) == greedy[1:2]
+    assert tiny_llm.generate(chats[1:2], max_new_tokens=48, schema=judge.SCORE_SCHEMA) == greedy[1:2]
 
 
 def test_a_text_judge_on_the_local_model_gives_every_pair_a_score_without_retries(smollm):

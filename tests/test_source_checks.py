@@ -290,6 +290,11 @@ def test_a_question_about_a_command_line_option_must_name_the_program(question, 
      "of the function you wish to call.", None),
     ("What does del x do?", "\"del x\" doesn't directly call \"x.__del__()\" — the former decrements "
      "the reference count for \"x\" by one.", None),
+    # the statement's opening clause copied in as the subject (libffi's manual)
+    ("What does to emulate an array?", "To emulate an array, simply create an `ffi_type` using "
+     "`FFI_TYPE_STRUCT` with as many members as there are elements in the array.", "ungrammatical_question"),
+    ("How do you emulate an array?", "To emulate an array, simply create an `ffi_type` using "
+     "`FFI_TYPE_STRUCT` with as many members as there are elements in the array.", None),
     # the question tuneline builds for an option's own description (generate.option_entries)
     ("What does the --print0 option of lslogins do?",
      "Delimit user entries with a nul character, instead of a newline.", None),
@@ -350,3 +355,19 @@ def test_an_api_entrys_question_is_left_alone_only_where_the_chunk_lists_that_si
     assert not sc.asks_about_a_listed_entry("What does the length do?", chunk)
     src = sc.Source(chunk, "python sequence types")
     assert fault(Pair("p", "c", "t.txt", "What does object.__len__(self) do?", description), src) is None
+
+
+@pytest.mark.parametrize("page, opening, reason", [
+    # libffi's manual (texinfo's HTML titles: "Page (manual: what it is)")
+    ("Structures", "`libffi` is perfectly happy passing structures back and forth. You must first "
+     "describe the structure to `libffi` by creating a new `ffi_type` object for it.",
+     "answer_off_question"),
+    ("Introduction", "The `libffi` library provides a portable, high level programming interface to various "
+     "calling conventions. This allows a programmer to call any function specified by a call "
+     "interface description at run time.", None),
+])
+def test_what_a_manuals_subject_does_is_answered_from_its_introduction_not_another_page(
+        page, opening, reason):
+    where = f"{page} (libffi: the portable foreign function interface library)"
+    src = sc.Source(f"{opening}\n\nMore of the page follows here.", where)
+    assert fault(Pair("p", "c", f"{page}.html", "What does `libffi` do?", opening), src) == reason

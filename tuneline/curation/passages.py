@@ -145,7 +145,8 @@ _POINTER = re.compile(r"\b(?:can be found in|is described in|are described in|se
                       r"(?:the\s+)?(?:section|sections|chapter|page)\b", re.I)
 
 
-_SEE_ALSO = re.compile(r"^\W*see also\b", re.I)
+# "See also ...", "See the paragraph on __hash__() for some important notes ...": a pointer
+_SEE_ALSO = re.compile(r"^\W*see\s+(?:also|the\s+(?:paragraph|section|chapter|note|notes|description|documentation)|section)\b", re.I)
 # a manual's boilerplate sections: who wrote it, where to report bugs or download it, the
 # license ("col is part of the util-linux package which can be downloaded from ...")
 _ASIDE_HEADING = re.compile(r"^(?:authors?|copyright|reporting bugs|availability|see also|colophon|"
@@ -295,20 +296,55 @@ def options(text: str, min_words: int = 5, max_words: int = 120) -> list[tuple[s
 _SIGNATURE = re.compile(r"^\s*(?:class\s+)?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\((.*)\)\s*$")
 
 
+# a texinfo manual's definition as its HTML renders it (read as a list): "- Function:
+# **ffi\_status** *ffi\_prep\_cif (ffi\_cif \*`cif`, ...)* ¶" over "- This initializes ..."
+_DEFINITION = re.compile(r"^[-*+]\s+(?:Function|Macro|Special Form|Command|Variable|User Option|Method)"
+                         r":\s+(.+?)\s*¶?\s*$")
+_PLAIN_SIGNATURE = re.compile(r"^(?:.*?\s)?\**([A-Za-z_]\w*)\s*\((.*)\)$")
+# a sentence that only sends the reader elsewhere ("Multiple ABIs for more information.",
+# whose link text lost its "See")
+_ELSEWHERE = re.compile(r"(?:(?<=[.!?])|^)\s*(?:[^.!?]*\bfor (?:more|further) (?:information|details)|"
+                        r"See [^.!?]{1,60})\s*\.(?=\s|$)", re.I)
+
+
+def _unmarked(text: str) -> str:
+    """Markdown's emphasis and code marks out, its escapes read: "*ffi\\_call (void \\*`fn`)*"
+    -> "ffi_call (void *fn)"."""
+    text = re.sub(r"\\([\\`*_{}\[\]()#+.!-])", lambda m: "\0" if m.group(1) == "*" else m.group(1), text)
+    return " ".join(re.sub(r"[`*]", "", text).replace("\0", "*").split())
+
+
+def _definitions(blocks: list[tuple[str, list[str]]]) -> list[tuple[tuple[str, ...], str]]:
+    out = []
+    for kind, lines in blocks:
+        if kind != "list":
+            continue
+        items = _render(kind, lines).split("\n")
+        for head, body in zip(items, items[1:]):
+            m = _DEFINITION.match(head)
+            sig = m and _PLAIN_SIGNATURE.match(_unmarked(m.group(1)))
+            if sig and not _DEFINITION.match(body):
+                args = " ".join(sig.group(2).split())
+                out.append(((f"{sig.group(1)}({args})",), " ".join(_ELSEWHERE.sub(" ", body[2:]).split())))
+    return out
+
+
 def signatures(text: str, min_words: int = 5, max_words: int = 120) -> list[tuple[tuple[str, ...], str]]:
     """(signatures, description) for each API entry of a chunk, in document order: the
     signatures as written, and the paragraph after them cut to whole sentences (a last
     sentence that introduces an example left out). Entries whose description is shorter than
     `min_words`, only points elsewhere or is not prose are left out."""
-    out: list[tuple[tuple[str, ...], str]] = []
+    found: list[tuple[tuple[str, ...], str]] = []
     blocks = _blocks(text)
     for (kind, lines), (_, next_lines) in zip(blocks, blocks[1:]):
         sigs = tuple(" ".join(x.split()) for x in lines if x.strip())
         # the description may be indented under its signature (read as code otherwise)
-        if kind == "list" or not all(_SIGNATURE.match(x) for x in sigs) \
-                or _kind([x.strip() for x in next_lines]) != "prose":
-            continue
-        desc = cut_to_sentences(_prose(next_lines), max_words)
+        if kind != "list" and all(_SIGNATURE.match(x) for x in sigs) \
+                and _kind([x.strip() for x in next_lines]) == "prose":
+            found.append((sigs, _prose(next_lines)))
+    out: list[tuple[tuple[str, ...], str]] = []
+    for sigs, desc in found + _definitions(blocks):
+        desc = cut_to_sentences(desc, max_words)
         ends = list(_SENTENCE_END.finditer(desc))
         desc = desc[: ends[-1].end()] if ends else ""
         if words(desc) < min_words or not re.match(r"[A-Z0-9\"'`*]", desc) or _REFERS.match(desc) \

@@ -84,9 +84,19 @@ CHECKS: tuple[Check, ...] = (
 FOLLOW_UP_EXEMPT = frozenset({"question_needs_context", "question_without_subject"})
 
 
+# what a question the product builds from a document's own entry (an option list's item, an
+# API signature: generate.option_entries, generate.signature_entries) is not held to: the
+# rules that read a model's question against the statement it was written from. Its answer
+# is the entry's description, which never names the option or the function it describes.
+BUILT_QUESTION_EXEMPT = frozenset({"verb_without_object", "ungrammatical_question", "reversed_question",
+                                   "question_not_in_opening", "question_term_not_in_source"})
+
+
 def first_fault(pair: Pair, src: Source, params: GroundingParams,
                 checks: tuple[Check, ...] = CHECKS) -> "tuple[str, str] | None":
     skip = set(params.skip_checks) | (FOLLOW_UP_EXEMPT if pair.history else set())
+    if src.text and asks_about_a_listed_entry(pair.instruction, src.text):
+        skip |= BUILT_QUESTION_EXEMPT
     return next((v for f in checks if f.__name__ not in skip and (v := f(pair, src, params))),
                 None)
 

@@ -215,6 +215,11 @@ def _garbled_subject(body: str, question: str) -> str | None:
         return "sentence punctuation inside the question's subject"
     if _OPTION_AND_TEXT.search(plain):
         return "the option's description copied into the question's subject"
+    # "What does to emulate an array?", "What does If `cif` declare?": the statement's opening
+    # clause copied in as a subject
+    m = re.match(r"^\s*(?:to\s+[a-z]+|(?:If|When|While|Because|Although|Unless|Since|Once)\b)", body)
+    if m:
+        return f"the statement's opening clause as the question's subject ({m.group(0).strip()!r})"
     if _DO_PASSIVE.match(question):
         for d in _DETERMINER.finditer(f" {plain}"):
             before = f" {plain}"[:d.start()].split()
@@ -415,24 +420,35 @@ _NEGATED = (r"(?:\w+ly\s+)?(?:does\s+not|doesn't|doesn’t|do\s+not|don't|cannot
 # the questions generate.option_entries and generate.signature_entries build for an item of
 # a manual's option list and for an API reference's entry
 _OPTION_SUBJECT = re.compile(r"^the (.+) option of [\w.+-]+$")
-_SIGNATURE_SUBJECT = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)\(")
+_SIGNATURE_SUBJECT = re.compile(r"^[A-Za-z_][\w.]*\s?\(.*\)$")
+_DEFINITION_LINE = re.compile(r"^\s*[-*+]\s+(?:Function|Macro|Special Form|Command|Variable|User Option|Method):")
+
+
+def _listed_signature(signature: str, chunk: str) -> bool:
+    """Whether a line of the chunk is that signature, or a texinfo definition of it (which
+    may wrap onto the next line): their marks, escapes and spaces aside."""
+    def bare(text: str) -> str:
+        return re.sub(r"[`*\\\s]", "", text)
+    want = bare(signature)
+    lines = chunk.splitlines()
+    return any(bare(line).startswith(want) or (_DEFINITION_LINE.match(line) and want in bare(" ".join(lines[i:i + 2])))
+               for i, line in enumerate(lines))
 
 
 def asks_about_a_listed_entry(question: str, chunk: str) -> bool:
     """"What does the --print0 option of lslogins do?" where the chunk lists that option, or
-    "What does str.casefold() do?" where a line of the chunk is that signature: the questions
-    the product builds from an option list's item and an API entry, whose answer is the
-    entry's own description ("Delimit user entries with a nul character", "Return a casefolded
-    copy of the string"), which never repeats the name. The checks of how a question fits
-    its answer's words leave them alone."""
+    "What does str.ljust(width[, fillchar]) do?" where a line of the chunk is that signature:
+    the questions the product builds from an option list's item and an API entry, whose
+    answer is the entry's own description ("Delimit user entries with a nul character",
+    "Return the string left justified ..."), which never repeats the name. The checks of how a
+    question fits its answer's words leave them alone."""
     m = _DO_PASSIVE.match(question)
     if not m:
         return False
     o = _OPTION_SUBJECT.match(m.group(1))
     if o:
         return o.group(1) in chunk
-    s = _SIGNATURE_SUBJECT.match(m.group(1))
-    return bool(s and re.search(rf"(?m)^\s*{re.escape(s.group(1))}\(", chunk))
+    return bool(_SIGNATURE_SUBJECT.match(m.group(1))) and _listed_signature(m.group(1), chunk)
 
 
 def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
@@ -492,6 +508,14 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
                          m.group(1)).lower()
     title, _, section = src.where.partition(" > ")
     page = program(title)
+    manual = _MANUAL_PAGE.match(title)
+    if about and manual and about == manual.group(2).split(":")[0].strip().lower() \
+            and not _OVERVIEW.match(manual.group(1)):
+        # "What does `libffi` do?" of its manual's "Structures" page ("libffi is perfectly
+        # happy passing structures back and forth"): what the manual's subject does is in its
+        # introduction; any other page tells one thing about it
+        return "answer_off_question", (f"asks what {manual.group(2).split(':')[0]} does; the answer is "
+                                       f"from its manual's {manual.group(1)!r} page, not its introduction")
     if about and page and about == page.lower() and section \
             and not re.match(r"^(?:name|description|synopsis|overview)\b", section, re.I):
         # "What does unzipsfx do?" of its LIMITATIONS ("unzipsfx has no knowledge of the
@@ -499,11 +523,6 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
         # page's description; any other section tells one thing about it
         return "answer_off_question", (f"asks what {page} does; the answer is from its "
                                        f"{section.split(' > ')[0]!r} section, not its description")
-    if asks_about_a_listed_entry(q, src.text):
-        # "What does the --print0 option of lslogins do?" of that option's own description
-        # (generate.option_entries; or an API entry's): the description never names its
-        # option, nor should it
-        return None
     if m and _NOTE_OR_QUESTION.match(opening):
         # "What does perlbug do?" of "Can you use perlbug to submit a thank-you note? Yes,
         # ...", "What does the kernel do?" of "Note: ... from the kernel ..."
@@ -530,6 +549,13 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
                        " ".join(opening.lower().split()[:len(m.group(1).split()) + 4])):
         return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what is done with it"
     return None
+
+
+# a page of an HTML manual titled as texinfo writes it, "Structures (libffi: the portable
+# foreign function interface library)"; not a page named with its acronym, "Direct
+# preference optimisation (DPO)", which is about what it names
+_MANUAL_PAGE = re.compile(r"^(.+?)\s+\(([^():]+:[^()]+)\)\s*$")
+_OVERVIEW = re.compile(r"^(?:introduction|overview|top|about|description|getting started)\b", re.I)
 
 
 # a label before a statement: "**Programmer's note:** ...", "New in version 3.3: ...", "Note: ..."
