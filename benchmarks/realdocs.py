@@ -8,7 +8,9 @@ such a folder from text that ships on the machine (nothing is downloaded or comm
 - the Rust toolchain's HTML FAQs when rustup installed them;
 - with `--man`, manual pages instead (sections 1, 5 and 8 of /usr/share/man, as `man` prints
   them to a terminal: an indented body under column-0 titles), a source no check was written
-  from.
+  from;
+- with `--other-html`, pages of other HTML manuals that ship on the machine (Node.js's API
+  reference, Valgrind's manual, libxslt's), read by no check before 2026-12-07's fifth session.
 A seeded choice of pages; `--seed` picks another set, so a change can be checked on pages it
 was not tuned on.
 
@@ -73,9 +75,36 @@ def man_pages(out: str, pages: int, seed: int) -> list[str]:
     return written
 
 
-def write(out: str, pages: int = 20, seed: int = 0, man: bool = False) -> list[str]:
+def other_html(out: str, pages: int, seed: int, dirs: list[str]) -> list[str]:
+    """`pages` HTML pages of 300-4000 words from other manuals that ship on the machine
+    (Node.js's API reference, Valgrind's and libxslt's manuals, ...): genres no check was
+    written from. Seeded; index and table-of-contents pages left out."""
+    rng = random.Random(seed)
+    found = sorted(p for d in dirs for p in glob.glob(os.path.join(d, "*.html"))
+                   if os.path.basename(p).lower() not in {"index.html", "all.html", "toc.html"})
+    rng.shuffle(found)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    for p in found:
+        if len(written) == pages:
+            break
+        text = re.sub(r"<[^>]+>", " ", Path(p).read_text(encoding="utf-8", errors="replace"))
+        if not 300 <= len(text.split()) <= 4000:
+            continue
+        dest = os.path.join(out, f"{Path(p).parent.parent.name}-{os.path.basename(p)}")
+        shutil.copyfile(p, dest)
+        written.append(dest)
+    return written
+
+
+OTHER_HTML = ["/usr/share/doc/nodejs/api", "/usr/share/doc/valgrind/html", "/usr/share/doc/libxslt1-dev/html"]
+
+
+def write(out: str, pages: int = 20, seed: int = 0, man: bool = False, other: bool = False) -> list[str]:
     if man:
         return man_pages(out, pages, seed)
+    if other:
+        return other_html(out, pages, seed, OTHER_HTML)
     rng = random.Random(seed)
     html, text = html_pages(), topics()
     n_html = min(len(html), pages // 2)
@@ -100,8 +129,10 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--man", action="store_true", help="manual pages instead of HTML and topics")
+    ap.add_argument("--other-html", action="store_true", help=(
+        "HTML pages of other manuals on the machine (Node.js API, Valgrind, libxslt) instead"))
     args = ap.parse_args()
-    for p in write(args.out, args.pages, args.seed, args.man):
+    for p in write(args.out, args.pages, args.seed, args.man, args.other_html):
         print(p)
 
 

@@ -377,3 +377,49 @@ def test_a_texinfo_manuals_function_definition_gives_a_pair_whose_question_is_it
     # the rules that read a model's question against its answer's opening leave it alone
     pair = Pair("p", chunk.chunk_id, chunk.source, entry.question, entry.answer)
     assert first_fault(pair, Source(chunk.text, chunk.title), GroundingParams()) is None
+
+
+# Node.js's API reference (Debian's nodejs package ships it): a heading per method, a list of
+# its parameters, then what it does
+NODE_CONSOLE_HTML = """<html><head><title>Console | Node.js v20.20.2 Documentation</title></head><body>
+<div id="apicontent"><h2>Console</h2>
+<p>The <code>node:console</code> module provides a simple debugging console that is similar to
+the JavaScript console mechanism provided by web browsers.</p>
+<h3>Class: <code>Console</code></h3>
+<p>The <code>Console</code> class can be used to create a simple logger with configurable
+output streams and can be accessed using either <code>require('node:console').Console</code>
+or <code>console.Console</code>.</p>
+<h4><code>console.clear()</code><span><a class="mark" href="#consoleclear" id="consoleclear">#</a></span></h4>
+<div class="api_metadata"><span>Added in: v8.3.0</span></div>
+<p>When <code>stdout</code> is a TTY, calling <code>console.clear()</code> will attempt to clear the
+TTY. When <code>stdout</code> is not a TTY, this method does nothing.</p>
+<h4><code>console.count([label])</code><span><a class="mark" href="#consolecountlabel" id="consolecountlabel">#</a></span></h4>
+<div class="api_metadata"><span>Added in: v8.3.0</span></div>
+<ul>
+<li><code>label</code> <a href="#" class="type">&#x3C;string></a> The display label for the counter. <strong>Default:</strong> <code>'default'</code>.</li>
+</ul>
+<p>Maintains an internal counter specific to <code>label</code> and outputs to <code>stdout</code> the
+number of times <code>console.count()</code> has been called with the given <code>label</code>.</p>
+</div></body></html>"""
+
+
+def test_an_api_reference_that_heads_each_method_with_its_signature_gives_a_pair_per_method(tmp_path):
+    from tuneline.curation.generate import Entry, attempts, where
+    from tuneline.curation.source_checks import Source, first_fault
+    from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
+    from tuneline.params import GroundingParams, IngestParams
+    from tuneline.records import Pair
+
+    (tmp_path / "console.html").write_text(NODE_CONSOLE_HTML)
+    params = IngestParams(chunk_words=40, min_chunk_words=10)  # a chunk per section or two
+    files, _ = scan_sources(tmp_path, params)
+    chunks = chunk_documents(read_sources(tmp_path, files, params).documents, params)
+    got = {a.question: (c, a.answer) for c, a in attempts(chunks, GenerateParams(questions_per_chunk=2))
+           if isinstance(a, Entry)}
+    assert set(got) == {"What does console.clear() do?", "What does console.count([label]) do?"}
+    assert got["What does console.clear() do?"][1].startswith("When `stdout` is a TTY, calling")
+    # past the parameter list, to what the method does
+    assert got["What does console.count([label]) do?"][1].startswith("Maintains an internal counter")
+    for question, (chunk, answer) in got.items():
+        pair = Pair("p", chunk.chunk_id, chunk.source, question, answer)
+        assert first_fault(pair, Source(chunk.text, where(chunk)), GroundingParams()) is None

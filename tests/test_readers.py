@@ -313,3 +313,34 @@ def test_a_manuals_subsection_titles_are_headings_and_a_run_in_field_name_is_a_t
            "when adding an entry and the table is too full." in lines
     # a sentence at the body's indent is prose, whatever its first word
     assert "The hashing methods implemented by crypt(3) are designed only to" in lines
+
+
+# Valgrind's manual (as Debian's valgrind package ships it) sets its licence as a
+# "literallayout": the text's own lines, each ended by <br>
+GFDL_HTML = """<html><head><title>2. The GNU Free Documentation License</title></head><body>
+<div class="sect1"><div class="titlepage"><div><div><h1 class="title">
+<a name="license.gfdl"></a>2. The GNU Free Documentation License</h1></div></div></div>
+<div class="literallayout"><p><br>
+0. PREAMBLE<br>
+<br>
+We have designed this License in order to use it for manuals for free<br>
+software, because free software needs free documentation: a free<br>
+program should come with manuals providing the same freedoms that the<br>
+software does.  But this License is not limited to software manuals;<br>
+it can be used for any textual work, regardless of subject matter or<br>
+whether it is published as a printed book.  We recommend this License<br>
+principally for works whose purpose is instruction or reference.<br>
+<br>
+</p></div></div></body></html>"""
+
+
+def test_html_lines_of_one_wrapped_paragraph_are_joined_back_into_it():
+    from tuneline.documents.readers import read_html
+
+    text = read_html(GFDL_HTML.encode(), "license.gfdl.html").text
+    assert ("a free program should come with manuals providing the same freedoms that the software "
+            "does.") in " ".join(text.split())
+    paragraph = next(p for p in text.split("\n\n") if "We have designed" in p)
+    assert paragraph.rstrip().endswith("principally for works whose purpose is instruction or reference.")
+    assert "\xa0" not in text
+    assert any(p.strip() == "0. PREAMBLE" for p in text.split("\n\n"))  # a title stays apart

@@ -295,6 +295,14 @@ def test_a_question_about_a_command_line_option_must_name_the_program(question, 
      "`FFI_TYPE_STRUCT` with as many members as there are elements in the array.", "ungrammatical_question"),
     ("How do you emulate an array?", "To emulate an array, simply create an `ffi_type` using "
      "`FFI_TYPE_STRUCT` with as many members as there are elements in the array.", None),
+    # a how-question answered by doing what it asks (Valgrind's quick start; Node's console)
+    ("How do you compile your program with `-g` to include debugging information?",
+     "Compile your program with `-g` to include debugging information so that Memcheck's error "
+     "messages include exact line numbers.", "answer_off_question"),
+    ("How do you increase indentation?", "Increases indentation of subsequent lines by spaces for "
+     "`groupIndentation` length.", "answer_off_question"),
+    ("How do you escape quotes in a string?", "Even in a raw literal, quotes can be escaped with a "
+     "backslash, but the backslash remains in the result.", None),
     # the question tuneline builds for an option's own description (generate.option_entries)
     ("What does the --print0 option of lslogins do?",
      "Delimit user entries with a nul character, instead of a newline.", None),

@@ -167,14 +167,16 @@ def option_entries(chunk: Chunk, params: GenerateParams) -> list[Entry]:
             passages_core.options(chunk.text, params.option_min_words, params.passage_max_words)]
 
 
-def signature_entries(chunk: Chunk, params: GenerateParams) -> list[Entry]:
+def signature_entries(chunk: Chunk, params: GenerateParams, starts_section: bool = False) -> list[Entry]:
     """One pair per API entry of a chunk: "What does object.__len__(self) do?" answered by the
     paragraph under the signature (passages.signatures); an entry of two to four signatures
     asks of them together, one of more (the fourteen binary operators) gives none: the
-    question would be longer than its answer."""
+    question would be longer than its answer. A chunk that `starts_section` whose section is
+    a signature ("`console.clear()`#") opens with that entry's description."""
     out = []
+    heading = chunk.section.split(" > ")[-1] if starts_section and chunk.section else None
     for sigs, desc in passages_core.signatures(chunk.text, params.option_min_words,
-                                                params.passage_max_words):
+                                                params.passage_max_words, heading):
         if len(sigs) == 1:
             out.append(Entry(f"What does {sigs[0]} do?", desc))
         elif len(sigs) <= 4:
@@ -198,7 +200,9 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
         return [(c, None) for c in chunks for _ in range(params.questions_per_chunk)]
     out: list[Attempt] = []
     n = params.turns
-    for c in chunks:
+    for i, c in enumerate(chunks):
+        # the first chunk of its section (chunks come in document order) opens with its text
+        starts = i == 0 or chunks[i - 1].doc_id != c.doc_id or chunks[i - 1].section != c.section
         found = passages_core.passages(c.text, params.passage_min_words, params.passage_max_words)
         if n > 1:  # consecutive passages (in document order) make one conversation
             found = passages_core.pick(found, params.questions_per_chunk * n)
@@ -207,7 +211,7 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
         # an option's item or an API entry takes a chunk's places before its passages: the
         # question is the document's, not the model's (read on two runs over 40 manual pages:
         # all 86 option pairs kept were usable, 26 of 57 kept pairs whose question the model wrote)
-        entries = {e.answer: e for e in option_entries(c, params) + signature_entries(c, params)}
+        entries = {e.answer: e for e in option_entries(c, params) + signature_entries(c, params, starts)}
         found = [p for p in found if p not in entries]  # a description is asked of once
         chosen = passages_core.pick(list(entries), params.questions_per_chunk)
         chosen += passages_core.pick(found, params.questions_per_chunk - len(chosen))

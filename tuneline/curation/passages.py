@@ -329,13 +329,51 @@ def _definitions(blocks: list[tuple[str, list[str]]]) -> list[tuple[tuple[str, .
     return out
 
 
-def signatures(text: str, min_words: int = 5, max_words: int = 120) -> list[tuple[tuple[str, ...], str]]:
+# a note an API entry opens with before saying what it does: "This feature is only available
+# with the `--experimental-network-inspection` flag enabled.", "This method does not display
+# anything unless used in the inspector.", "Stability: 1 - Experimental"
+_ENTRY_NOTE = re.compile(r"^(?:\s*(?:This (?:feature|method|function|API|class|property) (?:is only available|"
+                         r"does not [^.]{0,60} unless)|Stability:\s*\d)[^.!?]*[.!?]?)+\s*", re.I)
+
+
+def heading_signature(heading: str) -> str | None:
+    """The signature a heading is, as API references title each function ("#### `console.log([data][,
+    ...args])`#", "str.join(iterable)¶"); None for any other heading."""
+    text = _unmarked(re.sub(r"^\s*#{1,6}\s+|[#¶\s]+$", "", heading))
+    return text if _SIGNATURE.match(text) else None
+
+
+# the version notes an API entry may open with ("Added in: v8.3.0", "Stability: 2 - Stable")
+_VERSION_NOTE = re.compile(r"^\W*(?:added in|stability|deprecated|changed in|new in version|since)\b", re.I)
+
+
+def _described(blocks: list[tuple[str, list[str]]]) -> str | None:
+    """The description that opens `blocks`: their first paragraph of prose, after the list of
+    parameters an API reference puts first ("- `label` <string> The display label ...") and
+    its version notes."""
+    while blocks and (blocks[0][0] == "list" or (blocks[0][0] == "prose" and _VERSION_NOTE.match(
+            blocks[0][1][0]) and words(_prose(blocks[0][1])) <= 8)):
+        blocks = blocks[1:]
+    return _prose(blocks[0][1]) if blocks and blocks[0][0] == "prose" else None
+
+
+def signatures(text: str, min_words: int = 5, max_words: int = 120,
+               heading: str | None = None) -> list[tuple[tuple[str, ...], str]]:
     """(signatures, description) for each API entry of a chunk, in document order: the
     signatures as written, and the paragraph after them cut to whole sentences (a last
-    sentence that introduces an example left out). Entries whose description is shorter than
-    `min_words`, only points elsewhere or is not prose are left out."""
+    sentence that introduces an example left out). A signature is a paragraph of its own, a
+    heading in the chunk, or `heading`: the section the chunk starts (its text then opens
+    with the description). Entries whose description is shorter than `min_words`, only
+    points elsewhere or is not prose are left out."""
     found: list[tuple[tuple[str, ...], str]] = []
     blocks = _blocks(text)
+    own = heading_signature(heading) if heading else None
+    if own and (desc := _described(blocks)):
+        found.append(((own,), desc))
+    for i, (kind, lines) in enumerate(blocks):
+        sig = heading_signature(lines[0]) if kind == "heading" else None
+        if sig and (desc := _described(blocks[i + 1:])):
+            found.append(((sig,), desc))
     for (kind, lines), (_, next_lines) in zip(blocks, blocks[1:]):
         sigs = tuple(" ".join(x.split()) for x in lines if x.strip())
         # the description may be indented under its signature (read as code otherwise)
@@ -344,7 +382,7 @@ def signatures(text: str, min_words: int = 5, max_words: int = 120) -> list[tupl
             found.append((sigs, _prose(next_lines)))
     out: list[tuple[tuple[str, ...], str]] = []
     for sigs, desc in found + _definitions(blocks):
-        desc = cut_to_sentences(desc, max_words)
+        desc = cut_to_sentences(_ENTRY_NOTE.sub("", desc), max_words)
         ends = list(_SENTENCE_END.finditer(desc))
         desc = desc[: ends[-1].end()] if ends else ""
         if words(desc) < min_words or not re.match(r"[A-Z0-9\"'`*]", desc) or _REFERS.match(desc) \

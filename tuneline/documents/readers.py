@@ -195,7 +195,33 @@ def read_html(data: bytes, path: str) -> Parsed:
     if not text or not text.strip():
         raise Unreadable("no_text", "HTML: no main content found (navigation/boilerplate only?)")
     title = meta.title if meta and meta.title else None
+    text = _rejoin_wrapped(text.replace("\xa0", " "))
     return Parsed(title or first_heading(text) or fallback_title(path), text.strip(), True)
+
+
+_NOT_PROSE = re.compile(r"^\s*(?:#|[-*+]\s|\d{1,2}[.)]\s|\||```|>)")
+_ENDS_SENTENCE = re.compile(r"[.!?:][\"')\]`*]*\s*$")
+
+
+def _rejoin_wrapped(text: str) -> str:
+    """Lines of a wrapped paragraph that came out as paragraphs of their own (a <pre> of
+    prose, or lines split by <br>, as Valgrind's manual ships its README and licence pages:
+    "... manuals providing the same freedoms that the" / "software does.") joined back: a
+    line of prose that ends mid-sentence, followed by one that starts in lower case (both of a
+    few words: an index's one-name lines stay apart)."""
+    out: list[str] = []
+    fence = False
+    for para in text.split("\n\n"):
+        if para.count("```") % 2:
+            fence = not fence
+        if out and not fence and "```" not in para and "```" not in out[-1] \
+                and not _NOT_PROSE.match(out[-1]) and not _NOT_PROSE.match(para) \
+                and not _ENDS_SENTENCE.search(out[-1]) and re.match(r"\s*[a-z]", para) \
+                and min(len(out[-1].split()), len(para.split())) >= 3:  # (an index's names: words)
+            out[-1] = f"{out[-1].rstrip()} {para.lstrip()}"
+            continue
+        out.append(para)
+    return "\n\n".join(out)
 
 
 def read_pdf(data: bytes, path: str) -> Parsed:

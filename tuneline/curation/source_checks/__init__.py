@@ -95,7 +95,7 @@ BUILT_QUESTION_EXEMPT = frozenset({"verb_without_object", "ungrammatical_questio
 def first_fault(pair: Pair, src: Source, params: GroundingParams,
                 checks: tuple[Check, ...] = CHECKS) -> "tuple[str, str] | None":
     skip = set(params.skip_checks) | (FOLLOW_UP_EXEMPT if pair.history else set())
-    if src.text and asks_about_a_listed_entry(pair.instruction, src.text):
+    if src.text and asks_about_a_listed_entry(pair.instruction, src.text, src.where):
         skip |= BUILT_QUESTION_EXEMPT
     return next((v for f in checks if f.__name__ not in skip and (v := f(pair, src, params))),
                 None)
@@ -143,7 +143,8 @@ def _chain(pairs: list[Pair], chunk_text: dict[str, str], encode: Encoder,
             # check of what a small model generates from a chunk, and stays one.
             v = None
             if pair.chunk_id and not asks_about_a_listed_entry(pair.instruction,
-                                                                 chunk_text.get(pair.chunk_id) or ""):
+                                                                 chunk_text.get(pair.chunk_id) or "",
+                                                                 chunk_where.get(pair.chunk_id, "")):
                 # a follow-up's "those files" names what an earlier question asked about
                 context = "\n".join([chunk_where.get(pair.chunk_id, ""),
                                       *(q for q, _ in pair.history)])

@@ -389,6 +389,7 @@ def reversed_question(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     return None
 
 
+_HOW_DO_YOU = re.compile(r"^\s*how\s+(?:do|can|should|would|could)\s+(?:you|i|we|one)\s+([a-z]+)\b", re.I)
 _WHICH_NOUN = re.compile(r"^\s*which\s+(?:(?:one|two|three|four|five|several|some|many)\s+)?([\w-]+)", re.I)
 
 
@@ -425,30 +426,34 @@ _DEFINITION_LINE = re.compile(r"^\s*[-*+]\s+(?:Function|Macro|Special Form|Comma
 
 
 def _listed_signature(signature: str, chunk: str) -> bool:
-    """Whether a line of the chunk is that signature, or a texinfo definition of it (which
-    may wrap onto the next line): their marks, escapes and spaces aside."""
+    """Whether a line of the chunk is that signature (or a heading that is), or a texinfo
+    definition of it (which may wrap onto the next line): their marks, escapes and spaces
+    aside."""
     def bare(text: str) -> str:
-        return re.sub(r"[`*\\\s]", "", text)
+        return re.sub(r"[`*#\\\s]", "", text)
     want = bare(signature)
     lines = chunk.splitlines()
     return any(bare(line).startswith(want) or (_DEFINITION_LINE.match(line) and want in bare(" ".join(lines[i:i + 2])))
                for i, line in enumerate(lines))
 
 
-def asks_about_a_listed_entry(question: str, chunk: str) -> bool:
+def asks_about_a_listed_entry(question: str, chunk: str, where: str = "") -> bool:
     """"What does the --print0 option of lslogins do?" where the chunk lists that option, or
     "What does str.ljust(width[, fillchar]) do?" where a line of the chunk is that signature:
     the questions the product builds from an option list's item and an API entry, whose
     answer is the entry's own description ("Delimit user entries with a nul character",
     "Return the string left justified ..."), which never repeats the name. The checks of how a
-    question fits its answer's words leave them alone."""
+    question fits its answer's words leave them alone. `where` is the chunk's heading path
+    ("... > Class: `Console` > `console.clear()`"): a chunk that starts a section whose
+    heading is the signature does not repeat it."""
     m = _DO_PASSIVE.match(question)
     if not m:
         return False
     o = _OPTION_SUBJECT.match(m.group(1))
     if o:
         return o.group(1) in chunk
-    return bool(_SIGNATURE_SUBJECT.match(m.group(1))) and _listed_signature(m.group(1), chunk)
+    return bool(_SIGNATURE_SUBJECT.match(m.group(1))) and _listed_signature(
+        m.group(1), "\n".join([chunk, *where.split(" > ")[1:]]))
 
 
 def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
@@ -473,6 +478,14 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
             and noun not in _stem4(opening[:cop.start()])
         if not (listed or named):
             return "answer_off_question", f"asks which {m.group(1)!r}; the answer's opening names none"
+    m = _HOW_DO_YOU.match(q)
+    first = re.findall(r"[A-Za-z]+", opening)[:1]
+    if m and first and first[0].lower() in _third_person_and_past(m.group(1).lower()) | {m.group(1).lower()}:
+        # "How do you compile your program with -g ...?" of "Compile your program with -g so
+        # that ...", "How do you increase indentation?" of (console.group's) "Increases
+        # indentation of subsequent lines": the answer says to do what was asked, not how
+        return "answer_off_question", (f"asks how to {m.group(1)} ...; the answer's opening only "
+                                       "says to do it (or that something does it), not how")
     m = _WHAT_IS.match(q)
     if m and not _ASKS_PURPOSE.search(q):
         x = [w for w in _stem4(m.group(1))]
