@@ -80,9 +80,13 @@ def other_html(out: str, pages: int, seed: int, dirs: list[str]) -> list[str]:
     (Node.js's API reference, Valgrind's and libxslt's manuals, ...): genres no check was
     written from. Seeded; index and table-of-contents pages left out."""
     rng = random.Random(seed)
-    found = sorted(p for d in dirs for p in glob.glob(os.path.join(d, "*.html"))
-                   if os.path.basename(p).lower() not in {"index.html", "all.html", "toc.html"})
-    rng.shuffle(found)
+    per_dir = []
+    for d in dirs:  # each manual in turn, so no one manual's many pages fill the folder
+        pages_of = sorted(p for p in glob.glob(os.path.join(d, "*.html"))
+                          if os.path.basename(p).lower() not in {"index.html", "all.html", "toc.html"})
+        rng.shuffle(pages_of)
+        per_dir.append(pages_of)
+    found = [p for group in zip(*per_dir) for p in group]
     Path(out).mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     for p in found:

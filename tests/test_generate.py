@@ -215,6 +215,20 @@ def test_a_paragraph_that_only_sends_the_reader_to_another_is_no_answer_passage(
     assert len(found) > 10 and not any(p.startswith("See ") for p in found)
 
 
+def test_a_paragraph_that_starts_mid_sentence_is_no_answer_passage_unless_it_names_the_page():
+    from tuneline.curation import passages
+
+    # Valgrind's README.solaris, whose wrapped lines came apart in its HTML
+    rest = ("individually for each flag. After a syscall is finished, when a carry flag is set and "
+            "defined, all other mentioned flags will be also defined even though they might be "
+            "undefined before making the syscall.")
+    assert passages.passages(rest, 15, 120, "12. README.solaris") == []
+    # lnstat(8): a manual's program starts its sentences in lower case
+    own = ("lnstat is a generalized and more feature-complete replacement for the old rtstat "
+           "program. It is commonly used to periodically print a selection of statistical values.")
+    assert passages.passages(own, 15, 120, "lnstat - unified linux network statistics") == [own]
+
+
 def test_c_code_at_the_margin_is_code_not_an_answer_passage():
     """A manual's example, dedented with the rest of its body: a C macro whose lines end in
     backslashes and semicolons is no prose (it once made "What does check do?")."""
@@ -239,7 +253,7 @@ def test_a_manuals_boilerplate_sections_give_no_answer_passages():
             "## AVAILABILITY\n\nThe col command is part of the util-linux package which can be "
             "downloaded from Linux Kernel Archive.\n\n## REPORTING BUGS\n\nFor bug reports, use "
             "the issue tracker at the project's site, and include the version you ran.\n")
-    found = passages.passages(text, 10, 120)
+    found = passages.passages(text, 10, 120, "col - filter reverse line feeds from input")
     assert len(found) == 1 and found[0].startswith("col filters out reverse")
 
 

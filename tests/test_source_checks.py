@@ -182,7 +182,7 @@ OPENINGS = [
     ("Can you use perlbug to submit a thank-you note? Yes, with its -T option.", "What does perlbug do?",
      "answer_off_question"),
     ("Note: on most systems this name is read from the kernel, which limits its length.",
-     "What does the kernel do?", "answer_off_question"),
+     "What does the Linux kernel do?", "answer_off_question"),
     ("If you access a method through an instance, you get a special object: a *bound method*.",
      "What does a *bound method* do?", None),
     # a part of a format, named by the chunk's topic only: "the boolean flags section" of what?
@@ -321,7 +321,7 @@ def test_the_statements_first_verb_decides_whatever_order_its_forms_are_tried_in
                "CREATEROLE privilege can remove PostgreSQL users.")
     src = sc.Source(f"## DESCRIPTION\n\n{opening}", "dropuser - remove a PostgreSQL user account")
     assert fault(Pair("p", "c", "m.txt", "What does dropuser remove?", opening), src) is None
-    assert fault(Pair("p", "c", "m.txt", "What does the privilege remove?", opening), src) == "reversed_question"
+    assert fault(Pair("p", "c", "m.txt", "What does the CREATEROLE privilege remove?", opening), src) == "reversed_question"
 
 
 @pytest.mark.parametrize("section, reason", [
@@ -343,7 +343,7 @@ def test_what_a_program_does_is_answered_from_its_description_not_another_sectio
     ("naming", "A *scope* defines", "What does a scope do?", None),
     # named, but the statement is about something else, or about X in a situation the
     # question leaves out
-    ("for", "Names in the target list are not deleted", "What does the loop do?", "answer_off_question"),
+    ("for", "Names in the target list are not deleted", "What does the for loop do?", "answer_off_question"),
     ("try", "If the evaluation of an expression in the header", "What does the original search do?",
      "answer_off_question"),
 ])
@@ -379,3 +379,17 @@ def test_what_a_manuals_subject_does_is_answered_from_its_introduction_not_anoth
     where = f"{page} (libffi: the portable foreign function interface library)"
     src = sc.Source(f"{opening}\n\nMore of the page follows here.", where)
     assert fault(Pair("p", "c", f"{page}.html", "What does `libffi` do?", opening), src) == reason
+
+
+@pytest.mark.parametrize("question, where, reason", [
+    # Valgrind's Callgrind format specification: which destination?
+    ("What does the destination only specify?", "3. Callgrind Format Specification", "question_needs_context"),
+    # the noun the page is about, named by its title
+    ("What does the destination only specify?", "Call destinations > The destination line", None),
+])
+def test_the_plain_noun_a_question_asks_about_is_one_the_question_or_its_page_names(question, where, reason):
+    opening = ("The destination only specifies subpositions like line number. Therefore, to be able "
+               "to specify a call to another function in another source file, you have to precede "
+               "the above lines with a \"cfn=\" specification for the name of the called function.")
+    src = sc.Source(f"{opening}\n\nMore of the specification follows.", where)
+    assert fault(Pair("p", "c", "cl-format.html", question, opening), src) == reason

@@ -203,7 +203,7 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
     for i, c in enumerate(chunks):
         # the first chunk of its section (chunks come in document order) opens with its text
         starts = i == 0 or chunks[i - 1].doc_id != c.doc_id or chunks[i - 1].section != c.section
-        found = passages_core.passages(c.text, params.passage_min_words, params.passage_max_words)
+        found = passages_core.passages(c.text, params.passage_min_words, params.passage_max_words, c.title)
         if n > 1:  # consecutive passages (in document order) make one conversation
             found = passages_core.pick(found, params.questions_per_chunk * n)
             out += [(c, tuple(found[i:i + n])) for i in range(0, len(found), n)] or [(c, None)]

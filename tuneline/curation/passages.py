@@ -158,8 +158,16 @@ _SUBJECTLESS = re.compile(r"^\W*(?:called|invoked|used|should|must|may|new in ve
 _LINK_HOLE = re.compile(r"[a-z] [.,;:](?:\s|$)")
 
 
-def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
-    """The answer passages of a chunk, in document order."""
+# the rest of a sentence whose start is elsewhere: a plain lower-case word, then more words or
+# the sentence's end ("principally for works whose purpose is ...", "individually for each
+# flag. After a syscall ...", as wrapped text reads where its lines came apart)
+_MID_SENTENCE = re.compile(r"^([a-z]+)(?:[,;]?\s+[a-z\"'](?![^:]{0,40}:\s)|[.!?]\s)")  # (not "a class instance: ...")
+
+
+def passages(text: str, min_words: int = 15, max_words: int = 120, title: str = "") -> list[str]:
+    """The answer passages of a chunk, in document order. `title` is its document's: a
+    passage may start in lower case with the name of what the document is about ("lnstat is
+    a generalized ...", on lnstat's manual page), with no other plain word."""
     units: list[list[str]] = []  # each: rendered blocks of one passage
     leans: list[bool] = []
     introduced = False  # the last unit is collecting what its "...:" paragraph introduces
@@ -219,6 +227,9 @@ def passages(text: str, min_words: int = 15, max_words: int = 120) -> list[str]:
             continue  # "... has moved to the website ." : a link's text lost in extraction
         if _SUBJECTLESS.match(body):
             continue  # "Called to implement len()": its subject is a heading the question never sees
+        mid = _MID_SENTENCE.match(body)
+        if mid and mid.group(1) not in re.findall(r"[a-z]+", title.lower()):
+            continue
         sentences = [x for x in _SENTENCE_END.split(body) if x.strip()]
         if (_POINTER.search(body) and len(sentences) <= 2) or _SEE_ALSO.match(body):
             continue

@@ -138,7 +138,19 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
         before = [w.lower() for w in _Q_WORD.findall(q[:m.start()])]
         if not any(w not in _GENERIC for w in before):
             return "question_needs_context", f"{m.group(0)!r} refers to nothing in the question"
+    m = _THE_NOUN.match(q)
+    if m and m.group(1)[:5] not in src.where.lower():
+        # "What does the destination only specify?", "What does the core provide?", "What does
+        # the syscall do?": one plain noun with "the" is the one the document was just talking
+        # about; the page's own subject ("the jar command" of jar's manual) is named by its title
+        return "question_needs_context", f"'the {m.group(1)}' is one the question does not say"
     return None
+
+
+# "What does the <noun> <verb>?": a single plain noun after "the", then the verb that ends
+# the question (a particle aside)
+_THE_NOUN = re.compile(r"^\W*[Ww]hat\s+(?:does|do|did)\s+the\s+([a-z]{3,})\s+(?:only\s+)?[a-z]+"
+                       r"(?:\s+(?:to|for|on|with|about|like|from|in|of|out|up))?\?\s*$")
 
 
 
