@@ -75,8 +75,8 @@ def man_pages(out: str, pages: int, seed: int) -> list[str]:
     return written
 
 
-def other_html(out: str, pages: int, seed: int, dirs: list[str]) -> list[str]:
-    """`pages` HTML pages of 300-4000 words from other manuals that ship on the machine
+def other_html(out: str, pages: int, seed: int, dirs: list[str], max_words: int = 4000) -> list[str]:
+    """`pages` HTML pages of 300-`max_words` words from other manuals that ship on the machine
     (Node.js's API reference, Valgrind's and libxslt's manuals, ...): genres no check was
     written from. Seeded; index and table-of-contents pages left out."""
     rng = random.Random(seed)
@@ -93,7 +93,7 @@ def other_html(out: str, pages: int, seed: int, dirs: list[str]) -> list[str]:
         if len(written) == pages:
             break
         text = re.sub(r"<[^>]+>", " ", Path(p).read_text(encoding="utf-8", errors="replace"))
-        if not 300 <= len(text.split()) <= 4000:
+        if not 300 <= len(text.split()) <= max_words:
             continue
         dest = os.path.join(out, f"{Path(p).parent.parent.name}-{os.path.basename(p)}")
         shutil.copyfile(p, dest)
@@ -104,11 +104,12 @@ def other_html(out: str, pages: int, seed: int, dirs: list[str]) -> list[str]:
 OTHER_HTML = ["/usr/share/doc/nodejs/api", "/usr/share/doc/valgrind/html", "/usr/share/doc/libxslt1-dev/html"]
 
 
-def write(out: str, pages: int = 20, seed: int = 0, man: bool = False, other: bool = False) -> list[str]:
+def write(out: str, pages: int = 20, seed: int = 0, man: bool = False, other: bool = False,
+          max_words: int = 4000) -> list[str]:
     if man:
         return man_pages(out, pages, seed)
     if other:
-        return other_html(out, pages, seed, OTHER_HTML)
+        return other_html(out, pages, seed, OTHER_HTML, max_words)
     rng = random.Random(seed)
     html, text = html_pages(), topics()
     n_html = min(len(html), pages // 2)
@@ -135,8 +136,10 @@ def main() -> None:
     ap.add_argument("--man", action="store_true", help="manual pages instead of HTML and topics")
     ap.add_argument("--other-html", action="store_true", help=(
         "HTML pages of other manuals on the machine (Node.js API, Valgrind, libxslt) instead"))
+    ap.add_argument("--max-words", type=int, default=4000, help=(
+        "--other-html: longest page taken (Node.js's API pages run to 50,000 words)"))
     args = ap.parse_args()
-    for p in write(args.out, args.pages, args.seed, args.man, args.other_html):
+    for p in write(args.out, args.pages, args.seed, args.man, args.other_html, args.max_words):
         print(p)
 
 

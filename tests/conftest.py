@@ -42,7 +42,8 @@ class FakeLLM:
         self.calls = []
         self.usage = {}
 
-    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="", schema=None):
+    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="", schema=None,
+                 no_repeat=None):
         self.calls.append(("generate", len(chats)))
         return [self.replies.pop(0) for _ in chats]
 

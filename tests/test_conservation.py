@@ -51,7 +51,8 @@ class RandomLLM:
         self.rng = random.Random(seed)
         self.usage = {}
 
-    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="", schema=None):
+    def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="", schema=None,
+                 no_repeat=None):
         return [self.rng.choice(REPLIES) for _ in chats]
 
     def choice_probs(self, chats, prefix, choices, *, desc=""):

@@ -131,3 +131,14 @@ def test_a_text_judge_on_the_local_model_gives_every_pair_a_score_without_retrie
              ("What does LoRA train?", "Bananas.")]
     verdicts = judge.score(smollm, items, JudgeParams(method="text", retries=0))
     assert all(value is not None and said.lstrip().startswith("{") for value, said in verdicts), verdicts
+
+
+def test_a_reply_repeats_no_run_of_its_own_tokens_with_no_repeat_and_the_prompts_stay_allowed(tiny_llm):
+    chats = [user_chat("What does the append method of a list do? What does the")]
+    # random weights loop on one token: the guard is what stops it
+    loops = tiny_llm.generate(chats, max_new_tokens=24)
+    guarded = tiny_llm.generate(chats, max_new_tokens=24, no_repeat=3)
+    ids = tiny_llm.tokenizer.encode(guarded[0], add_special_tokens=False)
+    runs = [tuple(ids[i:i + 3]) for i in range(len(ids) - 2)]
+    assert len(runs) >= 5 and len(set(runs)) == len(runs), guarded
+    assert guarded != loops

@@ -93,6 +93,10 @@ class GenerateParams(Params):
         "description under its signature, that becomes a pair (its question built from the option "
         "and the program, or from the signature; no model call)"))
     question_max_tokens: int = 48
+    question_no_repeat: int | None = Field(4, ge=2, description=(
+        "a question repeats no run of this many of its own tokens (transformers backend): greedy "
+        "decoding of a small model otherwise loops ('--no-module-caching-caching-...'), a reply "
+        "with no question in it; None to turn it off"))
     answer_max_tokens: int = 160
     temperature: float = Field(0.0, ge=0, description=(
         "0 = greedy: answer_first turns a statement into its question, where sampling only adds "

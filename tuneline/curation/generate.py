@@ -242,7 +242,8 @@ def _answer_first(todo: list[Attempt], llm: LLM, params: GenerateParams
     flat = [(c, passage) for c, group in asked for passage in group]
     replies = iter(llm.generate([passage_question_chat(p, where(c)) for c, p in flat],
                                 max_new_tokens=params.question_max_tokens,
-                                temperature=params.temperature, top_p=params.top_p, desc="questions"))
+                                temperature=params.temperature, top_p=params.top_p, desc="questions",
+                                no_repeat=params.question_no_repeat))
     for chunk, group in asked:
         said = [next(replies) for _ in group]
         exchanges: list[tuple[str, str]] = []
@@ -274,7 +275,7 @@ def _two_pass(todo: list[tuple[Chunk, str | None]], llm: LLM, params: GeneratePa
     replies = llm.generate([question_chat(c.text, where(c)) for c in attempts_],
                            max_new_tokens=params.question_max_tokens,
                            temperature=params.temperature, top_p=params.top_p,
-                           desc="questions")
+                           desc="questions", no_repeat=params.question_no_repeat)
     dropped: list[Dropped] = []
     asked: list[tuple[Chunk, str]] = []
     for chunk, reply in zip(attempts_, replies):

@@ -16,10 +16,13 @@ class LLM(Protocol):
     def generate(
         self, chats: Sequence[Chat], *, max_new_tokens: int, temperature: float = 0.0,
         top_p: float = 1.0, desc: str = "generate", schema: dict | None = None,
+        no_repeat: int | None = None,
     ) -> list[str]:
         """One completion per chat, in input order; `schema` asks for JSON of that shape: the
         transformers backend constrains its decoding to it, the openai backend asks the server
-        (`response_format`, where the server takes one). Callers still parse."""
+        (`response_format`, where the server takes one). Callers still parse. `no_repeat`: a
+        reply repeats no run of that many of its own tokens (the transformers backend; a
+        server keeps to its own repetition settings)."""
 
     def choice_probs(
         self, chats: Sequence[Chat], prefix: str, choices: Sequence[str], *, desc: str = "score",

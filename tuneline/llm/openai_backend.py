@@ -81,7 +81,8 @@ class OpenAILLM:
                 yield [futures[future]], [future.result()]
 
     def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate",
-                 schema=None):
+                 schema=None, no_repeat=None):
+        # (`no_repeat` is the in-process decoder's: a server keeps to its own repetition settings)
         params = {"max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
                   "seed": self.seed, "seeding": "per-call", "schema": schema}
         # one seed per call, from its key: repeated prompts (several questions asked of one

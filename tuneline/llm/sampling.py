@@ -19,6 +19,29 @@ def row_seed(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") >> 1
 
 
+def no_repeat_processor(n: int, prompt_length: int):
+    """A `LogitsProcessor` that keeps a reply from repeating any run of `n` of its own tokens:
+    greedy decoding of a small model loops ("--no-module-caching-caching-caching-..."), and the
+    prompt's own runs ("What does the" in its examples) stay allowed, unlike transformers'
+    `no_repeat_ngram_size`, which counts the prompt."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class NoRepeatInReply(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            reply = input_ids[:, prompt_length:].tolist()
+            for row, toks in enumerate(reply):
+                if len(toks) < n:
+                    continue
+                head = toks[-(n - 1):]
+                banned = {toks[i + n - 1] for i in range(len(toks) - n + 1) if toks[i:i + n - 1] == head}
+                if banned:
+                    scores[row, torch.tensor(sorted(banned), device=scores.device)] = float("-inf")
+            return scores
+
+    return NoRepeatInReply()
+
+
 def processor(seeds: list[int], temperature: float, top_p: float, prompt_length: int):
     """A `LogitsProcessor` for `generate(do_sample=False)` that samples each row with its own
     seed (`seeds[i]` for batch row i)."""

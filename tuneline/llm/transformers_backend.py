@@ -55,8 +55,9 @@ class TransformersLLM:
         self.usage[key] = self.usage.get(key, 0) + n
 
     def generate(self, chats, *, max_new_tokens, temperature=0.0, top_p=1.0, desc="generate",
-                 schema=None):
-        """With `schema`, decoding is constrained to JSON of that shape (tuneline/llm/constrained.py)."""
+                 schema=None, no_repeat=None):
+        """With `schema`, decoding is constrained to JSON of that shape (tuneline/llm/constrained.py);
+        with `no_repeat`, a reply repeats no run of that many of its own tokens."""
         import torch
         from transformers import LogitsProcessorList
 
@@ -64,6 +65,8 @@ class TransformersLLM:
                   "seed": self.seed}
         if schema is not None:
             params["schema"] = schema  # constrained replies are cached apart from free ones
+        if no_repeat:
+            params["no_repeat"] = no_repeat
         if temperature > 0:
             params["sampler"] = "per-call"  # apart from replies cached by the batch-wide sampler
         # each sampled call draws from a generator of its own, seeded by its key: its reply
@@ -78,6 +81,8 @@ class TransformersLLM:
                     processors = []  # the mask first: the sampler draws among allowed tokens
                     if schema is not None:
                         processors.append(constrained.processor(self.tokenizer, schema, width))
+                    if no_repeat:
+                        processors.append(sampling.no_repeat_processor(no_repeat, width))
                     if temperature > 0:
                         processors.append(sampling.processor(
                             [seeds[todo[i]] for i in idx], temperature, top_p, width))
