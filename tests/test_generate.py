@@ -14,6 +14,18 @@ from tuneline.params import GenerateParams
 from tuneline.records import Chunk
 
 
+def _chunks(folder, name: str, text: str, **ingest) -> list[Chunk]:
+    """`text` written to `folder/name` and read as the pipeline reads a raw folder: its reader,
+    then the chunker."""
+    from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
+    from tuneline.params import IngestParams
+
+    (folder / name).write_text(text)
+    params = IngestParams(**ingest)
+    files, _ = scan_sources(folder, params)
+    return chunk_documents(read_sources(folder, files, params).documents, params)
+
+
 @pytest.mark.parametrize("reply, question", [
     ("What is LoRA?", "What is LoRA?"),
     ('A student might ask: "What does the rank r control?"', "What does the rank r control?"),
@@ -201,15 +213,10 @@ def test_a_paragraph_that_only_sends_the_reader_to_another_is_no_answer_passage(
     import pydoc_data.topics
 
     from tuneline.curation import passages
-    from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
-    from tuneline.params import IngestParams
 
     # CPython's reference topic, read as the pipeline reads it: "See the paragraph on
     # "__hash__()" for some important notes on creating *hashable* objects ..."
-    (tmp_path / "python-customization.txt").write_text(pydoc_data.topics.topics["customization"])
-    params = IngestParams()
-    files, _ = scan_sources(tmp_path, params)
-    chunks = chunk_documents(read_sources(tmp_path, files, params).documents, params)
+    chunks = _chunks(tmp_path, "python-customization.txt", pydoc_data.topics.topics["customization"])
     assert any("See the paragraph on" in c.text for c in chunks)
     found = [p for c in chunks for p in passages.passages(c.text, 15, 120)]
     assert len(found) > 10 and not any(p.startswith("See ") for p in found)
@@ -376,14 +383,10 @@ result of the function call.</p></dd></dl>
 def test_a_texinfo_manuals_function_definition_gives_a_pair_whose_question_is_its_signature(tmp_path):
     from tuneline.curation.generate import signature_entries
     from tuneline.curation.source_checks import Source, first_fault
-    from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
-    from tuneline.params import GroundingParams, IngestParams
+    from tuneline.params import GroundingParams
     from tuneline.records import Pair
 
-    (tmp_path / "The-Basics.html").write_text(FFI_CALL_HTML)
-    params = IngestParams()
-    files, _ = scan_sources(tmp_path, params)
-    (chunk,) = chunk_documents(read_sources(tmp_path, files, params).documents, params)
+    (chunk,) = _chunks(tmp_path, "The-Basics.html", FFI_CALL_HTML)
     (entry,) = signature_entries(chunk, GenerateParams())
     # the return type out, the pointers' stars kept, Markdown's marks and escapes read
     assert entry.question == "What does ffi_call(ffi_cif *cif, void *fn, void *rvalue, void **avalues) do?"
@@ -420,14 +423,11 @@ number of times <code>console.count()</code> has been called with the given <cod
 def test_an_api_reference_that_heads_each_method_with_its_signature_gives_a_pair_per_method(tmp_path):
     from tuneline.curation.generate import Entry, attempts, where
     from tuneline.curation.source_checks import Source, first_fault
-    from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
-    from tuneline.params import GroundingParams, IngestParams
+    from tuneline.params import GroundingParams
     from tuneline.records import Pair
 
-    (tmp_path / "console.html").write_text(NODE_CONSOLE_HTML)
-    params = IngestParams(chunk_words=40, min_chunk_words=10)  # a chunk per section or two
-    files, _ = scan_sources(tmp_path, params)
-    chunks = chunk_documents(read_sources(tmp_path, files, params).documents, params)
+    chunks = _chunks(tmp_path, "console.html", NODE_CONSOLE_HTML,  # a chunk per section or two
+                     chunk_words=40, min_chunk_words=10)
     got = {a.question: (c, a.answer) for c, a in attempts(chunks, GenerateParams(questions_per_chunk=2))
            if isinstance(a, Entry)}
     assert set(got) == {"What does console.clear() do?", "What does console.count([label]) do?"}
