@@ -370,9 +370,10 @@ def _described(blocks: list[tuple[str, list[str]]]) -> str | None:
 
 def signatures(text: str, min_words: int = 5, max_words: int = 120,
                heading: str | None = None) -> list[tuple[tuple[str, ...], str]]:
-    """(signatures, description) for each API entry of a chunk, in document order: the
-    signatures as written, and the paragraph after them cut to whole sentences (a last
-    sentence that introduces an example left out). A signature is a paragraph of its own, a
+    """(signatures, description) for each API entry of a chunk (those under headings first,
+    then signature paragraphs, then texinfo definitions): the signatures as written, and the
+    paragraph after them cut to whole sentences (a last sentence that introduces an example
+    left out). A signature is a paragraph of its own, a
     heading in the chunk, or `heading`: the section the chunk starts (its text then opens
     with the description). Entries whose description is shorter than `min_words`, only
     points elsewhere or is not prose are left out."""
