@@ -6,6 +6,7 @@ quickstart config runs the same code at full size.
 
 import html
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -171,8 +172,9 @@ def test_the_evaluate_step_shows_every_models_answer_to_every_test_and_general_p
 
 
 def test_a_quickstart_sized_split_is_undecided_under_the_quickstart_gate_as_the_readme_says(first_run):
-    """The README states what the quickstart's gate decides on its 6 test pairs; the same gate
-    on this run's real answers (2 test pairs) decides the same, for the same reason."""
+    """The README states what the quickstart's gate decides on the test pairs its funnel shows;
+    the same gate on this run's real answers (2 test pairs) decides the same, for the same
+    reason, and the README's count of items is the count its funnel shows."""
     _, run = first_run
     config = yaml.safe_load((Path(__file__).parents[2] / "configs" / "quickstart.yaml").read_text())
     gate_params = (config["steps"].get("register_model", {}).get("parameters", {})
@@ -184,8 +186,10 @@ def test_a_quickstart_sized_split_is_undecided_under_the_quickstart_gate_as_the_
     expected = "eval_loss rests on 2 items, fewer than the 20 the gate needs to decide"
     assert expected in decision["reason"]
     readme = (Path(__file__).parents[2] / "README.md").read_text()
-    assert ("kept in staging: undecided against the base model: eval_loss rests on 6 items, "
-            "fewer than the 20 the gate needs to decide") in readme
+    shown = re.search(r"^\s+test pairs\s+(\d+)", readme, re.MULTILINE)
+    assert shown, "the README's funnel shows no count of test pairs"
+    assert (f"kept in staging: undecided against the base model: eval_loss rests on "
+            f"{shown.group(1)} items, fewer than the 20 the gate needs to decide") in readme
 
 
 def test_an_unchanged_rerun_executes_only_the_scan_registry_and_hub_steps_and_ends_with_the_same_version(
