@@ -10,11 +10,14 @@ such a folder from text that ships on the machine (nothing is downloaded or comm
   them to a terminal: an indented body under column-0 titles), a source no check was written
   from;
 - with `--other-html`, pages of other HTML manuals that ship on the machine (Node.js's API
-  reference, Valgrind's manual, libxslt's), read by no check before 2026-12-07's fifth session.
+  reference, Valgrind's manual, libxslt's), read by no check before 2026-12-07's fifth session;
+- with `--perl`, the documentation of Perl's core modules (/usr/share/perl, perl-base and
+  perl-modules) rendered as HTML manual pages by `pod2html`, read by no check before
+  2026-12-07's sixth session.
 A seeded choice of pages; `--seed` picks another set, so a change can be checked on pages it
 was not tuned on.
 
-    python benchmarks/realdocs.py OUT_DIR [--pages 20] [--seed 0] [--man]
+    python benchmarks/realdocs.py OUT_DIR [--pages 20] [--seed 0] [--man | --other-html | --perl]
     tuneline run configs/dataset.yaml --set parameters.raw_dir=OUT_DIR
 """
 
@@ -101,11 +104,46 @@ def other_html(out: str, pages: int, seed: int, dirs: list[str], max_words: int 
     return written
 
 
+def perl_pages(out: str, pages: int, seed: int, max_words: int = 4000) -> list[str]:
+    """`pages` Perl core modules' manual pages as HTML (`pod2html`, each a NAME, SYNOPSIS,
+    DESCRIPTION and its functions or methods as items), 300-`max_words` words; seeded."""
+    import subprocess
+    import tempfile
+
+    rng = random.Random(seed)
+    found = sorted(p for root in ("/usr/share/perl", "/usr/lib/x86_64-linux-gnu/perl-base",
+                                  "/usr/lib/x86_64-linux-gnu/perl")
+                   for p in glob.glob(os.path.join(root, "**", "*.pm"), recursive=True))
+    rng.shuffle(found)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    seen: set[str] = set()
+    for p in found:
+        if len(written) == pages:
+            break
+        name = re.sub(r"^.*?/perl(?:-base)?/(?:5[.0-9]*/)?", "", p)[:-3].replace("/", "::")
+        if name in seen or "=head1 DESCRIPTION" not in Path(p).read_text(errors="replace"):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:  # pod2html leaves a cache file behind
+            res = subprocess.run(["pod2html", f"--infile={p}", f"--title={name}", "--quiet",
+                                  f"--cachedir={tmp}"], capture_output=True, text=True)
+        text = re.sub(r"<[^>]+>", " ", res.stdout)
+        if res.returncode or not 300 <= len(text.split()) <= max_words:
+            continue
+        seen.add(name)
+        dest = os.path.join(out, f"perl-{name.replace('::', '-')}.html")
+        Path(dest).write_text(res.stdout, encoding="utf-8")
+        written.append(dest)
+    return written
+
+
 OTHER_HTML = ["/usr/share/doc/nodejs/api", "/usr/share/doc/valgrind/html", "/usr/share/doc/libxslt1-dev/html"]
 
 
 def write(out: str, pages: int = 20, seed: int = 0, man: bool = False, other: bool = False,
-          max_words: int = 4000) -> list[str]:
+          max_words: int = 4000, perl: bool = False) -> list[str]:
+    if perl:
+        return perl_pages(out, pages, seed, max_words)
     if man:
         return man_pages(out, pages, seed)
     if other:
@@ -136,10 +174,13 @@ def main() -> None:
     ap.add_argument("--man", action="store_true", help="manual pages instead of HTML and topics")
     ap.add_argument("--other-html", action="store_true", help=(
         "HTML pages of other manuals on the machine (Node.js API, Valgrind, libxslt) instead"))
+    ap.add_argument("--perl", action="store_true", help=(
+        "Perl's core modules' manual pages as HTML (pod2html) instead"))
     ap.add_argument("--max-words", type=int, default=4000, help=(
-        "--other-html: longest page taken (Node.js's API pages run to 50,000 words)"))
+        "--other-html, --perl: longest page taken (Node.js's API pages run to 50,000 words)"))
     args = ap.parse_args()
-    for p in write(args.out, args.pages, args.seed, args.man, args.other_html, args.max_words):
+    for p in write(args.out, args.pages, args.seed, args.man, args.other_html, args.max_words,
+                   args.perl):
         print(p)
 
 
