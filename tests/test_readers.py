@@ -344,3 +344,51 @@ def test_html_lines_of_one_wrapped_paragraph_are_joined_back_into_it():
     assert paragraph.rstrip().endswith("principally for works whose purpose is instruction or reference.")
     assert "\xa0" not in text
     assert any(p.strip() == "0. PREAMBLE" for p in text.split("\n\n"))  # a title stays apart
+
+
+@pytest.mark.skipif(not __import__("shutil").which("pod2html") or not __import__("shutil").which("perl"),
+                    reason="needs Perl's pod2html (Debian's perl package) to write the page")
+def test_a_pod2html_manual_page_keeps_its_headings_and_each_function_stays_under_its_own(tmp_path):
+    """pod2html puts its content straight in <body>: trafilatura's fallback extractors read
+    such a page and dropped every heading, so "Returns a string ..." of last_error() read as
+    part of the section before it."""
+    import subprocess
+
+    module = subprocess.run(["perl", "-MParams::Check", "-e", 'print $INC{"Params/Check.pm"}'],
+                            capture_output=True, text=True, check=True).stdout
+    page = subprocess.run(["pod2html", f"--infile={module}", "--title=Params::Check", "--quiet",
+                           f"--cachedir={tmp_path}"], capture_output=True, check=True).stdout
+    parsed = read_html(page, "perl-Params-Check.html")
+    headings = [line for line in parsed.text.splitlines() if line.startswith("#")]
+    assert {"# NAME", "# DESCRIPTION", "## last_error()", "## $Params::Check::VERBOSE"} <= set(headings)
+    assert not any("TUNELINE" in line for line in parsed.text.splitlines())
+    chunks = chunk_documents([Document("d", "perl-Params-Check.html", parsed.text, parsed.title, True)],
+                             IngestParams())
+    owner = next(c for c in chunks if "Returns a string containing all warnings" in c.text)
+    assert owner.section.endswith("last_error()")
+
+
+def test_a_docbook_chapter_keeps_its_section_headings():
+    """Valgrind's DocBook pages: the chapter and its numbered sections, each a heading."""
+    html = ("<html><head><title>5. Cachegrind</title></head><body><div class=\"chapter\">"
+            "<div class=\"titlepage\"><div><div><h1 class=\"title\"><a name=\"cg\"></a>5. Cachegrind: "
+            "a cache profiler</h1></div></div></div><div class=\"sect1\"><div class=\"titlepage\">"
+            "<div><div><h2 class=\"title\"><a name=\"cg.overview\"></a>5.1. Overview</h2></div></div>"
+            "</div><p>" + DOCS["dumps"] + "</p></div><div class=\"sect1\"><div class=\"titlepage\">"
+            "<div><div><h2 class=\"title\">5.2. Using cg_annotate</h2></div></div></div><p>"
+            + DOCS["loads"] + "</p></div></div></body></html>")
+    text = read_html(html.encode(), "cg-manual.html").text
+    assert [line for line in text.splitlines() if line.startswith("#")] == [
+        "# 5. Cachegrind: a cache profiler", "## 5.1. Overview", "## 5.2. Using cg_annotate"]
+
+
+def test_markdown_escapes_are_undone_in_prose_and_kept_in_code_and_at_a_line_start():
+    from tuneline.documents.readers import unescape_markdown
+
+    assert unescape_markdown("ExtUtils::MM\\_Unix returns \\<string> or \\[a\\]") == \
+        "ExtUtils::MM_Unix returns <string> or [a]"
+    # a backslash that is the text's own: in code, doubled by the escaper, before a star
+    assert unescape_markdown("use `\\*STDIN` and ```\nx\\_y\n```") == "use `\\*STDIN` and ```\nx\\_y\n```"
+    assert unescape_markdown("C:\\\\\\_dir") == "C:\\_dir"
+    assert unescape_markdown("*ffi\\_call (void \\*fn)*") == "*ffi_call (void \\*fn)*"
+    assert unescape_markdown("text\n\\_ starts a line") == "text\n\\_ starts a line"

@@ -183,20 +183,71 @@ def read_html(data: bytes, path: str) -> Parsed:
 
     if b"\x00" in data:
         raise Unreadable("binary_file", "contains NUL bytes")
-    # trafilatura detects the charset itself (meta tag, BOM, then a guess)
-    try:
-        text = trafilatura.extract(data, output_format="markdown", include_comments=False,
+    def extract(page: bytes) -> str | None:
+        # trafilatura detects the charset itself (meta tag, BOM, then a guess)
+        return trafilatura.extract(page, output_format="markdown", include_comments=False,
                                    include_tables=True, include_formatting=True,
                                    include_links=False, include_images=False, favor_recall=True,
                                    deduplicate=False)
+
+    try:
+        text = extract(data)
+        if text and _HEADING_TAG.search(data) and not _MD_HEADING.search(text):
+            # Where no container holds the content (pod2html's manual pages, DocBook's
+            # chapters), trafilatura's fallback extractors read the page and drop every heading,
+            # and with them which function or section each paragraph is about. Each heading
+            # marked as a paragraph of its own survives them and is made a heading again.
+            marked = extract(_HEADING_ELEMENT.sub(_heading_mark, data))
+            text = _headings_back(marked) if marked and _MARK in marked else text
         meta = trafilatura.extract_metadata(data)
     except Exception as e:  # lxml and trafilatura raise many types on broken markup
         raise Unreadable("unparseable_file", f"HTML: {type(e).__name__}: {e}") from None
     if not text or not text.strip():
         raise Unreadable("no_text", "HTML: no main content found (navigation/boilerplate only?)")
     title = meta.title if meta and meta.title else None
-    text = _rejoin_wrapped(text.replace("\xa0", " "))
+    text = _rejoin_wrapped(unescape_markdown(text.replace("\xa0", " ")))
     return Parsed(title or first_heading(text) or fallback_title(path), text.strip(), True)
+
+
+_HEADING_TAG = re.compile(rb"<h[1-6][\s>]", re.IGNORECASE)
+_MD_HEADING = re.compile(r"^#{1,6} ", re.MULTILINE)
+_HEADING_ELEMENT = re.compile(rb"<h([1-6])\b[^>]*>(.*?)</h\1\s*>", re.IGNORECASE | re.DOTALL)
+_MARK = "TUNELINEHEADINGMARK"
+_MARKED_LINE = re.compile(rf"^[ \t]*{_MARK}([1-6]) +(.+?)[ \t]*$", re.MULTILINE)
+
+
+def _heading_mark(m: re.Match) -> bytes:
+    title = b" ".join(re.sub(rb"<[^>]+>", b"", m.group(2)).split())
+    return b"<p>%s%s %s</p>" % (_MARK.encode(), m.group(1), title) if title else b""
+
+
+def _headings_back(text: str) -> str:
+    """A marked paragraph becomes a Markdown heading of its level; a mark the extractor glued
+    into other text (a page laid out in one table cell) is dropped, its title left as text."""
+    text = _MARKED_LINE.sub(lambda m: f"\n{'#' * int(m.group(1))} {m.group(2)}\n", text)
+    return re.sub(r"\n{3,}", "\n\n", re.sub(rf"{_MARK}[1-6] ?", "", text))
+# code (fenced, then inline), where a backslash is the text's own; an escaped backtick opens none
+_CODE = re.compile(r"(```.*?```|(?<!\\)`[^`\n]+`)", re.DOTALL)
+# an escaped star stays: a literal one beside emphasis marks ("*ffi\\_call (void \\*fn)*") is
+# told apart only by its escape (passages.signatures reads both)
+_ESCAPED = re.compile(r"(\\+)([_`~\[\]<])")
+
+
+def unescape_markdown(text: str) -> str:
+    """Prose as written: trafilatura's Markdown escapes the inline-syntax characters of plain
+    text ("ExtUtils::MM\\_Unix", Node.js's "\\<string>"), which a question then copies; each
+    escape undone (its doubled backslashes halved) outside code, where backslashes are the
+    text's own (Perl's `\\*STDIN`). An escape that opens a line stays (like trafilatura's `\\#`
+    and `\\-`): it keeps a paragraph from reading as a list item or heading."""
+    def undo(m: re.Match) -> str:
+        run, line_start = len(m.group(1)), not m.string[:m.start()].rpartition("\n")[2].strip()
+        if run % 2 == 0 or line_start:  # not an escape trafilatura wrote, or one that protects
+            return m.group(0)
+        return "\\" * (run // 2) + m.group(2)
+
+    parts = _CODE.split(text)
+    parts[::2] = [_ESCAPED.sub(undo, p) for p in parts[::2]]
+    return "".join(parts)
 
 
 _NOT_PROSE = re.compile(r"^\s*(?:#|[-*+]\s|\d{1,2}[.)]\s|\||```|>)")
