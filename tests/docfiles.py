@@ -1,7 +1,13 @@
-"""Documents made by real tools at test time: HTML by docutils or markdown-it, PDF by fpdf2,
-DOCX by python-docx (tests/test_readers.py and the end-to-end run's mixed folder)."""
+"""Documents made by real tools at test time: HTML by docutils, markdown-it or Perl's
+pod2html, PDF by fpdf2, DOCX by python-docx (tests/test_readers.py, tests/test_generate.py and
+the end-to-end run's mixed folder)."""
 
 import io
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
 
 import docutils.core
 
@@ -21,6 +27,20 @@ def markdown_html(markdown: str, title: str) -> bytes:
             f"<main><article>{body}</article></main>"
             "<footer>Copyright 2026 Example. Privacy policy. Terms of use.</footer>"
             "<script>console.log('analytics')</script></body></html>").encode()
+
+
+def pod2html(module: str, scratch: Path) -> bytes:
+    """The manual page of one of Perl's own modules as pod2html writes it (skips the test
+    where Perl's pod2html is not installed). perl-base ships its modules with their POD
+    stripped, so the first copy on @INC that has its documentation is read."""
+    if not shutil.which("pod2html") or not shutil.which("perl"):
+        pytest.skip("needs Perl's pod2html (Debian's perl package) to write the page")
+    inc = subprocess.run(["perl", "-e", 'print join "\\n", @INC'], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    rel = module.replace("::", "/") + ".pm"
+    path = next(p for d in inc if (p := Path(d) / rel).is_file() and "=head1" in p.read_text(errors="replace"))
+    return subprocess.run(["pod2html", f"--infile={path}", f"--title={module}", "--quiet",
+                           f"--cachedir={scratch}"], capture_output=True, check=True).stdout
 
 
 def make_pdf(sections, title="textwrap and json") -> bytes:

@@ -437,3 +437,54 @@ def test_an_api_reference_that_heads_each_method_with_its_signature_gives_a_pair
     for question, (chunk, answer) in got.items():
         pair = Pair("p", chunk.chunk_id, chunk.source, question, answer)
         assert first_fault(pair, Source(chunk.text, where(chunk)), GroundingParams()) is None
+
+
+def test_a_modules_functions_in_its_definition_list_and_headings_are_asked_of_in_the_module(tmp_path):
+    """CPAN::Mirrors lists its methods in a <dl>, Params::Check titles its functions with
+    headings, Scalar::Util opens each with a usage line: each a pair whose question names the
+    module, answered by its own description."""
+    from tests.docfiles import pod2html
+    from tuneline.curation.generate import signature_entries
+
+    entries = {}
+    for module in ("CPAN::Mirrors", "Params::Check", "Scalar::Util"):
+        folder = tmp_path / module.replace("::", "-")
+        folder.mkdir()
+        chunks = _chunks(folder, "page.html", pod2html(module, tmp_path).decode())
+        for i, c in enumerate(chunks):
+            starts = i == 0 or chunks[i - 1].section != c.section
+            entries.update({e.question: e.answer for e in signature_entries(c, GenerateParams(), starts)})
+    assert entries["What does countries( [CONTINENTS] ) do in CPAN::Mirrors?"] == \
+        "Return a list of countries based on those defined in *MIRRORED.BY*."
+    assert entries["What does last_error() do in Params::Check?"].startswith(
+        "Returns a string containing all warnings and errors reported during the last time `check` was called.")
+    # a usage line over its description (Scalar::Util's): the call it makes is the entry
+    assert entries["What does reftype( $ref ) do in Scalar::Util?"].startswith(
+        "If `$ref` is a reference, the basic Perl type of the variable referenced is returned")
+    # each answer is the item's own description, never the next item's
+    assert not any("continents" in a for q, a in entries.items() if q.startswith("What does countries("))
+
+
+def test_a_module_name_is_the_title_of_a_library_manual_page_and_nothing_else():
+    from tuneline.text import module
+
+    assert module("Params::Check") == "Params::Check"
+    assert module("Digest::SHA - Perl extension for SHA-1/224/256/384/512") == "Digest::SHA"
+    assert module("charnames") is None and module("The Basics (libffi)") is None
+    assert module("gzip, gunzip, zcat - compress or expand files") is None
+
+
+def test_a_paragraph_after_a_definition_lists_item_leans_on_that_item_and_is_no_answer_alone():
+    """PerlIO's manual: "It turns off the flag ..." is about :bytes, the item before it; joined
+    to the paragraph before the list it would answer a question about :encoding(UTF-8)."""
+    from tuneline.curation.passages import passages
+
+    text = ("The `:encoding(UTF-8)` layer (hyphen is significant) is preferred as it will ensure "
+            "translation between valid UTF-8 bytes and valid Unicode characters.\n\n"
+            "- :bytes\n- This is the inverse of the `:utf8` pseudo-layer.\n\n"
+            "It turns off the flag on the layer below so that data read from it is considered to be "
+            "Perl's internal downgraded encoding, thus interpreted as the native single-byte encoding "
+            "of Latin-1 or EBCDIC.")
+    found = passages(text, min_words=10)
+    assert found == ["The `:encoding(UTF-8)` layer (hyphen is significant) is preferred as it will ensure "
+                     "translation between valid UTF-8 bytes and valid Unicode characters."]

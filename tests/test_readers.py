@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.docfiles import docutils_html, make_docx, make_pdf
+from tests.docfiles import docutils_html, make_docx, make_pdf, pod2html
 from tuneline.documents.ingest import chunk_documents, read_sources, scan_sources
 from tuneline.documents.readers import Unreadable, read_docx, read_html, read_pdf
 from tuneline.params import IngestParams
@@ -346,22 +346,18 @@ def test_html_lines_of_one_wrapped_paragraph_are_joined_back_into_it():
     assert any(p.strip() == "0. PREAMBLE" for p in text.split("\n\n"))  # a title stays apart
 
 
-@pytest.mark.skipif(not __import__("shutil").which("pod2html") or not __import__("shutil").which("perl"),
-                    reason="needs Perl's pod2html (Debian's perl package) to write the page")
-def test_a_pod2html_manual_page_keeps_its_headings_and_each_function_stays_under_its_own(tmp_path):
+def test_a_pod2html_manual_page_keeps_its_headings_and_its_code_blocks_and_each_function_stays_under_its_own(tmp_path):
     """pod2html puts its content straight in <body>: trafilatura's fallback extractors read
     such a page and dropped every heading, so "Returns a string ..." of last_error() read as
     part of the section before it."""
-    import subprocess
-
-    module = subprocess.run(["perl", "-MParams::Check", "-e", 'print $INC{"Params/Check.pm"}'],
-                            capture_output=True, text=True, check=True).stdout
-    page = subprocess.run(["pod2html", f"--infile={module}", "--title=Params::Check", "--quiet",
-                           f"--cachedir={tmp_path}"], capture_output=True, check=True).stdout
+    page = pod2html("Params::Check", tmp_path)
     parsed = read_html(page, "perl-Params-Check.html")
     headings = [line for line in parsed.text.splitlines() if line.startswith("#")]
     assert {"# NAME", "# DESCRIPTION", "## last_error()", "## $Params::Check::VERBOSE"} <= set(headings)
     assert not any("TUNELINE" in line for line in parsed.text.splitlines())
+    # its <pre> blocks inside definitions: each fence on a line of its own, none glued to text
+    assert parsed.text.count("```") % 2 == 0
+    assert all(line.strip().startswith("```") or "```" not in line for line in parsed.text.splitlines())
     chunks = chunk_documents([Document("d", "perl-Params-Check.html", parsed.text, parsed.title, True)],
                              IngestParams())
     owner = next(c for c in chunks if "Returns a string containing all warnings" in c.text)

@@ -306,6 +306,15 @@ def test_a_question_about_a_command_line_option_must_name_the_program(question, 
     # the question tuneline builds for an option's own description (generate.option_entries)
     ("What does the --print0 option of lslogins do?",
      "Delimit user entries with a nul character, instead of a newline.", None),
+    # a line of code as the subject (Perl's manual pages): its passage does not explain it
+    ("What does `require ExtUtils::MM_Unix;` do?", "The methods provided by this package are "
+     "designed to be used in conjunction with ExtUtils::MakeMaker.", "ungrammatical_question"),
+    ("What does `my @layers = PerlIO::get_layers($fh, output => 1)` do?", "Usually the layers are "
+     "identical on either side of a filehandle but for example with sockets there may be differences.",
+     "ungrammatical_question"),
+    # kept: code that names what the passage is about
+    ("What does `PerlIO::get_layers()` return?", "`PerlIO::get_layers()` returns the names of the "
+     "PerlIO layers on a filehandle.", None),
 ])
 def test_garbled_subjects_and_negated_answers_are_dropped_and_their_well_written_forms_kept(
         question, opening, reason):

@@ -88,3 +88,15 @@ def program(title: str) -> str | None:
     """The program a manual page documents, from its title; None for any other title."""
     m = _NAME_LINE.match(title)
     return m.group(1) if m else None
+
+
+# a library's manual page is titled by its module ("Params::Check", "CPAN::Mirrors - ...",
+# "Digest::SHA - Perl extension for SHA-1/224/256/384/512")
+_MODULE_TITLE = re.compile(r"^\s*([A-Za-z_]\w*(?:::\w+)+)(?=$|\s|\()")
+
+
+def module(title: str) -> str | None:
+    """The module a library's manual page documents, from its title (a name qualified with
+    `::`, as Perl's, Ruby's and C++'s are written); None for any other title."""
+    m = _MODULE_TITLE.match(title)
+    return m.group(1) if m else None

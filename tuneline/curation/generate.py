@@ -35,7 +35,7 @@ from tuneline.curation import passages as passages_core
 from tuneline.llm import LLM, Chat
 from tuneline.params import GenerateParams
 from tuneline.records import TRUNCATED, Chunk, Dropped, Pair, drop, stable_id
-from tuneline.text import program
+from tuneline.text import module, program
 
 STAGE = "generate"
 
@@ -175,10 +175,14 @@ def signature_entries(chunk: Chunk, params: GenerateParams, starts_section: bool
     a signature ("`console.clear()`#") opens with that entry's description."""
     out = []
     heading = chunk.section.split(" > ")[-1] if starts_section and chunk.section else None
+    lib = module(chunk.title)
     for sigs, desc in passages_core.signatures(chunk.text, params.option_min_words,
-                                                params.passage_max_words, heading):
+                                                params.passage_max_words, heading, lib is not None):
         if len(sigs) == 1:
-            out.append(Entry(f"What does {sigs[0]} do?", desc))
+            # a name of the module's own ("last_error()") is asked of in the module
+            name = sigs[0].split("(")[0]
+            where = f" in {lib}" if lib and "." not in name and "::" not in name else ""
+            out.append(Entry(f"What does {sigs[0]} do{where}?", desc))
         elif len(sigs) <= 4:
             out.append(Entry(f"What do {', '.join(sigs[:-1])} and {sigs[-1]} do?", desc))
     return out

@@ -191,6 +191,9 @@ def passages(text: str, min_words: int = 15, max_words: int = 120, title: str = 
             if prev and (introduced or prev[-1].rstrip().endswith(":")):
                 prev.append(rendered)
                 introduced = True
+            else:  # one the answer leaves out: "It ..." after it is about it, not about
+                units.append([])  # what came before ("- :bytes / - This is the inverse ...")
+                leans.append(False)
             continue
         introduced = False
         units.append([rendered])
@@ -340,6 +343,7 @@ def _definitions(blocks: list[tuple[str, list[str]]]) -> list[tuple[tuple[str, .
     return out
 
 
+_USAGE_LINE = re.compile(r"^`[^`]*;`\s*")
 # a note an API entry opens with before saying what it does: "This feature is only available
 # with the `--experimental-network-inspection` flag enabled.", "This method does not display
 # anything unless used in the inspector.", "Stability: 1 - Experimental"
@@ -347,11 +351,28 @@ _ENTRY_NOTE = re.compile(r"^(?:\s*(?:This (?:feature|method|function|API|class|p
                          r"does not [^.]{0,60} unless)|Stability:\s*\d)[^.!?]*[.!?]?)+\s*", re.I)
 
 
-def heading_signature(heading: str) -> str | None:
+# on a module's manual page, a function or method by its own name ("last_error()", "countries(
+# [CONTINENTS] )", "$z->flush($flush_type)", "charnames::vianame(name)", a statement's ";" after it):
+# the page's module is what makes it stand alone
+_MODULE_SIGNATURE = re.compile(r"^(?:\$\w+->)?[A-Za-z_]\w*(?:::\w+)*\s*\([^()]*\)$")
+
+
+# a usage line an entry opens with, its call what the entry documents: "`my $pkg = blessed(
+# $ref );`" (Scalar::Util's), "`const hash = createHash(algorithm);`"
+_USAGE = re.compile(r"^`\s*(?:(?:my|our|local|const|let|var)\s+)?[$@%]?\w+\s*=\s*"
+                    r"((?:\$\w+->)?[A-Za-z_][\w.:]*\s*\([^()]*\))\s*;?\s*`$")
+
+
+def _as_signature(text: str, in_module: bool) -> str | None:
+    text = _unmarked(text).rstrip(";").rstrip()
+    return text if _SIGNATURE.match(text) or (in_module and _MODULE_SIGNATURE.match(text)) else None
+
+
+def heading_signature(heading: str, in_module: bool = False) -> str | None:
     """The signature a heading is, as API references title each function ("#### `console.log([data][,
-    ...args])`#", "str.join(iterable)¶"); None for any other heading."""
-    text = _unmarked(re.sub(r"^\s*#{1,6}\s+|[#¶\s]+$", "", heading))
-    return text if _SIGNATURE.match(text) else None
+    ...args])`#", "str.join(iterable)¶"; with `in_module`, a module's own names: "## last_error()");
+    None for any other heading."""
+    return _as_signature(re.sub(r"^\s*#{1,6}\s+|[#¶\s]+$", "", heading), in_module)
 
 
 # the version notes an API entry may open with ("Added in: v8.3.0", "Stability: 2 - Stable")
@@ -368,37 +389,66 @@ def _described(blocks: list[tuple[str, list[str]]]) -> str | None:
     return _prose(blocks[0][1]) if blocks and blocks[0][0] == "prose" else None
 
 
+def _items(blocks: list[tuple[str, list[str]]]) -> list[tuple[tuple[str, ...], str]]:
+    """A module's definition list, as HTML's <dl> reads ("- countries( [CONTINENTS] )" over
+    "- Return a list of countries ..."): each item whose term is a signature, its description
+    the item under it."""
+    out = []
+    for kind, lines in blocks:
+        if kind != "list":
+            continue
+        items = _render(kind, lines).split("\n")
+        for head, body in zip(items, items[1:]):
+            sig = _LIST_ITEM.match(head) and _as_signature(_LIST_ITEM.sub("", head), True)
+            if sig and _LIST_ITEM.match(body) and not _as_signature(_LIST_ITEM.sub("", body), True):
+                out.append(((sig,), _LIST_ITEM.sub("", body)))
+    return out
+
+
 def signatures(text: str, min_words: int = 5, max_words: int = 120,
-               heading: str | None = None) -> list[tuple[tuple[str, ...], str]]:
+               heading: str | None = None, in_module: bool = False) -> list[tuple[tuple[str, ...], str]]:
     """(signatures, description) for each API entry of a chunk (those under headings first,
     then signature paragraphs, then texinfo definitions): the signatures as written, and the
     paragraph after them cut to whole sentences (a last sentence that introduces an example
     left out). A signature is a paragraph of its own, a
     heading in the chunk, or `heading`: the section the chunk starts (its text then opens
     with the description). Entries whose description is shorter than `min_words`, only
-    points elsewhere or is not prose are left out."""
+    points elsewhere or is not prose are left out. `in_module`: the chunk is of a module's
+    manual page, whose functions are named by their own names (headings and definition lists
+    of "last_error()", "$z->flush($flush_type)", usage lines "`my $pkg = blessed( $ref );`")."""
     found: list[tuple[tuple[str, ...], str]] = []
     blocks = _blocks(text)
-    own = heading_signature(heading) if heading else None
+    own = heading_signature(heading, in_module) if heading else None
     if own and (desc := _described(blocks)):
         found.append(((own,), desc))
     for i, (kind, lines) in enumerate(blocks):
-        sig = heading_signature(lines[0]) if kind == "heading" else None
+        sig = heading_signature(lines[0], in_module) if kind == "heading" else None
         if sig and (desc := _described(blocks[i + 1:])):
             found.append(((sig,), desc))
     for (kind, lines), (_, next_lines) in zip(blocks, blocks[1:]):
+        # a usage line over its description, in one paragraph or two
+        usage = _USAGE.match(" ".join(lines[0].split())) if kind == "prose" else None
+        sig = usage and _as_signature(usage.group(1), in_module)
+        rest = [x for x in lines[1:] if x.strip()] or (
+            next_lines if _kind([x.strip() for x in next_lines]) == "prose" else [])
+        if sig and rest:
+            found.append(((sig,), _prose(rest)))
+            continue
         sigs = tuple(" ".join(x.split()) for x in lines if x.strip())
         # the description may be indented under its signature (read as code otherwise)
         if kind != "list" and all(_SIGNATURE.match(x) for x in sigs) \
                 and _kind([x.strip() for x in next_lines]) == "prose":
             found.append((sigs, _prose(next_lines)))
     out: list[tuple[tuple[str, ...], str]] = []
-    for sigs, desc in found + _definitions(blocks):
-        desc = cut_to_sentences(_ENTRY_NOTE.sub("", desc), max_words)
+    for sigs, desc in found + _definitions(blocks) + (_items(blocks) if in_module else []):
+        # a usage line the description opens with ("`my $make_frag = $mm->constants;` Prints
+        # ..."), and an example glued to its end, are not what it says
+        desc = _USAGE_LINE.sub("", _ENTRY_NOTE.sub("", desc)).split("```")[0]
+        desc = cut_to_sentences(desc, max_words)
         ends = list(_SENTENCE_END.finditer(desc))
         desc = desc[: ends[-1].end()] if ends else ""
         if words(desc) < min_words or not re.match(r"[A-Z0-9\"'`*]", desc) or _REFERS.match(desc) \
-                or _POINTER.search(desc):
+                or _POINTER.search(desc) or desc.endswith("?"):  # "Does this module need linking?"
             continue
         out.append((sigs, desc))
     return out

@@ -205,7 +205,7 @@ def read_html(data: bytes, path: str) -> Parsed:
     if not text or not text.strip():
         raise Unreadable("no_text", "HTML: no main content found (navigation/boilerplate only?)")
     title = meta.title if meta and meta.title else None
-    text = _rejoin_wrapped(unescape_markdown(text.replace("\xa0", " ")))
+    text = _rejoin_wrapped(unescape_markdown(_fences_apart(text.replace("\xa0", " "))))
     return Parsed(title or first_heading(text) or fallback_title(path), text.strip(), True)
 
 
@@ -248,6 +248,15 @@ def unescape_markdown(text: str) -> str:
     parts = _CODE.split(text)
     parts[::2] = [_ESCAPED.sub(undo, p) for p in parts[::2]]
     return "".join(parts)
+
+
+def _fences_apart(text: str) -> str:
+    """Each code fence on a line of its own: a <pre> inside a paragraph or a definition
+    (pod2html's) comes out of trafilatura glued to the text around it ("`$char =
+    $z->ungetc($string)```` $hdr = ...", "For example, ``` ok( sub {"), and the code then reads
+    as part of a sentence."""
+    text = re.sub(r"(?<=\S)[ \t]*(```)(?!`)", r"\n\1", text)  # text before a fence
+    return re.sub(r"^([ \t]*```)[ \t]+(?=\S)", r"\1\n", text, flags=re.MULTILINE)  # code after one
 
 
 _NOT_PROSE = re.compile(r"^\s*(?:#|[-*+]\s|\d{1,2}[.)]\s|\||```|>)")

@@ -216,11 +216,20 @@ _DETERMINER = re.compile(r"(?<=\s)(?:a|an|the|another|this)(?=\s)", re.I)
 _PHRASE_OPENERS = _PREPOSITION | {"and", "or", "than", "is", "are", "be", "a", "an", "the"}
 
 
+_STATEMENT = re.compile(r"^\s*(?:(?:use|require|import|from|my|our|local|const|let|var)\s|.*;\s*$|"
+                        r"[$@%]?[\w.>-]+\s*=\s*\S)")
+
+
 def _garbled_subject(body: str, question: str) -> str | None:
     """What makes "What does <body> ...?" garbled in its subject, if anything: a second
     auxiliary, sentence punctuation ("What does warning! do?"), an option glued to its
     description, or (in "What does X do?") two noun phrases run together."""
     plain = _CODE.sub(" ", _QUOTED.sub(" ", body))
+    # "What does `require ExtUtils::MM_Unix;` do?", "What does `my @layers = PerlIO::get_layers($fh)`
+    # do?": a line of code from the passage, which its passage does not explain (a usage line
+    # over its entry's description is asked of as the entry: passages.signatures)
+    if any(_STATEMENT.match(c) for c in re.findall(r"`([^`]+)`", body)):
+        return "a line of code as the question's subject"
     if _SECOND_AUX.search(plain):
         return f"'does' with a second auxiliary: {_SECOND_AUX.search(plain).group(0)!r}"
     if re.search(r"[!;]|:\s", plain):
@@ -411,7 +420,8 @@ _WHAT_IS = re.compile(r"^\s*what\s+(?:is|are)\s+((?:[\w'\"`().-]+\s*){1,6})\?\s*
 _DEFINES = r"(?:is|are|was|were|has|have|means|mean|refers|stands|denotes|describes|defines|consists)"
 
 
-_DO_PASSIVE = re.compile(r"^\s*what\s+(?:does|do)\s+(.+?)\s+do\?\s*$", re.I)
+# (a module's own function is asked of in it: "What does last_error() do in Params::Check?")
+_DO_PASSIVE = re.compile(r"^\s*what\s+(?:does|do)\s+(.+?)\s+do(?:\s+in\s+[A-Za-z_]\w*(?:::\w+)+)?\?\s*$", re.I)
 
 
 
@@ -433,7 +443,7 @@ _NEGATED = (r"(?:\w+ly\s+)?(?:does\s+not|doesn't|doesn’t|do\s+not|don't|cannot
 # the questions generate.option_entries and generate.signature_entries build for an item of
 # a manual's option list and for an API reference's entry
 _OPTION_SUBJECT = re.compile(r"^the (.+) option of [\w.+-]+$")
-_SIGNATURE_SUBJECT = re.compile(r"^[A-Za-z_][\w.]*\s?\(.*\)$")
+_SIGNATURE_SUBJECT = re.compile(r"^(?:\$\w+->)?[A-Za-z_][\w.:]*\s?\(.*\)$")
 _DEFINITION_LINE = re.compile(r"^\s*[-*+]\s+(?:Function|Macro|Special Form|Command|Variable|User Option|Method):")
 
 
@@ -441,8 +451,8 @@ def _listed_signature(signature: str, chunk: str) -> bool:
     """Whether a line of the chunk is that signature (or a heading that is), or a texinfo
     definition of it (which may wrap onto the next line): their marks, escapes and spaces
     aside."""
-    def bare(text: str) -> str:
-        return re.sub(r"[`*#\\\s]", "", text)
+    def bare(text: str) -> str:  # (a definition list's item: "- countries( [CONTINENTS] )")
+        return re.sub(r"[`*#\\\s]", "", re.sub(r"^\s*[-*+]\s+", "", text))
     want = bare(signature)
     lines = chunk.splitlines()
     return any(bare(line).startswith(want) or (_DEFINITION_LINE.match(line) and want in bare(" ".join(lines[i:i + 2])))
