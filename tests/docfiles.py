@@ -37,6 +37,7 @@ def pod2html(module: str, scratch: Path) -> bytes:
         pytest.skip("needs Perl's pod2html (Debian's perl package) to write the page")
     inc = subprocess.run(["perl", "-e", 'print join "\\n", @INC'], capture_output=True, text=True,
                          check=True).stdout.split("\n")
+    scratch.mkdir(parents=True, exist_ok=True)  # (pod2html keeps a cache file there)
     rel = module.replace("::", "/") + ".pm"
     path = next(p for d in inc if (p := Path(d) / rel).is_file() and "=head1" in p.read_text(errors="replace"))
     return subprocess.run(["pod2html", f"--infile={path}", f"--title={module}", "--quiet",

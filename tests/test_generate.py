@@ -488,3 +488,21 @@ def test_a_paragraph_after_a_definition_lists_item_leans_on_that_item_and_is_no_
     found = passages(text, min_words=10)
     assert found == ["The `:encoding(UTF-8)` layer (hyphen is significant) is preferred as it will ensure "
                      "translation between valid UTF-8 bytes and valid Unicode characters."]
+
+
+def test_an_api_reference_page_gives_its_entries_only_and_its_other_chunks_drop_with_the_reason(tmp_path, fake_llm):
+    """CPAN::Mirrors' manual page documents its methods: the pairs are their entries, no model
+    call is made, and every chunk without an entry is in the ledger as api_page_prose; with the
+    policy off, the model is asked of its prose as before."""
+    from tests.docfiles import pod2html
+    from tuneline.curation.generate import Entry, Skip
+
+    chunks = _chunks(tmp_path, "page.html", pod2html("CPAN::Mirrors", tmp_path / "scratch").decode())
+    todo = attempts(chunks, GenerateParams())
+    assert {type(p) for _, p in todo} == {Entry, Skip}
+    llm = fake_llm(replies=["What does the module do?"])
+    pairs, dropped = generate_pairs(chunks, llm, GenerateParams())
+    assert llm.calls == [] and len(pairs) == sum(isinstance(p, Entry) for _, p in todo)
+    assert {d.reason for d in dropped} == {"api_page_prose"}
+    assert len(pairs) + len(dropped) == len(todo)
+    assert any(isinstance(p, str) for _, p in attempts(chunks, GenerateParams(api_pages_entries_only=False)))

@@ -188,7 +188,15 @@ def signature_entries(chunk: Chunk, params: GenerateParams, starts_section: bool
     return out
 
 
-Attempt = tuple[Chunk, "str | tuple[str, ...] | Entry | None"]
+@dataclass(frozen=True)
+class Skip:
+    """A chunk the model is not asked of, and why (the ledger's drop reason and detail)."""
+
+    reason: str
+    detail: str
+
+
+Attempt = tuple[Chunk, "str | tuple[str, ...] | Entry | Skip | None"]
 
 
 def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
@@ -196,7 +204,8 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
     (passage None); answer_first, one per chosen option item (an `Entry`) or passage, up to
     `questions_per_chunk` (with `turns` > 1, one per conversation: a tuple of up to `turns`
     passages in document order; option items make no conversations), and one (None) for a
-    chunk that has neither."""
+    chunk that has neither. A page that documents an API (`api_pages_entries_only`) gives its
+    entries only, a chunk of it with none a `Skip`."""
     if params.mode == "two_pass":
         if params.turns > 1:
             raise ValueError("generation.turns > 1 needs mode answer_first (two_pass writes "
@@ -204,9 +213,11 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
         return [(c, None) for c in chunks for _ in range(params.questions_per_chunk)]
     out: list[Attempt] = []
     n = params.turns
+    # the first chunk of its section (chunks come in document order) opens with its text
+    api = [signature_entries(c, params, i == 0 or chunks[i - 1].doc_id != c.doc_id
+                             or chunks[i - 1].section != c.section) for i, c in enumerate(chunks)]
+    api_docs = {c.doc_id for c, found in zip(chunks, api) if found} if params.api_pages_entries_only else set()
     for i, c in enumerate(chunks):
-        # the first chunk of its section (chunks come in document order) opens with its text
-        starts = i == 0 or chunks[i - 1].doc_id != c.doc_id or chunks[i - 1].section != c.section
         found = passages_core.passages(c.text, params.passage_min_words, params.passage_max_words, c.title)
         if n > 1:  # consecutive passages (in document order) make one conversation
             found = passages_core.pick(found, params.questions_per_chunk * n)
@@ -215,7 +226,13 @@ def attempts(chunks: list[Chunk], params: GenerateParams) -> list[Attempt]:
         # an option's item or an API entry takes a chunk's places before its passages: the
         # question is the document's, not the model's (read on two runs over 40 manual pages:
         # all 86 option pairs kept were usable, 26 of 57 kept pairs whose question the model wrote)
-        entries = {e.answer: e for e in option_entries(c, params) + signature_entries(c, params, starts)}
+        entries = {e.answer: e for e in option_entries(c, params) + api[i]}
+        if c.doc_id in api_docs:  # an API reference page: its entries are its questions
+            chosen = passages_core.pick(list(entries), params.questions_per_chunk)
+            out += [(c, entries[p]) for p in chosen] or [(c, Skip(
+                "api_page_prose", "a page that documents an API gives its entries only "
+                "(generation.api_pages_entries_only)"))]
+            continue
         found = [p for p in found if p not in entries]  # a description is asked of once
         chosen = passages_core.pick(list(entries), params.questions_per_chunk)
         chosen += passages_core.pick(found, params.questions_per_chunk - len(chosen))
@@ -239,15 +256,17 @@ def _answer_first(todo: list[Attempt], llm: LLM, params: GenerateParams
                   ) -> tuple[list[Pair], list[Dropped]]:
     dropped = [drop(STAGE, "no_answer_passage", c, f"no paragraph of {params.passage_min_words}-"
                     f"{params.passage_max_words} words that reads on its own") for c, p in todo if p is None]
+    dropped += [drop(STAGE, p.reason, c, p.detail) for c, p in todo if isinstance(p, Skip)]
     pairs = [Pair(stable_id(c.chunk_id, p.question, p.answer), c.chunk_id, c.source, p.question,
                   p.answer) for c, p in todo if isinstance(p, Entry)]
     asked = [(c, (p,) if isinstance(p, str) else p) for c, p in todo
-             if p is not None and not isinstance(p, Entry)]
+             if p is not None and not isinstance(p, (Entry, Skip))]
     flat = [(c, passage) for c, group in asked for passage in group]
+    # (nothing to ask, nothing to load: a folder of API pages gives entries only)
     replies = iter(llm.generate([passage_question_chat(p, where(c)) for c, p in flat],
                                 max_new_tokens=params.question_max_tokens,
                                 temperature=params.temperature, top_p=params.top_p, desc="questions",
-                                no_repeat=params.question_no_repeat))
+                                no_repeat=params.question_no_repeat) if flat else [])
     for chunk, group in asked:
         said = [next(replies) for _ in group]
         exchanges: list[tuple[str, str]] = []
