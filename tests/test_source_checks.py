@@ -248,6 +248,20 @@ def test_a_situated_subject_needs_context_unless_a_name_comes_with_it():
     assert not needs("What does every Python object have?") and not needs("What does each line of a .netrc file contain?")
 
 
+def test_a_variable_of_the_pages_own_code_needs_context_and_a_modules_or_the_environments_does_not():
+    from tuneline.curation.source_checks.questions import question_needs_context
+
+    def needs(q):
+        return question_needs_context(Pair("p", "c", "m.txt", q, FAITHFUL), SRC, P) is not None
+
+    # written by the generator of Perl's manual pages (Archive::Tar::File, IO::Compress::Deflate)
+    assert needs("What does $path define?") and needs("What does $z->opened() return?")
+    assert needs("What does the `$x` variable represent?")
+    assert not needs("What does the `$Filter::Simple::placeholder` do?")  # named in its module
+    assert not needs("What does $z->trailingData() do in IO::Uncompress::Inflate?")  # an entry
+    assert not needs("What does $PATH contain?") and not needs("What does $ENV{HOME} hold?")
+
+
 @pytest.mark.parametrize("question, needs", [
     ("What does --all do?", True), ("What does the -h flag do?", True),
     ("What does -h hostname do?", True), ("What does `--out` do?", True),

@@ -123,8 +123,8 @@ def _names_only_an_option(question: str) -> str | None:
 
 def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdict:
     """The question cannot be understood without the chunk: it points at "this", "the text"
-    or "the above", a pronoun comes before anything it could stand for, or it asks about a
-    command-line option without naming the program."""
+    or "the above", a pronoun comes before anything it could stand for, it asks about a
+    command-line option without naming the program, or about a variable of the page's code."""
     option = _names_only_an_option(_CODE.sub(lambda m: m.group(0).strip("`"), pair.instruction))
     if option:
         return "question_needs_context", f"asks about the option {option!r} of no named program"
@@ -138,6 +138,12 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
         before = [w.lower() for w in _Q_WORD.findall(q[:m.start()])]
         if not any(w not in _GENERIC for w in before):
             return "question_needs_context", f"{m.group(0)!r} refers to nothing in the question"
+    m = None if "::" in pair.instruction else _LOCAL_VARIABLE.search(pair.instruction)
+    if m:
+        # "What does $path define?", "What does $z->opened() return?": a variable of the
+        # page's own example, which names nothing outside it (a module's entry is asked of in
+        # its module, and "$ENV{HOME}", "$PATH" name the environment's)
+        return "question_needs_context", f"{m.group(0)!r} is a variable of the page's own code"
     m = _THE_NOUN.match(q)
     if m and m.group(1)[:5] not in src.where.lower():
         # "What does the destination only specify?", "What does the core provide?", "What does
@@ -147,6 +153,7 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     return None
 
 
+_LOCAL_VARIABLE = re.compile(r"(?<![\w:$@%])[$@%][a-z_]\w*(?![\w:])")
 # "What does the <noun> <verb>?": a single plain noun after "the", then the verb that ends
 # the question (a particle aside)
 _THE_NOUN = re.compile(r"^\W*[Ww]hat\s+(?:does|do|did)\s+the\s+([a-z]{3,})\s+(?:only\s+)?[a-z]+"
