@@ -124,12 +124,15 @@ def test_a_schema_constrains_every_reply_to_valid_json_of_that_shape_greedy_and_
     assert tiny_llm.generate(chats[1:2], max_new_tokens=48, schema=judge.SCORE_SCHEMA) == greedy[1:2]
 
 
-def test_a_text_judge_on_the_local_model_gives_every_pair_a_score_without_retries(smollm):
+def test_a_text_judge_on_the_in_process_backend_gives_every_pair_a_score_without_retries(tiny_llm):
+    """The backend constrains the judge's reply to its schema, so a score parses whatever the
+    weights (a random model's here; whether the scores mean anything is what the judge step's
+    separation probe measures: tests/test_judge.py)."""
     from tuneline.params import JudgeParams
 
     items = [("What does LoRA train?", "Two small low-rank matrices added to frozen weights."),
              ("What does LoRA train?", "Bananas.")]
-    verdicts = judge.score(smollm, items, JudgeParams(method="text", retries=0))
+    verdicts = judge.score(tiny_llm, items, JudgeParams(method="text", retries=0))
     assert all(value is not None and said.lstrip().startswith("{") for value, said in verdicts), verdicts
 
 
