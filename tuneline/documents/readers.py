@@ -183,6 +183,7 @@ def read_html(data: bytes, path: str) -> Parsed:
 
     if b"\x00" in data:
         raise Unreadable("binary_file", "contains NUL bytes")
+
     def extract(page: bytes) -> str | None:
         # trafilatura detects the charset itself (meta tag, BOM, then a guess)
         return trafilatura.extract(page, output_format="markdown", include_comments=False,
@@ -226,6 +227,8 @@ def _headings_back(text: str) -> str:
     into other text (a page laid out in one table cell) is dropped, its title left as text."""
     text = _MARKED_LINE.sub(lambda m: f"\n{'#' * int(m.group(1))} {m.group(2)}\n", text)
     return re.sub(r"\n{3,}", "\n\n", re.sub(rf"{_MARK}[1-6] ?", "", text))
+
+
 # code (fenced, then inline), where a backslash is the text's own; an escaped backtick opens none
 _CODE = re.compile(r"(```.*?```|(?<!\\)`[^`\n]+`)", re.DOTALL)
 # an escaped star stays: a literal one beside emphasis marks ("*ffi\\_call (void \\*fn)*") is
