@@ -506,3 +506,17 @@ def test_an_api_reference_page_gives_its_entries_only_and_its_other_chunks_drop_
     assert {d.reason for d in dropped} == {"api_page_prose"}
     assert len(pairs) + len(dropped) == len(todo)
     assert any(isinstance(p, str) for _, p in attempts(chunks, GenerateParams(api_pages_entries_only=False)))
+
+
+def test_an_entry_whose_paragraph_says_what_a_parameter_is_gives_no_pair():
+    """Node.js's `module.findSourceMap(path)`: its one paragraph is "`path` is the resolved
+    path ...", what the parameter is; the next entry's own description is its pair."""
+    from tuneline.curation.passages import signatures
+
+    text = ("#### `module.findSourceMap(path)`#\n\n- `path` <string>\n- Returns: <module.SourceMap> | "
+            "<undefined> Returns `module.SourceMap` if a source\nmap is found, `undefined` otherwise.\n\n"
+            "`path` is the resolved path for the file for which a corresponding source map\nshould be "
+            "fetched.\n\n#### `sourceMap.findEntry(lineOffset, columnOffset)`#\n\n- `lineOffset` <number>\n\n"
+            "Given a line offset and column offset in the generated source file, returns an object "
+            "representing the SourceMap range in the original file if found, or an empty object if not.\n")
+    assert [sigs for sigs, _ in signatures(text)] == [("sourceMap.findEntry(lineOffset, columnOffset)",)]

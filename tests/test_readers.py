@@ -388,3 +388,5 @@ def test_markdown_escapes_are_undone_in_prose_and_kept_in_code_and_at_a_line_sta
     assert unescape_markdown("C:\\\\\\_dir") == "C:\\_dir"
     assert unescape_markdown("*ffi\\_call (void \\*fn)*") == "*ffi_call (void \\*fn)*"
     assert unescape_markdown("text\n\\_ starts a line") == "text\n\\_ starts a line"
+    # after code that opens a line, no longer at its start (Node.js's "- `path` \\<string>")
+    assert unescape_markdown("- `path` \\<string>") == "- `path` <string>"

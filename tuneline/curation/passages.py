@@ -450,5 +450,9 @@ def signatures(text: str, min_words: int = 5, max_words: int = 120,
         if words(desc) < min_words or not re.match(r"[A-Z0-9\"'`*]", desc) or _REFERS.match(desc) \
                 or _POINTER.search(desc) or desc.endswith("?"):  # "Does this module need linking?"
             continue
+        # "`path` is the resolved path ...": what one of its parameters is, not what it does
+        first = re.match(r"`([^`]+)`\s+(?:is|are|must|should|can|may)\b", desc)
+        if first and any(first.group(1) in re.findall(r"\w+", s.partition("(")[2]) for s in sigs):
+            continue
         out.append((sigs, desc))
     return out

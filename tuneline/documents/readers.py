@@ -10,6 +10,7 @@ python-docx with the Heading styles as headings. A file that cannot be read rais
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 from dataclasses import dataclass
@@ -242,15 +243,20 @@ def unescape_markdown(text: str) -> str:
     escape undone (its doubled backslashes halved) outside code, where backslashes are the
     text's own (Perl's `\\*STDIN`). An escape that opens a line stays (like trafilatura's `\\#`
     and `\\-`): it keeps a paragraph from reading as a list item or heading."""
+    code = [m.span() for m in _CODE.finditer(text)]
+    starts = [a for a, _ in code]
+
     def undo(m: re.Match) -> str:
-        run, line_start = len(m.group(1)), not m.string[:m.start()].rpartition("\n")[2].strip()
+        i = bisect.bisect_right(starts, m.start()) - 1
+        if i >= 0 and m.start() < code[i][1]:
+            return m.group(0)  # in code
+        run = len(m.group(1))
+        line_start = not text[text.rfind("\n", 0, m.start()) + 1:m.start()].strip()
         if run % 2 == 0 or line_start:  # not an escape trafilatura wrote, or one that protects
             return m.group(0)
         return "\\" * (run // 2) + m.group(2)
 
-    parts = _CODE.split(text)
-    parts[::2] = [_ESCAPED.sub(undo, p) for p in parts[::2]]
-    return "".join(parts)
+    return _ESCAPED.sub(undo, text)
 
 
 def _fences_apart(text: str) -> str:
