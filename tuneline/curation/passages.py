@@ -328,21 +328,25 @@ def _unmarked(text: str) -> str:
     return " ".join(re.sub(r"[`*]", "", text).replace("\0", "*").split())
 
 
+def _item_pairs(blocks: list[tuple[str, list[str]]]) -> list[tuple[str, str]]:
+    """Each item of the chunk's lists with the item after it: a term over its definition, as
+    HTML's <dl> and texinfo's definitions read."""
+    items = [_render(kind, lines).split("\n") for kind, lines in blocks if kind == "list"]
+    return [pair for group in items for pair in zip(group, group[1:])]
+
+
 def _definitions(blocks: list[tuple[str, list[str]]]) -> list[tuple[tuple[str, ...], str]]:
     out = []
-    for kind, lines in blocks:
-        if kind != "list":
-            continue
-        items = _render(kind, lines).split("\n")
-        for head, body in zip(items, items[1:]):
-            m = _DEFINITION.match(head)
-            sig = m and _PLAIN_SIGNATURE.match(_unmarked(m.group(1)))
-            if sig and not _DEFINITION.match(body):
-                args = " ".join(sig.group(2).split())
-                out.append(((f"{sig.group(1)}({args})",), " ".join(_ELSEWHERE.sub(" ", body[2:]).split())))
+    for head, body in _item_pairs(blocks):
+        m = _DEFINITION.match(head)
+        sig = m and _PLAIN_SIGNATURE.match(_unmarked(m.group(1)))
+        if sig and not _DEFINITION.match(body):
+            args = " ".join(sig.group(2).split())
+            out.append(((f"{sig.group(1)}({args})",), " ".join(_ELSEWHERE.sub(" ", body[2:]).split())))
     return out
 
 
+# a usage line a description opens with: "`my $make_frag = $mm->constants;` Prints ..."
 _USAGE_LINE = re.compile(r"^`[^`]*;`\s*")
 # a note an API entry opens with before saying what it does: "This feature is only available
 # with the `--experimental-network-inspection` flag enabled.", "This method does not display
@@ -394,14 +398,10 @@ def _items(blocks: list[tuple[str, list[str]]]) -> list[tuple[tuple[str, ...], s
     "- Return a list of countries ..."): each item whose term is a signature, its description
     the item under it."""
     out = []
-    for kind, lines in blocks:
-        if kind != "list":
-            continue
-        items = _render(kind, lines).split("\n")
-        for head, body in zip(items, items[1:]):
-            sig = _LIST_ITEM.match(head) and _as_signature(_LIST_ITEM.sub("", head), True)
-            if sig and _LIST_ITEM.match(body) and not _as_signature(_LIST_ITEM.sub("", body), True):
-                out.append(((sig,), _LIST_ITEM.sub("", body)))
+    for head, body in _item_pairs(blocks):
+        sig = _LIST_ITEM.match(head) and _as_signature(_LIST_ITEM.sub("", head), True)
+        if sig and _LIST_ITEM.match(body) and not _as_signature(_LIST_ITEM.sub("", body), True):
+            out.append(((sig,), _LIST_ITEM.sub("", body)))
     return out
 
 
