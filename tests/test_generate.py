@@ -465,12 +465,14 @@ def test_a_modules_functions_in_its_definition_list_and_headings_are_asked_of_in
     assert not any("continents" in a for q, a in entries.items() if q.startswith("What does countries("))
 
 
-def test_a_module_name_is_the_title_of_a_library_manual_page_and_nothing_else():
+def test_a_module_name_is_the_title_of_a_library_manual_page_and_no_documents_title():
     from tuneline.text import module
 
     assert module("Params::Check") == "Params::Check"
     assert module("Digest::SHA - Perl extension for SHA-1/224/256/384/512") == "Digest::SHA"
-    assert module("charnames") is None and module("The Basics (libffi)") is None
+    assert module("charnames") == "charnames" and module("Test") == "Test"  # one name
+    assert module("README") is None and module("Introduction") is None  # a document's
+    assert module("The Basics (libffi)") is None and module("Chat templates") is None
     assert module("gzip, gunzip, zcat - compress or expand files") is None
 
 

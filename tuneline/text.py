@@ -91,12 +91,20 @@ def program(title: str) -> str | None:
 
 
 # a library's manual page is titled by its module ("Params::Check", "CPAN::Mirrors - ...",
-# "Digest::SHA - Perl extension for SHA-1/224/256/384/512")
-_MODULE_TITLE = re.compile(r"^\s*([A-Za-z_]\w*(?:::\w+)+)(?=$|\s|\()")
+# "Digest::SHA - Perl extension for SHA-1/224/256/384/512"), or by a name of one word ("Test",
+# "PerlIO", "charnames")
+_MODULE_TITLE = re.compile(r"^\s*([A-Za-z_]\w*(?:::\w+)+)(?=$|\s|\()|^\s*([A-Za-z_]\w*)\s*$")
+# one-word titles of documents that are no module's page
+_DOCUMENT_NAMES = {"readme", "news", "install", "todo", "license", "copying", "changes", "changelog",
+                   "authors", "faq", "history", "contributing", "introduction", "overview", "index",
+                   "contents", "articles", "glossary", "tutorial"}
 
 
 def module(title: str) -> str | None:
-    """The module a library's manual page documents, from its title (a name qualified with
-    `::`, as Perl's, Ruby's and C++'s are written); None for any other title."""
+    """The module a library's manual page documents, from its title: a name qualified with
+    `::` (as Perl's, Ruby's and C++'s are written), or a title that is one name ("Test"), not
+    a document's ("README"); None for any other title. Only a page that also names its
+    functions by signatures is read as a module's (passages.signatures)."""
     m = _MODULE_TITLE.match(title)
-    return m.group(1) if m else None
+    name = m and (m.group(1) or m.group(2))
+    return name if name and name.lower() not in _DOCUMENT_NAMES else None

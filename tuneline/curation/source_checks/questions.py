@@ -428,7 +428,7 @@ _DEFINES = r"(?:is|are|was|were|has|have|means|mean|refers|stands|denotes|descri
 
 
 # (a module's own function is asked of in it: "What does last_error() do in Params::Check?")
-_DO_PASSIVE = re.compile(r"^\s*what\s+(?:does|do)\s+(.+?)\s+do(?:\s+in\s+[A-Za-z_]\w*(?:::\w+)+)?\?\s*$", re.I)
+_DO_PASSIVE = re.compile(r"^\s*what\s+(?:does|do)\s+(.+?)\s+do(?:\s+in\s+[A-Za-z_]\w*(?:::\w+)*)?\?\s*$", re.I)
 
 
 
