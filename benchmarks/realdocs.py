@@ -13,11 +13,15 @@ such a folder from text that ships on the machine (nothing is downloaded or comm
   reference, Valgrind's manual, libxslt's), read by no check before 2026-12-07's fifth session;
 - with `--perl`, the documentation of Perl's core modules (/usr/share/perl, perl-base and
   perl-modules) rendered as HTML manual pages by `pod2html`, read by no check before
-  2026-12-07's sixth session.
+  2026-12-07's sixth session;
+- with `--readmes`, the READMEs, FAQs and Markdown or text notes that Debian's packages ship in
+  /usr/share/doc (git's how-tos, util-linux's and systemd's notes, zlib's FAQ, ...): prose
+  written for people, where the model writes every question; read by no check before
+  2026-12-08.
 A seeded choice of pages; `--seed` picks another set, so a change can be checked on pages it
 was not tuned on.
 
-    python benchmarks/realdocs.py OUT_DIR [--pages 20] [--seed 0] [--man | --other-html | --perl]
+    python benchmarks/realdocs.py OUT_DIR [--pages 20] [--seed 0] [--man | --other-html | --perl | --readmes]
     tuneline run configs/dataset.yaml --set parameters.raw_dir=OUT_DIR
 """
 
@@ -137,11 +141,51 @@ def perl_pages(out: str, pages: int, seed: int, max_words: int = 4000) -> list[s
     return written
 
 
+def readme_pages(out: str, pages: int, seed: int, max_words: int = 4000) -> list[str]:
+    """`pages` READMEs, FAQs and notes of 300-`max_words` words from /usr/share/doc (gzipped
+    ones unpacked), at most two per package so git's hundred notes do not fill the folder;
+    change logs, release notes, news and licences left out. Seeded."""
+    import gzip
+
+    rng = random.Random(seed)
+    wanted = re.compile(r"(README|FAQ)[^/]*$|\.(md|txt)(\.gz)?$", re.I)
+    unwanted = re.compile(r"changelog|news|copyright|licen[cs]e|relnotes|/html/|/api/", re.I)
+    by_package: dict[str, list[str]] = {}
+    for p in sorted(glob.glob("/usr/share/doc/**/*", recursive=True)):
+        if os.path.isfile(p) and wanted.search(p) and not unwanted.search(p):
+            by_package.setdefault(p.split("/")[4], []).append(p)
+    packages = sorted(by_package)
+    rng.shuffle(packages)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    seen: set[str] = set()  # gcc, g++ and cpp ship the same notes
+    for package in packages:
+        files = by_package[package]
+        rng.shuffle(files)
+        for p in files[:2]:
+            if len(written) == pages:
+                return written
+            raw = Path(p).read_bytes()
+            text = (gzip.decompress(raw) if p.endswith(".gz") else raw).decode("utf-8", "replace")
+            if text in seen or not 300 <= len(text.split()) <= max_words:
+                continue
+            seen.add(text)
+            name = os.path.basename(p).removesuffix(".gz")
+            stem, ext = (name[:-3], ".md") if name.lower().endswith(".md") else (
+                name.removesuffix(".txt"), ".txt")
+            dest = os.path.join(out, f"{package}-{stem.replace('.', '-')}{ext}")
+            Path(dest).write_text(text, encoding="utf-8")
+            written.append(dest)
+    return written
+
+
 OTHER_HTML = ["/usr/share/doc/nodejs/api", "/usr/share/doc/valgrind/html", "/usr/share/doc/libxslt1-dev/html"]
 
 
 def write(out: str, pages: int = 20, seed: int = 0, man: bool = False, other: bool = False,
-          max_words: int = 4000, perl: bool = False) -> list[str]:
+          max_words: int = 4000, perl: bool = False, readmes: bool = False) -> list[str]:
+    if readmes:
+        return readme_pages(out, pages, seed, max_words)
     if perl:
         return perl_pages(out, pages, seed, max_words)
     if man:
@@ -176,11 +220,13 @@ def main() -> None:
         "HTML pages of other manuals on the machine (Node.js API, Valgrind, libxslt) instead"))
     ap.add_argument("--perl", action="store_true", help=(
         "Perl's core modules' manual pages as HTML (pod2html) instead"))
+    ap.add_argument("--readmes", action="store_true", help=(
+        "READMEs, FAQs and notes of /usr/share/doc (Markdown and plain text) instead"))
     ap.add_argument("--max-words", type=int, default=4000, help=(
-        "--other-html, --perl: longest page taken (Node.js's API pages run to 50,000 words)"))
+        "--other-html, --perl, --readmes: longest page taken (Node.js's API pages run to 50,000 words)"))
     args = ap.parse_args()
     for p in write(args.out, args.pages, args.seed, args.man, args.other_html, args.max_words,
-                   args.perl):
+                   args.perl, args.readmes):
         print(p)
 
 
