@@ -197,6 +197,44 @@ def test_a_question_is_read_against_the_opening_statement_it_was_written_from(op
     assert fault(Pair("p", "c", "m.md", question, opening), src) == reason
 
 
+# sentences of READMEs that Debian's packages ship (GTK+ 2's, the X Present extension's
+# protocol notes, nettle's DES notes), with the questions the bundled model wrote from them
+README_OPENINGS = [
+    # a thing named only in the condition or comparison of a statement about something else
+    ("When the X server has finished using 'pixmap' for this operation, it will send a "
+     "PresentIdleNotify event and arrange for any 'idle-fence' to be triggered.",
+     "What does X server do?", "answer_off_question"),
+    ("If the server supports the X Input Extension version 2 or higher, the devices element names "
+     "a set of master device to apply the barrier to.",
+     "What does X Input Extension version 2 or higher do?", "answer_off_question"),
+    # a version number is no name of code, which an API reference may leave unsaid
+    ("On Windows, filenames passed to GTK+ should always be in UTF-8, as in GLib 2.6.",
+     "What does GLib 2.6 do?", "answer_off_question"),
+    ("PresentPixmap holds a reference to 'pixmap' until the presentation occurs, so 'pixmap' may "
+     "be immediately freed after the request executes.", "What does PresentPixmap hold?", None),
+    # the statement's own pronoun and verb as the question's subject
+    ("i'm glad that i implemented it the way i did, because this C version is portable.",
+     "What does i'm glad about?", "ungrammatical_question"),
+]
+
+
+@pytest.mark.parametrize("opening, question, reason", README_OPENINGS)
+def test_a_question_about_a_readme_sentence_is_kept_or_dropped_for_its_reason(opening, question, reason):
+    src = sc.Source(f"Intro line.\n\n{opening}\n\nMore text follows here.", "A README > A section")
+    assert fault(Pair("p", "c", "README", question, opening), src) == reason
+
+
+def test_a_release_named_by_its_number_alone_needs_context():
+    from tuneline.curation.source_checks.questions import question_needs_context
+
+    def needs(q):
+        return question_needs_context(Pair("p", "c", "m.txt", q, FAITHFUL), SRC, P) is not None
+
+    # libffi's README lists its releases as "1.12 Nov-22-1996" over what each changed
+    assert needs("What does 1.12 Nov-22-1996 add?") and needs("What did version 3.0.2 fix?")
+    assert not needs("What did Python 3.8 change?") and not needs("What does libffi 3.4 add?")
+
+
 def test_a_purpose_question_needs_an_answer_that_states_a_purpose():
     assert sc.purpose_unstated("What is the purpose of the 32-bit floating point numbers?",
                                "Neural network weights are stored as 32-bit floating point numbers.")

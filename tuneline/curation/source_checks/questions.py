@@ -90,6 +90,12 @@ _EVERYDAY_SUBJECT = _subject_pattern("does|do|did|can|should", _EVERYDAY_NOUNS, 
 _OTHER_SUBJECT = re.compile(r"^\W*(?:what|how|which)\s+(?:does|do|is|are)\s+(?:other|another|further)\b", re.I)
 
 
+# a release named by its number only: "What does 1.12 Nov-22-1996 add?", "What did version
+# 3.2 change?" (of which program? a change log's entries name theirs only in its title)
+_RELEASE_SUBJECT = re.compile(r"^\W*(?:what|how|which|when)\s+(?:does|do|did|is|are|was|were)\s+"
+                              r"(?:the\s+)?(?:(?:version|release)\s+)?v?\d+(?:\.\d+)+\b", re.I)
+
+
 # a subject picked out by the chunk's situation, not by a name: "What does the current
 # implementation do?" (of what?), "What does a given platform provide?", "each class"
 _SITUATED_SUBJECT = re.compile(
@@ -130,7 +136,8 @@ def question_needs_context(pair: Pair, src: Source, p: GroundingParams) -> Verdi
         return "question_needs_context", f"asks about the option {option!r} of no named program"
     q = _QUOTED.sub(" x_quoted ", _CODE.sub(" x_code ", pair.instruction))
     m = _DEICTIC.search(q) or _SEQUENCE_SUBJECT.search(q) or _GENERIC_SUBJECT.search(q) \
-        or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q) or _SITUATED_SUBJECT.search(q)
+        or _EVERYDAY_SUBJECT.search(q) or _OTHER_SUBJECT.search(q) or _SITUATED_SUBJECT.search(q) \
+        or _RELEASE_SUBJECT.search(q)
     if m:
         return "question_needs_context", f"question says {m.group(0)!r}"
     m = None if _IDIOM.match(q) else _PRONOUN.search(q)
@@ -237,6 +244,10 @@ def _garbled_subject(body: str, question: str) -> str | None:
     # over its entry's description is asked of as the entry: passages.signatures)
     if any(_STATEMENT.match(c) for c in re.findall(r"`([^`]+)`", body)):
         return "a line of code as the question's subject"
+    # "What does i'm glad about?": the statement's own pronoun and verb as the subject
+    contracted = re.search(r"\b(?:i|we|you|they|he|she|it|there)'(?:m|re|ve|ll|d)\b", plain, re.I)
+    if contracted:
+        return f"a pronoun and its verb as the subject ({contracted.group(0)!r})"
     if _SECOND_AUX.search(plain):
         return f"'does' with a second auxiliary: {_SECOND_AUX.search(plain).group(0)!r}"
     if re.search(r"[!;]|:\s", plain):
@@ -462,7 +473,8 @@ def _listed_signature(signature: str, chunk: str) -> bool:
         return re.sub(r"[`*#\\\s]", "", re.sub(r"^\s*[-*+]\s+", "", text))
     want = bare(signature)
     lines = chunk.splitlines()
-    return any(bare(line).startswith(want) or (_DEFINITION_LINE.match(line) and want in bare(" ".join(lines[i:i + 2])))
+    # (a usage line the entry was built from: "my $pkg = blessed( $ref );")
+    return any(re.sub(r"^(?:my|our|local)?[$@%][\w:]+=", "", bare(line)).startswith(want) or (_DEFINITION_LINE.match(line) and want in bare(" ".join(lines[i:i + 2])))
                for i, line in enumerate(lines))
 
 
@@ -613,8 +625,16 @@ def _opens_with(subject: str, opening: str) -> bool:
         return [w[:5] if len(w) > 5 else w.rstrip("s") for w in re.findall(r"[\w-]+", text.lower())
                 if w not in ("a", "an", "the")]
     x = stems(subject.split(",")[0])
+    # a sentence that opens with a clause ("When the X server has finished using 'pixmap',
+    # it ...", "If the server supports the X Input Extension, ...") names X in its condition;
+    # the statement is about something else
     return any(all(w in stems(_STATEMENT_LABEL.sub("", s))[:len(x) + 4] for w in x)
+               and not (_SUBORDINATE.match(s) and not _SUBORDINATE.match(subject))
                for s in re.split(r"(?<=[.!?:;])\s+", opening))
+
+
+_SUBORDINATE = re.compile(r"^\W*(?:if|when|whenever|unless|although|though|while|once|after|before|since|"
+                          r"because|until)\b", re.I)
 
 
 _SELF_COMPARISON = re.compile(r"\bbetween (?:the |a |an )?(.{3,60}?) and (?:the |a |an )?\1\b", re.I)
@@ -713,7 +733,8 @@ _ACTION_OPENING = re.compile(
     r"defines?|represents?|specifies|specify|implements?|resolves?|tells?|indicates?)\b", re.I)
 
 
-_NAMES_CODE = re.compile(r"`|\w\.\w|\w_\w|\w\(\)")
+# (a version number is no name of code: "GLib 2.6")
+_NAMES_CODE = re.compile(r"`|[^\W\d]\.\w|\w\.[^\W\d]|\w_\w|\w\(\)")
 
 
 
