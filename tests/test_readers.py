@@ -5,6 +5,7 @@ pypdf), DOCX by python-docx; the text in them is third-party docstrings."""
 import importlib.metadata
 import io
 import json
+import re
 
 import pytest
 
@@ -187,8 +188,36 @@ def test_plain_text_with_an_indented_body_gets_its_titles_as_headings_and_its_bo
     assert any("object.__new__" in s for s in sections)
     found = passages(parsed.text, 15, 120)
     assert any(p.startswith("Typical implementations create a new instance") for p in found)
-    # text at column 0 with code indented under it (another topic) stays plain text
-    assert not read_text(pydoc_data.topics.topics["while"].encode(), "while.txt").structured
+    # text at column 0 with code indented under it (another topic) is no manual: its code
+    # stays indented; only its underlined title is a heading
+    plain = read_text(pydoc_data.topics.topics["while"].encode(), "while.txt")
+    assert "\n   while_stmt ::= " in plain.text and plain.title == 'The "while" statement'
+    assert not any(line.startswith("## ") for line in plain.text.splitlines())
+
+
+def test_a_readme_in_plain_text_gets_its_underlined_titles_as_headings():
+    """datasketch's README (its package's long description, reStructuredText) as a user's
+    folder holds it, a .txt or .rst file: read as prose, each title ran into the paragraph
+    under it and its underline into the answers ("Install ------- To install datasketch
+    ..."); its titles are now sections, levels in the order their underlines first appear."""
+    import importlib.metadata
+
+    from tuneline.documents.readers import read_text
+
+    readme = importlib.metadata.metadata("datasketch").get_payload()
+    parsed = read_text(readme.encode(), "datasketch/README.rst")
+    assert parsed.structured and parsed.title == "datasketch: Big Data Looks Small"
+    headings = [line for line in parsed.text.splitlines() if line.startswith("#")]
+    assert "## Install" in headings and "### Development Setup" in headings
+    assert not re.search(r"^-{3,}\s*$", parsed.text, re.M)  # no underline left
+    assert "+===" in parsed.text  # a table's border is no underline
+    doc = Document("d", "README.rst", parsed.text, parsed.title, True)
+    sections = {c.section for c in chunk_documents([doc], IngestParams())}
+    assert any(s.startswith("Contributing > Development") for s in sections)
+    # a heading that names no document leaves the title to the file's name
+    general = read_text(b"General Information\n===================\n\nThis is GTK+ version 2.24.33. "
+                        b"GTK+ is a multi-platform toolkit.\n", "gtk/README.txt")
+    assert general.title == "README" and general.text.startswith("# General Information")
 
 
 def test_a_man_page_as_man_prints_it_is_read_as_a_manual(tmp_path):

@@ -34,11 +34,20 @@ def fallback_title(path: str) -> str:
 _ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
+# a heading that names no document ("General Information" opens GTK+'s README): the file's
+# name says more
+_GENERIC_TITLE = re.compile(r"^(?:general information|introduction|overview|about|readme|contents|"
+                            r"table of contents|description|summary)$", re.I)
+
+
 def first_heading(text: str) -> str | None:
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for n, line in enumerate(lines):
         m = _ATX.match(line)
-        if m:
-            return m.group(2).strip()
+        setext = n + 1 < len(lines) and line.strip() and re.match(r"^ {0,3}(=+|-+)\s*$", lines[n + 1])
+        if m or setext:
+            title = m.group(2).strip() if m else line.strip()
+            return None if _GENERIC_TITLE.match(title) else title
         if line.strip() and not line.startswith("```"):
             return None  # a heading only counts as the title when it opens the document
     return None
@@ -64,7 +73,47 @@ def read_text(data: bytes, path: str) -> Parsed:
         name = re.search(r"^## NAME\n\n(.+)", laid_out, re.M)
         return Parsed(name.group(1).strip() if name else fallback_title(path), laid_out,
                       structured=True)
+    titled = _underlined_headings(text)
+    if titled is not None:
+        return Parsed(first_heading(titled) or fallback_title(path), titled, structured=True)
     return Parsed(fallback_title(path), text, structured=False)
+
+
+_ADORNMENT = re.compile(r"^([=\-~^*+#])\1{2,}\s*$")
+
+
+def _underlined_headings(text: str) -> str | None:
+    """Plain text whose titles are underlined (READMEs, reStructuredText: "How to report
+    bugs" over "=================="), with those titles as Markdown headings, levels in the
+    order their underline characters first appear (as reStructuredText assigns them); None
+    when no title is underlined. Read as prose, a title ran into its first paragraph and the
+    underline into answers ("How to report bugs ================== Bugs should be ...")."""
+    lines = text.splitlines()
+    levels: list[str] = []
+    out: list[str] = []
+    n = 0
+    while n < len(lines):
+        line, nxt = lines[n], lines[n + 1] if n + 1 < len(lines) else ""
+        under = _ADORNMENT.match(nxt)
+        over = n > 0 and _ADORNMENT.match(lines[n - 1])
+        title = line.strip()
+        # a short line that is no sentence, its underline about as long, on a new paragraph
+        # (or under its overline: "=====" / "Title" / "=====")
+        if under and title and not line.startswith((" ", "\t")) and len(title.split()) <= 12 \
+                and not title.endswith((".", ",", ";")) and len(nxt.strip()) >= 0.6 * len(title) \
+                and (n == 0 or not lines[n - 1].strip() or over):
+            if over:
+                out.pop()  # the overline
+            char = under.group(1)
+            levels += [] if char in levels else [char]
+            out += [f"{'#' * min(levels.index(char) + 1, 6)} {title}", ""]
+            n += 2
+            continue
+        out.append(line)
+        n += 1
+    if not levels:
+        return None
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip()
 
 
 def _title_like(line: str) -> bool:
