@@ -215,6 +215,9 @@ README_OPENINGS = [
     # the statement's own pronoun and verb as the question's subject
     ("i'm glad that i implemented it the way i did, because this C version is portable.",
      "What does i'm glad about?", "ungrammatical_question"),
+    # (oauthlib's README) a linking verb takes an adjective, which "what" cannot ask for
+    ("OAuth often seems complicated and difficult-to-implement.", "What does OAuth often seem?",
+     "ungrammatical_question"),
 ]
 
 

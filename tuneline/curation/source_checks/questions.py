@@ -295,6 +295,10 @@ def ungrammatical_question(pair: Pair, src: Source, p: GroundingParams) -> Verdi
     last = words[-1]
     if last in ("be", "is", "are"):
         return "ungrammatical_question", "'what does ... be?'"
+    if last in ("seem", "appear", "sound", "feel", "look"):
+        # "What does OAuth often seem?" of "OAuth often seems complicated": what such a verb
+        # takes is an adjective, which "what" cannot stand for
+        return "ungrammatical_question", f"'what does ... {last}?' (it takes an adjective, not an object)"
     aux = re.match(r"^\s*\w+\s+(\w+)", q).group(1).lower()
     plain = re.findall(r"(?<![\w.`])[A-Za-z]+(?![\w.`(])", _CODE.sub(" ", body))  # names of code aside
     # ("the number of epochs do": the plural after a preposition is not the subject)
