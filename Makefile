@@ -53,8 +53,9 @@ quickstart: setup $(VENV)/.llama-server
 test: setup $(VENV)/.llama-server $(CHROMIUM)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# (tests/pipelines/ is all slow: not collecting it saves importing every step, ~4 s)
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -m "not slow" --ignore=tests/pipelines $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .zen .pytest_cache

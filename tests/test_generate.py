@@ -7,6 +7,7 @@ from tuneline.curation.generate import (
     parse_question,
     passage_question_chat,
     question_chat,
+    sharpen_question,
     trim_answer,
     where,
 )
@@ -105,6 +106,33 @@ def test_answer_first_takes_the_answer_from_the_chunk_and_asks_only_for_the_ques
     # the question is written from the passage's opening statement, without the topic line
     assert asked.endswith("Statement: The rank r sets the capacity of the LoRA update: common "
                           "values are 8, 16, 32 and 64.") and "LoRA guide" not in asked
+
+
+@pytest.mark.parametrize("question, opening, sharpened", [
+    # sentences of READMEs that ship with Debian's packages (make's README.customs, urllib3's)
+    ("What does GNU make do?", "GNU make can utilize the Customs library, distributed with Pmake, "
+     "to provide builds distributed across multiple hosts.", "What can GNU make utilize?"),
+    ("What does Tidelift do?", "Tidelift will coordinate the fix and disclosure with maintainers.",
+     "What will Tidelift coordinate?"),
+    # CPython's reference: a verb with no object ("occur ... nested in") asks for none
+    ('What does "break" do?', '"break" may only occur syntactically nested in a "for" or "while" '
+     "loop, but not nested in a function or class definition within that loop.", 'What does "break" do?'),
+    ("What does timedatectl do?", "timedatectl may be used to query and change the system clock.",
+     "What does timedatectl do?"),  # the passive says what it is for
+    ("What does GNU make provide?", "GNU make can utilize the Customs library.", "What does GNU make provide?"),
+])
+def test_what_does_x_do_is_asked_with_the_verb_of_a_statement_that_tells_one_thing_x_can_do(
+        question, opening, sharpened):
+    assert sharpen_question(question, opening) == sharpened
+
+
+def test_a_generated_question_is_sharpened_before_it_becomes_a_pair(fake_llm):
+    text = ("# Customs\n\nGNU make can utilize the Customs library, distributed with Pmake, to provide "
+            "builds distributed across multiple hosts.")
+    chunk = Chunk("c1", "d", "README.customs", text, "make README customs", "")
+    pairs, _ = generate_pairs([chunk], fake_llm(replies=["What does GNU make do?"]),
+                              GenerateParams(questions_per_chunk=1))
+    assert [p.instruction for p in pairs] == ["What can GNU make utilize?"]
 
 
 def test_answer_first_counts_a_chunk_without_a_passage_as_one_dropped_attempt(fake_llm):

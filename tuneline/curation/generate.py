@@ -138,6 +138,34 @@ def parse_question(text: str) -> str | None:
     return None
 
 
+_WHAT_DOES_DO = re.compile(r"^\s*what\s+does\s+(.+?)\s+do\?\s*$", re.I)
+_MODAL = "can|may|could|might|will|would|must|should"
+_NO_OBJECT = ("to|for|with|on|in|of|about|from|by|into|at|as|like|over|under|after|before|near|"
+              "during|between|through|within|without|across|per|when|if|only|also|too|again|"
+              "\\w+ly")
+
+
+def sharpen_question(question: str, passage: str) -> str:
+    """"What does X do?" of a passage that opens "X can utilize the Customs library ..." asks
+    what X is for, and the passage tells one thing it can do ("What does GNU make do?"
+    answered by one capability): asked with the statement's own verb, "What can GNU make
+    utilize?", the question is what the passage answers. Only where a modal
+    makes X the subject and the next word its verb; any other question is returned as it is."""
+    m = _WHAT_DOES_DO.match(question)
+    if not m:
+        return question
+    x = re.escape(m.group(1).strip("`'\""))
+    # (the verb with an object: "may only occur syntactically nested in ..." asks for none)
+    said = re.match(rf"^\s*((?:the\s+|a\s+|an\s+)?[`'\"]?{x}[`'\"]?)\s+(?:\w+ly\s+)?({_MODAL})\s+"
+                    rf"(?:also\s+|\w+ly\s+)?(?!be\b|not\b|have\b|either\b|this\b|\w+ly\b)([a-z]{{3,}})"
+                    rf"\s+(?!(?:{_NO_OBJECT})\b)[\w`'\"(]", opening(passage), re.I)
+    if not said:
+        return question
+    subject = said.group(1)
+    subject = subject[0].lower() + subject[1:] if re.match(r"^(?:The|A|An)\s", subject) else subject
+    return f"What {said.group(2).lower()} {subject} {said.group(3)}?"
+
+
 def trim_answer(text: str) -> str:
     """Cut a reply that hit the token limit back to its last complete sentence."""
     text = text.strip()
@@ -274,7 +302,7 @@ def _answer_first(todo: list[Attempt], llm: LLM, params: GenerateParams
             question = parse_question(reply)
             if question is None:
                 break
-            exchanges.append((question, passage))
+            exchanges.append((sharpen_question(question, passage), passage))
         if not exchanges:
             dropped.append(drop(STAGE, "no_question_in_reply", chunk, said[0][:500]))
             continue
