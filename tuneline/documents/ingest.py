@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tuneline.documents import hfdata
 from tuneline.documents.instruction_data import import_row, shape_of
-from tuneline.documents.readers import READERS, decode, fallback_title, read_text
+from tuneline.documents.readers import READERS, SETEXT, decode, fallback_title, read_text
 from tuneline.params import IngestParams
 from tuneline.records import (
     Chunk,
@@ -218,7 +218,6 @@ def source_counts(got: Ingested, chunks: list[Chunk]) -> dict[str, dict[str, int
 
 # --- chunking: sections first, then paragraphs -----------------------------------------------
 _ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.+?)(?:\s+#+)?\s*$")
-_SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -249,7 +248,7 @@ def sections(doc: Document) -> list[_Section]:
             fence = None if fence == m.group(1) else (fence or m.group(1))
         elif fence is None and (a := _ATX.match(line)):
             heading = (len(a.group(1)), a.group(2).strip(), line)
-        elif (fence is None and line.strip() and n + 1 < len(lines) and _SETEXT.match(lines[n + 1])
+        elif (fence is None and line.strip() and n + 1 < len(lines) and SETEXT.match(lines[n + 1])
               and (n == 0 or not lines[n - 1].strip())):
             heading = (1 if lines[n + 1].strip()[0] == "=" else 2, line.strip(), line)
             n += 1  # the underline

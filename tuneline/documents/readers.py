@@ -32,6 +32,7 @@ def fallback_title(path: str) -> str:
 
 
 _ATX = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")  # Markdown's underline of the line above it
 
 
 # a heading that names no document ("General Information" opens GTK+'s README): the file's
@@ -44,7 +45,7 @@ def first_heading(text: str) -> str | None:
     lines = text.splitlines()
     for n, line in enumerate(lines):
         m = _ATX.match(line)
-        setext = n + 1 < len(lines) and line.strip() and re.match(r"^ {0,3}(=+|-+)\s*$", lines[n + 1])
+        setext = n + 1 < len(lines) and line.strip() and SETEXT.match(lines[n + 1])
         if m or setext:
             title = m.group(2).strip() if m else line.strip()
             return None if _GENERIC_TITLE.match(title) else title
