@@ -207,6 +207,10 @@ README_OPENINGS = [
     ("If the server supports the X Input Extension version 2 or higher, the devices element names "
      "a set of master device to apply the barrier to.",
      "What does X Input Extension version 2 or higher do?", "answer_off_question"),
+    # (tests/pipelines' own runbook) what the main clause after the condition starts with
+    ("When a scheduled run fails, the on-call engineer reads the run log named in the summary, "
+     "fixes the cause and starts the same config again by hand.",
+     "What does the on-call engineer do?", None),
     # a version number is no name of code, which an API reference may leave unsaid
     ("On Windows, filenames passed to GTK+ should always be in UTF-8, as in GLib 2.6.",
      "What does GLib 2.6 do?", "answer_off_question"),

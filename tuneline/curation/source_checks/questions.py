@@ -603,8 +603,9 @@ def question_not_in_opening(pair: Pair, src: Source, p: GroundingParams) -> Verd
         # name in code: an API's docstring says what it does without naming it.)
         return "answer_off_question", (f"asks what {m.group(1)!r} does; the answer's opening is "
                                        "not about it (it opens with something else)")
-    if m and _stem4(m.group(1))[:1] and _stem4(m.group(1))[0] in _stem4(" ".join(opening.split()[:3])) and re.search(r"\b(?:can|may|must|should|will)?\s*(?:be|is|are)\s+(?:\w+ly\s+)?(?!used\b)(?:\w+ed|less|more|not)\b",
-                       " ".join(opening.lower().split()[:len(m.group(1).split()) + 4])):
+    main = m and _main_clause(opening, m.group(1))
+    if m and _stem4(m.group(1))[:1] and _stem4(m.group(1))[0] in _stem4(" ".join(main.split()[:3])) and re.search(r"\b(?:can|may|must|should|will)?\s*(?:be|is|are)\s+(?:\w+ly\s+)?(?!used\b)(?:\w+ed|less|more|not)\b",
+                       " ".join(main.lower().split()[:len(m.group(1).split()) + (4 if main == opening else 6)])):
         return "answer_off_question", f"asks what {m.group(1)!r} does; the answer says what is done with it"
     return None
 
@@ -629,12 +630,17 @@ def _opens_with(subject: str, opening: str) -> bool:
         return [w[:5] if len(w) > 5 else w.rstrip("s") for w in re.findall(r"[\w-]+", text.lower())
                 if w not in ("a", "an", "the")]
     x = stems(subject.split(",")[0])
-    # a sentence that opens with a clause ("When the X server has finished using 'pixmap',
-    # it ...", "If the server supports the X Input Extension, ...") names X in its condition;
-    # the statement is about something else
-    return any(all(w in stems(_STATEMENT_LABEL.sub("", s))[:len(x) + 4] for w in x)
-               and not (_SUBORDINATE.match(s) and not _SUBORDINATE.match(subject))
+    return any(all(w in stems(_main_clause(_STATEMENT_LABEL.sub("", s), subject))[:len(x) + 4] for w in x)
                for s in re.split(r"(?<=[.!?:;])\s+", opening))
+
+
+def _main_clause(sentence: str, subject: str) -> str:
+    """A sentence that opens with a clause is about what its main clause starts with: "When a
+    scheduled run fails, the on-call engineer reads ..." is about the engineer; "When the X
+    server has finished using 'pixmap', it will send ..." is not about the X server."""
+    if _SUBORDINATE.match(sentence) and not _SUBORDINATE.match(subject):
+        return sentence.split(",", 1)[1].strip() if "," in sentence else ""
+    return sentence
 
 
 _SUBORDINATE = re.compile(r"^\W*(?:if|when|whenever|unless|although|though|while|once|after|before|since|"
