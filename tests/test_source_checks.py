@@ -211,6 +211,10 @@ README_OPENINGS = [
     ("When a scheduled run fails, the on-call engineer reads the run log named in the summary, "
      "fixes the cause and starts the same config again by hand.",
      "What does the on-call engineer do?", None),
+    # (openjdk's README.Debian) a name in the condition's list of examples
+    ("If you are using a non-reparenting window manager, such as ratpoison, awesome or dwm, some "
+     "Java graphical applications using the AWT toolkit will only display empty grey windows.",
+     "What does awesome do?", "answer_off_question"),
     # a version number is no name of code, which an API reference may leave unsaid
     ("On Windows, filenames passed to GTK+ should always be in UTF-8, as in GLib 2.6.",
      "What does GLib 2.6 do?", "answer_off_question"),

@@ -638,9 +638,18 @@ def _main_clause(sentence: str, subject: str) -> str:
     """A sentence that opens with a clause is about what its main clause starts with: "When a
     scheduled run fails, the on-call engineer reads ..." is about the engineer; "When the X
     server has finished using 'pixmap', it will send ..." is not about the X server."""
-    if _SUBORDINATE.match(sentence) and not _SUBORDINATE.match(subject):
-        return sentence.split(",", 1)[1].strip() if "," in sentence else ""
-    return sentence
+    if not _SUBORDINATE.match(sentence) or _SUBORDINATE.match(subject):
+        return sentence
+    # the clause ends at its first comma that no example list is around: "If you are using a
+    # non-reparenting window manager, such as ratpoison, awesome or dwm, some Java ..."
+    parts = sentence.split(",")
+    for n in range(1, len(parts)):
+        if not (_EXAMPLES.match(parts[n]) or _EXAMPLES.search(parts[n - 1])):
+            return ",".join(parts[n:]).strip()
+    return ""
+
+
+_EXAMPLES = re.compile(r"^\s*(?:such as|e\.g\.|i\.e\.|including|for example|like)\b|\b(?:such as|e\.g\.|including|for example)\s", re.I)
 
 
 _SUBORDINATE = re.compile(r"^\W*(?:if|when|whenever|unless|although|though|while|once|after|before|since|"
