@@ -13,6 +13,12 @@ then them only over such when also very just most where being both does here aft
 given using used while within without whether""".split())
 
 
+# prepositions a question may end with ("What does X refer to?"), and that a verb before them
+# has no object ("may only occur ... in")
+PREPOSITIONS = frozenset("""to for with on in of about from by into at as like over under after before
+during between through within without across per""".split())
+
+
 def content_stems(text: str) -> set[str]:
     return {w[:5] for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP}
 

@@ -35,7 +35,7 @@ from tuneline.curation import passages as passages_core
 from tuneline.llm import LLM, Chat
 from tuneline.params import GenerateParams
 from tuneline.records import TRUNCATED, Chunk, Dropped, Pair, drop, stable_id
-from tuneline.text import module, program
+from tuneline.text import PREPOSITIONS, module, program
 
 STAGE = "generate"
 
@@ -140,9 +140,7 @@ def parse_question(text: str) -> str | None:
 
 _WHAT_DOES_DO = re.compile(r"^\s*what\s+does\s+(.+?)\s+do\?\s*$", re.I)
 _MODAL = "can|may|could|might|will|would|must|should"
-_NO_OBJECT = ("to|for|with|on|in|of|about|from|by|into|at|as|like|over|under|after|before|near|"
-              "during|between|through|within|without|across|per|when|if|only|also|too|again|"
-              "\\w+ly")
+_NO_OBJECT = "|".join(sorted(PREPOSITIONS | {"near", "when", "if", "only", "also", "too", "again"})) + r"|\w+ly"
 
 
 def sharpen_question(question: str, passage: str) -> str:

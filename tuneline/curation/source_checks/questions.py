@@ -11,7 +11,7 @@ from tuneline.curation.source_checks.common import _CODE, _QUOTED, Source, Verdi
 from tuneline.curation.source_checks.form import _META_NOUN
 from tuneline.params import GroundingParams
 from tuneline.records import Pair
-from tuneline.text import content_stems, program
+from tuneline.text import PREPOSITIONS, content_stems, program
 
 # what a question's words may be without naming a subject
 _GENERIC = frozenset("""what how why when where which who whom whose does do did is are was were
@@ -176,8 +176,7 @@ def question_without_subject(pair: Pair, src: Source, p: GroundingParams) -> Ver
     return None
 
 
-_PREPOSITION = frozenset("""to for with on in of about from by into at as like over under after before
-during between through within without across per""".split())
+_PREPOSITION = PREPOSITIONS
 
 
 _GENERAL_VERBS = frozenset("do say tell".split())  # ask about anything: no statement verb needed
